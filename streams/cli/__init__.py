@@ -1,0 +1,31 @@
+"""The ``supervise`` command line.
+
+Each sub-command lives in its own module and registers itself on ``app``;
+this module only assembles them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="supervise",
+    help="Electronic supervision stream processor (电子监察系统).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Electronic supervision stream processor (电子监察系统)."""
+
+
+# Sub-command modules register themselves on import.
+from streams.cli import replay as _replay  # noqa: E402,F401
+
+
+def main() -> None:
+    app()

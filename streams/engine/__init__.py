@@ -1,0 +1,34 @@
+"""The pure supervision engine: validation, calendar, configuration and rules.
+
+Nothing here reads a clock or talks to Kafka, Faust or ClickHouse; the same
+engine serves replay, the live agents and tests.
+"""
+
+from streams.engine.alerts import alert_to_dict
+from streams.engine.calendar import CalendarError, CalendarYearMissing, WorkCalendar
+from streams.engine.cases import CaseEngine, CaseState
+from streams.engine.config import ConfigError, SupervisionConfig, load_config
+from streams.engine.cross import CrossEngine, Fact
+from streams.engine.engine import Engine
+from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.validate import EventValidator, InvalidEvent
+
+__all__ = [
+    "Alert",
+    "CalendarError",
+    "CalendarYearMissing",
+    "CaseEngine",
+    "CaseState",
+    "CaseStatus",
+    "ConfigError",
+    "CrossEngine",
+    "Engine",
+    "Event",
+    "EventValidator",
+    "Fact",
+    "InvalidEvent",
+    "SupervisionConfig",
+    "WorkCalendar",
+    "alert_to_dict",
+    "load_config",
+]

@@ -1,0 +1,120 @@
+"""Building alerts: deterministic ids, Chinese messages, the events.md JSON form."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from streams.engine.model import Alert
+from streams.engine.timeutil import LocalTime
+
+PROCESS_NAMES = {
+    "approval": "行政审批办件",
+    "leader_assignment": "领导批办事项",
+    "complaint": "群众诉求工单",
+    "penalty": "涉企行政处罚案件",
+    "fund_disbursement": "专项资金拨付单",
+    "tender": "公共资源交易项目",
+    "inspection_plan": "涉企检查计划",
+    "inspection": "涉企检查",
+}
+LEVEL_NAMES = {"notice": "提示", "yellow": "黄牌", "red": "红牌"}
+
+_MESSAGES = {
+    "OVERDUE/notice": "距承诺时限仅剩1个工作日（最后期限 {last_day}），请抓紧办理",
+    "OVERDUE/yellow": "已超过承诺时限（最后期限 {last_day}）仍未办结，亮黄牌",
+    "OVERDUE/red": "超过承诺时限{red_after_working_days}个工作日仍未办结，亮红牌督办",
+    "STEP_OVERDUE": "“{after}”后未在{within}个{unit_name}内完成“{step}”环节",
+    "SKIPPED_STEP": "办理“{action}”时缺少前置环节：{missing_text}",
+    "LATE_EXTENSION": "在承诺时限届满后才办理延期（延期{extension_days}个工作日）",
+    "UNAUTHORIZED_INSPECTION": "入企检查未经报批（{reason_name}）",
+    "REFUSAL_WITHOUT_REASON": "不予受理/不予许可未说明理由",
+    "REPEATED_SUPPLEMENT": "第{count}次要求补正材料，未做到一次性告知",
+    "OVER_DISBURSEMENT": "累计拨付{disbursed_total}元，超过审批金额{approved_amount}元",
+    "PAYEE_MISMATCH": "拨付对象与审批对象不一致",
+    "DUPLICATE_DISBURSEMENT": "同一项目资金在{window_hours}小时内向同一对象重复拨付{amount}元",
+    "SHORT_TENDER_PERIOD": "招标公告至投标截止仅{period_hours}小时，少于{min_hours}小时",
+    "TOO_FEW_BIDS": "开标时有效投标人仅{count}家，少于{min_bidders}家",
+    "LATE_BID_AWARDED": "中标人未在投标截止前投标（{reason_name}）",
+    "CONTRACT_EXCEEDS_AWARD": "合同金额{contract_amount}元超过中标金额{award_amount}元的{max_ratio}倍",
+    "CONTRACT_SUPPLIER_MISMATCH": "合同供应商与中标人不一致",
+    "SPLIT_PURCHASE": "同一单位向同一供应商{window_hours}小时内直接采购累计{total}元，涉嫌化整为零",
+    "QUIET_DAY_INSPECTION": "在企业安宁日（{date}）入企检查",
+    "FREQUENT_INSPECTION": "{window_hours}小时内第{count}次入企检查同一企业",
+}
+_REASON_NAMES = {
+    "no_plan_reference": "未关联检查计划",
+    "plan_not_approved": "检查计划未获批准",
+    "plan_revoked": "检查计划已撤销",
+    "dept_mismatch": "检查部门与计划不符",
+    "enterprise_not_in_plan": "企业不在计划范围内",
+    "outside_window": "不在计划有效期内",
+    "late_bid": "投标晚于截止时间",
+    "no_bid": "未投标",
+}
+_UNITS = {"working_days": "工作日", "calendar_days": "自然日"}
+
+
+def alert_id(rule: str, process: str, case_id: str, level: str, discriminator: str = "") -> str:
+    """Deterministic id from (rule, case, level, the rule's own discriminator)."""
+    text = "\x1f".join((rule, process, case_id, level, discriminator))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def message_for(rule: str, level: str, process: str, case_id: str, details: dict[str, Any]) -> str:
+    template = _MESSAGES.get(f"{rule}/{level}") or _MESSAGES[rule]
+    values = dict(details)
+    values.setdefault("missing_text", "、".join(details.get("missing", [])))
+    values.setdefault("reason_name", _REASON_NAMES.get(str(details.get("reason")), details.get("reason")))
+    values.setdefault("unit_name", _UNITS.get(str(details.get("unit")), ""))
+    body = template.format_map(_Lenient(values))
+    return f"{PROCESS_NAMES.get(process, process)} {case_id}：{body}（{LEVEL_NAMES[level]}）"
+
+
+class _Lenient(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def make_alert(
+    rule: str,
+    level: str,
+    process: str,
+    case_id: str,
+    dept: str,
+    raised_at: int,
+    evidence: list[str],
+    details: dict[str, Any],
+    config_version: str,
+    discriminator: str = "",
+) -> Alert:
+    return Alert(
+        alert_id=alert_id(rule, process, case_id, level, discriminator),
+        rule=rule,
+        level=level,
+        case_id=case_id,
+        process=process,
+        dept=dept,
+        raised_at=raised_at,
+        evidence=evidence,
+        message=message_for(rule, level, process, case_id, details),
+        details=details,
+        config_version=config_version,
+    )
+
+
+def alert_to_dict(alert: Alert, local: LocalTime) -> dict[str, Any]:
+    """The alert as the JSON object of events.md § Alerts (plus ``config_version``)."""
+    return {
+        "alert_id": alert.alert_id,
+        "rule": alert.rule,
+        "level": alert.level,
+        "case_id": alert.case_id,
+        "process": alert.process,
+        "dept": alert.dept,
+        "raised_at": local.format(alert.raised_at),
+        "evidence": list(alert.evidence),
+        "message": alert.message,
+        "details": alert.details,
+        "config_version": alert.config_version,
+    }

@@ -1,0 +1,454 @@
+"""The supervision configuration: process templates and rule thresholds.
+
+One TOML file (``defaults/supervision.toml`` is the built-in one) holds every
+default of rules.md §2–3. It is validated at load with errors that name the
+key; its version is a content hash of the parsed configuration together with
+the calendar data, recorded on every alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from streams.engine.calendar import CalendarError, WorkCalendar, YearData, load_calendar_file
+from streams.engine.timeutil import LocalTime, parse_date
+
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+DEFAULT_CONFIG = DEFAULTS_DIR / "supervision.toml"
+DEFAULT_CALENDAR = DEFAULTS_DIR / "calendar.toml"
+
+RULES = (
+    "OVERDUE",
+    "STEP_OVERDUE",
+    "SKIPPED_STEP",
+    "LATE_EXTENSION",
+    "UNAUTHORIZED_INSPECTION",
+    "REFUSAL_WITHOUT_REASON",
+    "REPEATED_SUPPLEMENT",
+    "OVER_DISBURSEMENT",
+    "PAYEE_MISMATCH",
+    "DUPLICATE_DISBURSEMENT",
+    "SHORT_TENDER_PERIOD",
+    "TOO_FEW_BIDS",
+    "LATE_BID_AWARDED",
+    "CONTRACT_EXCEEDS_AWARD",
+    "CONTRACT_SUPPLIER_MISMATCH",
+    "SPLIT_PURCHASE",
+    "QUIET_DAY_INSPECTION",
+    "FREQUENT_INSPECTION",
+)
+CORE_RULES = RULES[:5]
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Condition(_Strict):
+    """A predicate on the event's attrs (``attr``) or the case's captured facts (``case``)."""
+
+    attr: str | None = None
+    case: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+    gte: str | None = None
+    any: list[Condition] | None = None
+    all: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Condition:
+        forms = [self.any is not None, self.all is not None, self.not_ is not None,
+                 self.attr is not None or self.case is not None]
+        if sum(forms) != 1:
+            raise ValueError("a condition is exactly one of: any, all, not, or attr/case with in/gte")
+        if self.attr is not None and self.case is not None:
+            raise ValueError("a condition names either attr or case, not both")
+        if (self.attr is not None or self.case is not None) and (self.in_ is None) == (self.gte is None):
+            raise ValueError("attr/case conditions take exactly one of 'in' or 'gte'")
+        if self.gte is not None:
+            try:
+                Decimal(self.gte)
+            except InvalidOperation:
+                raise ValueError(f"gte {self.gte!r} is not a decimal number") from None
+        return self
+
+
+class LimitRule(_Strict):
+    """One way to find a case clock's limit: an attr, a true flag, a mapping, or fixed days."""
+
+    attr: str | None = None
+    if_true: str | None = None
+    by: str | None = None
+    days: int | dict[str, int] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> LimitRule:
+        if self.attr is not None:
+            if self.days is not None or self.if_true or self.by:
+                raise ValueError("'attr' limits take no other keys")
+        elif self.if_true is not None:
+            if not isinstance(self.days, int) or self.by:
+                raise ValueError("'if_true' limits need integer 'days'")
+        elif self.by is not None:
+            if not isinstance(self.days, dict):
+                raise ValueError("'by' limits need a table of 'days'")
+        elif not isinstance(self.days, int):
+            raise ValueError("a limit is one of: attr, if_true + days, by + days table, days")
+        values = self.days.values() if isinstance(self.days, dict) else [self.days] if self.days else []
+        for value in values:
+            if not 1 <= value <= 365:
+                raise ValueError(f"limit days {value} outside 1..365")
+        return self
+
+
+class OrderRule(_Strict):
+    action: str
+    requires: list[str] = Field(min_length=1)
+    when: Condition | None = None
+
+
+class StepClock(_Strict):
+    after: str
+    action: str
+    within: int = Field(ge=1, le=3650)
+    unit: Literal["working_days", "calendar_days"]
+
+
+class ProcessTemplate(_Strict):
+    actions: list[str] = Field(min_length=1)
+    start: str | None = None
+    limit: list[LimitRule] = Field(default_factory=list)
+    terminal: list[str] = Field(default_factory=list)
+    order: list[OrderRule] = Field(default_factory=list)
+    step_clocks: list[StepClock] = Field(default_factory=list)
+    capture: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_actions(self) -> ProcessTemplate:
+        known = set(self.actions)
+        named = list(self.terminal) + list(self.capture.values())
+        named += [self.start] if self.start else []
+        for rule in self.order:
+            named += [rule.action, *rule.requires]
+        for clock in self.step_clocks:
+            named += [clock.after, clock.action]
+        unknown = sorted({a for a in named if a not in known})
+        if unknown:
+            raise ValueError(f"actions {unknown} are not in this template's actions")
+        if self.start and not self.limit:
+            raise ValueError("a template with a start action needs a limit")
+        return self
+
+
+class TimeSection(_Strict):
+    zone: str = "Asia/Shanghai"
+
+
+class CalendarSection(_Strict):
+    files: list[str] = Field(default_factory=list)
+
+
+class OverdueSection(_Strict):
+    red_after_working_days: int = Field(default=3, ge=1, le=365)
+
+
+class InspectionSection(_Strict):
+    exempt_categories: list[str] = Field(default_factory=lambda: ["safety", "environment", "unified"])
+
+
+class RuleSettings(_Strict):
+    enabled: bool = True
+    plan_retention_hours: int | None = Field(default=None, ge=1)
+    nth_request: int | None = Field(default=None, ge=2)
+    window_hours: int | None = Field(default=None, ge=1)
+    methods: list[str] | None = None
+    min_hours: int | None = Field(default=None, ge=1)
+    min_bidders: int | None = Field(default=None, ge=1)
+    max_ratio: str | None = None
+    threshold: str | None = None
+    month_days: list[tuple[int, int]] | None = None
+    dates: list[str] | None = None
+    min_count: int | None = Field(default=None, ge=1)
+
+    @field_validator("max_ratio", "threshold")
+    @classmethod
+    def _decimal(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                if Decimal(value) < 0:
+                    raise ValueError
+            except (InvalidOperation, ValueError):
+                raise ValueError(f"{value!r} is not a non-negative decimal") from None
+        return value
+
+    @field_validator("month_days")
+    @classmethod
+    def _day_ranges(cls, value: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
+        for first, last in value or []:
+            if not 1 <= first <= last <= 31:
+                raise ValueError(f"day range [{first}, {last}] must satisfy 1 <= first <= last <= 31")
+        return value
+
+    @field_validator("dates")
+    @classmethod
+    def _dates(cls, value: list[str] | None) -> list[str] | None:
+        for text in value or []:
+            try:
+                parse_date(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a date YYYY-MM-DD") from None
+        return value
+
+
+class ConfigFile(_Strict):
+    time: TimeSection = Field(default_factory=TimeSection)
+    calendar: CalendarSection = Field(default_factory=CalendarSection)
+    overdue: OverdueSection = Field(default_factory=OverdueSection)
+    inspection: InspectionSection = Field(default_factory=InspectionSection)
+    processes: dict[str, ProcessTemplate]
+    rules: dict[str, RuleSettings] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, RuleSettings]) -> dict[str, RuleSettings]:
+        unknown = sorted(set(value) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rules {unknown}; known: {', '.join(RULES)}")
+        return value
+
+
+# Rule parameters the engine needs, with the rule book's defaults.
+_RULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "UNAUTHORIZED_INSPECTION": {"plan_retention_hours": 17520},
+    "REPEATED_SUPPLEMENT": {"nth_request": 2},
+    "DUPLICATE_DISBURSEMENT": {"window_hours": 720},
+    "SHORT_TENDER_PERIOD": {"methods": ["open", "invited"], "min_hours": 480},
+    "TOO_FEW_BIDS": {"methods": ["open", "invited"], "min_bidders": 3},
+    "CONTRACT_EXCEEDS_AWARD": {"max_ratio": "1.10"},
+    "SPLIT_PURCHASE": {"methods": ["direct", "single_source"], "threshold": "2000000", "window_hours": 8760},
+    "QUIET_DAY_INSPECTION": {"month_days": [(1, 5)], "dates": []},
+    "FREQUENT_INSPECTION": {"window_hours": 720, "min_count": 3},
+}
+
+Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+
+
+def _to_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def compile_condition(cond: Condition) -> Predicate:
+    """A condition as a function of (event attrs, case facts)."""
+    if cond.any is not None:
+        parts = [compile_condition(c) for c in cond.any]
+        return lambda attrs, facts: any(p(attrs, facts) for p in parts)
+    if cond.all is not None:
+        parts = [compile_condition(c) for c in cond.all]
+        return lambda attrs, facts: all(p(attrs, facts) for p in parts)
+    if cond.not_ is not None:
+        inner = compile_condition(cond.not_)
+        return lambda attrs, facts: not inner(attrs, facts)
+    name = cond.attr if cond.attr is not None else cond.case
+    from_case = cond.case is not None
+    if cond.in_ is not None:
+        allowed = frozenset(cond.in_)
+
+        def member(attrs: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
+            value = (facts if from_case else attrs).get(name)
+            return isinstance(value, str) and value in allowed
+
+        return member
+    bound = Decimal(cond.gte or "0")
+
+    def at_least(attrs: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
+        value = _to_decimal((facts if from_case else attrs).get(name))
+        return value is not None and value >= bound
+
+    return at_least
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    requires: tuple[str, ...]
+    when: Predicate | None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A process template ready for evaluation (actions as bit positions)."""
+
+    name: str
+    actions: tuple[str, ...]
+    bit: Mapping[str, int]
+    start: str | None
+    limit: tuple[LimitRule, ...]
+    terminal: frozenset[str]
+    order: Mapping[str, tuple[Requirement, ...]]
+    step_clocks: tuple[StepClock, ...]
+    step_after: Mapping[str, tuple[int, ...]]  # action -> indices of clocks it starts
+    capture: Mapping[str, tuple[str, ...]]  # action -> fact names it captures
+
+    def limit_days(self, attrs: Mapping[str, Any]) -> int | None:
+        for rule in self.limit:
+            if rule.attr is not None:
+                value = attrs.get(rule.attr)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return value
+            elif rule.if_true is not None:
+                if attrs.get(rule.if_true) is True:
+                    return rule.days  # type: ignore[return-value]
+            elif rule.by is not None:
+                key = attrs.get(rule.by)
+                if isinstance(key, str) and isinstance(rule.days, dict) and key in rule.days:
+                    return rule.days[key]
+            else:
+                return rule.days  # type: ignore[return-value]
+        return None
+
+
+@dataclass(frozen=True)
+class SupervisionConfig:
+    """The loaded configuration: what the engine reads."""
+
+    version: str
+    source: str
+    local: LocalTime
+    calendar: WorkCalendar
+    templates: Mapping[str, Template]
+    red_after_working_days: int
+    exempt_categories: frozenset[str]
+    enabled: frozenset[str]
+    params: Mapping[str, Mapping[str, Any]]
+    quiet_month_days: tuple[tuple[int, int], ...]
+    quiet_dates: frozenset[int]
+
+    def rule_on(self, rule: str) -> bool:
+        return rule in self.enabled
+
+    def param(self, rule: str, name: str) -> Any:
+        return self.params[rule][name]
+
+    def with_rules(self, enabled: frozenset[str]) -> SupervisionConfig:
+        """A copy with only the given rules enabled (benchmarks: with and without rule packs)."""
+        from dataclasses import replace
+
+        digest = hashlib.sha256((self.version + ",".join(sorted(enabled))).encode()).hexdigest()[:12]
+        return replace(self, enabled=enabled, version=f"cfg-{digest}")
+
+
+def _format_validation(exc: ValidationError, source: str) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {where}: {first['msg']}{more}"
+
+
+def _build_template(name: str, spec: ProcessTemplate) -> Template:
+    order: dict[str, list[Requirement]] = {}
+    for rule in spec.order:
+        when = compile_condition(rule.when) if rule.when is not None else None
+        order.setdefault(rule.action, []).append(Requirement(tuple(rule.requires), when))
+    step_after: dict[str, list[int]] = {}
+    for index, clock in enumerate(spec.step_clocks):
+        step_after.setdefault(clock.after, []).append(index)
+    capture: dict[str, list[str]] = {}
+    for fact, action in spec.capture.items():
+        capture.setdefault(action, []).append(fact)
+    return Template(
+        name=name,
+        actions=tuple(spec.actions),
+        bit={action: 1 << i for i, action in enumerate(spec.actions)},
+        start=spec.start,
+        limit=tuple(spec.limit),
+        terminal=frozenset(spec.terminal),
+        order={k: tuple(v) for k, v in order.items()},
+        step_clocks=tuple(spec.step_clocks),
+        step_after={k: tuple(v) for k, v in step_after.items()},
+        capture={k: tuple(v) for k, v in capture.items()},
+    )
+
+
+def load_config(path: str | Path | None = None) -> SupervisionConfig:
+    """Load and validate a configuration file (None: the built-in defaults)."""
+    config_path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        raw_bytes = config_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {config_path}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    try:
+        parsed = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, str(config_path))) from None
+
+    try:
+        local = LocalTime(parsed.time.zone)
+    except Exception:
+        raise ConfigError(f"{config_path}: time.zone: unknown time zone {parsed.time.zone!r}") from None
+
+    calendar_files = [DEFAULT_CALENDAR] + [config_path.parent / f for f in parsed.calendar.files]
+    extra: list[dict[int, YearData]] = []
+    try:
+        for file in calendar_files:
+            extra.append(load_calendar_file(file))
+        calendar = WorkCalendar.build(extra)
+    except CalendarError as exc:
+        raise ConfigError(str(exc)) from None
+
+    enabled = frozenset(r for r in RULES if parsed.rules.get(r, RuleSettings()).enabled)
+    params: dict[str, dict[str, Any]] = {}
+    for rule in RULES:
+        given = parsed.rules.get(rule, RuleSettings()).model_dump(exclude_none=True)
+        merged = dict(_RULE_DEFAULTS.get(rule, {}))
+        merged.update({k: v for k, v in given.items() if k != "enabled"})
+        unknown = set(merged) - set(_RULE_DEFAULTS.get(rule, {}))
+        if unknown:
+            raise ConfigError(f"{config_path}: rules.{rule}: keys {sorted(unknown)} do not apply to this rule")
+        params[rule] = merged
+    for rule in ("CONTRACT_EXCEEDS_AWARD",):
+        params[rule]["max_ratio"] = Decimal(params[rule]["max_ratio"])
+    params["SPLIT_PURCHASE"]["threshold"] = Decimal(params["SPLIT_PURCHASE"]["threshold"])
+
+    canonical = {
+        "config": parsed.model_dump(mode="json", by_alias=True),
+        "calendar": {
+            str(year): {"holidays": sorted(map(str, d.holidays)), "workdays": sorted(map(str, d.workdays))}
+            for table in extra
+            for year, d in sorted(table.items())
+        },
+    }
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return SupervisionConfig(
+        version=f"cfg-{digest[:12]}",
+        source=str(config_path),
+        local=local,
+        calendar=calendar,
+        templates={name: _build_template(name, spec) for name, spec in parsed.processes.items()},
+        red_after_working_days=parsed.overdue.red_after_working_days,
+        exempt_categories=frozenset(parsed.inspection.exempt_categories),
+        enabled=enabled,
+        params=params,
+        quiet_month_days=tuple(tuple(r) for r in params["QUIET_DAY_INSPECTION"]["month_days"]),  # type: ignore[misc]
+        quiet_dates=frozenset(parse_date(d) for d in params["QUIET_DAY_INSPECTION"]["dates"]),
+    )

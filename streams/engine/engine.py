@@ -1,0 +1,63 @@
+"""The supervision engine: events in, alerts out. Pure: no I/O, no clock reads.
+
+``Engine`` joins the per-case half (``CaseEngine``) and the cross-case half
+(``CrossEngine``) for callers that see every event in one process (replay,
+tests, one-worker deployments). The live service drives the halves
+separately so that each can sit on the partition that owns its key.
+
+Time moves only when the caller says so: ``advance(T)`` raises the timed
+alerts with instant <= T. Replay calls ``advance(e.occurred_at)`` before each
+event (an alert at instant T is decided on the events before T) and
+``advance(as_of)`` at the end; ``feed`` does the first for you.
+"""
+
+from __future__ import annotations
+
+from streams.engine.cases import CaseEngine
+from streams.engine.config import SupervisionConfig
+from streams.engine.cross import CrossEngine
+from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.timeutil import DAY_US
+
+
+class Engine:
+    def __init__(self, config: SupervisionConfig) -> None:
+        self.config = config
+        self.cases = CaseEngine(config)
+        self.cross = CrossEngine(config)
+        self._raised: set[str] = set()
+        self._next_expiry: int | None = None
+
+    def _unseen(self, alerts: list[Alert]) -> list[Alert]:
+        """Each alert at most once (cross-case rules may see one case through two keys)."""
+        out = []
+        for alert in alerts:
+            if alert.alert_id not in self._raised:
+                self._raised.add(alert.alert_id)
+                out.append(alert)
+        return out
+
+    def advance(self, until: int) -> list[Alert]:
+        if self._next_expiry is None:
+            self._next_expiry = until + DAY_US
+        elif until >= self._next_expiry:
+            self.cross.expire(until)
+            self._next_expiry = until + DAY_US
+        return self._unseen(self.cases.advance(until))
+
+    def process(self, event: Event) -> list[Alert]:
+        alerts, facts = self.cases.process(event)
+        for fact in facts:
+            alerts.extend(self.cross.process(fact))
+        return self._unseen(alerts)
+
+    def feed(self, event: Event) -> list[Alert]:
+        alerts = self.advance(event.occurred_at)
+        alerts.extend(self.process(event))
+        return alerts
+
+    def next_timer(self) -> int | None:
+        return self.cases.next_timer()
+
+    def take_case_updates(self) -> list[CaseStatus]:
+        return self.cases.take_status()

@@ -1,0 +1,79 @@
+"""Instants (int epoch microseconds) and local calendar dates (int ordinals).
+
+The rule book reasons in local dates ("date of t", ``start(d)``, ``end(d)``);
+the engine keeps both as integers so state stays small and comparisons exact.
+A date is ``datetime.date.toordinal()``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+US = 1_000_000
+HOUR_US = 3600 * US
+DAY_US = 24 * HOUR_US
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+class InstantError(ValueError):
+    """Text that is not an RFC 3339 date-time with offset."""
+
+
+def parse_instant(text: str) -> int:
+    """RFC 3339 text with offset -> epoch microseconds (exact)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InstantError(f"not an RFC 3339 date-time: {text!r}") from exc
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InstantError(f"date-time without offset: {text!r}")
+    delta = moment - EPOCH
+    return delta.days * DAY_US + delta.seconds * US + delta.microseconds
+
+
+class LocalTime:
+    """Conversions between instants and local dates in one zone."""
+
+    def __init__(self, zone: str) -> None:
+        self.zone_name = zone
+        self.zone: tzinfo = ZoneInfo(zone)
+        # Zones without offset changes since 2000 (Asia/Shanghai) use arithmetic.
+        probes = [datetime(y, m, 1, tzinfo=self.zone).utcoffset() for y in range(2000, 2041) for m in (1, 7)]
+        self._fixed_offset_us: int | None = None
+        if len(set(probes)) == 1 and probes[0] is not None:
+            self._fixed_offset_us = int(probes[0].total_seconds()) * US
+
+    def date_of(self, instant: int) -> int:
+        """Local calendar date (ordinal) of an instant."""
+        if self._fixed_offset_us is not None:
+            return (instant + self._fixed_offset_us) // DAY_US + _EPOCH_ORDINAL
+        moment = (EPOCH + timedelta(microseconds=instant)).astimezone(self.zone)
+        return moment.date().toordinal()
+
+    def start_of(self, day: int) -> int:
+        """``start(d)``: 00:00 local of date d, as an instant."""
+        if self._fixed_offset_us is not None:
+            return (day - _EPOCH_ORDINAL) * DAY_US - self._fixed_offset_us
+        d = date.fromordinal(day)
+        moment = datetime(d.year, d.month, d.day, tzinfo=self.zone)
+        delta = moment - EPOCH
+        return delta.days * DAY_US + delta.seconds * US + delta.microseconds
+
+    def end_of(self, day: int) -> int:
+        """``end(d)``: 24:00 local of date d (00:00 of the next day)."""
+        return self.start_of(day + 1)
+
+    def format(self, instant: int) -> str:
+        """An instant as RFC 3339 text in the local zone, e.g. 2026-03-05T00:00:00+08:00."""
+        moment = (EPOCH + timedelta(microseconds=instant)).astimezone(self.zone)
+        return moment.isoformat()
+
+
+def format_date(day: int) -> str:
+    return date.fromordinal(day).isoformat()
+
+
+def parse_date(text: str) -> int:
+    return date.fromisoformat(text).toordinal()

@@ -1,0 +1,77 @@
+"""Every setting of the product, in one typed object read from the environment.
+
+Secrets (passwords inside URLs) are never printed: ``Settings.safe_dump()``
+masks them, and ``repr`` of secret fields shows ``**********``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    # --- rules -------------------------------------------------------------
+    supervision_config: Path | None = Field(
+        default=None,
+        description="Path of the supervision configuration file (TOML); default: the built-in one.",
+    )
+    schemas_dir: Path = Field(default=REPO_ROOT / "schemas", description="JSON Schemas of events and alerts.")
+
+    # --- Kafka -------------------------------------------------------------
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+
+    # --- ClickHouse ----------------------------------------------------------
+    clickhouse_url: SecretStr | None = Field(
+        default=None,
+        description="clickhouse://user:password@host:9000/database; unset = embedded chdb in CHDB_PATH.",
+    )
+    chdb_path: Path = Field(default=REPO_ROOT / "var" / "chdb", description="Data directory of embedded chdb.")
+
+    # --- observability (metrics and health endpoint) -------------------------
+    metrics_host: str = Field(default="0.0.0.0", description="Address the /metrics, /healthz, /readyz server binds.")
+    metrics_port: int = Field(default=8000, description="Port of the /metrics, /healthz, /readyz server.")
+    health_max_timer_lag_seconds: float = Field(
+        default=300.0,
+        description="Readiness fails while the oldest due timed alert is later than this behind its instant.",
+    )
+    health_liveness_timeout_seconds: float = Field(
+        default=120.0,
+        description="Liveness fails when the worker has not reported a heartbeat for this long.",
+    )
+
+
+    # --- live service (streams/live) -----------------------------------------
+    topic_approval: str = Field(default="supervision.approval", description="Topic of approval, leader_assignment, complaint, penalty events.")
+    topic_fund: str = Field(default="supervision.fund", description="Topic of fund_disbursement events.")
+    topic_trade: str = Field(default="supervision.trade", description="Topic of tender events.")
+    topic_inspection: str = Field(default="supervision.inspection", description="Topic of inspection_plan and inspection events.")
+    topic_alerts: str = Field(default="supervision.alerts", description="Topic the live service publishes alerts to.")
+    topic_deadletter: str = Field(default="supervision.deadletter", description="Topic of rejected input.")
+    topic_facts: str = Field(default="supervision.facts", description="Internal topic routing cross-case facts (and source watermarks) to their owner.")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions of every supervision topic (all must be equal: co-partitioned).")
+    topic_replication: int = Field(default=1, ge=1, description="Replication factor used when the live service creates topics.")
+    worker_group_id: str = Field(default="supervision-live", description="Kafka consumer group / Faust app id of the workers.")
+    worker_data_dir: Path = Field(default=REPO_ROOT / "var" / "faust", description="Faust data directory of the worker.")
+    worker_batch_max: int = Field(default=2000, ge=1, description="Events taken from a stream per processed batch.")
+    worker_batch_within_s: float = Field(default=0.2, gt=0, description="Longest wait for a batch to fill before it is processed.")
+    worker_tick_s: float = Field(default=0.5, gt=0, description="Period of the timer/watermark tick (timed alerts, facts release).")
+    watermark_grace_s: float = Field(default=2.0, ge=0, description="A caught-up partition counts as consumed up to wall clock minus this grace (transport delay allowance).")
+    deadletter_window: int = Field(default=1000, ge=1, description="Rejection-rate limit: number of recent messages the ratio is measured over.")
+    deadletter_max_ratio: float = Field(default=0.5, gt=0, le=1, description="Rejection-rate limit: the worker stops when more than this share of the window was rejected.")
+    deadletter_max_consecutive: int = Field(default=200, ge=1, description="Rejection-rate limit: the worker stops after this many rejections in a row.")
+    store_retry_initial_s: float = Field(default=0.5, gt=0, description="First back-off when ClickHouse (or Kafka) refuses a write; doubles up to the max.")
+    store_retry_max_s: float = Field(default=10.0, gt=0, description="Longest back-off between write retries (retries never stop: nothing is dropped).")
+    live_echo_alerts: bool = Field(default=False, description="Print every stored alert on stdout (the demo's live view).")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
