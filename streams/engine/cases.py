@@ -133,7 +133,10 @@ class CaseState:
         return False
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps([getattr(self, name) if name != "ids" else self.ids.hex() for name in self.__slots__])
+        values = [getattr(self, name) for name in self.__slots__]
+        values[_IDS] = self.ids.hex()
+        values[_RAISED] = format(self.raised, "x")  # may exceed 64 bits
+        return orjson.dumps(values)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> CaseState:
@@ -141,10 +144,15 @@ class CaseState:
         state = cls.__new__(cls)
         for name, value in zip(cls.__slots__, values, strict=True):
             setattr(state, name, value)
-        state.ids = bytes.fromhex(values[cls.__slots__.index("ids")])
+        state.ids = bytes.fromhex(values[_IDS])
+        state.raised = int(values[_RAISED], 16)
         state.process = sys.intern(state.process)
         state.dept = sys.intern(state.dept)
         return state
+
+
+_IDS = CaseState.__slots__.index("ids")
+_RAISED = CaseState.__slots__.index("raised")
 
 
 class CaseEngine:

@@ -1,0 +1,56 @@
+"""The worked scenarios of ../shared/scenarios: events in, expected alerts out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+SCENARIOS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "scenarios"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    as_of: str
+    expected: list[dict]
+    rejected: int
+
+    @property
+    def events(self) -> Path:
+        return self.path / "events.jsonl"
+
+
+def load_scenarios() -> list[Scenario]:
+    scenarios = []
+    for path in sorted(p for p in SCENARIOS_DIR.iterdir() if p.is_dir()):
+        readme = (path / "README.md").read_text(encoding="utf-8")
+        match = re.search(r"(\d+) rejected lines", readme)
+        scenarios.append(
+            Scenario(
+                name=path.name,
+                path=path,
+                as_of=(path / "as_of").read_text(encoding="utf-8").strip(),
+                expected=[orjson.loads(line) for line in (path / "expected.jsonl").read_bytes().splitlines() if line],
+                rejected=int(match.group(1)) if match else 0,
+            )
+        )
+    return scenarios
+
+
+def comparable(alert: dict) -> tuple:
+    """The fields a scenario fixes: rule, level, case, process, dept, raised_at, and reason/missing if given."""
+    details = alert.get("details", alert)
+    return (
+        alert["rule"],
+        alert["level"],
+        alert["case_id"],
+        alert["process"],
+        alert["dept"],
+        alert["raised_at"],
+        details.get("reason") if "reason" in details and alert["rule"] == "UNAUTHORIZED_INSPECTION" else None,
+        tuple(details["missing"]) if "missing" in details else None,
+    )
