@@ -9,8 +9,10 @@ as-of instant (default: the latest ``occurred_at`` of the input).
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from streams.engine import Alert, Engine, EventValidator, InvalidEvent, SupervisionConfig
@@ -37,6 +39,23 @@ class ReplaySummary:
     @property
     def alert_count(self) -> int:
         return sum(self.alerts.values())
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bounded batch.
+
+    The engine builds no reference cycles, but with millions of live objects
+    every full collection walks them all: about a third of replay time.
+    Reference counting still frees everything; collection resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_events(
@@ -79,6 +98,19 @@ def replay(
     progress: Callable[[int], None] | None = None,
 ) -> ReplaySummary:
     """Replay JSON Lines through a fresh engine; alerts and rejects go to the callbacks."""
+    with cyclic_gc_paused():
+        return _replay(lines, config, on_alert, on_reject, as_of, validator, progress)
+
+
+def _replay(
+    lines: Iterable[bytes],
+    config: SupervisionConfig,
+    on_alert: Callable[[Alert], None],
+    on_reject: Callable[[Reject], None],
+    as_of: int | None,
+    validator: EventValidator | None,
+    progress: Callable[[int], None] | None,
+) -> ReplaySummary:
     summary = ReplaySummary()
     events = read_events(lines, validator or EventValidator(), summary, on_reject)
     events.sort(key=lambda e: e.occurred_at)

@@ -61,18 +61,35 @@ def alert_id(rule: str, process: str, case_id: str, level: str, discriminator: s
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+_DERIVED = ("missing_text", "reason_name", "unit_name")
+
+
 def message_for(rule: str, level: str, process: str, case_id: str, details: dict[str, Any]) -> str:
-    template = _MESSAGES.get(f"{rule}/{level}") or _MESSAGES[rule]
-    values = dict(details)
-    values.setdefault("missing_text", "、".join(details.get("missing", [])))
-    values.setdefault("reason_name", _REASON_NAMES.get(str(details.get("reason")), details.get("reason")))
-    values.setdefault("unit_name", _UNITS.get(str(details.get("unit")), ""))
-    body = template.format_map(_Lenient(values))
+    template = _MESSAGES.get(rule + "/" + level) or _MESSAGES[rule]
+    values = _Lenient(details)
+    body = template.format_map(values)
     return f"{PROCESS_NAMES.get(process, process)} {case_id}：{body}（{LEVEL_NAMES[level]}）"
 
 
 class _Lenient(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
+    """Message values: the details, plus names derived from them, "?" for anything absent."""
+
+    __slots__ = ("_details",)
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        super().__init__()
+        self._details = details
+
+    def __missing__(self, key: str) -> Any:
+        details = self._details
+        if key in details:
+            return details[key]
+        if key == "missing_text":
+            return "、".join(details.get("missing", []))
+        if key == "reason_name":
+            return _REASON_NAMES.get(str(details.get("reason")), details.get("reason"))
+        if key == "unit_name":
+            return _UNITS.get(str(details.get("unit")), "")
         return "?"
 
 

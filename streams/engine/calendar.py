@@ -124,6 +124,12 @@ class WorkCalendar:
                 day += 1
         self._workdays = workdays
         self._workday_set = frozenset(workdays)
+        # The contiguous run of covered years around the library's range: no checks needed inside it.
+        first = last = max(years)
+        while first - 1 in years:
+            first -= 1
+        self._fast_first = date(first, 1, 1).toordinal()
+        self._fast_end = date(last + 1, 1, 1).toordinal()
 
     @classmethod
     def build(cls, extra: Iterable[Mapping[int, YearData]] = ()) -> WorkCalendar:
@@ -133,6 +139,8 @@ class WorkCalendar:
         return cls(years)
 
     def _check_years(self, first_day: int, last_day: int) -> None:
+        if self._fast_first <= first_day and last_day < self._fast_end:
+            return
         for year in range(date.fromordinal(first_day).year, date.fromordinal(last_day).year + 1):
             if year not in self.years:
                 raise CalendarYearMissing(year)

@@ -402,13 +402,18 @@ class CaseEngine:
             state.closed_at = event.occurred_at
             if state.last is not None:
                 state.deadline_at_close = self._deadline(state)
+            # An ended case raises nothing more: keep only what later facts need.
             state.steps = None
+            state.clock_evidence = None
+            if state.facts is not None:
+                program = state.facts.get("program")
+                state.facts = {"program": program} if program is not None else None
             self._touch(key, state, event.occurred_at, status=True)
         elif fresh:
             self._touch(key, state, event.occurred_at, status=True)
         else:
             self._dirty.add(key)
-        if may_alert:
+        if may_alert and (fresh or action in template.timer_actions):
             self._reschedule(key, state)
         return alerts, facts
 

@@ -305,6 +305,7 @@ class Template:
     step_clocks: tuple[StepClock, ...]
     step_after: Mapping[str, tuple[int, ...]]  # action -> indices of clocks it starts
     capture: Mapping[str, tuple[str, ...]]  # action -> fact names it captures
+    timer_actions: frozenset[str]  # actions that can move this template's timers
 
     def limit_days(self, attrs: Mapping[str, Any]) -> int | None:
         for rule in self.limit:
@@ -383,6 +384,13 @@ def _build_template(name: str, spec: ProcessTemplate) -> Template:
         step_clocks=tuple(spec.step_clocks),
         step_after={k: tuple(v) for k, v in step_after.items()},
         capture={k: tuple(v) for k, v in capture.items()},
+        timer_actions=frozenset(
+            {a for a in (spec.start,) if a}
+            | set(spec.terminal)
+            | {c.after for c in spec.step_clocks}
+            | {c.action for c in spec.step_clocks}
+            | ({"suspend", "resume", "supplement_request", "supplement_received", "extend"} & set(spec.actions))
+        ),
     )
 
 

@@ -15,6 +15,7 @@ is bounded by the facts inside each rule's window (plans: a retention).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,7 @@ class CrossEngine:
         self.local = config.local
         self.states: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
+        self._expiry: list[tuple[int, str]] = []  # (instant after which the key may be forgotten, key)
         self._windows = {
             "dup": config.param("DUPLICATE_DISBURSEMENT", "window_hours") * HOUR_US,
             "split": config.param("SPLIT_PURCHASE", "window_hours") * HOUR_US,
@@ -87,19 +89,31 @@ class CrossEngine:
         if blob is None:
             self.states.pop(key, None)
         else:
-            self.states[key] = orjson.loads(blob)
+            state = orjson.loads(blob)
+            self.states[key] = state
+            self._schedule_expiry(key, state)
+
+    def _schedule_expiry(self, key: str, state: dict[str, Any]) -> None:
+        if state["entries"]:
+            window = self._windows[key.split("|", 1)[0]]
+            heapq.heappush(self._expiry, (state["entries"][-1][0] + window, key))
 
     def expire(self, now: int) -> int:
         """Forget keys whose newest fact fell out of its window; returns how many."""
-        gone = [
-            key
-            for key, state in self.states.items()
-            if state["entries"] and state["entries"][-1][0] < now - self._windows[key.split("|", 1)[0]]
-        ]
-        for key in gone:
-            del self.states[key]
-            self._dirty.add(key)
-        return len(gone)
+        gone = 0
+        heap = self._expiry
+        while heap and heap[0][0] < now:
+            _, key = heapq.heappop(heap)
+            state = self.states.get(key)
+            if state is None or not state["entries"]:
+                continue
+            if state["entries"][-1][0] + self._windows[key.split("|", 1)[0]] < now:
+                del self.states[key]
+                self._dirty.add(key)
+                gone += 1
+            else:
+                self._schedule_expiry(key, state)
+        return gone
 
     # ------------------------------------------------------------------ facts
     def process(self, fact: Fact) -> list[Alert]:
@@ -110,7 +124,10 @@ class CrossEngine:
             self.states[fact.key] = state
         self._dirty.add(fact.key)
         if kind == "plan":
-            return self._plan(state, fact)
+            alerts = self._plan(state, fact)
+            if fact.kind == "plan":
+                self._schedule_expiry(fact.key, state)
+            return alerts
         entries: list[list[Any]] = state["entries"]
         horizon = fact.occurred_at - self._windows[kind]
         if entries and entries[0][0] < horizon:
@@ -118,10 +135,14 @@ class CrossEngine:
             live_cases = {e[1] for e in entries}
             state["raised"] = [c for c in state["raised"] if c in live_cases]
         if kind == "dup":
-            return self._duplicate(state, entries, fact)
-        if kind == "split":
-            return self._split(state, entries, fact)
-        return self._frequent(state, entries, fact)
+            alerts = self._duplicate(state, entries, fact)
+        elif kind == "split":
+            alerts = self._split(state, entries, fact)
+        else:
+            alerts = self._frequent(state, entries, fact)
+        if len(entries) == 1:
+            self._schedule_expiry(fact.key, state)
+        return alerts
 
     def _raise_once(self, state: dict[str, Any], fact: Fact) -> bool:
         if not fact.may_alert or fact.case_id in state["raised"]:

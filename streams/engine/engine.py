@@ -52,9 +52,19 @@ class Engine:
         return self._unseen(alerts)
 
     def feed(self, event: Event) -> list[Alert]:
-        alerts = self.advance(event.occurred_at)
-        alerts.extend(self.process(event))
-        return alerts
+        """``advance(event.occurred_at)`` then ``process(event)``: the replay step."""
+        now = event.occurred_at
+        heap = self.cases._heap
+        alerts = self.cases.advance(now) if heap and heap[0][0] <= now else []
+        if self._next_expiry is None or now >= self._next_expiry:
+            if self._next_expiry is not None:
+                self.cross.expire(now)
+            self._next_expiry = now + DAY_US
+        found, facts = self.cases.process(event)
+        for fact in facts:
+            found.extend(self.cross.process(fact))
+        alerts.extend(found)
+        return self._unseen(alerts) if alerts else alerts
 
     def next_timer(self) -> int | None:
         return self.cases.next_timer()

@@ -8,6 +8,7 @@ A date is ``datetime.date.toordinal()``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 US = 1_000_000
@@ -27,7 +28,7 @@ def parse_instant(text: str) -> int:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InstantError(f"not an RFC 3339 date-time: {text!r}") from exc
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if moment.tzinfo is None:
         raise InstantError(f"date-time without offset: {text!r}")
     delta = moment - EPOCH
     return delta.days * DAY_US + delta.seconds * US + delta.microseconds
@@ -44,6 +45,8 @@ class LocalTime:
         self._fixed_offset_us: int | None = None
         if len(set(probes)) == 1 and probes[0] is not None:
             self._fixed_offset_us = int(probes[0].total_seconds()) * US
+        # Alert instants repeat (midnights, deadlines): format each once.
+        self.format = lru_cache(maxsize=1 << 16)(self._format)  # type: ignore[method-assign]
 
     def date_of(self, instant: int) -> int:
         """Local calendar date (ordinal) of an instant."""
@@ -67,6 +70,9 @@ class LocalTime:
 
     def format(self, instant: int) -> str:
         """An instant as RFC 3339 text in the local zone, e.g. 2026-03-05T00:00:00+08:00."""
+        return self._format(instant)
+
+    def _format(self, instant: int) -> str:
         moment = (EPOCH + timedelta(microseconds=instant)).astimezone(self.zone)
         return moment.isoformat()
 

@@ -48,7 +48,7 @@ def run_through(events: list, restart_every: int | None) -> list[dict]:
 
 def test_restarts_from_exported_state_give_the_same_alerts() -> None:
     events = workload()
-    assert len(events) > 2000
+    assert len(events) > 1500
     run_through._cases, run_through._cross = {}, {}  # type: ignore[attr-defined]
     baseline = run_through(events, None)
     run_through._cases, run_through._cross = {}, {}  # type: ignore[attr-defined]
