@@ -145,6 +145,11 @@ class WorkCalendar:
             if year not in self.years:
                 raise CalendarYearMissing(year)
 
+    def workdays_between(self, first_day: int, last_day: int) -> list[int]:
+        """The working days d with first_day <= d <= last_day, in order."""
+        self._check_years(first_day, last_day)
+        return self._workdays[bisect_left(self._workdays, first_day) : bisect_right(self._workdays, last_day)]
+
     def is_workday(self, day: int) -> bool:
         self._check_years(day, day)
         return day in self._workday_set

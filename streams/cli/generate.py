@@ -1,0 +1,269 @@
+"""``supervise generate``: a seeded, realistic workload as JSON Lines or straight to Kafka."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+
+from streams.cli import app
+from streams.generate import (
+    LAST_START,
+    ORDERS,
+    GenerateConfig,
+    Line,
+    WorkloadGenerator,
+    encode_lines,
+)
+
+WRITE_BATCH = 4_096  # lines per write() call
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"supervise generate: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"{option} must be a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _paced(lines: Iterator[Line], rate: float) -> Iterator[Line]:
+    """Yield at most ``rate`` lines per second (0 = as fast as possible)."""
+    if rate <= 0:
+        yield from lines
+        return
+    started = time.monotonic()
+    for n, line in enumerate(lines):
+        due = started + n / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield line
+
+
+def write_lines(lines: Iterator[Line], sink: BinaryIO, batch_size: int = WRITE_BATCH) -> int:
+    """Write JSON Lines in batches; returns the number of lines written."""
+    count = 0
+    batch: list[bytes] = []
+    for line in lines:
+        batch.append(line.value)
+        if len(batch) >= batch_size:
+            sink.write(b"\n".join(batch) + b"\n")
+            count += len(batch)
+            batch.clear()
+    if batch:
+        sink.write(b"\n".join(batch) + b"\n")
+        count += len(batch)
+    sink.flush()
+    return count
+
+
+def produce_lines(lines: Iterator[Line], bootstrap: str, topics: dict[str, str]) -> int:
+    """Send every line to its process's topic, keyed by case_id; flush before returning."""
+    from kafka import KafkaProducer  # kafka-python
+
+    producer = KafkaProducer(
+        bootstrap_servers=[b.strip() for b in bootstrap.split(",") if b.strip()],
+        acks="all",
+        linger_ms=20,
+        batch_size=256 * 1024,
+        client_id="supervise-generate",
+    )
+    count = 0
+    try:
+        for line in lines:
+            topic = topics.get(line.process, topics["approval"])
+            producer.send(topic, key=line.key, value=line.value)
+            count += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return count
+
+
+def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) -> None:
+    """Create the supervision topics the live service expects (idempotent, same partitions)."""
+    from streams.live.topics import Topics, ensure_topics
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    base = Topics.from_settings(settings)
+    ensure_topics(
+        bootstrap,
+        Topics(
+            approval=topics["approval"],
+            fund=topics["fund_disbursement"],
+            trade=topics["tender"],
+            inspection=topics["inspection"],
+            alerts=f"{prefix}.alerts" if prefix else base.alerts,
+            deadletter=f"{prefix}.deadletter" if prefix else base.deadletter,
+            facts=f"{prefix}.facts" if prefix else base.facts,
+            partitions=base.partitions,
+            replication=base.replication,
+        ),
+    )
+
+
+def topic_map(prefix: str | None) -> dict[str, str]:
+    """Topic per process: ``{prefix}.approval`` etc., or the TOPIC_* settings without a prefix."""
+    from streams.generate import TOPIC_SUFFIX_BY_PROCESS
+
+    if prefix:
+        return {p: f"{prefix}.{suffix}" for p, suffix in TOPIC_SUFFIX_BY_PROCESS.items()}
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    by_suffix = {
+        "approval": settings.topic_approval,
+        "fund": settings.topic_fund,
+        "trade": settings.topic_trade,
+        "inspection": settings.topic_inspection,
+    }
+    return {p: by_suffix[suffix] for p, suffix in TOPIC_SUFFIX_BY_PROCESS.items()}
+
+
+@app.command("generate")
+def generate_command(
+    cases: Annotated[
+        int, typer.Option("--cases", min=0, help="Number of cases (process instances).")
+    ] = 1_000,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed: same seed, same bytes.")
+    ] = 1,
+    start: Annotated[
+        str, typer.Option("--start", help="First day cases may start (2026).")
+    ] = "2026-01-05",
+    until: Annotated[
+        str, typer.Option("--until", help=f"Last day cases may start (at most {LAST_START}).")
+    ] = LAST_START.isoformat(),
+    out: Annotated[
+        str | None,
+        typer.Option("--out", "-o", help="JSON Lines file to write, or - for standard output."),
+    ] = None,
+    kafka: Annotated[
+        str | None,
+        typer.Option("--kafka", help="Bootstrap servers: produce to Kafka instead of a file."),
+    ] = None,
+    topic_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--topic-prefix",
+            envvar="SUPERVISE_TOPIC_PREFIX",
+            help="Topics {prefix}.approval, .fund, .trade, .inspection; default: TOPIC_* settings.",
+        ),
+    ] = None,
+    make_topics: Annotated[
+        bool,
+        typer.Option(
+            "--create-topics/--no-create-topics",
+            help="With --kafka: first create missing topics (TOPIC_PARTITIONS partitions).",
+        ),
+    ] = True,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0, help="Events per second (0 = unpaced).")
+    ] = 0.0,
+    order: Annotated[
+        str,
+        typer.Option(
+            "--order", help="sorted | feed (arrival jitter, per-case order kept) | shuffled."
+        ),
+    ] = "feed",
+    max_delay: Annotated[
+        int, typer.Option("--max-delay", min=0, help="feed order: longest arrival delay, seconds.")
+    ] = 900,
+    shuffle_window: Annotated[
+        int,
+        typer.Option(
+            "--shuffle-window", min=1, help="shuffled order: events in the shuffle buffer."
+        ),
+    ] = 1_000,
+    violation_rate: Annotated[
+        float,
+        typer.Option("--violation-rate", min=0, max=1, help="Share of cases carrying a violation."),
+    ] = 0.15,
+    open_share: Annotated[
+        float,
+        typer.Option(
+            "--open-share", min=0, max=1, help="Share of cases left open (no terminal event)."
+        ),
+    ] = 0.0,
+    bad_rate: Annotated[
+        float,
+        typer.Option("--bad-rate", min=0, max=1, help="Malformed lines added per valid event."),
+    ] = 0.0,
+    duplicate_rate: Annotated[
+        float,
+        typer.Option(
+            "--duplicate-rate", min=0, max=1, help="Share of events re-sent (same event_id)."
+        ),
+    ] = 0.0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary on standard error.")
+    ] = False,
+) -> None:
+    """Write a deterministic, realistic workload of supervision events (JSON Lines or Kafka)."""
+    if out is not None and kafka is not None:
+        raise _fail("give either --out or --kafka, not both")
+    if order not in ORDERS:
+        raise _fail(f"--order must be one of {', '.join(ORDERS)}")
+    try:
+        config = GenerateConfig(
+            cases=cases,
+            seed=seed,
+            start=_parse_date(start, "--start"),
+            until=_parse_date(until, "--until"),
+            violation_rate=violation_rate,
+            open_share=open_share,
+            duplicate_rate=duplicate_rate,
+            order=order,
+            max_delay=max_delay,
+            shuffle_window=shuffle_window,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+    generator = WorkloadGenerator(config)
+    lines = _paced(encode_lines(generator.events(), bad_rate=bad_rate, seed=seed), rate)
+    began = time.perf_counter()
+    if kafka is not None:
+        from kafka.errors import KafkaError
+
+        topics = topic_map(topic_prefix)
+        try:
+            if make_topics:
+                create_topics(kafka, topics, topic_prefix)
+            written = produce_lines(lines, kafka, topics)
+        except KafkaError as exc:
+            typer.echo(f"supervise generate: Kafka at {kafka}: {exc!r}", err=True)
+            raise typer.Exit(code=1) from None
+        target = f"Kafka {kafka} ({', '.join(sorted(set(topics.values())))})"
+    else:
+        target = out or "-"
+        with ExitStack() as stack:
+            if target == "-":
+                sink: BinaryIO = sys.stdout.buffer
+            else:
+                path = Path(target)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sink = stack.enter_context(path.open("wb", buffering=1 << 20))
+            written = write_lines(lines, sink, 1 if rate > 0 else WRITE_BATCH)
+    elapsed = time.perf_counter() - began
+    if not quiet:
+        stats = generator.stats
+        typer.echo(
+            f"generate: {written} lines to {target} in {elapsed:.1f}s "
+            f"({written / elapsed if elapsed else 0:,.0f}/s): {stats.cases} cases "
+            f"({stats.open_cases} open), {stats.events} events incl. {stats.duplicates} re-sent, "
+            f"{written - stats.events} malformed",
+            err=True,
+        )

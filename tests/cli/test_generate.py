@@ -1,0 +1,199 @@
+"""`supervise generate` as a user runs it: files, standard output, and a real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.engine import EventValidator
+
+TOPIC_OF = {
+    "approval": "approval",
+    "leader_assignment": "approval",
+    "complaint": "approval",
+    "penalty": "approval",
+    "fund_disbursement": "fund",
+    "tender": "trade",
+    "inspection_plan": "inspection",
+    "inspection": "inspection",
+}
+
+
+def supervise(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+
+
+def test_writes_json_lines_deterministically(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for path, hash_seed in ((first, "1"), (second, "2")):  # str hashing must not matter
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        result = supervise(
+            "generate", "--cases", "400", "--seed", "11", "--out", str(path), env=env
+        )
+        assert result.returncode == 0, result.stderr.decode()
+    assert first.read_bytes() == second.read_bytes()
+    lines = first.read_bytes().splitlines()
+    validator = EventValidator()
+    for line in lines:
+        validator.check(orjson.loads(line))
+    assert len({orjson.loads(line)["case_id"] for line in lines}) == 400
+    assert b"generate: " in supervise("generate", "--cases", "5", "--out", str(first)).stderr
+
+
+def test_standard_output_matches_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    args = (
+        "generate",
+        "--cases",
+        "200",
+        "--seed",
+        "3",
+        "--order",
+        "shuffled",
+        "--bad-rate",
+        "0.05",
+        "--duplicate-rate",
+        "0.05",
+        "--open-share",
+        "0.2",
+    )
+    assert supervise(*args, "--out", str(path)).returncode == 0
+    result = supervise(*args, "--out", "-", "--quiet")
+    assert result.returncode == 0
+    assert result.stdout == path.read_bytes()
+    assert result.stderr == b""
+
+
+def test_generated_file_replays_with_every_bad_line_rejected(tmp_path: Path) -> None:
+    events, rejects = tmp_path / "events.jsonl", tmp_path / "rejects.jsonl"
+    result = supervise(
+        "generate",
+        "--cases",
+        "1500",
+        "--seed",
+        "21",
+        "--bad-rate",
+        "0.03",
+        "--duplicate-rate",
+        "0.02",
+        "--out",
+        str(events),
+    )
+    assert result.returncode == 0
+    malformed = int(result.stderr.split(b" malformed")[0].rsplit(b" ", 1)[1])
+    replayed = supervise(
+        "replay", str(events), "--rejects", str(rejects), "--out", str(tmp_path / "alerts.jsonl")
+    )
+    assert replayed.returncode == 0, replayed.stderr.decode()
+    assert malformed > 0
+    assert len(rejects.read_bytes().splitlines()) == malformed
+    rules = {
+        orjson.loads(line)["rule"] for line in (tmp_path / "alerts.jsonl").read_bytes().splitlines()
+    }
+    assert {"OVERDUE", "SKIPPED_STEP", "UNAUTHORIZED_INSPECTION", "STEP_OVERDUE"} <= rules
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--out", "x.jsonl", "--kafka", "127.0.0.1:1"),
+        ("--start", "2027-01-04"),
+        ("--start", "2026-12-01"),
+        ("--start", "Monday"),
+        ("--order", "backwards"),
+    ],
+)
+def test_refuses_impossible_requests(args: tuple[str, ...], tmp_path: Path) -> None:
+    result = supervise("generate", "--cases", "3", *args)
+    assert result.returncode == 2
+    assert b"supervise generate: " in result.stderr or b"Error" in result.stderr
+
+
+@pytest.mark.broker
+def test_produces_to_kafka_keyed_by_case(kafka_namespace) -> None:  # noqa: ANN001
+    from kafka import KafkaConsumer
+
+    ns = kafka_namespace
+    result = supervise(
+        "generate",
+        "--cases",
+        "300",
+        "--seed",
+        "5",
+        "--bad-rate",
+        "0.02",
+        "--kafka",
+        ns.bootstrap,
+        "--topic-prefix",
+        ns.prefix,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    written = int(result.stderr.split(b" lines to ")[0].rsplit(b" ", 1)[1])
+
+    topics = [f"{ns.prefix}.{suffix}" for suffix in ("approval", "fund", "trade", "inspection")]
+    consumer = KafkaConsumer(
+        bootstrap_servers=ns.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5_000,
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    consumer.subscribe(topics)
+    per_topic: Counter[str] = Counter()
+    partitions_of_case: dict[bytes, set[int]] = {}
+    received = 0
+    try:
+        for message in consumer:
+            received += 1
+            per_topic[message.topic] += 1
+            partitions_of_case.setdefault(message.key, set()).add(message.partition)
+            try:
+                event = orjson.loads(message.value)
+            except orjson.JSONDecodeError:
+                continue  # a deliberately malformed line
+            if (
+                isinstance(event, dict)
+                and event.get("process") in TOPIC_OF
+                and event.get("case_id")
+            ):
+                assert message.topic == f"{ns.prefix}.{TOPIC_OF[event['process']]}"
+                assert message.key == event["case_id"].encode()
+    finally:
+        consumer.close()
+    assert received == written
+    assert set(per_topic) == set(topics)
+    assert all(len(p) == 1 for p in partitions_of_case.values())  # one case, one partition
+
+
+@pytest.mark.broker
+def test_paces_events_with_rate(kafka_namespace) -> None:  # noqa: ANN001
+    ns = kafka_namespace
+    result = supervise(
+        "generate",
+        "--cases",
+        "20",
+        "--seed",
+        "2",
+        "--rate",
+        "40",
+        "--kafka",
+        ns.bootstrap,
+        "--topic-prefix",
+        ns.prefix,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    written = int(result.stderr.split(b" lines to ")[0].rsplit(b" ", 1)[1])
+    seconds = float(result.stderr.split(b" in ")[1].split(b"s ")[0])
+    assert seconds >= (written - 1) / 40 * 0.9
