@@ -55,6 +55,7 @@ def measure(mode: str, path: Path) -> dict:
 
     config = load_config()
     if mode == "baseline":
+
         def decode() -> int:
             count = 0
             with path.open("rb") as lines:
@@ -74,7 +75,12 @@ def measure(mode: str, path: Path) -> dict:
 
         with path.open("rb") as lines:
             seconds, summary = timed(lambda: replay(lines, cfg, count, lambda r: None))
-        return {"seconds": seconds, "events": summary.accepted, "alerts": alerts[0], "peak_rss_mib": peak_rss_mib()}
+        return {
+            "seconds": seconds,
+            "events": summary.accepted,
+            "alerts": alerts[0],
+            "peak_rss_mib": peak_rss_mib(),
+        }
     # engine only: events already parsed and sorted
     cfg = config if mode == "engine-all" else config.with_rules(frozenset(CORE_RULES))
     with path.open("rb") as lines:
@@ -91,9 +97,15 @@ def measure(mode: str, path: Path) -> dict:
     with cyclic_gc_paused():
         seconds, alerts = timed(run)
     open_cases = engine.cases.open_cases()
-    state = deep_size(engine.cases.states) + deep_size(engine.cases._heap) + deep_size(engine.cross.states)
+    state = (
+        deep_size(engine.cases.states)
+        + deep_size(engine.cases._heap)
+        + deep_size(engine.cross.states)
+    )
     open_only = {k: s for k, s in engine.cases.states.items() if not s.terminal}
-    open_state = deep_size(open_only) + deep_size([e for e in engine.cases._heap if e[1] in open_only])
+    open_state = deep_size(open_only) + deep_size(
+        [e for e in engine.cases._heap if e[1] in open_only]
+    )
     return {
         "seconds": seconds,
         "events": len(events),
@@ -111,7 +123,10 @@ def main() -> None:
     results = {}
     for mode in ("baseline", "replay-all", "replay-core", "engine-all", "engine-core"):
         out = subprocess.run(
-            [sys.executable, __file__, "--measure", mode, str(path)], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--measure", mode, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results[mode] = json.loads(out.stdout)
     base = results["baseline"]
@@ -127,16 +142,24 @@ def main() -> None:
     }
     for mode, label in labels.items():
         r = results[mode]
-        print(f"  {label:<36} {rate[mode]:>12,.0f} {rate[mode] / rate['baseline']:>9.2f}x {r['peak_rss_mib']:>8.0f}MiB")
+        print(
+            f"  {label:<36} {rate[mode]:>12,.0f} {rate[mode] / rate['baseline']:>9.2f}x {r['peak_rss_mib']:>8.0f}MiB"
+        )
     engine = results["engine-all"]
     per_case = engine["state_bytes"] / max(engine["open_cases"], 1)
-    print(f"  events accepted {results['replay-all']['events']:,}; alerts {results['replay-all']['alerts']:,}; "
-          f"cases {engine['cases']:,}, open {engine['open_cases']:,}")
+    print(
+        f"  events accepted {results['replay-all']['events']:,}; alerts {results['replay-all']['alerts']:,}; "
+        f"cases {engine['cases']:,}, open {engine['open_cases']:,}"
+    )
     own = engine["open_state_bytes"] / max(engine["open_cases"], 1)
-    print(f"  engine state {engine['state_bytes'] / 2**20:,.1f} MiB in all; an open case's own state "
-          f"{own:,.0f} bytes (goal < 1024); all state / open cases {per_case:,.0f} bytes")
-    print(f"  goal: >= 100,000 events/s in one process (replay, all rules): "
-          f"{'met' if rate['replay-all'] >= 100_000 else 'NOT met'}")
+    print(
+        f"  engine state {engine['state_bytes'] / 2**20:,.1f} MiB in all; an open case's own state "
+        f"{own:,.0f} bytes (goal < 1024); all state / open cases {per_case:,.0f} bytes"
+    )
+    print(
+        f"  goal: >= 100,000 events/s in one process (replay, all rules): "
+        f"{'met' if rate['replay-all'] >= 100_000 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

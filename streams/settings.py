@@ -23,21 +23,52 @@ class Settings(BaseSettings):
         default=None,
         description="Path of the supervision configuration file (TOML); default: the built-in one.",
     )
-    schemas_dir: Path = Field(default=REPO_ROOT / "schemas", description="JSON Schemas of events and alerts.")
+    schemas_dir: Path = Field(
+        default=REPO_ROOT / "schemas", description="JSON Schemas of events and alerts."
+    )
 
     # --- Kafka -------------------------------------------------------------
-    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
 
     # --- ClickHouse ----------------------------------------------------------
     clickhouse_url: SecretStr | None = Field(
         default=None,
         description="clickhouse://user:password@host:9000/database; unset = embedded chdb in CHDB_PATH.",
     )
-    chdb_path: Path = Field(default=REPO_ROOT / "var" / "chdb", description="Data directory of embedded chdb.")
+    chdb_path: Path = Field(
+        default=REPO_ROOT / "var" / "chdb", description="Data directory of embedded chdb."
+    )
+    clickhouse_batch_rows: int = Field(
+        default=5000, ge=1, description="Rows per insert batch of the storage writer."
+    )
+    clickhouse_flush_interval_s: float = Field(
+        default=1.0, gt=0, description="Buffered rows are written at least this often (seconds)."
+    )
+    clickhouse_retry_initial_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="First retry delay while ClickHouse is unreachable (doubles).",
+    )
+    clickhouse_retry_max_s: float = Field(
+        default=10.0, gt=0, description="Longest retry delay while ClickHouse is unreachable."
+    )
+    clickhouse_max_wait_s: float | None = Field(
+        default=None,
+        description="Give up a write after this long unreachable (StorageUnavailable); unset = retry until stored.",
+    )
+    clickhouse_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="Connect timeout to the ClickHouse server (seconds)."
+    )
 
     # --- observability (metrics and health endpoint) -------------------------
-    metrics_host: str = Field(default="0.0.0.0", description="Address the /metrics, /healthz, /readyz server binds.")
-    metrics_port: int = Field(default=8000, description="Port of the /metrics, /healthz, /readyz server.")
+    metrics_host: str = Field(
+        default="0.0.0.0", description="Address the /metrics, /healthz, /readyz server binds."
+    )
+    metrics_port: int = Field(
+        default=8000, description="Port of the /metrics, /healthz, /readyz server."
+    )
     health_max_timer_lag_seconds: float = Field(
         default=300.0,
         description="Readiness fails while the oldest due timed alert is later than this behind its instant.",
@@ -47,29 +78,110 @@ class Settings(BaseSettings):
         description="Liveness fails when the worker has not reported a heartbeat for this long.",
     )
 
-
     # --- live service (streams/live) -----------------------------------------
-    topic_approval: str = Field(default="supervision.approval", description="Topic of approval, leader_assignment, complaint, penalty events.")
-    topic_fund: str = Field(default="supervision.fund", description="Topic of fund_disbursement events.")
+    topic_approval: str = Field(
+        default="supervision.approval",
+        description="Topic of approval, leader_assignment, complaint, penalty events.",
+    )
+    topic_fund: str = Field(
+        default="supervision.fund", description="Topic of fund_disbursement events."
+    )
     topic_trade: str = Field(default="supervision.trade", description="Topic of tender events.")
-    topic_inspection: str = Field(default="supervision.inspection", description="Topic of inspection_plan and inspection events.")
-    topic_alerts: str = Field(default="supervision.alerts", description="Topic the live service publishes alerts to.")
-    topic_deadletter: str = Field(default="supervision.deadletter", description="Topic of rejected input.")
-    topic_facts: str = Field(default="supervision.facts", description="Internal topic routing cross-case facts (and source watermarks) to their owner.")
-    topic_partitions: int = Field(default=4, ge=1, description="Partitions of every supervision topic (all must be equal: co-partitioned).")
-    topic_replication: int = Field(default=1, ge=1, description="Replication factor used when the live service creates topics.")
-    worker_group_id: str = Field(default="supervision-live", description="Kafka consumer group / Faust app id of the workers.")
-    worker_data_dir: Path = Field(default=REPO_ROOT / "var" / "faust", description="Faust data directory of the worker.")
-    worker_batch_max: int = Field(default=2000, ge=1, description="Events taken from a stream per processed batch.")
-    worker_batch_within_s: float = Field(default=0.2, gt=0, description="Longest wait for a batch to fill before it is processed.")
-    worker_tick_s: float = Field(default=0.5, gt=0, description="Period of the timer/watermark tick (timed alerts, facts release).")
-    watermark_grace_s: float = Field(default=2.0, ge=0, description="A caught-up partition counts as consumed up to wall clock minus this grace (transport delay allowance).")
-    deadletter_window: int = Field(default=1000, ge=1, description="Rejection-rate limit: number of recent messages the ratio is measured over.")
-    deadletter_max_ratio: float = Field(default=0.5, gt=0, le=1, description="Rejection-rate limit: the worker stops when more than this share of the window was rejected.")
-    deadletter_max_consecutive: int = Field(default=200, ge=1, description="Rejection-rate limit: the worker stops after this many rejections in a row.")
-    store_retry_initial_s: float = Field(default=0.5, gt=0, description="First back-off when ClickHouse (or Kafka) refuses a write; doubles up to the max.")
-    store_retry_max_s: float = Field(default=10.0, gt=0, description="Longest back-off between write retries (retries never stop: nothing is dropped).")
-    live_echo_alerts: bool = Field(default=False, description="Print every stored alert on stdout (the demo's live view).")
+    topic_inspection: str = Field(
+        default="supervision.inspection",
+        description="Topic of inspection_plan and inspection events.",
+    )
+    topic_alerts: str = Field(
+        default="supervision.alerts", description="Topic the live service publishes alerts to."
+    )
+    topic_deadletter: str = Field(
+        default="supervision.deadletter", description="Topic of rejected input."
+    )
+    topic_facts: str = Field(
+        default="supervision.facts",
+        description="Internal topic routing cross-case facts (and source watermarks) to their owner.",
+    )
+    topic_partitions: int = Field(
+        default=4,
+        ge=1,
+        description="Partitions of every supervision topic (all must be equal: co-partitioned).",
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, description="Replication factor used when the live service creates topics."
+    )
+    worker_group_id: str = Field(
+        default="supervision-live",
+        description="Kafka consumer group / Faust app id of the workers.",
+    )
+    worker_data_dir: Path = Field(
+        default=REPO_ROOT / "var" / "faust", description="Faust data directory of the worker."
+    )
+    worker_batch_max: int = Field(
+        default=2000, ge=1, description="Events taken from a stream per processed batch."
+    )
+    worker_batch_within_s: float = Field(
+        default=0.2, gt=0, description="Longest wait for a batch to fill before it is processed."
+    )
+    worker_tick_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Period of the timer/watermark tick (timed alerts, facts release).",
+    )
+    watermark_grace_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="A caught-up partition counts as consumed up to wall clock minus this grace (transport delay allowance).",
+    )
+    deadletter_window: int = Field(
+        default=1000,
+        ge=1,
+        description="Rejection-rate limit: number of recent messages the ratio is measured over.",
+    )
+    deadletter_max_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Rejection-rate limit: the worker stops when more than this share of the window was rejected.",
+    )
+    deadletter_max_consecutive: int = Field(
+        default=200,
+        ge=1,
+        description="Rejection-rate limit: the worker stops after this many rejections in a row.",
+    )
+    store_retry_initial_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="First back-off when ClickHouse (or Kafka) refuses a write; doubles up to the max.",
+    )
+    store_retry_max_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest back-off between write retries (retries never stop: nothing is dropped).",
+    )
+    live_echo_alerts: bool = Field(
+        default=False, description="Print every stored alert on stdout (the demo's live view)."
+    )
+    worker_session_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Kafka group session timeout: how soon a killed worker's partitions move to another.",
+    )
+    worker_rebalance_timeout_s: float = Field(
+        default=20.0, gt=0, description="Kafka group rebalance timeout."
+    )
+    worker_heartbeat_s: float = Field(
+        default=1.0, gt=0, description="Kafka group heartbeat interval."
+    )
+    watermark_lateness_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Events of different cases may arrive on a partition up to this much later (event time) than newer ones; timed alerts of a partition wait for it.",
+    )
+    watermark_idle: str = Field(
+        default="wallclock",
+        pattern="^(wallclock|stream)$",
+        description="What a caught-up partition counts as consumed up to: 'wallclock' (now - grace: real-time upstreams, production) or 'stream' (the newest event time this worker has read, minus lateness: history replayed through the live service, demos, benchmarks).",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -34,7 +34,11 @@ def load_scenarios() -> list[Scenario]:
                 name=path.name,
                 path=path,
                 as_of=(path / "as_of").read_text(encoding="utf-8").strip(),
-                expected=[orjson.loads(line) for line in (path / "expected.jsonl").read_bytes().splitlines() if line],
+                expected=[
+                    orjson.loads(line)
+                    for line in (path / "expected.jsonl").read_bytes().splitlines()
+                    if line
+                ],
                 rejected=int(match.group(1)) if match else 0,
             )
         )
@@ -51,6 +55,8 @@ def comparable(alert: dict) -> tuple:
         alert["process"],
         alert["dept"],
         alert["raised_at"],
-        details.get("reason") if "reason" in details and alert["rule"] == "UNAUTHORIZED_INSPECTION" else None,
+        details.get("reason")
+        if "reason" in details and alert["rule"] == "UNAUTHORIZED_INSPECTION"
+        else None,
         tuple(details["missing"]) if "missing" in details else None,
     )

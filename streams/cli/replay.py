@@ -35,8 +35,10 @@ def _reject_record(reject: Reject) -> bytes:
 def _print_summary(summary: ReplaySummary, source: str, format_instant: object) -> None:
     echo = lambda text: typer.echo(text, err=True)  # noqa: E731
     as_of = format_instant(summary.as_of) if summary.as_of is not None else "-"  # type: ignore[operator]
-    echo(f"replay {source}: read {summary.lines} lines, accepted {summary.accepted}, "
-         f"rejected {summary.rejected}, duplicates dropped {summary.duplicates}, blank {summary.blank}")
+    echo(
+        f"replay {source}: read {summary.lines} lines, accepted {summary.accepted}, "
+        f"rejected {summary.rejected}, duplicates dropped {summary.duplicates}, blank {summary.blank}"
+    )
     echo(f"as of {as_of}: {summary.alert_count} alerts")
     for (rule, level), count in sorted(summary.alerts.items()):
         echo(f"  {rule:<28} {level:<7} {count}")
@@ -44,13 +46,24 @@ def _print_summary(summary: ReplaySummary, source: str, format_instant: object) 
 
 @app.command("replay")
 def replay_command(
-    events: Annotated[str, typer.Argument(help="JSON Lines file of events, or - for standard input.")],
+    events: Annotated[
+        str, typer.Argument(help="JSON Lines file of events, or - for standard input.")
+    ],
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Evaluation instant (RFC 3339 with offset); default: latest event.")
+        str | None,
+        typer.Option(
+            "--as-of", help="Evaluation instant (RFC 3339 with offset); default: latest event."
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write alerts here (default: standard output).")] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects", help="Write rejected lines here (JSON Lines).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Supervision configuration (TOML).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write alerts here (default: standard output).")
+    ] = None,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Write rejected lines here (JSON Lines).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Supervision configuration (TOML).")
+    ] = None,
 ) -> None:
     """Evaluate every rule over a file of events and print the alerts, one JSON object per line."""
     try:

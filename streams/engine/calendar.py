@@ -80,14 +80,18 @@ def parse_calendar_data(data: Mapping[str, Any], source: str) -> dict[int, YearD
                 try:
                     day = date.fromisoformat(str(text))
                 except ValueError:
-                    raise CalendarError(f"{source}: years.{key}.{field}: {text!r} is not a date") from None
+                    raise CalendarError(
+                        f"{source}: years.{key}.{field}: {text!r} is not a date"
+                    ) from None
                 if day.year != year:
                     raise CalendarError(f"{source}: years.{key}.{field}: {text} is not in {year}")
                 days.add(day)
             parsed[field] = frozenset(days)
         both = parsed["holidays"] & parsed["workdays"]
         if both:
-            raise CalendarError(f"{source}: years.{key}: {sorted(map(str, both))} both holiday and workday")
+            raise CalendarError(
+                f"{source}: years.{key}: {sorted(map(str, both))} both holiday and workday"
+            )
         years[year] = YearData(parsed["holidays"], parsed["workdays"])
     return years
 
@@ -148,7 +152,9 @@ class WorkCalendar:
     def workdays_between(self, first_day: int, last_day: int) -> list[int]:
         """The working days d with first_day <= d <= last_day, in order."""
         self._check_years(first_day, last_day)
-        return self._workdays[bisect_left(self._workdays, first_day) : bisect_right(self._workdays, last_day)]
+        return self._workdays[
+            bisect_left(self._workdays, first_day) : bisect_right(self._workdays, last_day)
+        ]
 
     def is_workday(self, day: int) -> bool:
         self._check_years(day, day)

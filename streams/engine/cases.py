@@ -341,7 +341,14 @@ class CaseEngine:
             if level == RED:
                 details["red_after_working_days"] = self._red_k
             return self._alert(
-                "OVERDUE", level, key, state, state.dept, instant, list(state.clock_evidence or []), details
+                "OVERDUE",
+                level,
+                key,
+                state,
+                state.dept,
+                instant,
+                list(state.clock_evidence or []),
+                details,
             )
         step = detail
         index, _, dept, event_id = step
@@ -357,7 +364,9 @@ class CaseEngine:
             "unit": clock.unit,
             "due": self.local.format(instant),
         }
-        return self._alert("STEP_OVERDUE", YELLOW, key, state, dept, instant, [event_id], details, clock.action)
+        return self._alert(
+            "STEP_OVERDUE", YELLOW, key, state, dept, instant, [event_id], details, clock.action
+        )
 
     # ------------------------------------------------------------------ events
     def process(self, event: Event) -> tuple[list[Alert], list[Fact]]:
@@ -417,7 +426,9 @@ class CaseEngine:
             self._reschedule(key, state)
         return alerts, facts
 
-    def _check_order(self, key: str, state: CaseState, template: Template, event: Event, alerts: list[Alert]) -> None:
+    def _check_order(
+        self, key: str, state: CaseState, template: Template, event: Event, alerts: list[Alert]
+    ) -> None:
         requirements = template.order.get(event.action)
         if not requirements or "SKIPPED_STEP" not in self._on:
             return
@@ -436,7 +447,15 @@ class CaseEngine:
             details = {"action": event.action, "missing": missing}
             alerts.append(
                 self._alert(
-                    "SKIPPED_STEP", RED, key, state, event.dept, event.occurred_at, [event.event_id], details, event.action
+                    "SKIPPED_STEP",
+                    RED,
+                    key,
+                    state,
+                    event.dept,
+                    event.occurred_at,
+                    [event.event_id],
+                    details,
+                    event.action,
                 )
             )
 
@@ -466,7 +485,9 @@ class CaseEngine:
         elif action == "resume" or action == "supplement_received":
             if state.paused_since is not None:
                 if state.pause_shifts:
-                    paused = self.cal.count_workdays(self.local.date_of(state.paused_since), self.local.date_of(now))
+                    paused = self.cal.count_workdays(
+                        self.local.date_of(state.paused_since), self.local.date_of(now)
+                    )
                     if paused > 0:
                         state.last = self.cal.wd_after(state.last, paused)
                         self._touch(key, state, now, status=True)
@@ -491,7 +512,9 @@ class CaseEngine:
                 }
                 evidence = [(state.clock_evidence or [""])[0], event.event_id]
                 alerts.append(
-                    self._alert("LATE_EXTENSION", YELLOW, key, state, event.dept, now, evidence, details)
+                    self._alert(
+                        "LATE_EXTENSION", YELLOW, key, state, event.dept, now, evidence, details
+                    )
                 )
 
     def _step_clocks(self, state: CaseState, template: Template, event: Event) -> None:
@@ -499,10 +522,14 @@ class CaseEngine:
             return
         action = event.action
         if state.steps:
-            state.steps = [s for s in state.steps if template.step_clocks[s[0]].action != action] or None
+            state.steps = [
+                s for s in state.steps if template.step_clocks[s[0]].action != action
+            ] or None
         for index in template.step_after.get(action, ()):
             clock = template.step_clocks[index]
-            if state.seen & template.bit[clock.action] or state.raised & (1 << (_STEP_SHIFT + index)):
+            if state.seen & template.bit[clock.action] or state.raised & (
+                1 << (_STEP_SHIFT + index)
+            ):
                 continue
             if state.steps and any(s[0] == index for s in state.steps):
                 continue
@@ -530,17 +557,27 @@ class CaseEngine:
             state.facts = {}
         return state.facts
 
-    def _process_rules(self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
+    def _process_rules(
+        self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]
+    ) -> None:
         process = state.process
         action = event.action
         if process == "approval":
             if action == "reject":
                 reason = event.attrs.get("reason")
-                if (reason is None or not str(reason).strip()) and self._once(state, "REFUSAL_WITHOUT_REASON"):
+                if (reason is None or not str(reason).strip()) and self._once(
+                    state, "REFUSAL_WITHOUT_REASON"
+                ):
                     alerts.append(
                         self._alert(
-                            "REFUSAL_WITHOUT_REASON", YELLOW, key, state, event.dept, event.occurred_at,
-                            [event.event_id], {"reason": reason},
+                            "REFUSAL_WITHOUT_REASON",
+                            YELLOW,
+                            key,
+                            state,
+                            event.dept,
+                            event.occurred_at,
+                            [event.event_id],
+                            {"reason": reason},
                         )
                     )
             elif action == "supplement_request":
@@ -555,7 +592,14 @@ class CaseEngine:
                     evidence = [known["first_supplement"], event.event_id]
                     alerts.append(
                         self._alert(
-                            "REPEATED_SUPPLEMENT", YELLOW, key, state, event.dept, event.occurred_at, evidence, details
+                            "REPEATED_SUPPLEMENT",
+                            YELLOW,
+                            key,
+                            state,
+                            event.dept,
+                            event.occurred_at,
+                            evidence,
+                            details,
                         )
                     )
         elif process == "fund_disbursement":
@@ -573,40 +617,81 @@ class CaseEngine:
         action = event.action
         attrs = event.attrs
         if process == "inspection_plan":
-            kept = {k: attrs[k] for k in ("inspecting_dept", "enterprise_ids", "valid_from", "valid_to") if k in attrs}
-            facts.append(Fact("plan|" + event.case_id, event.occurred_at, "plan", {"action": action, **kept},
-                              event.event_id, event.case_id, event.dept))
+            kept: dict[str, Any] = {
+                k: attrs[k]
+                for k in ("inspecting_dept", "enterprise_ids", "valid_from", "valid_to")
+                if k in attrs
+            }
+            facts.append(
+                Fact(
+                    "plan|" + event.case_id,
+                    event.occurred_at,
+                    "plan",
+                    {"action": action, **kept},
+                    event.event_id,
+                    event.case_id,
+                    event.dept,
+                )
+            )
         elif process == "fund_disbursement" and action == "disburse":
             program = (state.facts or _EMPTY).get("program")
             if program is not None and "DUPLICATE_DISBURSEMENT" in self._on:
-                amount = amount_key(to_decimal(attrs["amount"]))
+                amount_text = amount_key(to_decimal(attrs["amount"]))
                 facts.append(
-                    Fact(f"dup|{program}|{attrs['payee']}|{amount}", event.occurred_at, "disburse",
-                         {"program": program, "payee": attrs["payee"], "amount": amount},
-                         event.event_id, event.case_id, event.dept)
+                    Fact(
+                        f"dup|{program}|{attrs['payee']}|{amount_text}",
+                        event.occurred_at,
+                        "disburse",
+                        {"program": program, "payee": attrs["payee"], "amount": amount_text},
+                        event.event_id,
+                        event.case_id,
+                        event.dept,
+                    )
                 )
         elif process == "fund_disbursement" and action == "apply":
             self._facts(state)["program"] = attrs.get("program")
         elif process == "tender" and action == "award":
             method = (state.facts or _EMPTY).get("method")
-            if "SPLIT_PURCHASE" in self._on and method in self.config.param("SPLIT_PURCHASE", "methods"):
+            if "SPLIT_PURCHASE" in self._on and method in self.config.param(
+                "SPLIT_PURCHASE", "methods"
+            ):
                 amount = to_decimal(attrs["amount"])
                 if amount < self.config.param("SPLIT_PURCHASE", "threshold"):
                     facts.append(
-                        Fact(f"split|{event.dept}|{attrs['winner']}", event.occurred_at, "award",
-                             {"dept": event.dept, "winner": attrs["winner"], "amount": amount_key(amount)},
-                             event.event_id, event.case_id, event.dept)
+                        Fact(
+                            f"split|{event.dept}|{attrs['winner']}",
+                            event.occurred_at,
+                            "award",
+                            {
+                                "dept": event.dept,
+                                "winner": attrs["winner"],
+                                "amount": amount_key(amount),
+                            },
+                            event.event_id,
+                            event.case_id,
+                            event.dept,
+                        )
                     )
         elif process == "inspection" and action == "start":
             if attrs.get("category") in self._exempt:
                 return
             if "FREQUENT_INSPECTION" in self._on:
                 enterprise = attrs["enterprise_id"]
-                facts.append(Fact("ent|" + enterprise, event.occurred_at, "start",
-                                  {"enterprise_id": enterprise, "category": attrs.get("category")},
-                                  event.event_id, event.case_id, event.dept))
+                facts.append(
+                    Fact(
+                        "ent|" + enterprise,
+                        event.occurred_at,
+                        "start",
+                        {"enterprise_id": enterprise, "category": attrs.get("category")},
+                        event.event_id,
+                        event.case_id,
+                        event.dept,
+                    )
+                )
 
-    def _fund(self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
+    def _fund(
+        self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]
+    ) -> None:
         action = event.action
         attrs = event.attrs
         known = self._facts(state)
@@ -622,22 +707,56 @@ class CaseEngine:
             if len(events) < _MAX_CLOCK_EVIDENCE:
                 events.append(event.event_id)
             approved_payee = known.get("approved_payee")
-            if approved_payee is not None and attrs["payee"] != approved_payee and self._once(state, "PAYEE_MISMATCH"):
-                details = {"approved_payee": approved_payee, "payee": attrs["payee"], "amount": str(amount)}
+            if (
+                approved_payee is not None
+                and attrs["payee"] != approved_payee
+                and self._once(state, "PAYEE_MISMATCH")
+            ):
+                details = {
+                    "approved_payee": approved_payee,
+                    "payee": attrs["payee"],
+                    "amount": str(amount),
+                }
                 alerts.append(
-                    self._alert("PAYEE_MISMATCH", RED, key, state, event.dept, event.occurred_at,
-                                [known["approve_event"], event.event_id], details)
+                    self._alert(
+                        "PAYEE_MISMATCH",
+                        RED,
+                        key,
+                        state,
+                        event.dept,
+                        event.occurred_at,
+                        [known["approve_event"], event.event_id],
+                        details,
+                    )
                 )
             approved = known.get("approved_amount")
-            if approved is not None and total > Decimal(approved) and self._once(state, "OVER_DISBURSEMENT"):
-                details = {"approved_amount": approved, "disbursed_total": str(total), "amount": str(amount)}
+            if (
+                approved is not None
+                and total > Decimal(approved)
+                and self._once(state, "OVER_DISBURSEMENT")
+            ):
+                details = {
+                    "approved_amount": approved,
+                    "disbursed_total": str(total),
+                    "amount": str(amount),
+                }
                 alerts.append(
-                    self._alert("OVER_DISBURSEMENT", RED, key, state, event.dept, event.occurred_at,
-                                [known["approve_event"], *events], details)
+                    self._alert(
+                        "OVER_DISBURSEMENT",
+                        RED,
+                        key,
+                        state,
+                        event.dept,
+                        event.occurred_at,
+                        [known["approve_event"], *events],
+                        details,
+                    )
                 )
         self._process_facts(key, state, event, facts)
 
-    def _tender(self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
+    def _tender(
+        self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]
+    ) -> None:
         action = event.action
         attrs = event.attrs
         known = self._facts(state)
@@ -652,7 +771,9 @@ class CaseEngine:
             known["announce_event"] = event.event_id
             if deadline is not None and method in param("SHORT_TENDER_PERIOD", "methods"):
                 min_hours = param("SHORT_TENDER_PERIOD", "min_hours")
-                if deadline - now < min_hours * HOUR_US and self._once(state, "SHORT_TENDER_PERIOD"):
+                if deadline - now < min_hours * HOUR_US and self._once(
+                    state, "SHORT_TENDER_PERIOD"
+                ):
                     details = {
                         "method": method,
                         "bid_deadline": self.local.format(deadline),
@@ -660,7 +781,16 @@ class CaseEngine:
                         "min_hours": min_hours,
                     }
                     alerts.append(
-                        self._alert("SHORT_TENDER_PERIOD", YELLOW, key, state, event.dept, now, [event.event_id], details)
+                        self._alert(
+                            "SHORT_TENDER_PERIOD",
+                            YELLOW,
+                            key,
+                            state,
+                            event.dept,
+                            now,
+                            [event.event_id],
+                            details,
+                        )
                     )
         elif action == "bid":
             bids = known.setdefault("bids", {})
@@ -681,7 +811,11 @@ class CaseEngine:
                         "bid_deadline": self.local.format(deadline),
                     }
                     evidence = [event.event_id] + [bids[b][2] for b in valid]
-                    alerts.append(self._alert("TOO_FEW_BIDS", YELLOW, key, state, event.dept, now, evidence, details))
+                    alerts.append(
+                        self._alert(
+                            "TOO_FEW_BIDS", YELLOW, key, state, event.dept, now, evidence, details
+                        )
+                    )
         elif action == "award":
             winner = attrs["winner"]
             known["winner"] = winner
@@ -690,18 +824,26 @@ class CaseEngine:
             deadline = known.get("bid_deadline")
             if deadline is not None:
                 bid = known.get("bids", {}).get(winner)
-                if bid is None or bid[1] > deadline:
-                    if self._once(state, "LATE_BID_AWARDED"):
-                        details = {
-                            "winner": winner,
-                            "bid_deadline": self.local.format(deadline),
-                            "latest_bid_at": self.local.format(bid[1]) if bid else None,
-                            "reason": "no_bid" if bid is None else "late_bid",
-                        }
-                        evidence = [event.event_id] + ([bid[2]] if bid else [])
-                        alerts.append(
-                            self._alert("LATE_BID_AWARDED", RED, key, state, event.dept, now, evidence, details)
+                if (bid is None or bid[1] > deadline) and self._once(state, "LATE_BID_AWARDED"):
+                    details = {
+                        "winner": winner,
+                        "bid_deadline": self.local.format(deadline),
+                        "latest_bid_at": self.local.format(bid[1]) if bid else None,
+                        "reason": "no_bid" if bid is None else "late_bid",
+                    }
+                    evidence = [event.event_id] + ([bid[2]] if bid else [])
+                    alerts.append(
+                        self._alert(
+                            "LATE_BID_AWARDED",
+                            RED,
+                            key,
+                            state,
+                            event.dept,
+                            now,
+                            evidence,
+                            details,
                         )
+                    )
         elif action == "contract":
             award_amount = known.get("award_amount")
             amount = to_decimal(attrs["amount"])
@@ -716,30 +858,72 @@ class CaseEngine:
                         "limit_amount": str(limit),
                     }
                     alerts.append(
-                        self._alert("CONTRACT_EXCEEDS_AWARD", YELLOW, key, state, event.dept, now,
-                                    [known["award_event"], event.event_id], details)
+                        self._alert(
+                            "CONTRACT_EXCEEDS_AWARD",
+                            YELLOW,
+                            key,
+                            state,
+                            event.dept,
+                            now,
+                            [known["award_event"], event.event_id],
+                            details,
+                        )
                     )
             winner = known.get("winner")
-            if winner is not None and attrs["supplier"] != winner and self._once(state, "CONTRACT_SUPPLIER_MISMATCH"):
+            if (
+                winner is not None
+                and attrs["supplier"] != winner
+                and self._once(state, "CONTRACT_SUPPLIER_MISMATCH")
+            ):
                 details = {"supplier": attrs["supplier"], "winner": winner}
                 alerts.append(
-                    self._alert("CONTRACT_SUPPLIER_MISMATCH", RED, key, state, event.dept, now,
-                                [known["award_event"], event.event_id], details)
+                    self._alert(
+                        "CONTRACT_SUPPLIER_MISMATCH",
+                        RED,
+                        key,
+                        state,
+                        event.dept,
+                        now,
+                        [known["award_event"], event.event_id],
+                        details,
+                    )
                 )
         self._process_facts(key, state, event, facts)
 
-    def _inspection(self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
+    def _inspection(
+        self, key: str, state: CaseState, event: Event, alerts: list[Alert], facts: list[Fact]
+    ) -> None:
         attrs = event.attrs
         if event.action != "start" or attrs.get("category") in self._exempt:
             return
         now = event.occurred_at
         day = self.local.date_of(now)
-        if "QUIET_DAY_INSPECTION" in self._on and self._quiet_day(day) and self._once(state, "QUIET_DAY_INSPECTION"):
-            details = {"date": format_date(day), "enterprise_id": attrs["enterprise_id"], "category": attrs["category"]}
+        if (
+            "QUIET_DAY_INSPECTION" in self._on
+            and self._quiet_day(day)
+            and self._once(state, "QUIET_DAY_INSPECTION")
+        ):
+            details = {
+                "date": format_date(day),
+                "enterprise_id": attrs["enterprise_id"],
+                "category": attrs["category"],
+            }
             alerts.append(
-                self._alert("QUIET_DAY_INSPECTION", YELLOW, key, state, event.dept, now, [event.event_id], details)
+                self._alert(
+                    "QUIET_DAY_INSPECTION",
+                    YELLOW,
+                    key,
+                    state,
+                    event.dept,
+                    now,
+                    [event.event_id],
+                    details,
+                )
             )
-        if "UNAUTHORIZED_INSPECTION" in self._on and not state.raised & _ONCE["UNAUTHORIZED_INSPECTION"]:
+        if (
+            "UNAUTHORIZED_INSPECTION" in self._on
+            and not state.raised & _ONCE["UNAUTHORIZED_INSPECTION"]
+        ):
             plan_id = attrs.get("plan_id")
             if plan_id is None:
                 state.raised |= _ONCE["UNAUTHORIZED_INSPECTION"]
@@ -749,14 +933,33 @@ class CaseEngine:
                     "category": attrs["category"],
                 }
                 alerts.append(
-                    self._alert("UNAUTHORIZED_INSPECTION", RED, key, state, event.dept, now, [event.event_id], details)
+                    self._alert(
+                        "UNAUTHORIZED_INSPECTION",
+                        RED,
+                        key,
+                        state,
+                        event.dept,
+                        now,
+                        [event.event_id],
+                        details,
+                    )
                 )
             else:
                 facts.append(
-                    Fact("plan|" + plan_id, now, "check",
-                         {"enterprise_id": attrs["enterprise_id"], "category": attrs["category"], "plan_id": plan_id,
-                          "date": format_date(day)},
-                         event.event_id, event.case_id, event.dept)
+                    Fact(
+                        "plan|" + plan_id,
+                        now,
+                        "check",
+                        {
+                            "enterprise_id": attrs["enterprise_id"],
+                            "category": attrs["category"],
+                            "plan_id": plan_id,
+                            "date": format_date(day),
+                        },
+                        event.event_id,
+                        event.case_id,
+                        event.dept,
+                    )
                 )
         self._process_facts(key, state, event, facts)
 

@@ -70,13 +70,21 @@ class Condition(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> Condition:
-        forms = [self.any is not None, self.all is not None, self.not_ is not None,
-                 self.attr is not None or self.case is not None]
+        forms = [
+            self.any is not None,
+            self.all is not None,
+            self.not_ is not None,
+            self.attr is not None or self.case is not None,
+        ]
         if sum(forms) != 1:
-            raise ValueError("a condition is exactly one of: any, all, not, or attr/case with in/gte")
+            raise ValueError(
+                "a condition is exactly one of: any, all, not, or attr/case with in/gte"
+            )
         if self.attr is not None and self.case is not None:
             raise ValueError("a condition names either attr or case, not both")
-        if (self.attr is not None or self.case is not None) and (self.in_ is None) == (self.gte is None):
+        if (self.attr is not None or self.case is not None) and (self.in_ is None) == (
+            self.gte is None
+        ):
             raise ValueError("attr/case conditions take exactly one of 'in' or 'gte'")
         if self.gte is not None:
             try:
@@ -107,7 +115,9 @@ class LimitRule(_Strict):
                 raise ValueError("'by' limits need a table of 'days'")
         elif not isinstance(self.days, int):
             raise ValueError("a limit is one of: attr, if_true + days, by + days table, days")
-        values = self.days.values() if isinstance(self.days, dict) else [self.days] if self.days else []
+        values = (
+            self.days.values() if isinstance(self.days, dict) else [self.days] if self.days else []
+        )
         for value in values:
             if not 1 <= value <= 365:
                 raise ValueError(f"limit days {value} outside 1..365")
@@ -166,7 +176,9 @@ class OverdueSection(_Strict):
 
 
 class InspectionSection(_Strict):
-    exempt_categories: list[str] = Field(default_factory=lambda: ["safety", "environment", "unified"])
+    exempt_categories: list[str] = Field(
+        default_factory=lambda: ["safety", "environment", "unified"]
+    )
 
 
 class RuleSettings(_Strict):
@@ -199,7 +211,9 @@ class RuleSettings(_Strict):
     def _day_ranges(cls, value: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
         for first, last in value or []:
             if not 1 <= first <= last <= 31:
-                raise ValueError(f"day range [{first}, {last}] must satisfy 1 <= first <= last <= 31")
+                raise ValueError(
+                    f"day range [{first}, {last}] must satisfy 1 <= first <= last <= 31"
+                )
         return value
 
     @field_validator("dates")
@@ -238,7 +252,11 @@ _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "SHORT_TENDER_PERIOD": {"methods": ["open", "invited"], "min_hours": 480},
     "TOO_FEW_BIDS": {"methods": ["open", "invited"], "min_bidders": 3},
     "CONTRACT_EXCEEDS_AWARD": {"max_ratio": "1.10"},
-    "SPLIT_PURCHASE": {"methods": ["direct", "single_source"], "threshold": "2000000", "window_hours": 8760},
+    "SPLIT_PURCHASE": {
+        "methods": ["direct", "single_source"],
+        "threshold": "2000000",
+        "window_hours": 8760,
+    },
     "QUIET_DAY_INSPECTION": {"month_days": [(1, 5)], "dates": []},
     "FREQUENT_INSPECTION": {"window_hours": 720, "min_count": 3},
 }
@@ -266,7 +284,7 @@ def compile_condition(cond: Condition) -> Predicate:
     if cond.not_ is not None:
         inner = compile_condition(cond.not_)
         return lambda attrs, facts: not inner(attrs, facts)
-    name = cond.attr if cond.attr is not None else cond.case
+    name: str = cond.attr if cond.attr is not None else (cond.case or "")
     from_case = cond.case is not None
     if cond.in_ is not None:
         allowed = frozenset(cond.in_)
@@ -351,7 +369,9 @@ class SupervisionConfig:
         """A copy with only the given rules enabled (benchmarks: with and without rule packs)."""
         from dataclasses import replace
 
-        digest = hashlib.sha256((self.version + ",".join(sorted(enabled))).encode()).hexdigest()[:12]
+        digest = hashlib.sha256((self.version + ",".join(sorted(enabled))).encode()).hexdigest()[
+            :12
+        ]
         return replace(self, enabled=enabled, version=f"cfg-{digest}")
 
 
@@ -389,7 +409,10 @@ def _build_template(name: str, spec: ProcessTemplate) -> Template:
             | set(spec.terminal)
             | {c.after for c in spec.step_clocks}
             | {c.action for c in spec.step_clocks}
-            | ({"suspend", "resume", "supplement_request", "supplement_received", "extend"} & set(spec.actions))
+            | (
+                {"suspend", "resume", "supplement_request", "supplement_received", "extend"}
+                & set(spec.actions)
+            )
         ),
     )
 
@@ -413,7 +436,9 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
     try:
         local = LocalTime(parsed.time.zone)
     except Exception:
-        raise ConfigError(f"{config_path}: time.zone: unknown time zone {parsed.time.zone!r}") from None
+        raise ConfigError(
+            f"{config_path}: time.zone: unknown time zone {parsed.time.zone!r}"
+        ) from None
 
     calendar_files = [DEFAULT_CALENDAR] + [config_path.parent / f for f in parsed.calendar.files]
     extra: list[dict[int, YearData]] = []
@@ -432,7 +457,9 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         merged.update({k: v for k, v in given.items() if k != "enabled"})
         unknown = set(merged) - set(_RULE_DEFAULTS.get(rule, {}))
         if unknown:
-            raise ConfigError(f"{config_path}: rules.{rule}: keys {sorted(unknown)} do not apply to this rule")
+            raise ConfigError(
+                f"{config_path}: rules.{rule}: keys {sorted(unknown)} do not apply to this rule"
+            )
         params[rule] = merged
     for rule in ("CONTRACT_EXCEEDS_AWARD",):
         params[rule]["max_ratio"] = Decimal(params[rule]["max_ratio"])
@@ -441,12 +468,17 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
     canonical = {
         "config": parsed.model_dump(mode="json", by_alias=True),
         "calendar": {
-            str(year): {"holidays": sorted(map(str, d.holidays)), "workdays": sorted(map(str, d.workdays))}
+            str(year): {
+                "holidays": sorted(map(str, d.holidays)),
+                "workdays": sorted(map(str, d.workdays)),
+            }
             for table in extra
             for year, d in sorted(table.items())
         },
     }
-    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
     return SupervisionConfig(
         version=f"cfg-{digest[:12]}",
         source=str(config_path),
@@ -457,6 +489,8 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         exempt_categories=frozenset(parsed.inspection.exempt_categories),
         enabled=enabled,
         params=params,
-        quiet_month_days=tuple(tuple(r) for r in params["QUIET_DAY_INSPECTION"]["month_days"]),  # type: ignore[misc]
+        quiet_month_days=tuple(
+            (int(r[0]), int(r[1])) for r in params["QUIET_DAY_INSPECTION"]["month_days"]
+        ),
         quiet_dates=frozenset(parse_date(d) for d in params["QUIET_DAY_INSPECTION"]["dates"]),
     )

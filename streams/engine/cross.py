@@ -51,8 +51,17 @@ class Fact:
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
-            [self.key, self.occurred_at, self.kind, self.data, self.event_id, self.case_id, self.dept,
-             self.may_alert, self.seq]
+            [
+                self.key,
+                self.occurred_at,
+                self.kind,
+                self.data,
+                self.event_id,
+                self.case_id,
+                self.dept,
+                self.may_alert,
+                self.seq,
+            ]
         )
 
     @classmethod
@@ -68,7 +77,9 @@ class CrossEngine:
         self.local = config.local
         self.states: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
-        self._expiry: list[tuple[int, str]] = []  # (instant after which the key may be forgotten, key)
+        self._expiry: list[
+            tuple[int, str]
+        ] = []  # (instant after which the key may be forgotten, key)
         self._windows = {
             "dup": config.param("DUPLICATE_DISBURSEMENT", "window_hours") * HOUR_US,
             "split": config.param("SPLIT_PURCHASE", "window_hours") * HOUR_US,
@@ -150,12 +161,30 @@ class CrossEngine:
         state["raised"].append(fact.case_id)
         return True
 
-    def _alert(self, rule: str, level: str, process: str, fact: Fact, evidence: list[str],
-               details: dict[str, Any]) -> Alert:
-        return make_alert(rule, level, process, fact.case_id, fact.dept, fact.occurred_at, evidence, details,
-                          self.config.version)
+    def _alert(
+        self,
+        rule: str,
+        level: str,
+        process: str,
+        fact: Fact,
+        evidence: list[str],
+        details: dict[str, Any],
+    ) -> Alert:
+        return make_alert(
+            rule,
+            level,
+            process,
+            fact.case_id,
+            fact.dept,
+            fact.occurred_at,
+            evidence,
+            details,
+            self.config.version,
+        )
 
-    def _duplicate(self, state: dict[str, Any], entries: list[list[Any]], fact: Fact) -> list[Alert]:
+    def _duplicate(
+        self, state: dict[str, Any], entries: list[list[Any]], fact: Fact
+    ) -> list[Alert]:
         others = [e for e in entries if e[1] != fact.case_id]
         entries.append([fact.occurred_at, fact.case_id, fact.event_id])
         if not others or not self._raise_once(state, fact):
@@ -167,8 +196,16 @@ class CrossEngine:
             "other_disbursed_at": self.local.format(other[0]),
             "window_hours": self.config.param("DUPLICATE_DISBURSEMENT", "window_hours"),
         }
-        return [self._alert("DUPLICATE_DISBURSEMENT", YELLOW, "fund_disbursement", fact,
-                            [fact.event_id, other[2]], details)]
+        return [
+            self._alert(
+                "DUPLICATE_DISBURSEMENT",
+                YELLOW,
+                "fund_disbursement",
+                fact,
+                [fact.event_id, other[2]],
+                details,
+            )
+        ]
 
     def _split(self, state: dict[str, Any], entries: list[list[Any]], fact: Fact) -> list[Alert]:
         entries.append([fact.occurred_at, fact.case_id, fact.event_id, fact.data["amount"]])
@@ -183,9 +220,14 @@ class CrossEngine:
             "total": str(total),
             "threshold": str(threshold),
             "window_hours": self.config.param("SPLIT_PURCHASE", "window_hours"),
-            "awards": [{"case_id": e[1], "amount": e[3], "awarded_at": self.local.format(e[0])} for e in entries],
+            "awards": [
+                {"case_id": e[1], "amount": e[3], "awarded_at": self.local.format(e[0])}
+                for e in entries
+            ],
         }
-        return [self._alert("SPLIT_PURCHASE", RED, "tender", fact, [e[2] for e in entries], details)]
+        return [
+            self._alert("SPLIT_PURCHASE", RED, "tender", fact, [e[2] for e in entries], details)
+        ]
 
     def _frequent(self, state: dict[str, Any], entries: list[list[Any]], fact: Fact) -> list[Alert]:
         entries.append([fact.occurred_at, fact.case_id, fact.event_id, fact.dept])
@@ -197,10 +239,15 @@ class CrossEngine:
             "count": len(entries),
             "window_hours": self.config.param("FREQUENT_INSPECTION", "window_hours"),
             "inspections": [
-                {"case_id": e[1], "dept": e[3], "started_at": self.local.format(e[0])} for e in entries
+                {"case_id": e[1], "dept": e[3], "started_at": self.local.format(e[0])}
+                for e in entries
             ],
         }
-        return [self._alert("FREQUENT_INSPECTION", YELLOW, "inspection", fact, [e[2] for e in entries], details)]
+        return [
+            self._alert(
+                "FREQUENT_INSPECTION", YELLOW, "inspection", fact, [e[2] for e in entries], details
+            )
+        ]
 
     def _plan(self, state: dict[str, Any], fact: Fact) -> list[Alert]:
         entries: list[list[Any]] = state["entries"]

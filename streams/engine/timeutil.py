@@ -41,7 +41,11 @@ class LocalTime:
         self.zone_name = zone
         self.zone: tzinfo = ZoneInfo(zone)
         # Zones without offset changes since 2000 (Asia/Shanghai) use arithmetic.
-        probes = [datetime(y, m, 1, tzinfo=self.zone).utcoffset() for y in range(2000, 2041) for m in (1, 7)]
+        probes = [
+            datetime(y, m, 1, tzinfo=self.zone).utcoffset()
+            for y in range(2000, 2041)
+            for m in (1, 7)
+        ]
         self._fixed_offset_us: int | None = None
         if len(set(probes)) == 1 and probes[0] is not None:
             self._fixed_offset_us = int(probes[0].total_seconds()) * US

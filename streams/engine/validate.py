@@ -65,9 +65,16 @@ class EventValidator:
         message = error.message
         if "does not match" in message and '"^[0-9]{4}-[0-9]{2}-[0-9]{2}' in message:
             shown = message.split(" does not match", 1)[0]
-            what = "a date YYYY-MM-DD" if "T[0-9]" not in message else "an RFC 3339 date-time with offset"
-            message = f"{shown} is not {what} (e.g. 2026-03-02T10:00:00+08:00)" if "T[0-9]" in message else (
-                f"{shown} is not {what}")
+            what = (
+                "a date YYYY-MM-DD"
+                if "T[0-9]" not in message
+                else "an RFC 3339 date-time with offset"
+            )
+            message = (
+                f"{shown} is not {what} (e.g. 2026-03-02T10:00:00+08:00)"
+                if "T[0-9]" in message
+                else (f"{shown} is not {what}")
+            )
         return path, message
 
     def check(self, document: Any) -> None:

@@ -16,7 +16,11 @@ SCENARIOS = load_scenarios()
 
 def supervise(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args], input=stdin, capture_output=True, timeout=120, check=False
+        [sys.executable, "-m", "streams.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -27,7 +31,9 @@ def test_there_are_scenarios() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_scenario_through_replay(scenario, tmp_path: Path) -> None:
     rejects = tmp_path / "rejects.jsonl"
-    result = supervise("replay", str(scenario.events), "--as-of", scenario.as_of, "--rejects", str(rejects))
+    result = supervise(
+        "replay", str(scenario.events), "--as-of", scenario.as_of, "--rejects", str(rejects)
+    )
     assert result.returncode == 0, result.stderr.decode()
     alerts = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert sorted(map(comparable, alerts)) == sorted(map(comparable, scenario.expected))
@@ -46,8 +52,16 @@ def test_rejects_file_records_line_reason_and_original_text(tmp_path: Path) -> N
     )
     rejects = tmp_path / "rejects.jsonl"
     out = tmp_path / "alerts.jsonl"
-    result = supervise("replay", str(source), "--out", str(out), "--rejects", str(rejects),
-                       "--as-of", "2026-03-10T00:00:00+08:00")
+    result = supervise(
+        "replay",
+        str(source),
+        "--out",
+        str(out),
+        "--rejects",
+        str(rejects),
+        "--as-of",
+        "2026-03-10T00:00:00+08:00",
+    )
     assert result.returncode == 0
     records = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
     assert [r["line"] for r in records] == [3, 4]
@@ -61,10 +75,23 @@ def test_rejects_file_records_line_reason_and_original_text(tmp_path: Path) -> N
 
 def test_stdin_duplicates_and_default_as_of() -> None:
     events = [
-        {"event_id": "E1", "case_id": "A", "process": "approval", "action": "accept",
-         "occurred_at": "2026-03-02T10:00:00+08:00", "dept": "D", "attrs": {"time_limit_days": 1}},
-        {"event_id": "E2", "case_id": "B", "process": "approval", "action": "withdraw",
-         "occurred_at": "2026-03-04T00:00:00+08:00", "dept": "D"},
+        {
+            "event_id": "E1",
+            "case_id": "A",
+            "process": "approval",
+            "action": "accept",
+            "occurred_at": "2026-03-02T10:00:00+08:00",
+            "dept": "D",
+            "attrs": {"time_limit_days": 1},
+        },
+        {
+            "event_id": "E2",
+            "case_id": "B",
+            "process": "approval",
+            "action": "withdraw",
+            "occurred_at": "2026-03-04T00:00:00+08:00",
+            "dept": "D",
+        },
     ]
     lines = b"\n".join(orjson.dumps(e) for e in events + events[:1]) + b"\n"
     result = supervise("replay", "-", stdin=lines)
@@ -93,9 +120,20 @@ def test_unusable_arguments_exit_non_zero_with_one_line(args: list[str], message
 
 def test_missing_calendar_year_stops_with_the_year(tmp_path: Path) -> None:
     source = tmp_path / "late.jsonl"
-    source.write_bytes(orjson.dumps(
-        {"event_id": "E1", "case_id": "A", "process": "approval", "action": "accept",
-         "occurred_at": "2026-12-28T10:00:00+08:00", "dept": "D", "attrs": {"time_limit_days": 10}}) + b"\n")
+    source.write_bytes(
+        orjson.dumps(
+            {
+                "event_id": "E1",
+                "case_id": "A",
+                "process": "approval",
+                "action": "accept",
+                "occurred_at": "2026-12-28T10:00:00+08:00",
+                "dept": "D",
+                "attrs": {"time_limit_days": 10},
+            }
+        )
+        + b"\n"
+    )
     result = supervise("replay", str(source))
     assert result.returncode == 2
     assert "2027" in result.stderr.decode()

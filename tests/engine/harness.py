@@ -14,7 +14,9 @@ from streams.replay import Reject, replay
 _DEFAULT = load_config()
 
 
-def ev(event_id: str, case_id: str, process: str, action: str, at: str, dept: str = "D01", **attrs: Any) -> dict:
+def ev(
+    event_id: str, case_id: str, process: str, action: str, at: str, dept: str = "D01", **attrs: Any
+) -> dict:
     """An event of the contract; times without offset get +08:00."""
     if "+" not in at and not at.endswith("Z"):
         at = at + "+08:00"

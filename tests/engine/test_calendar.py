@@ -34,7 +34,13 @@ def test_wd_after(day: str, n: int, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("day", "workday"),
-    [("2026-02-14", True), ("2026-02-16", False), ("2026-03-07", False), ("2026-10-10", True), ("2026-10-05", False)],
+    [
+        ("2026-02-14", True),
+        ("2026-02-16", False),
+        ("2026-03-07", False),
+        ("2026-10-10", True),
+        ("2026-10-05", False),
+    ],
 )
 def test_is_workday(day: str, workday: bool) -> None:
     assert CAL.is_workday(d(day)) is workday
@@ -66,10 +72,14 @@ def test_operators_add_a_year_without_code_change(tmp_path) -> None:
     (tmp_path / "cal2027.toml").write_text(CAL_2027, encoding="utf-8")
     from streams.engine.config import DEFAULT_CONFIG
 
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace("files = []", 'files = ["cal2027.toml"]')
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace(
+        "files = []", 'files = ["cal2027.toml"]'
+    )
     (tmp_path / "supervision.toml").write_text(text, encoding="utf-8")
     config = load_config(tmp_path / "supervision.toml")
-    assert config.calendar.wd_after(d("2026-12-31"), 1) == d("2027-01-02")  # 01-01 rest, 01-02 Saturday worked
+    assert config.calendar.wd_after(d("2026-12-31"), 1) == d(
+        "2027-01-02"
+    )  # 01-01 rest, 01-02 Saturday worked
     assert config.calendar.wd_after(d("2026-12-31"), 2) == d("2027-01-04")
     assert config.version != load_config().version  # calendar data is part of the version
 
@@ -87,7 +97,10 @@ def test_override_replaces_a_library_year(tmp_path) -> None:
     [
         ('[years.2027]\nholidays = ["2027-02-30"]\n', "not a date"),
         ('[years.2027]\nholidays = ["2026-01-01"]\n', "not in 2027"),
-        ('[years.2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-01-01"]\n', "both holiday and workday"),
+        (
+            '[years.2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-01-01"]\n',
+            "both holiday and workday",
+        ),
         ("[years.2027]\nrest = []\n", "unknown keys"),
         ("[years.abc]\n", "not a number"),
         ("years = [", "not valid TOML"),

@@ -6,8 +6,20 @@ from pathlib import Path
 import streams.engine
 
 ENGINE_DIR = Path(streams.engine.__file__).parent
-FORBIDDEN_MODULES = {"faust", "mode", "aiokafka", "kafka", "clickhouse_driver", "chdb", "asyncio", "socket", "time",
-                     "streams.live", "streams.storage", "streams.observability"}
+FORBIDDEN_MODULES = {
+    "faust",
+    "mode",
+    "aiokafka",
+    "kafka",
+    "clickhouse_driver",
+    "chdb",
+    "asyncio",
+    "socket",
+    "time",
+    "streams.live",
+    "streams.storage",
+    "streams.observability",
+}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 
 
@@ -22,6 +34,13 @@ def test_engine_imports_no_io_framework_and_reads_no_clock() -> None:
             else:
                 names = []
             for name in names:
-                assert not any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES), (path.name, name)
+                assert not any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES), (
+                    path.name,
+                    name,
+                )
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                assert node.func.attr not in FORBIDDEN_CALLS, (path.name, node.func.attr, node.lineno)
+                assert node.func.attr not in FORBIDDEN_CALLS, (
+                    path.name,
+                    node.func.attr,
+                    node.lineno,
+                )

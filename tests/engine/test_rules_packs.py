@@ -12,23 +12,38 @@ def only(alerts: list[dict], rule: str) -> list[dict]:
 # ---------------------------------------------------------------- approval conduct
 @pytest.mark.parametrize(
     ("attrs", "raised"),
-    [({}, True), ({"reason": None}, True), ({"reason": "  \t"}, True), ({"reason": "材料不齐全"}, False)],
+    [
+        ({}, True),
+        ({"reason": None}, True),
+        ({"reason": "  \t"}, True),
+        ({"reason": "材料不齐全"}, False),
+    ],
 )
 def test_refusal_without_reason(attrs: dict, raised: bool) -> None:
-    events = [ev("R-0", "R", "approval", "accept", "2026-03-02T09:00:00", time_limit_days=5),
-              ev("R-1", "R", "approval", "reject", "2026-03-03T09:00:00", **attrs)]
+    events = [
+        ev("R-0", "R", "approval", "accept", "2026-03-02T09:00:00", time_limit_days=5),
+        ev("R-1", "R", "approval", "reject", "2026-03-03T09:00:00", **attrs),
+    ]
     alerts = only(run(events), "REFUSAL_WITHOUT_REASON")
     assert len(alerts) == int(raised)
     if raised:
-        assert alerts[0]["level"] == "yellow" and alerts[0]["raised_at"] == "2026-03-03T09:00:00+08:00"
+        assert (
+            alerts[0]["level"] == "yellow" and alerts[0]["raised_at"] == "2026-03-03T09:00:00+08:00"
+        )
 
 
-@pytest.mark.parametrize(("requests", "raised_at"), [(1, None), (2, "2026-03-04"), (3, "2026-03-04")])
+@pytest.mark.parametrize(
+    ("requests", "raised_at"), [(1, None), (2, "2026-03-04"), (3, "2026-03-04")]
+)
 def test_repeated_supplement(requests: int, raised_at: str | None) -> None:
     events = [ev("S-0", "S", "approval", "accept", "2026-03-02T09:00:00", time_limit_days=20)]
     for i in range(requests):
-        events.append(ev(f"S-q{i}", "S", "approval", "supplement_request", f"2026-03-0{3 + i}T09:00:00"))
-        events.append(ev(f"S-r{i}", "S", "approval", "supplement_received", f"2026-03-0{3 + i}T15:00:00"))
+        events.append(
+            ev(f"S-q{i}", "S", "approval", "supplement_request", f"2026-03-0{3 + i}T09:00:00")
+        )
+        events.append(
+            ev(f"S-r{i}", "S", "approval", "supplement_received", f"2026-03-0{3 + i}T15:00:00")
+        )
     alerts = only(run(events), "REPEATED_SUPPLEMENT")
     assert [a["raised_at"][:10] for a in alerts] == ([raised_at] if raised_at else [])
     if alerts:
@@ -36,17 +51,52 @@ def test_repeated_supplement(requests: int, raised_at: str | None) -> None:
 
 
 # ---------------------------------------------------------------- funds
-def fund(case: str, approved: str, *disbursements: tuple, payee: str = "P1", program: str = "惠农", day: int = 1,
-         dept: str = "CZJ") -> list[dict]:
+def fund(
+    case: str,
+    approved: str,
+    *disbursements: tuple,
+    payee: str = "P1",
+    program: str = "惠农",
+    day: int = 1,
+    dept: str = "CZJ",
+) -> list[dict]:
     events = [
-        ev(f"{case}-a", case, "fund_disbursement", "apply", f"2026-07-{day:02d}T09:00:00", dept, amount=approved,
-           payee=payee, program=program),
+        ev(
+            f"{case}-a",
+            case,
+            "fund_disbursement",
+            "apply",
+            f"2026-07-{day:02d}T09:00:00",
+            dept,
+            amount=approved,
+            payee=payee,
+            program=program,
+        ),
         ev(f"{case}-r", case, "fund_disbursement", "review", f"2026-07-{day:02d}T10:00:00", dept),
-        ev(f"{case}-p", case, "fund_disbursement", "approve", f"2026-07-{day:02d}T11:00:00", dept,
-           approved_amount=approved, payee=payee),
+        ev(
+            f"{case}-p",
+            case,
+            "fund_disbursement",
+            "approve",
+            f"2026-07-{day:02d}T11:00:00",
+            dept,
+            approved_amount=approved,
+            payee=payee,
+        ),
     ]
     for i, (amount, to, at) in enumerate(disbursements):
-        events.append(ev(f"{case}-d{i}", case, "fund_disbursement", "disburse", at, dept, amount=amount, payee=to))
+        events.append(
+            ev(
+                f"{case}-d{i}",
+                case,
+                "fund_disbursement",
+                "disburse",
+                at,
+                dept,
+                amount=amount,
+                payee=to,
+            )
+        )
     return events
 
 
@@ -54,7 +104,10 @@ def fund(case: str, approved: str, *disbursements: tuple, payee: str = "P1", pro
     ("amounts", "raised_at"),
     [
         (["100000", "150000.00"], None),  # exactly the approved 250000
-        (["100000", 150000.01], "2026-07-08T09:00:00+08:00"),  # one cent over (a JSON number, exact)
+        (
+            ["100000", 150000.01],
+            "2026-07-08T09:00:00+08:00",
+        ),  # one cent over (a JSON number, exact)
         (["250000.01"], "2026-07-06T09:00:00+08:00"),
         (["200000", "60000", "1"], "2026-07-08T09:00:00+08:00"),  # raised at the crossing, once
     ],
@@ -69,7 +122,9 @@ def test_over_disbursement(amounts: list, raised_at: str | None) -> None:
 
 
 def test_payee_mismatch() -> None:
-    events = fund("F", "100", ("50", "P1", "2026-07-06T09:00:00"), ("50", "P2", "2026-07-07T09:00:00"))
+    events = fund(
+        "F", "100", ("50", "P1", "2026-07-06T09:00:00"), ("50", "P2", "2026-07-07T09:00:00")
+    )
     alerts = only(run(events), "PAYEE_MISMATCH")
     assert [(a["raised_at"][:10], a["details"]["payee"]) for a in alerts] == [("2026-07-07", "P2")]
 
@@ -93,11 +148,15 @@ def test_duplicate_disbursement_window(second_at: str, other_program: str, raise
 
 
 def test_duplicate_disbursement_needs_another_case_and_counts_ended_cases() -> None:
-    same_case = fund("FS", "10000", ("5000", "X", "2026-07-02T09:00:00"), ("5000", "X", "2026-07-03T09:00:00"))
+    same_case = fund(
+        "FS", "10000", ("5000", "X", "2026-07-02T09:00:00"), ("5000", "X", "2026-07-03T09:00:00")
+    )
     assert only(run(same_case), "DUPLICATE_DISBURSEMENT") == []
     # a disbursement after its case was publicized still counts as a fact for other cases
     ended = fund("FE", "100", ("100", "Y", "2026-07-02T09:00:00"))
-    ended.insert(3, ev("FE-pub", "FE", "fund_disbursement", "publicize", "2026-07-01T12:00:00", "CZJ"))
+    ended.insert(
+        3, ev("FE-pub", "FE", "fund_disbursement", "publicize", "2026-07-01T12:00:00", "CZJ")
+    )
     other = fund("FO", "100", ("100", "Y", "2026-07-03T09:00:00"))
     alerts = run(ended + other)
     assert [a["case_id"] for a in only(alerts, "DUPLICATE_DISBURSEMENT")] == ["FO"]
@@ -105,13 +164,17 @@ def test_duplicate_disbursement_needs_another_case_and_counts_ended_cases() -> N
 
 
 # ---------------------------------------------------------------- public-resource trading
-def tender(case: str, method: str, announce: str, deadline: str | None, *rest: tuple, dept: str = "JTJ") -> list[dict]:
+def tender(
+    case: str, method: str, announce: str, deadline: str | None, *rest: tuple, dept: str = "JTJ"
+) -> list[dict]:
     attrs = {"method": method, "budget": "5000000"}
     if deadline:
         attrs["bid_deadline"] = deadline + "+08:00"
     events = [ev(f"{case}-an", case, "tender", "announce", announce, dept, **attrs)]
     for i, (action, at, *extra) in enumerate(rest):
-        events.append(ev(f"{case}-{i}", case, "tender", action, at, dept, **(extra[0] if extra else {})))
+        events.append(
+            ev(f"{case}-{i}", case, "tender", action, at, dept, **(extra[0] if extra else {}))
+        )
     return events
 
 
@@ -121,7 +184,11 @@ def tender(case: str, method: str, announce: str, deadline: str | None, *rest: t
         ("open", "2026-07-21T09:00:00", False),  # exactly 20 x 24 h
         ("open", "2026-07-21T08:59:59", True),
         ("invited", "2026-07-11T09:00:00", True),
-        ("competitive_negotiation", "2026-07-02T09:00:00", False),  # the rule covers open and invited only
+        (
+            "competitive_negotiation",
+            "2026-07-02T09:00:00",
+            False,
+        ),  # the rule covers open and invited only
     ],
 )
 def test_short_tender_period(method: str, deadline: str, raised: bool) -> None:
@@ -136,14 +203,41 @@ def bids(*bidders: tuple[str, str]) -> list[tuple]:
 @pytest.mark.parametrize(
     ("bidders", "raised"),
     [
-        ([("A", "2026-07-10T09:00:00"), ("B", "2026-07-11T09:00:00"), ("C", "2026-07-25T09:00:00")], False),
-        ([("A", "2026-07-10T09:00:00"), ("B", "2026-07-11T09:00:00"), ("B", "2026-07-12T09:00:00")], True),
-        ([("A", "2026-07-10T09:00:00"), ("B", "2026-07-11T09:00:00"), ("C", "2026-07-25T09:00:01")], True),
+        (
+            [
+                ("A", "2026-07-10T09:00:00"),
+                ("B", "2026-07-11T09:00:00"),
+                ("C", "2026-07-25T09:00:00"),
+            ],
+            False,
+        ),
+        (
+            [
+                ("A", "2026-07-10T09:00:00"),
+                ("B", "2026-07-11T09:00:00"),
+                ("B", "2026-07-12T09:00:00"),
+            ],
+            True,
+        ),
+        (
+            [
+                ("A", "2026-07-10T09:00:00"),
+                ("B", "2026-07-11T09:00:00"),
+                ("C", "2026-07-25T09:00:01"),
+            ],
+            True,
+        ),
     ],
 )
 def test_too_few_bids(bidders: list[tuple[str, str]], raised: bool) -> None:
-    events = tender("T", "open", "2026-07-01T09:00:00", "2026-07-25T09:00:00", *bids(*bidders),
-                    ("open", "2026-07-25T09:30:00"))
+    events = tender(
+        "T",
+        "open",
+        "2026-07-01T09:00:00",
+        "2026-07-25T09:00:00",
+        *bids(*bidders),
+        ("open", "2026-07-25T09:30:00"),
+    )
     alerts = only(run(events), "TOO_FEW_BIDS")
     assert len(alerts) == int(raised)
     if raised:
@@ -155,10 +249,16 @@ def test_too_few_bids(bidders: list[tuple[str, str]], raised: bool) -> None:
     [("A", None), ("C", "late_bid"), ("Z", "no_bid")],
 )
 def test_late_bid_awarded(winner: str, reason: str | None) -> None:
-    events = tender("T", "open", "2026-07-01T09:00:00", "2026-07-25T09:00:00",
-                    *bids(("A", "2026-07-25T09:00:00"), ("C", "2026-07-25T09:00:01")),
-                    ("open", "2026-07-25T09:30:00"), ("evaluate", "2026-07-26T09:00:00"),
-                    ("award", "2026-07-27T09:00:00", {"winner": winner, "amount": "100"}))
+    events = tender(
+        "T",
+        "open",
+        "2026-07-01T09:00:00",
+        "2026-07-25T09:00:00",
+        *bids(("A", "2026-07-25T09:00:00"), ("C", "2026-07-25T09:00:01")),
+        ("open", "2026-07-25T09:30:00"),
+        ("evaluate", "2026-07-26T09:00:00"),
+        ("award", "2026-07-27T09:00:00", {"winner": winner, "amount": "100"}),
+    )
     alerts = only(run(events), "LATE_BID_AWARDED")
     assert [a["details"]["reason"] for a in alerts] == ([reason] if reason else [])
 
@@ -172,15 +272,24 @@ def test_late_bid_awarded(winner: str, reason: str | None) -> None:
     ],
 )
 def test_contract_checks(contract_amount: str, supplier: str, rules: list[str]) -> None:
-    events = tender("T", "direct", "2026-07-01T09:00:00", None,
-                    ("award", "2026-07-02T09:00:00", {"winner": "W", "amount": "1000000"}),
-                    ("contract", "2026-07-03T09:00:00", {"supplier": supplier, "amount": contract_amount}))
+    events = tender(
+        "T",
+        "direct",
+        "2026-07-01T09:00:00",
+        None,
+        ("award", "2026-07-02T09:00:00", {"winner": "W", "amount": "1000000"}),
+        ("contract", "2026-07-03T09:00:00", {"supplier": supplier, "amount": contract_amount}),
+    )
     found = sorted(a["rule"] for a in run(events) if a["rule"].startswith("CONTRACT_"))
     assert found == rules
 
 
-def direct_award(case: str, at: str, amount: str, method: str = "direct", dept: str = "JTJ", winner: str = "W"):
-    return tender(case, method, at, None, ("award", at, {"winner": winner, "amount": amount}), dept=dept)
+def direct_award(
+    case: str, at: str, amount: str, method: str = "direct", dept: str = "JTJ", winner: str = "W"
+):
+    return tender(
+        case, method, at, None, ("award", at, {"winner": winner, "amount": amount}), dept=dept
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,8 +298,11 @@ def direct_award(case: str, at: str, amount: str, method: str = "direct", dept: 
         ([("A", "2026-01-05T09:00:00", "1000000"), ("B", "2026-03-05T09:00:00", "999999.99")], []),
         ([("A", "2026-01-05T09:00:00", "1000000"), ("B", "2026-03-05T09:00:00", "1000000")], ["B"]),
         # exactly 365 x 24 h apart: inside; every later award while the sum stays over raises too
-        ([("A", "2026-01-05T09:00:00", "1500000"), ("B", "2027-01-05T09:00:00", "500000")][:1]
-         + [("B", "2026-12-31T09:00:00", "500000"), ("C", "2026-12-31T10:00:00", "1")], ["B", "C"]),
+        (
+            [("A", "2026-01-05T09:00:00", "1500000"), ("B", "2027-01-05T09:00:00", "500000")][:1]
+            + [("B", "2026-12-31T09:00:00", "500000"), ("C", "2026-12-31T10:00:00", "1")],
+            ["B", "C"],
+        ),
         # an award of 2,000,000 or more is not "such an award"
         ([("A", "2026-01-05T09:00:00", "2000000"), ("B", "2026-03-05T09:00:00", "1")], []),
     ],
@@ -201,27 +313,54 @@ def test_split_purchase(awards: list[tuple[str, str, str]], raised: list[str]) -
 
 
 def test_split_purchase_window_edge_and_keys() -> None:
-    inside = direct_award("A", "2026-01-05T09:00:00", "1000000") + direct_award("B", "2027-01-05T09:00:00", "1")
+    inside = direct_award("A", "2026-01-05T09:00:00", "1000000") + direct_award(
+        "B", "2027-01-05T09:00:00", "1"
+    )
     # 2027 has no calendar data, but no rule needs working days for a direct award; the window is 365 x 24 h
-    outside = direct_award("A", "2026-01-05T09:00:00", "1000000") + direct_award("B", "2026-12-31T09:00:00", "999999")
+    outside = direct_award("A", "2026-01-05T09:00:00", "1000000") + direct_award(
+        "B", "2026-12-31T09:00:00", "999999"
+    )
     assert only(run(outside), "SPLIT_PURCHASE") == []
     other_dept = direct_award("A", "2026-01-05T09:00:00", "1000000") + direct_award(
-        "B", "2026-02-05T09:00:00", "1000000", dept="ZJJ")
+        "B", "2026-02-05T09:00:00", "1000000", dept="ZJJ"
+    )
     assert only(run(other_dept), "SPLIT_PURCHASE") == []
     open_tender = direct_award("A", "2026-01-05T09:00:00", "1000000") + direct_award(
-        "B", "2026-02-05T09:00:00", "1000000", method="competitive_negotiation")
+        "B", "2026-02-05T09:00:00", "1000000", method="competitive_negotiation"
+    )
     assert only(run(open_tender), "SPLIT_PURCHASE") == []
     del inside
 
 
 # ---------------------------------------------------------------- enterprise inspections
-def inspection(case: str, at: str, enterprise: str = "E1", category: str = "routine", dept: str = "SCJ") -> dict:
-    return ev(f"{case}-s", case, "inspection", "start", at, dept, enterprise_id=enterprise, category=category,
-              plan_id="IP-1")
+def inspection(
+    case: str, at: str, enterprise: str = "E1", category: str = "routine", dept: str = "SCJ"
+) -> dict:
+    return ev(
+        f"{case}-s",
+        case,
+        "inspection",
+        "start",
+        at,
+        dept,
+        enterprise_id=enterprise,
+        category=category,
+        plan_id="IP-1",
+    )
 
 
-PLAN = ev("IP-a", "IP-1", "inspection_plan", "approve", "2026-01-01T08:00:00", "JCJ", inspecting_dept="SCJ",
-          enterprise_ids=["E1", "E2"], valid_from="2026-01-01", valid_to="2026-12-31")
+PLAN = ev(
+    "IP-a",
+    "IP-1",
+    "inspection_plan",
+    "approve",
+    "2026-01-01T08:00:00",
+    "JCJ",
+    inspecting_dept="SCJ",
+    enterprise_ids=["E1", "E2"],
+    valid_from="2026-01-01",
+    valid_to="2026-12-31",
+)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +370,11 @@ PLAN = ev("IP-a", "IP-1", "inspection_plan", "approve", "2026-01-01T08:00:00", "
         ("2026-06-05T23:59:59", "special", True),
         ("2026-06-06T00:00:00", "routine", False),
         ("2026-06-04T09:00:00", "safety", False),
-        ("2026-06-05T16:30:00Z", "routine", False),  # 06-06 00:30 in Shanghai: the local date counts
+        (
+            "2026-06-05T16:30:00Z",
+            "routine",
+            False,
+        ),  # 06-06 00:30 in Shanghai: the local date counts
     ],
 )
 def test_quiet_day_inspection(at: str, category: str, raised: bool) -> None:
@@ -240,20 +383,44 @@ def test_quiet_day_inspection(at: str, category: str, raised: bool) -> None:
 
 
 def test_quiet_days_are_configurable(tmp_path) -> None:
-    config = config_with(tmp_path, {"month_days = [[1, 5]]\ndates = []": 'month_days = []\ndates = ["2026-06-18"]'})
-    assert len(only(run([PLAN, inspection("Q", "2026-06-18T09:00:00")], config=config), "QUIET_DAY_INSPECTION")) == 1
-    assert only(run([PLAN, inspection("Q", "2026-06-01T09:00:00")], config=config), "QUIET_DAY_INSPECTION") == []
+    config = config_with(
+        tmp_path, {"month_days = [[1, 5]]\ndates = []": 'month_days = []\ndates = ["2026-06-18"]'}
+    )
+    assert (
+        len(
+            only(
+                run([PLAN, inspection("Q", "2026-06-18T09:00:00")], config=config),
+                "QUIET_DAY_INSPECTION",
+            )
+        )
+        == 1
+    )
+    assert (
+        only(
+            run([PLAN, inspection("Q", "2026-06-01T09:00:00")], config=config),
+            "QUIET_DAY_INSPECTION",
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(
     ("third_at", "raised"),
-    [("2026-07-21T09:00:00", True), ("2026-08-08T09:00:01", False)],  # A drops out one second past 720 h
+    [
+        ("2026-07-21T09:00:00", True),
+        ("2026-08-08T09:00:01", False),
+    ],  # A drops out one second past 720 h
 )
 def test_frequent_inspection_window(third_at: str, raised: bool) -> None:
-    events = [PLAN, inspection("A", "2026-07-09T09:00:00", dept="SCJ"),
-              inspection("B", "2026-07-09T10:00:00", category="safety", dept="YJJ"),  # exempt: not counted
-              inspection("C", "2026-07-20T09:00:00", dept="ZJJ"),
-              inspection("D", third_at, dept="SCJ")]
+    events = [
+        PLAN,
+        inspection("A", "2026-07-09T09:00:00", dept="SCJ"),
+        inspection(
+            "B", "2026-07-09T10:00:00", category="safety", dept="YJJ"
+        ),  # exempt: not counted
+        inspection("C", "2026-07-20T09:00:00", dept="ZJJ"),
+        inspection("D", third_at, dept="SCJ"),
+    ]
     alerts = only(run(events), "FREQUENT_INSPECTION")
     assert [a["case_id"] for a in alerts] == (["D"] if raised else [])
     if raised:
@@ -262,13 +429,21 @@ def test_frequent_inspection_window(third_at: str, raised: bool) -> None:
 
 
 def test_frequent_inspection_edge_is_inclusive() -> None:
-    events = [PLAN, inspection("A", "2026-07-09T09:00:00"), inspection("B", "2026-07-20T09:00:00"),
-              inspection("C", "2026-08-08T09:00:00")]  # exactly 720 h after A
+    events = [
+        PLAN,
+        inspection("A", "2026-07-09T09:00:00"),
+        inspection("B", "2026-07-20T09:00:00"),
+        inspection("C", "2026-08-08T09:00:00"),
+    ]  # exactly 720 h after A
     assert [a["case_id"] for a in only(run(events), "FREQUENT_INSPECTION")] == ["C"]
 
 
 def test_disabled_rule_raises_nothing(tmp_path) -> None:
-    config = config_with(tmp_path, {"[rules.FREQUENT_INSPECTION]\nenabled = true":
-                                    "[rules.FREQUENT_INSPECTION]\nenabled = false"})
+    config = config_with(
+        tmp_path,
+        {
+            "[rules.FREQUENT_INSPECTION]\nenabled = true": "[rules.FREQUENT_INSPECTION]\nenabled = false"
+        },
+    )
     events = [PLAN] + [inspection(c, f"2026-07-1{i}T09:00:00") for i, c in enumerate("ABC")]
     assert only(run(events, config=config), "FREQUENT_INSPECTION") == []

@@ -15,7 +15,9 @@ CONFIG = load_config()
 def workload() -> list:
     import orjson
 
-    lines = [orjson.dumps(e) for e in generate_events(GenerateConfig(cases=600, seed=11, open_share=0.2))]
+    lines = [
+        orjson.dumps(e) for e in generate_events(GenerateConfig(cases=600, seed=11, open_share=0.2))
+    ]
     events = read_events(lines, EventValidator(), ReplaySummary(), lambda r: None)
     events.sort(key=lambda e: e.occurred_at)
     return events
@@ -60,7 +62,9 @@ def test_case_state_round_trip() -> None:
     state = CaseState("approval", "D01")
     state.last, state.facts, state.ids = 739000, {"bids": {"A": [1, 2, "E"]}}, b"\x01" * 16
     copy = CaseState.from_bytes(state.to_bytes())
-    assert [getattr(copy, s) for s in CaseState.__slots__] == [getattr(state, s) for s in CaseState.__slots__]
+    assert [getattr(copy, s) for s in CaseState.__slots__] == [
+        getattr(state, s) for s in CaseState.__slots__
+    ]
 
 
 def test_reprocessed_events_are_ignored_by_the_engine() -> None:

@@ -43,7 +43,9 @@ def test_invalid_example_names_the_field(path: Path) -> None:
     assert str(caught.value)
 
 
-ALERT_VALIDATOR = jsonschema_rs.validator_for(load_schema("alert.schema.json"), validate_formats=True)
+ALERT_VALIDATOR = jsonschema_rs.validator_for(
+    load_schema("alert.schema.json"), validate_formats=True
+)
 
 
 @pytest.mark.parametrize("path", files("alerts"), ids=lambda p: p.stem)
@@ -60,9 +62,15 @@ def test_every_scenario_alert_matches_the_alert_schema() -> None:
     count = 0
     for scenario in load_scenarios():
         alerts: list[dict] = []
+        collect = alerts.append
         with scenario.events.open("rb") as lines:
-            replay(lines, config, lambda a: alerts.append(alert_to_dict(a, config.local)), lambda r: None,
-                   as_of=parse_instant(scenario.as_of))
+            replay(
+                lines,
+                config,
+                lambda a, collect=collect: collect(alert_to_dict(a, config.local)),
+                lambda r: None,
+                as_of=parse_instant(scenario.as_of),
+            )
         for alert in alerts:
             ALERT_VALIDATOR.validate(alert)
             count += 1
