@@ -25,6 +25,9 @@ def _root() -> None:
 
 # Sub-command modules register themselves on import.
 from streams.cli import replay as _replay  # noqa: E402,F401
+from streams.cli import generate as _generate  # noqa: E402,F401
+from streams.cli import db as _db  # noqa: E402,F401
+from streams.cli import query as _query  # noqa: E402,F401
 
 
 def main() -> None:

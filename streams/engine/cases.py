@@ -323,6 +323,24 @@ class CaseEngine:
             self._reschedule(key, state)
         return alerts
 
+    def advance_case(self, key: str, until: int) -> list[Alert]:
+        """Raise the timed alerts of one case with instant <= ``until``.
+
+        For callers that know one case's stream has reached ``until`` while the
+        rest of the index has not. The heap entry left behind goes stale and
+        ``advance`` skips it.
+        """
+        state = self.states.get(key)
+        alerts: list[Alert] = []
+        while state is not None and state.next_at is not None and state.next_at <= until:
+            instant = state.next_at
+            due = self._due(state)
+            state.next_at = None
+            if due is not None and due[0] == instant:
+                alerts.append(self._fire(key, state, due))
+            self._reschedule(key, state)
+        return alerts
+
     def _fire(self, key: str, state: CaseState, due: tuple[int, str, Any]) -> Alert:
         instant, kind, detail = due
         if kind == "overdue":

@@ -73,3 +73,36 @@ def test_reprocessed_events_are_ignored_by_the_engine() -> None:
     first = [alert_to_dict(a, CONFIG.local) for e in events for a in engine.feed(e)]
     again = [a for e in random.Random(3).sample(events, 200) for a in engine.cases.process(e)[0]]
     assert first and again == []
+
+
+def test_advance_case_fires_only_that_case() -> None:
+    from tests.engine.harness import ev
+
+    engine = Engine(CONFIG)
+    validator = EventValidator()
+    import orjson
+
+    for case in ("A", "B"):
+        engine.feed(
+            validator.parse(
+                orjson.dumps(
+                    ev(
+                        f"{case}-0",
+                        case,
+                        "approval",
+                        "accept",
+                        "2026-03-02T10:00:00",
+                        time_limit_days=1,
+                    )
+                )
+            )
+        )
+    fired = engine.cases.advance_case(
+        "approval|A",
+        validator.parse(
+            orjson.dumps(ev("x", "A", "approval", "review", "2026-03-04T00:00:00"))
+        ).occurred_at,
+    )
+    assert [(a.case_id, a.level) for a in fired] == [("A", "notice"), ("A", "yellow")]
+    rest = engine.advance(fired[-1].raised_at)
+    assert [(a.case_id, a.level) for a in rest] == [("B", "notice"), ("B", "yellow")]

@@ -1,0 +1,538 @@
+"""One interface, two engines: a ClickHouse server (clickhouse-driver) or chdb.
+
+``open_backend(settings)`` picks the server when ``CLICKHOUSE_URL`` is set and
+embedded chdb in ``CHDB_PATH`` otherwise. Both take the same SQL:
+
+- ``execute(sql, params)`` / ``query(sql, params)``: ``params`` are substituted
+  client-side in pyformat style (``%(name)s``), every value escaped as a SQL
+  literal by :func:`literal` (clickhouse-driver's escaping rules), never
+  pasted as text. 18.16 has no server-side query parameters, so the same
+  substitution serves both engines.
+- ``insert(table, columns, rows, dedup_token)``: rows as tuples of plain Python
+  values (see :mod:`streams.storage.rows`). Where the engine supports
+  ``insert_deduplication_token`` (detected at connect time) the token is sent;
+  correctness never depends on it.
+
+Errors come out as :class:`StorageUnavailable` (retry later) or
+:class:`StorageRefused` (the statement or data is wrong).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import orjson
+
+from streams.storage.errors import (
+    StorageError,
+    StorageMisconfigured,
+    StorageRefused,
+    StorageUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+CAP_DEDUP_TOKEN = "insert_deduplication_token"
+CAP_DEDUP_WINDOW = "non_replicated_deduplication_window"
+
+# Server error codes that mean "try again later", not "your data is wrong".
+TRANSIENT_CODES = frozenset(
+    {
+        3,  # UNEXPECTED_END_OF_FILE
+        23,  # CANNOT_READ_FROM_ISTREAM
+        24,  # CANNOT_WRITE_TO_OSTREAM
+        32,  # ATTEMPT_TO_READ_AFTER_EOF
+        159,  # TIMEOUT_EXCEEDED
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        203,  # NO_FREE_CONNECTION
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        241,  # MEMORY_LIMIT_EXCEEDED
+        242,  # TABLE_IS_READ_ONLY
+        243,  # NOT_ENOUGH_SPACE
+        252,  # TOO_MANY_PARTS
+        319,  # UNKNOWN_STATUS_OF_INSERT
+        425,  # SYSTEM_ERROR
+    }
+)
+
+# Codes that mean the schema, database or account is wrong, not the rows.
+MISCONFIGURED_CODES = frozenset(
+    {
+        8,  # THERE_IS_NO_COLUMN
+        10,  # NOT_FOUND_COLUMN_IN_BLOCK
+        16,  # NO_SUCH_COLUMN_IN_TABLE
+        47,  # UNKNOWN_IDENTIFIER
+        60,  # UNKNOWN_TABLE
+        62,  # SYNTAX_ERROR
+        81,  # UNKNOWN_DATABASE
+        164,  # READONLY
+        192,  # UNKNOWN_USER
+        193,  # WRONG_PASSWORD
+        194,  # REQUIRED_PASSWORD
+        195,  # IP_ADDRESS_NOT_ALLOWED
+        497,  # ACCESS_DENIED
+        516,  # AUTHENTICATION_FAILED
+    }
+)
+
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def classify(code: int | None, message: str) -> StorageError:
+    """The storage error for an engine error code (shared by both engines)."""
+    if code in TRANSIENT_CODES:
+        return StorageUnavailable(f"engine error {code}: {message}")
+    if code in MISCONFIGURED_CODES:
+        return StorageMisconfigured(
+            f"engine error {code} (schema or account; has `supervise db migrate` run?): {message}"
+        )
+    return StorageRefused(f"refused (code {code}): {message}")
+
+
+_ESCAPES = {
+    "\b": "\\b",
+    "\f": "\\f",
+    "\r": "\\r",
+    "\n": "\\n",
+    "\t": "\\t",
+    "\0": "\\0",
+    "\a": "\\a",
+    "\v": "\\v",
+    "\\": "\\\\",
+    "'": "\\'",
+}
+
+
+def literal(value: Any) -> str:
+    """A SQL literal for ``value`` (str, int, Decimal, date, None, bytes, list/tuple)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return f"'{value}'"
+    if isinstance(value, str):
+        return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
+    if isinstance(value, bytes | bytearray):
+        # Arbitrary bytes as \xHH escapes: the statement stays ASCII.
+        out = []
+        for b in value:
+            if 0x20 <= b < 0x7F and b not in (0x27, 0x5C):
+                out.append(chr(b))
+            else:
+                out.append(f"\\x{b:02X}")
+        return "'" + "".join(out) + "'"
+    if isinstance(value, datetime):
+        raise TypeError("pass instants as integers, not datetime")
+    if isinstance(value, date):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def substitute(sql: str, params: Mapping[str, Any] | None) -> str:
+    """``sql % escaped(params)``, as clickhouse-driver does; no params, no substitution."""
+    if not params:
+        return sql
+    return sql % {key: literal(value) for key, value in params.items()}
+
+
+@dataclass(slots=True)
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class Backend(ABC):
+    """A connection to one database on one engine."""
+
+    engine: str
+    database: str
+    version: str = ""
+    capabilities: frozenset[str] = frozenset()
+
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @abstractmethod
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult: ...
+
+    @abstractmethod
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def create_database(self) -> None:
+        """Create the database if missing (migrations only)."""
+
+    @abstractmethod
+    def reconnect(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def describe(self) -> str:
+        return f"{self.engine} {self.version} database {self.database}"
+
+    def _detect(self) -> None:
+        """Version and optional features, read once at connect time."""
+        caps = set()
+        try:
+            self.version = str(self.query("SELECT version()").rows[0][0])
+            rows = self.query(
+                "SELECT name FROM system.settings WHERE name = 'insert_deduplication_token'"
+            ).rows
+            if rows:
+                caps.add(CAP_DEDUP_TOKEN)
+            rows = self.query(
+                "SELECT name FROM system.merge_tree_settings"
+                " WHERE name = 'non_replicated_deduplication_window'"
+            ).rows
+            if rows:
+                caps.add(CAP_DEDUP_WINDOW)
+        except StorageUnavailable:
+            raise
+        self.capabilities = frozenset(caps)
+        log.info("storage: %s, capabilities %s", self.describe(), sorted(caps) or "none")
+
+
+# --------------------------------------------------------------------------- server
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+    secure: bool
+
+    @classmethod
+    def parse(cls, url: str) -> ServerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in ("clickhouse", "clickhouses"):
+            raise ValueError("CLICKHOUSE_URL must start with clickhouse:// or clickhouses://")
+        secure = parts.scheme == "clickhouses"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (9440 if secure else 9000),
+            user=unquote(parts.username) if parts.username else "default",
+            password=unquote(parts.password) if parts.password else "",
+            database=parts.path.strip("/") or "default",
+            secure=secure,
+        )
+
+    def __repr__(self) -> str:  # never show the password
+        return f"ServerAddress({self.user}@{self.host}:{self.port}/{self.database})"
+
+
+class ServerBackend(Backend):
+    """A ClickHouse server through clickhouse-driver (native protocol)."""
+
+    engine = "clickhouse-server"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        database: str | None = None,
+        connect_timeout_s: float = 5.0,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self._address = ServerAddress.parse(url)
+        self.database = database or self._address.database
+        self._connect_timeout_s = connect_timeout_s
+        self._timeout_s = timeout_s
+        self._lock = threading.RLock()
+        self._client = self._new_client(self.database)
+        self._detected = False
+        try:
+            self._ensure_detected()
+        except StorageUnavailable as exc:
+            # The writer retries; features are detected on the first call that works.
+            log.warning("storage: %s", exc)
+
+    def _ensure_detected(self) -> None:
+        if self._detected:
+            return
+        try:
+            self._detect()
+        except StorageMisconfigured:
+            # Unknown database before the first migration: detect on 'default'.
+            admin = self._client
+            self._client = self._new_client("default")
+            try:
+                self._detect()
+            finally:
+                self._client.disconnect()
+                self._client = admin
+        self._detected = True
+
+    def _new_client(self, database: str) -> Any:
+        from clickhouse_driver import Client
+
+        a = self._address
+        return Client(
+            host=a.host,
+            port=a.port,
+            user=a.user,
+            password=a.password,
+            database=database,
+            secure=a.secure,
+            connect_timeout=self._connect_timeout_s,
+            send_receive_timeout=self._timeout_s,
+            sync_request_timeout=self._connect_timeout_s,
+            settings={"strings_as_bytes": False},
+        )
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from clickhouse_driver import errors as ch
+
+        with self._lock:
+            try:
+                return fn(*args, **kwargs)
+            except ch.ServerException as exc:
+                self._client.disconnect()
+                raise classify(exc.code, _first_line(exc.message)) from None
+            except (ch.NetworkError, ch.SocketTimeoutError, EOFError, OSError) as exc:
+                self._client.disconnect()
+                raise StorageUnavailable(
+                    f"{self._address.host}:{self._address.port} unreachable: {exc}"
+                ) from None
+            except ch.Error as exc:
+                self._client.disconnect()
+                raise StorageRefused(f"client refused: {_first_line(str(exc))}") from None
+            except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
+                # Raised while serializing a value into a column: bad data.
+                self._client.disconnect()
+                raise StorageRefused(f"bad value: {exc}") from None
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._call(self._client.execute, substitute(sql, params))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        rows, types = self._call(
+            self._client.execute, substitute(sql, params), with_column_types=True
+        )
+        return QueryResult([n for n, _ in types], [t for _, t in types], [tuple(r) for r in rows])
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> None:
+        self._ensure_detected()
+        settings: dict[str, Any] = {}
+        if dedup_token and self.has(CAP_DEDUP_TOKEN):
+            settings["insert_deduplication_token"] = dedup_token
+        data = list(zip(*rows, strict=True)) if rows else []
+        self._call(
+            self._client.execute,
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
+            data,
+            columnar=True,
+            settings=settings or None,
+        )
+
+    def create_database(self) -> None:
+        admin = self._new_client("default")
+        try:
+            exists = self._call(
+                admin.execute,
+                substitute(
+                    "SELECT count() FROM system.databases WHERE name = %(db)s",
+                    {"db": self.database},
+                ),
+            )[0][0]
+            if not exists:  # a user without CREATE DATABASE can still migrate an existing one
+                self._call(admin.execute, f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+        finally:
+            admin.disconnect()
+
+    def reconnect(self) -> None:
+        with self._lock:
+            self._client.disconnect()
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.disconnect()
+
+
+# --------------------------------------------------------------------------- chdb
+
+
+def _chdb_value(value: Any, type_name: str) -> Any:
+    """A JSONCompact value of ``type_name`` as the Python value clickhouse-driver returns."""
+    if value is None:
+        return None
+    base = type_name
+    if base.startswith("Nullable("):
+        base = base[9:-1]
+    if base.startswith("Array("):
+        inner = base[6:-1]
+        return [_chdb_value(v, inner) for v in value]
+    if base.startswith(("Int", "UInt")):
+        return int(value)
+    if base.startswith("Decimal"):
+        return Decimal(str(value))
+    if base.startswith("Float"):
+        return float(value)
+    if base == "Date":
+        return date.fromisoformat(value)
+    return value
+
+
+class ChdbBackend(Backend):
+    """Embedded ClickHouse (chdb) storing in a directory.
+
+    chdb allows one data directory per process; every ChdbBackend of a process
+    must use the same path. Each backend has its own session (own current
+    database); calls are serialized by a lock, so one backend may be shared by
+    threads.
+    """
+
+    engine = "chdb"
+
+    def __init__(self, path: Path | str, *, database: str = "default") -> None:
+        self.path = str(path)
+        self.database = database
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        Path(self.path).mkdir(parents=True, exist_ok=True)
+        self._open()
+        self._detect()
+
+    def _open(self) -> None:
+        import chdb
+
+        self._conn = chdb.connect(self.path)
+        self._use_database()
+
+    def _use_database(self) -> None:
+        try:
+            self._conn.query(f"USE `{self.database}`")
+        except Exception:  # noqa: BLE001 - the database appears with the first migration
+            log.debug("chdb: database %s does not exist yet", self.database)
+
+    def _run(self, sql: str, fmt: str = "CSV") -> Any:
+        with self._lock:
+            if self._conn is None:
+                self._open()
+            try:
+                return self._conn.query(sql, fmt)
+            except Exception as exc:  # chdb raises RuntimeError / ChdbError
+                text = _first_line(str(exc))
+                match = _CODE.search(text)
+                raise classify(int(match.group(1)) if match else None, text) from None
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._run(substitute(sql, params))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        res = self._run(substitute(sql, params), "JSONCompact")
+        raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
+        if not raw.strip():
+            return QueryResult([], [], [])
+        doc = orjson.loads(raw)
+        meta = doc["meta"]
+        names = [m["name"] for m in meta]
+        types = [m["type"] for m in meta]
+        rows = [
+            tuple(_chdb_value(v, t) for v, t in zip(row, types, strict=True)) for row in doc["data"]
+        ]
+        return QueryResult(names, types, rows)
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> None:
+        if not rows:
+            return
+        head = f"INSERT INTO {table} ({', '.join(columns)})"
+        if dedup_token and self.has(CAP_DEDUP_TOKEN):
+            head += f" SETTINGS insert_deduplication_token = {literal(dedup_token)}"
+        if any(isinstance(v, bytes | bytearray) for v in rows[0]):
+            # Original bytes cannot travel in JSON: literals with \xHH escapes.
+            values = ",".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
+            self._run(f"{head} VALUES {values}")
+            return
+        try:
+            body = b"\n".join(orjson.dumps(row, default=_json_default) for row in rows)
+        except TypeError as exc:
+            raise StorageRefused(f"bad value: {exc}") from None
+        self._run(f"{head} FORMAT JSONCompactEachRow\n{body.decode()}")
+
+    def create_database(self) -> None:
+        self._run(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+        with self._lock:
+            self._use_database()
+
+    def reconnect(self) -> None:
+        with self._lock:
+            self.close()
+            self._open()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if text and text.strip() else "(no message)"
+
+
+def open_backend(settings: Any = None, *, database: str | None = None) -> Backend:
+    """The configured backend: the server at ``CLICKHOUSE_URL``, else chdb in ``CHDB_PATH``."""
+    if settings is None:
+        from streams.settings import get_settings
+
+        settings = get_settings()
+    if settings.clickhouse_url is not None:
+        return ServerBackend(
+            settings.clickhouse_url.get_secret_value(),
+            database=database,
+            connect_timeout_s=getattr(settings, "clickhouse_connect_timeout_s", 5.0),
+        )
+    return ChdbBackend(settings.chdb_path, database=database or "default")

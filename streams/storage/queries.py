@@ -1,0 +1,201 @@
+"""Parameterized reads: one query text per read, run unchanged on both engines.
+
+User input only ever travels as parameters (``%(name)s``, escaped as literals
+by the backend); optional filters are ``(%(x)s = '' OR col = %(x)s)``. Every
+query reads deduplicated data (FINAL, or merged id sets), and selects only
+portable types (exact microseconds as Int64, amounts as text) so both engines
+return the same Python values.
+
+- :func:`timeline` a case's events and alerts, in event-time order.
+- :func:`alerts`   alerts filtered by rule, level, dept, process, period.
+- :func:`events`   events filtered by dept, process, action, party, period (audits).
+- :func:`performance` department performance (绩效测评) for a period, ranked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from streams.storage.backends import Backend
+
+MAX_US = 2**63 - 1
+
+TIMELINE_EVENTS_SQL = """
+SELECT event_id, case_id, process, action, occurred_at_us, occurred_at_text, dept, actor,
+       party, toString(amount) AS amount_text, attrs
+FROM events FINAL
+WHERE case_id = %(case_id)s AND (%(process)s = '' OR process = %(process)s)
+ORDER BY occurred_at_us, event_id
+"""
+
+TIMELINE_ALERTS_SQL = """
+SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence, message, details,
+       config_version
+FROM alerts FINAL
+WHERE case_id = %(case_id)s AND (%(process)s = '' OR process = %(process)s)
+ORDER BY raised_at_us, alert_id
+"""
+
+ALERTS_SQL = """
+SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence, message, details,
+       config_version
+FROM alerts FINAL
+WHERE (%(rule)s = '' OR rule = %(rule)s)
+  AND (%(level)s = '' OR level = %(level)s)
+  AND (%(dept)s = '' OR dept = %(dept)s)
+  AND (%(process)s = '' OR process = %(process)s)
+  AND raised_at >= toDateTime(%(since_s)s) AND raised_at <= toDateTime(%(until_s)s)
+  AND raised_at_us >= %(since_us)s AND raised_at_us < %(until_us)s
+ORDER BY raised_at_us, alert_id
+LIMIT %(limit)s
+"""
+
+EVENTS_SQL = """
+SELECT event_id, case_id, process, action, occurred_at_us, occurred_at_text, dept, actor,
+       party, toString(amount) AS amount_text, attrs
+FROM events_by_dept FINAL
+WHERE (%(dept)s = '' OR dept = %(dept)s)
+  AND (%(process)s = '' OR process = %(process)s)
+  AND (%(action)s = '' OR action = %(action)s)
+  AND (%(party)s = '' OR party = %(party)s)
+  AND occurred_at >= toDateTime(%(since_s)s) AND occurred_at <= toDateTime(%(until_s)s)
+  AND occurred_at_us >= %(since_us)s AND occurred_at_us < %(until_us)s
+ORDER BY occurred_at_us, event_id
+LIMIT %(limit)s
+"""
+
+PERFORMANCE_SQL = """
+SELECT dept,
+       uniqExactIfMerge(accepted) AS accepted,
+       uniqExactIfMerge(completed) AS completed,
+       uniqExactIfMerge(on_time) AS completed_on_time,
+       uniqExactIfMerge(late) AS completed_late,
+       uniqExactIfMerge(overdue) AS overdue,
+       uniqExactIfMerge(notices) AS notices,
+       uniqExactIfMerge(yellow_cards) AS yellow_cards,
+       uniqExactIfMerge(red_cards) AS red_cards
+FROM dept_daily
+WHERE day >= toDate(%(since)s) AND day <= toDate(%(until)s)
+  AND (%(dept)s = '' OR dept = %(dept)s)
+  AND (%(process)s = '' OR process = %(process)s)
+GROUP BY dept
+ORDER BY dept
+"""
+
+
+@dataclass(slots=True)
+class Timeline:
+    events: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    text = row.pop("amount_text")
+    row["amount"] = None if text is None else Decimal(text).quantize(Decimal("0.01"))
+    row["attrs"] = orjson.loads(row["attrs"])
+    return row
+
+
+def _alert(row: dict[str, Any]) -> dict[str, Any]:
+    row["details"] = orjson.loads(row["details"])
+    row["evidence"] = list(row["evidence"])
+    return row
+
+
+def timeline(backend: Backend, case_id: str, process: str = "") -> Timeline:
+    """A case's full event timeline (attrs decoded) and its alerts."""
+    params = {"case_id": case_id, "process": process}
+    events = [_event(r) for r in backend.query(TIMELINE_EVENTS_SQL, params).dicts()]
+    found = [_alert(r) for r in backend.query(TIMELINE_ALERTS_SQL, params).dicts()]
+    return Timeline(events, found)
+
+
+def alerts(
+    backend: Backend,
+    *,
+    rule: str = "",
+    level: str = "",
+    dept: str = "",
+    process: str = "",
+    since_us: int = 0,
+    until_us: int = MAX_US,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    """Alerts matching every given filter, raised in [since_us, until_us), oldest first."""
+    params = {
+        "rule": rule,
+        "level": level,
+        "dept": dept,
+        "process": process,
+        "since_us": since_us,
+        "until_us": until_us,
+        **_second_bounds(since_us, until_us),
+        "limit": int(limit),
+    }
+    return [_alert(r) for r in backend.query(ALERTS_SQL, params).dicts()]
+
+
+def events(
+    backend: Backend,
+    *,
+    dept: str = "",
+    process: str = "",
+    action: str = "",
+    party: str = "",
+    since_us: int = 0,
+    until_us: int = MAX_US,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    """Bulk audit of events (by department, process, action, party -- payee, supplier,
+    winner, bidder or enterprise -- and period), oldest first."""
+    params = {
+        "dept": dept,
+        "process": process,
+        "action": action,
+        "party": party,
+        "since_us": since_us,
+        "until_us": until_us,
+        **_second_bounds(since_us, until_us),
+        "limit": int(limit),
+    }
+    return [_event(r) for r in backend.query(EVENTS_SQL, params).dicts()]
+
+
+def _second_bounds(since_us: int, until_us: int) -> dict[str, int]:
+    """DateTime bounds that only prune partitions; the exact *_us bounds decide."""
+    return {
+        "since_s": max(0, min(since_us // 1_000_000, 2**32 - 1)),
+        "until_s": max(0, min(until_us // 1_000_000, 2**32 - 1)),
+    }
+
+
+def performance(
+    backend: Backend, since: date, until: date, *, dept: str = "", process: str = ""
+) -> list[dict[str, Any]]:
+    """Per department over local days [since, until]: counts, on-time rate and rank.
+
+    Rank: higher on-time rate first (departments with nothing completed last),
+    then fewer red cards, then fewer yellow cards, then dept code.
+    """
+    params = {"since": since, "until": until, "dept": dept, "process": process}
+    rows = backend.query(PERFORMANCE_SQL, params).dicts()
+    for row in rows:
+        done = row["completed"]
+        row["on_time_rate"] = None if not done else round(row["completed_on_time"] / done, 4)
+    rows.sort(
+        key=lambda r: (
+            r["on_time_rate"] is None,
+            -(r["on_time_rate"] or 0.0),
+            r["red_cards"],
+            r["yellow_cards"],
+            r["dept"],
+        )
+    )
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows

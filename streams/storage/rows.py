@@ -1,0 +1,405 @@
+"""Pure conversion of the product's data shapes into table rows.
+
+No I/O here: each ``*_row`` function takes one object and returns one tuple in
+the column order of ``COLUMNS[table]``, or raises :class:`RowError` naming
+what is wrong. Values are plain Python: ``str``, ``int`` (DateTime columns
+take epoch seconds), ``Decimal`` or ``None``, ``list[str]``, ``bytes``.
+A bad value is refused, never coerced into a plausible one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from streams.engine.model import LEVELS, Alert, CaseStatus, Event
+
+EVENTS = "events"
+ALERTS = "alerts"
+CASE_STATUS = "case_status"
+DEADLETTER = "deadletter"
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    EVENTS: (
+        "event_id",
+        "case_id",
+        "process",
+        "action",
+        "occurred_at",
+        "occurred_at_us",
+        "occurred_at_text",
+        "dept",
+        "actor",
+        "party",
+        "amount",
+        "attrs",
+        "ingested_at",
+    ),
+    ALERTS: (
+        "alert_id",
+        "rule",
+        "level",
+        "case_id",
+        "process",
+        "dept",
+        "raised_at",
+        "raised_at_us",
+        "evidence",
+        "message",
+        "details",
+        "config_version",
+        "detected_at",
+    ),
+    CASE_STATUS: (
+        "process",
+        "case_id",
+        "dept",
+        "started_at",
+        "deadline",
+        "terminal",
+        "terminal_action",
+        "closed_at",
+        "card_level",
+        "completed_on_time",
+        "updated_at",
+        "version",
+    ),
+    DEADLETTER: (
+        "deadletter_id",
+        "raw",
+        "reason",
+        "source",
+        "topic",
+        "kafka_partition",
+        "kafka_offset",
+        "file",
+        "line",
+        "received_at",
+    ),
+}
+
+# attrs keys broken out into columns, first present wins.
+PARTY_KEYS = ("payee", "supplier", "winner", "bidder", "enterprise_id")
+AMOUNT_KEYS = ("amount", "approved_amount", "budget")
+
+_MAX_AMOUNT = Decimal("9999999999999999.99")  # Decimal(18, 2)
+_MAX_DATETIME_S = 2**32 - 1  # DateTime is UInt32 seconds
+_MAX_ID = 128
+
+
+class RowError(ValueError):
+    """One object cannot become a row; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One rejected input record, as the dead-letter queue keeps it.
+
+    ``raw`` is the original bytes; ``source`` a readable position such as
+    ``supervision.approval/3@1234`` or ``events.jsonl:17``. Kafka inputs fill
+    ``topic``/``partition``/``offset``, files fill ``file``/``line``.
+    ``received_at`` is epoch microseconds.
+    """
+
+    raw: bytes
+    reason: str
+    received_at: int
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    file: str = ""
+    line: int = 0
+
+    @property
+    def source(self) -> str:
+        if self.topic:
+            return f"{self.topic}/{self.partition}@{self.offset}"
+        return f"{self.file}:{self.line}"
+
+    @property
+    def deadletter_id(self) -> str:
+        """Deterministic: the same record from the same position is one dead letter."""
+        digest = hashlib.sha256()
+        digest.update(self.source.encode())
+        digest.update(b"\0")
+        digest.update(self.raw)
+        return digest.hexdigest()[:32]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of an attrs/details object (Decimals as strings)."""
+    try:
+        return orjson.dumps(value, default=_json_default).decode()
+    except TypeError as exc:
+        raise RowError(f"not JSON-serializable: {exc}") from None
+
+
+def seconds(us: int, what: str) -> int:
+    """Epoch microseconds -> DateTime seconds (floor), refusing what DateTime cannot hold."""
+    if not isinstance(us, int) or isinstance(us, bool):
+        raise RowError(f"{what} must be integer epoch microseconds, got {us!r}")
+    sec = us // 1_000_000
+    if not 0 <= sec <= _MAX_DATETIME_S:
+        raise RowError(f"{what} {us} is outside 1970-01-01..2106-02-07")
+    return sec
+
+
+def opt_seconds(us: int | None, what: str) -> int | None:
+    return None if us is None else seconds(us, what)
+
+
+_PLAIN_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,2})?")
+
+
+def amount(value: Any, what: str = "amount") -> Decimal:
+    """An exact non-negative Decimal with at most 2 decimals, from a JSON number or string."""
+    if type(value) is str and _PLAIN_AMOUNT.fullmatch(value):
+        return Decimal(value)  # the common case: already plain, exact and in range
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise RowError(f"{what} {value!r} is not a number")
+    try:
+        # str(float) is the shortest text that round-trips: 1999.99 -> "1999.99".
+        dec = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        raise RowError(f"{what} {value!r} is not a decimal number") from None
+    if not dec.is_finite() or dec < 0 or dec > _MAX_AMOUNT:
+        raise RowError(f"{what} {value!r} is out of range 0..{_MAX_AMOUNT}")
+    if dec != dec.quantize(Decimal("0.01")):
+        raise RowError(f"{what} {value!r} has more than 2 decimals")
+    return dec.quantize(Decimal("0.01"))
+
+
+def _text(value: Any, what: str, max_len: int | None = None, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise RowError(f"{what} must be a string, got {value!r}")
+    if not empty and not value:
+        raise RowError(f"{what} is empty")
+    if max_len is not None and len(value) > max_len:
+        raise RowError(f"{what} is longer than {max_len} characters")
+    return value
+
+
+def _event_fields_ok(event: Event) -> bool:
+    """Fast check of the envelope strings (the common case); details on failure."""
+    e, c, p, a, d, t = (
+        event.event_id, event.case_id, event.process, event.action, event.dept,
+        event.occurred_at_text,
+    )  # fmt: skip
+    return (
+        type(e) is str and 0 < len(e) <= _MAX_ID
+        and type(c) is str and 0 < len(c) <= _MAX_ID
+        and type(p) is str and p != ""
+        and type(a) is str and a != ""
+        and type(d) is str and 0 < len(d) <= 64
+        and type(t) is str
+    )  # fmt: skip
+
+
+def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
+    if not _event_fields_ok(event):
+        _text(event.event_id, "event_id", _MAX_ID)
+        _text(event.case_id, "case_id", _MAX_ID)
+        _text(event.process, "process")
+        _text(event.action, "action")
+        _text(event.dept, "dept", 64)
+        _text(event.occurred_at_text, "occurred_at_text", empty=True)
+    attrs = event.attrs
+    if attrs is None:
+        attrs = {}
+    elif type(attrs) is not dict:
+        raise RowError(f"attrs must be an object, got {type(attrs).__name__}")
+    party = ""
+    money = None
+    if attrs:
+        for key in PARTY_KEYS:
+            value = attrs.get(key)
+            if type(value) is str:
+                party = value
+                break
+        for key in AMOUNT_KEYS:
+            value = attrs.get(key)
+            if value is not None:
+                money = amount(value, "attrs." + key)
+                break
+    actor = event.actor
+    if actor is not None and (type(actor) is not str or len(actor) > 64):
+        _text(actor, "actor", 64, empty=True)
+    occurred_at = event.occurred_at
+    sec = occurred_at // 1_000_000 if type(occurred_at) is int else -1
+    if not 0 <= sec <= _MAX_DATETIME_S:
+        seconds(occurred_at, "occurred_at")  # raises with the reason
+    return (
+        event.event_id,
+        event.case_id,
+        event.process,
+        event.action,
+        sec,
+        occurred_at,
+        event.occurred_at_text,
+        event.dept,
+        actor,
+        party,
+        money,
+        json_text(attrs),
+        ingested_at_s,
+    )
+
+
+def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
+    if alert.level not in LEVELS:
+        raise RowError(f"level {alert.level!r} is not one of {', '.join(LEVELS)}")
+    i, r, c, p, d, m, v = (
+        alert.alert_id, alert.rule, alert.case_id, alert.process, alert.dept, alert.message,
+        alert.config_version,
+    )  # fmt: skip
+    if not (
+        type(i) is str and i != ""
+        and type(r) is str and r != ""
+        and type(c) is str and 0 < len(c) <= _MAX_ID
+        and type(p) is str and p != ""
+        and type(d) is str and 0 < len(d) <= 64
+        and type(m) is str
+        and type(v) is str
+    ):  # fmt: skip
+        _text(i, "alert_id")
+        _text(r, "rule")
+        _text(c, "case_id", _MAX_ID)
+        _text(p, "process")
+        _text(d, "dept", 64)
+        _text(m, "message", empty=True)
+        _text(v, "config_version", empty=True)
+    evidence = alert.evidence
+    if type(evidence) is not list:
+        evidence = list(evidence) if isinstance(evidence, tuple) else evidence
+    if type(evidence) is not list or any(type(e) is not str for e in evidence):
+        raise RowError(f"evidence must be a list of event ids, got {evidence!r}")
+    if type(alert.details) is not dict:
+        raise RowError(f"details must be an object, got {type(alert.details).__name__}")
+    raised_at = alert.raised_at
+    sec = raised_at // 1_000_000 if type(raised_at) is int else -1
+    if not 0 <= sec <= _MAX_DATETIME_S:
+        seconds(raised_at, "raised_at")
+    return (
+        i,
+        r,
+        alert.level,
+        c,
+        p,
+        d,
+        sec,
+        raised_at,
+        evidence,
+        m,
+        json_text(alert.details),
+        v,
+        detected_at_s,
+    )
+
+
+def case_status_row(status: CaseStatus) -> tuple[Any, ...]:
+    if status.card_level not in ("", *LEVELS):
+        raise RowError(f"card_level {status.card_level!r} is not '' or a level")
+    if not isinstance(status.version, int) or status.version < 0:
+        raise RowError(f"version must be a non-negative integer, got {status.version!r}")
+    on_time = status.completed_on_time
+    return (
+        _text(status.process, "process"),
+        _text(status.case_id, "case_id", _MAX_ID),
+        _text(status.dept, "dept", 64),
+        opt_seconds(status.started_at, "started_at"),
+        opt_seconds(status.deadline, "deadline"),
+        1 if status.terminal else 0,
+        status.terminal_action or "",
+        opt_seconds(status.closed_at, "closed_at"),
+        status.card_level,
+        None if on_time is None else int(bool(on_time)),
+        seconds(status.updated_at, "updated_at"),
+        status.version,
+    )
+
+
+def deadletter_row(letter: DeadLetter) -> tuple[Any, ...]:
+    if not isinstance(letter.raw, bytes | bytearray):
+        raise RowError(f"raw must be the original bytes, got {type(letter.raw).__name__}")
+    return (
+        letter.deadletter_id,
+        bytes(letter.raw),
+        _text(letter.reason, "reason"),
+        letter.source,
+        letter.topic,
+        int(letter.partition),
+        int(letter.offset),
+        letter.file,
+        int(letter.line),
+        seconds(letter.received_at, "received_at"),
+    )
+
+
+def row_key(table: str, obj: Any) -> str:
+    """A readable identity of an object, for error messages and dedup tokens."""
+    if table == EVENTS:
+        return f"event_id={getattr(obj, 'event_id', '?')}"
+    if table == ALERTS:
+        return f"alert_id={getattr(obj, 'alert_id', '?')}"
+    if table == CASE_STATUS:
+        return (
+            f"case={getattr(obj, 'process', '?')}/{getattr(obj, 'case_id', '?')}"
+            f" version={getattr(obj, 'version', '?')}"
+        )
+    if table == DEADLETTER:
+        return f"deadletter_id={obj.deadletter_id}" if isinstance(obj, DeadLetter) else "?"
+    return "?"
+
+
+KEY_LABEL = {
+    EVENTS: "event_id=",
+    ALERTS: "alert_id=",
+    CASE_STATUS: "case=",
+    DEADLETTER: "deadletter_id=",
+}
+
+
+def to_rows(
+    table: str, objects: list[Any], now_s: int
+) -> tuple[list[tuple[Any, ...]], list[str], list[tuple[str, str]]]:
+    """Convert objects of one table.
+
+    Returns (rows, the rows' ids, [(labelled key, reason)] of refused objects).
+    The ids identify rows for dedup tokens; ``KEY_LABEL[table] + id`` names one
+    in messages.
+    """
+    convert: Callable[[Any], tuple[Any, ...]]
+    if table == EVENTS:
+        convert = lambda o: event_row(o, now_s)  # noqa: E731
+    elif table == ALERTS:
+        convert = lambda o: alert_row(o, now_s)  # noqa: E731
+    elif table == CASE_STATUS:
+        convert = case_status_row
+    elif table == DEADLETTER:
+        convert = deadletter_row
+    else:
+        raise ValueError(f"unknown table {table!r}")
+    rows: list[tuple[Any, ...]] = []
+    bad: list[tuple[str, str]] = []
+    for obj in objects:
+        try:
+            rows.append(convert(obj))
+        except (RowError, AttributeError, TypeError) as exc:
+            bad.append((row_key(table, obj), str(exc)))
+    if table == CASE_STATUS:
+        keys = [f"{r[0]}/{r[1]} version={r[11]}" for r in rows]
+    else:
+        keys = [r[0] for r in rows]
+    return rows, keys, bad

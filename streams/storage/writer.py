@@ -1,0 +1,327 @@
+"""The storage writer: idempotent, batched, retrying writes to either engine.
+
+API (for the live worker, replay and tools)
+-------------------------------------------
+``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
+
+``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=()) -> int``
+    Stores the given objects and returns the number of rows stored, only once
+    the engine has acknowledged every one of them. Synchronous and
+    thread-safe: call it from a thread executor in asyncio code
+    (``await loop.run_in_executor(None, functools.partial(writer.write, events=...))``).
+    While the engine is unreachable it retries with exponential backoff
+    (``retry_initial_s`` doubling up to ``retry_max_s``) and blocks: that is
+    the back-pressure. With ``max_wait_s`` set, it gives up after that long
+    with :class:`StorageUnavailable` (``retry_after`` set); nothing is lost,
+    call again with the same objects. A malformed object is isolated (rows
+    are converted one by one; a batch the engine refuses is split in halves
+    until the bad rows are found), every other row is written, then
+    :class:`MalformedRows` names each refused row and why.
+
+``Writer.add(...)`` buffers; a batch is written when ``batch_rows`` rows are
+    buffered or the oldest buffered row is ``flush_interval_s`` old (checked on
+    ``add`` and ``flush_if_due()``; call that from a timer). ``flush()`` writes
+    the buffer now; ``close()`` flushes. ``add`` blocks while a due flush
+    retries, which pushes back on the caller.
+
+Idempotency: rows carry deterministic ids (event_id, alert_id, case + version,
+dead-letter id = hash of source position and bytes); every table is a
+ReplacingMergeTree read with FINAL, and the statistics store id sets, so a
+batch written twice, or re-batched after a restart, shows once to readers.
+
+Counters (``writer.stats``, a :class:`WriterStats`): ``rows_written``,
+``rows_by_table``, ``batches_written``, ``retries``, ``rows_rejected``,
+``last_latency_s``, ``total_latency_s``, ``max_latency_s``, ``unavailable``
+(True while retrying). Nothing here creates or alters tables: run
+``supervise db migrate`` first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.engine.model import Alert, CaseStatus, Event
+from streams.storage.backends import Backend, open_backend
+from streams.storage.errors import (
+    MalformedRows,
+    RejectedRow,
+    StorageRefused,
+    StorageUnavailable,
+)
+from streams.storage.rows import (
+    ALERTS,
+    CASE_STATUS,
+    COLUMNS,
+    DEADLETTER,
+    EVENTS,
+    KEY_LABEL,
+    DeadLetter,
+    to_rows,
+)
+
+log = logging.getLogger(__name__)
+
+# Write order: facts first, so an alert never refers to an event not yet stored.
+TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, DEADLETTER)
+
+
+@dataclass(slots=True)
+class WriterStats:
+    rows_written: int = 0
+    rows_by_table: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ORDER, 0))
+    batches_written: int = 0
+    retries: int = 0
+    rows_rejected: int = 0
+    last_latency_s: float = 0.0
+    total_latency_s: float = 0.0
+    max_latency_s: float = 0.0
+    unavailable: bool = False
+
+
+class Writer:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        batch_rows: int = 5000,
+        flush_interval_s: float = 1.0,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 10.0,
+        max_wait_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.backend = backend
+        self.batch_rows = batch_rows
+        self.flush_interval_s = flush_interval_s
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.max_wait_s = max_wait_s
+        self.stats = WriterStats()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._lock = threading.RLock()
+        self._buffer: dict[str, list[Any]] = {t: [] for t in TABLE_ORDER}
+        self._buffered = 0
+        self._oldest: float | None = None
+
+    # ------------------------------------------------------------------ direct
+
+    def write(
+        self,
+        *,
+        events: Iterable[Event] = (),
+        alerts: Iterable[Alert] = (),
+        case_status: Iterable[CaseStatus] = (),
+        deadletters: Iterable[DeadLetter] = (),
+    ) -> int:
+        """Store everything given; return rows stored. See the module docstring."""
+        objects: dict[str, list[Any]] = {
+            EVENTS: list(events),
+            CASE_STATUS: list(case_status),
+            ALERTS: list(alerts),
+            DEADLETTER: list(deadletters),
+        }
+        with self._lock:
+            return self._write_tables(objects)
+
+    # --------------------------------------------------------------- buffered
+
+    def add(
+        self,
+        *,
+        events: Iterable[Event] = (),
+        alerts: Iterable[Alert] = (),
+        case_status: Iterable[CaseStatus] = (),
+        deadletters: Iterable[DeadLetter] = (),
+    ) -> int:
+        """Buffer objects; write the buffer when it is full or old. Returns rows written now."""
+        with self._lock:
+            for table, objs in (
+                (EVENTS, events),
+                (CASE_STATUS, case_status),
+                (ALERTS, alerts),
+                (DEADLETTER, deadletters),
+            ):
+                before = len(self._buffer[table])
+                self._buffer[table].extend(objs)
+                self._buffered += len(self._buffer[table]) - before
+            if self._buffered and self._oldest is None:
+                self._oldest = self._clock()
+            return self.flush_if_due()
+
+    def flush_if_due(self) -> int:
+        with self._lock:
+            if self._buffered >= self.batch_rows or (
+                self._oldest is not None and self._clock() - self._oldest >= self.flush_interval_s
+            ):
+                return self.flush()
+            return 0
+
+    def flush(self) -> int:
+        """Write everything buffered now (blocks while the engine is down)."""
+        with self._lock:
+            if not self._buffered:
+                return 0
+            objects = self._buffer
+            try:
+                written = self._write_tables(objects)
+            except MalformedRows:
+                self._reset_buffer()  # good rows are stored; bad ones are reported
+                raise
+            except StorageUnavailable:
+                raise  # keep the buffer: nothing is dropped, the next flush retries
+            self._reset_buffer()
+            return written
+
+    def close(self) -> None:
+        self.flush()
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
+    def _reset_buffer(self) -> None:
+        self._buffer = {t: [] for t in TABLE_ORDER}
+        self._buffered = 0
+        self._oldest = None
+
+    # ---------------------------------------------------------------- internals
+
+    def _write_tables(self, objects: dict[str, list[Any]]) -> int:
+        now_s = int(self._wall_clock())
+        rejected: list[RejectedRow] = []
+        written = 0
+        for table in TABLE_ORDER:
+            objs = objects.get(table) or []
+            if not objs:
+                continue
+            rows, keys, bad = to_rows(table, objs, now_s)
+            rejected.extend(RejectedRow(table, key, reason) for key, reason in bad)
+            for start in range(0, len(rows), self.batch_rows):
+                chunk = rows[start : start + self.batch_rows]
+                chunk_keys = keys[start : start + self.batch_rows]
+                written += self._write_isolating(table, chunk, chunk_keys, rejected)
+        if rejected:
+            self.stats.rows_rejected += len(rejected)
+            for r in rejected:
+                log.error("storage refused %s", r)
+            raise MalformedRows(rejected)
+        return written
+
+    def _write_isolating(
+        self,
+        table: str,
+        rows: Sequence[tuple[Any, ...]],
+        keys: Sequence[str],
+        rejected: list[RejectedRow],
+    ) -> int:
+        """Write rows; on refusal split in halves until the refused rows are found.
+
+        When every row of a batch of several is refused, the rows are not to
+        blame (a broken deploy must not quietly discard everything): that is
+        raised as :class:`StorageRefused`, and nothing is reported malformed.
+        """
+        found: list[RejectedRow] = []
+        written = self._bisect(table, rows, keys, found)
+        if len(rows) > 1 and written == 0:
+            raise StorageRefused(
+                f"every one of {len(rows)} {table} rows refused, the engine rather than "
+                f"the rows is the likely cause: {found[0].reason}"
+            )
+        rejected.extend(found)
+        return written
+
+    def _bisect(
+        self,
+        table: str,
+        rows: Sequence[tuple[Any, ...]],
+        keys: Sequence[str],
+        rejected: list[RejectedRow],
+    ) -> int:
+        try:
+            self._insert_retrying(table, rows, keys)
+            return len(rows)
+        except StorageRefused as exc:
+            if len(rows) == 1:
+                rejected.append(RejectedRow(table, KEY_LABEL[table] + keys[0], str(exc)))
+                return 0
+        mid = len(rows) // 2
+        return self._bisect(table, rows[:mid], keys[:mid], rejected) + (
+            self._bisect(table, rows[mid:], keys[mid:], rejected)
+        )
+
+    def _insert_retrying(
+        self, table: str, rows: Sequence[tuple[Any, ...]], keys: Sequence[str]
+    ) -> None:
+        token = dedup_token(table, keys)
+        started = self._clock()
+        delay = self.retry_initial_s
+        while True:
+            try:
+                self.backend.insert(table, COLUMNS[table], rows, dedup_token=token)
+                break
+            except StorageUnavailable as exc:
+                waited = self._clock() - started
+                self.stats.unavailable = True
+                if self.max_wait_s is not None and waited + delay > self.max_wait_s:
+                    raise StorageUnavailable(
+                        f"storage unavailable for {waited:.1f}s, {len(rows)} {table} rows "
+                        f"not written (call again): {exc}",
+                        retry_after=delay,
+                    ) from None
+                self.stats.retries += 1
+                log.warning(
+                    "storage unavailable (%s); retry %d of %d %s rows in %.1fs",
+                    exc,
+                    self.stats.retries,
+                    len(rows),
+                    table,
+                    delay,
+                )
+                self._sleep(delay)
+                delay = min(delay * 2, self.retry_max_s)
+                self.backend.reconnect()
+        latency = self._clock() - started
+        self.stats.unavailable = False
+        self.stats.rows_written += len(rows)
+        self.stats.rows_by_table[table] += len(rows)
+        self.stats.batches_written += 1
+        self.stats.last_latency_s = latency
+        self.stats.total_latency_s += latency
+        self.stats.max_latency_s = max(self.stats.max_latency_s, latency)
+
+
+def dedup_token(table: str, keys: Sequence[str]) -> str:
+    """Same table and same row identities -> same token (engines that dedup use it)."""
+    digest = hashlib.sha256(table.encode())
+    for key in keys:
+        digest.update(b"\n")
+        digest.update(key.encode())
+    return digest.hexdigest()[:32]
+
+
+def open_writer(settings: Any = None, backend: Backend | None = None) -> Writer:
+    """A writer on the configured backend with the configured batching and retry."""
+    if settings is None:
+        from streams.settings import get_settings
+
+        settings = get_settings()
+    return Writer(
+        backend or open_backend(settings),
+        batch_rows=getattr(settings, "clickhouse_batch_rows", 5000),
+        flush_interval_s=getattr(settings, "clickhouse_flush_interval_s", 1.0),
+        retry_initial_s=getattr(settings, "clickhouse_retry_initial_s", 0.2),
+        retry_max_s=getattr(settings, "clickhouse_retry_max_s", 10.0),
+        max_wait_s=getattr(settings, "clickhouse_max_wait_s", None),
+    )

@@ -1,0 +1,163 @@
+"""The writer's retry, back-pressure, isolation and buffering, on a fake backend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from streams.storage.backends import Backend, QueryResult
+from streams.storage.errors import (
+    MalformedRows,
+    StorageMisconfigured,
+    StorageRefused,
+    StorageUnavailable,
+)
+from streams.storage.writer import Writer
+from tests.storage.data import events
+
+
+class FakeBackend(Backend):
+    engine = "fake"
+    database = "fake"
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple[Any, ...]]] = {}
+        self.down_for = 0  # fail this many inserts as unavailable
+        self.refuse: set[str] = set()  # event ids the "server" refuses
+        self.calls = 0
+        self.missing_table = False
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        return QueryResult([], [], [])
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> None:
+        self.calls += 1
+        if self.down_for:
+            self.down_for -= 1
+            raise StorageUnavailable("connection refused")
+        if self.missing_table:
+            raise StorageMisconfigured("engine error 60 (schema or account): no table events")
+        if any(r[0] in self.refuse for r in rows):
+            raise StorageRefused("server refused (code 53): type mismatch")
+        self.rows.setdefault(table, []).extend(rows)
+
+    def create_database(self) -> None: ...
+    def reconnect(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _writer(backend: FakeBackend, clock: Clock, **kwargs: Any) -> Writer:
+    return Writer(
+        backend,
+        clock=clock,
+        sleep=clock.sleep,
+        wall_clock=lambda: 1_800_000_000.0,
+        retry_initial_s=0.1,
+        retry_max_s=0.4,
+        **kwargs,
+    )
+
+
+def test_retries_with_backoff_until_stored() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.down_for = 4
+    writer = _writer(backend, clock)
+    assert writer.write(events=events(3)) == 3
+    assert clock.sleeps == [0.1, 0.2, 0.4, 0.4]
+    assert writer.stats.retries == 4
+    assert writer.stats.rows_written == 3 and writer.stats.batches_written == 1
+    assert len(backend.rows["events"]) == 3
+
+
+def test_gives_back_pressure_after_max_wait_and_loses_nothing() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.down_for = 100
+    writer = _writer(backend, clock, max_wait_s=1.0)
+    with pytest.raises(StorageUnavailable) as caught:
+        writer.write(events=events(2))
+    assert caught.value.retry_after > 0
+    backend.down_for = 0
+    assert writer.write(events=events(2)) == 2  # the caller tries again: stored
+
+
+def test_refused_rows_are_isolated_and_the_rest_written() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.refuse = {"e000005"}
+    writer = _writer(backend, clock)
+    with pytest.raises(MalformedRows) as caught:
+        writer.write(events=events(16))
+    assert [str(r) for r in caught.value.rejected] == [
+        "events event_id=e000005: server refused (code 53): type mismatch"
+    ]
+    assert sorted(r[0] for r in backend.rows["events"]) == [
+        f"e{i:06d}" for i in range(16) if i != 5
+    ]
+    assert writer.stats.rows_rejected == 1
+
+
+def test_buffer_flushes_by_size_and_by_time() -> None:
+    backend, clock = FakeBackend(), Clock()
+    writer = _writer(backend, clock, batch_rows=5, flush_interval_s=2.0)
+    assert writer.add(events=events(3)) == 0
+    assert writer.buffered == 3
+    assert writer.add(events=events(2, prefix="f")) == 5  # size reached
+    assert writer.buffered == 0
+    writer.add(events=events(1, prefix="g"))
+    clock.now += 1.0
+    assert writer.flush_if_due() == 0
+    clock.now += 1.0
+    assert writer.flush_if_due() == 1  # interval reached
+    assert writer.stats.batches_written == 2
+
+
+def test_buffer_is_kept_while_storage_is_down() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.down_for = 100
+    writer = _writer(backend, clock, batch_rows=100, max_wait_s=0.5)
+    writer.add(events=events(3))
+    with pytest.raises(StorageUnavailable):
+        writer.flush()
+    assert writer.buffered == 3
+    backend.down_for = 0
+    assert writer.flush() == 3
+
+
+def test_a_batch_refused_whole_is_not_blamed_on_its_rows() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.refuse = {f"e{i:06d}" for i in range(8)}
+    writer = _writer(backend, clock)
+    with pytest.raises(StorageRefused, match="every one of 8 events rows refused"):
+        writer.write(events=events(8))
+    assert writer.stats.rows_rejected == 0
+
+
+def test_a_missing_table_propagates_without_bisecting() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.missing_table = True
+    writer = _writer(backend, clock)
+    with pytest.raises(StorageMisconfigured):
+        writer.write(events=events(8))
+    assert backend.calls == 1
