@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import sys
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -151,6 +152,29 @@ class CaseState:
         return state
 
 
+_CLOCK_ACTIONS = frozenset(
+    {"suspend", "resume", "supplement_request", "supplement_received", "extend"}
+)
+_RULE_PROCESSES = frozenset(
+    {"approval", "fund_disbursement", "tender", "inspection", "inspection_plan"}
+)
+_FACT_PROCESSES = frozenset({"fund_disbursement", "tender", "inspection", "inspection_plan"})
+
+
+@dataclass(frozen=True, slots=True)
+class _ActionPlan:
+    template: Template
+    bit: int
+    check_order: bool
+    clock_action: bool
+    steps: bool
+    rules: bool
+    facts_when_ended: bool
+    capture: tuple[str, ...]
+    terminal: bool
+    timers: bool
+
+
 _IDS = CaseState.__slots__.index("ids")
 _RAISED = CaseState.__slots__.index("raised")
 
@@ -169,6 +193,7 @@ class CaseEngine:
         self._on = config.enabled
         self._red_k = config.red_after_working_days
         self._exempt = config.exempt_categories
+        self._plans: dict[tuple[str, str], _ActionPlan] = {}
 
     # ------------------------------------------------------------------ state
     def open_cases(self) -> int:
@@ -387,9 +412,29 @@ class CaseEngine:
         )
 
     # ------------------------------------------------------------------ events
+    def _plan(self, process: str, action: str) -> _ActionPlan:
+        """What an action of a process needs evaluated, decided once per (process, action)."""
+        template = self.config.templates[process]
+        plan = _ActionPlan(
+            template=template,
+            bit=template.bit[action],
+            check_order=action in template.order and "SKIPPED_STEP" in self._on,
+            clock_action=action in _CLOCK_ACTIONS,
+            steps=bool(template.step_clocks),
+            rules=process in _RULE_PROCESSES,
+            facts_when_ended=process in _FACT_PROCESSES,
+            capture=template.capture.get(action, ()),
+            terminal=action in template.terminal,
+            timers=action in template.timer_actions,
+        )
+        self._plans[(process, action)] = plan
+        return plan
+
     def process(self, event: Event) -> tuple[list[Alert], list[Fact]]:
         """Apply one event (the caller has advanced time to its instant first)."""
-        template = self.config.templates[event.process]
+        action = event.action
+        plan = self._plans.get((event.process, action)) or self._plan(event.process, action)
+        template = plan.template
         key = template.name + "|" + event.case_id
         state = self.states.get(key)
         digest = event_hash(event.event_id)
@@ -402,28 +447,30 @@ class CaseEngine:
         state.ids += digest
         alerts: list[Alert] = []
         facts: list[Fact] = []
-        action = event.action
         may_alert = not state.terminal
 
         if may_alert:
-            self._check_order(key, state, template, event, alerts)
+            if plan.check_order:
+                self._check_order(key, state, template, event, alerts)
             if fresh and action == template.start:
                 self._start_clock(key, state, template, event)
-            elif state.last is not None:
+            elif plan.clock_action and state.last is not None:
                 self._clock_event(key, state, event, alerts)
-            self._step_clocks(state, template, event)
-            self._process_rules(key, state, event, alerts, facts)
-        else:
+            if plan.steps:
+                self._step_clocks(state, template, event)
+            if plan.rules:
+                self._process_rules(key, state, event, alerts, facts)
+        elif plan.facts_when_ended:
             self._process_facts(key, state, event, facts)
-        for fact in facts:
-            fact.may_alert = may_alert
+            for fact in facts:
+                fact.may_alert = False
 
-        for name in template.capture.get(action, ()):
+        for name in plan.capture:
             if state.facts is None:
                 state.facts = {}
             state.facts[name] = event.attrs.get(name)
-        state.seen |= template.bit[action]
-        if may_alert and action in template.terminal:
+        state.seen |= plan.bit
+        if may_alert and plan.terminal:
             state.terminal = True
             state.terminal_action = action
             state.closed_at = event.occurred_at
@@ -440,16 +487,14 @@ class CaseEngine:
             self._touch(key, state, event.occurred_at, status=True)
         else:
             self._dirty.add(key)
-        if may_alert and (fresh or action in template.timer_actions):
+        if may_alert and (fresh or plan.timers):
             self._reschedule(key, state)
         return alerts, facts
 
     def _check_order(
         self, key: str, state: CaseState, template: Template, event: Event, alerts: list[Alert]
     ) -> None:
-        requirements = template.order.get(event.action)
-        if not requirements or "SKIPPED_STEP" not in self._on:
-            return
+        requirements = template.order[event.action]
         bit = 1 << (_SKIP_SHIFT + template.actions.index(event.action))
         if state.raised & bit:
             return
