@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from streams.engine.model import Alert
+from streams.privacy import mask_text
 from streams.engine.timeutil import LocalTime
 
 PROCESS_NAMES = {
@@ -68,7 +69,9 @@ def message_for(rule: str, level: str, process: str, case_id: str, details: dict
     template = _MESSAGES.get(rule + "/" + level) or _MESSAGES[rule]
     values = _Lenient(details)
     body = template.format_map(values)
-    return f"{PROCESS_NAMES.get(process, process)} {case_id}：{body}（{LEVEL_NAMES[level]}）"
+    # Citizen and enterprise identifiers never appear unmasked in a message (details keep them
+    # for reviewers with access to the case).
+    return mask_text(f"{PROCESS_NAMES.get(process, process)} {case_id}：{body}（{LEVEL_NAMES[level]}）")
 
 
 class _Lenient(dict[str, Any]):

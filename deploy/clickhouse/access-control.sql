@@ -1,0 +1,67 @@
+-- Access control for a current ClickHouse server (SQL-driven RBAC, 21.x and later;
+-- tested syntax: ClickHouse 24.8+ LTS). Applied by apply-access-control.sh, which
+-- replaces __WRITER_SHA256__ and __GRAFANA_SHA256__ with SHA-256 hex digests of
+-- the passwords it reads from the environment or from files: no password is
+-- ever written here, printed, or passed on a command line.
+--
+--   supervision_writer   the worker: reads and inserts, nothing else
+--   supervision_grafana  Grafana: read-only, every department (performance is published)
+--   supervision_auditor  role of auditors: alerts and events of their assigned
+--                        departments only (row policies), assignments in
+--                        supervision.auditor_departments
+--
+-- Idempotent: safe to run after every deployment.
+
+CREATE ROLE IF NOT EXISTS supervision_write;
+GRANT SELECT, INSERT ON supervision.* TO supervision_write;
+
+CREATE ROLE IF NOT EXISTS supervision_read;
+GRANT SELECT ON supervision.* TO supervision_read;
+
+CREATE USER IF NOT EXISTS supervision_writer
+    IDENTIFIED WITH sha256_hash BY '__WRITER_SHA256__'
+    DEFAULT DATABASE supervision;
+ALTER USER supervision_writer IDENTIFIED WITH sha256_hash BY '__WRITER_SHA256__';
+GRANT supervision_write TO supervision_writer;
+ALTER USER supervision_writer DEFAULT ROLE supervision_write;
+
+CREATE USER IF NOT EXISTS supervision_grafana
+    IDENTIFIED WITH sha256_hash BY '__GRAFANA_SHA256__'
+    DEFAULT DATABASE supervision
+    SETTINGS readonly = 2;
+ALTER USER supervision_grafana IDENTIFIED WITH sha256_hash BY '__GRAFANA_SHA256__';
+GRANT supervision_read TO supervision_grafana;
+ALTER USER supervision_grafana DEFAULT ROLE supervision_read;
+
+-- Which auditor may see which department: one row per (auditor user, dept).
+CREATE TABLE IF NOT EXISTS supervision.auditor_departments
+(
+    auditor    String,
+    dept       String,
+    assigned_at DateTime DEFAULT now()
+)
+ENGINE = ReplacingMergeTree()
+ORDER BY (auditor, dept);
+
+CREATE ROLE IF NOT EXISTS supervision_auditor SETTINGS readonly = 1;
+GRANT SELECT ON supervision.alerts TO supervision_auditor;
+GRANT SELECT ON supervision.alerts_v TO supervision_auditor;
+GRANT SELECT ON supervision.events TO supervision_auditor;
+GRANT SELECT ON supervision.events_v TO supervision_auditor;
+GRANT SELECT ON supervision.events_by_dept TO supervision_auditor;
+GRANT SELECT ON supervision.auditor_departments TO supervision_auditor;
+
+-- Row policies. Users without any policy on a table (writer, Grafana) read every
+-- row: config.d/access-control.xml sets users_without_row_policies_can_read_rows.
+CREATE ROW POLICY IF NOT EXISTS auditor_departments ON supervision.alerts
+    FOR SELECT USING dept IN (SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser())
+    TO supervision_auditor;
+CREATE ROW POLICY IF NOT EXISTS auditor_departments ON supervision.events
+    FOR SELECT USING dept IN (SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser())
+    TO supervision_auditor;
+CREATE ROW POLICY IF NOT EXISTS auditor_departments ON supervision.events_by_dept
+    FOR SELECT USING dept IN (SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser())
+    TO supervision_auditor;
+CREATE ROW POLICY IF NOT EXISTS own_assignments ON supervision.auditor_departments
+    FOR SELECT USING auditor = currentUser()
+    TO supervision_auditor;

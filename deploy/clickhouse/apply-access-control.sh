@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Create/update the ClickHouse users, roles and row policies of access-control.sql.
+#
+# Reads (never prints) the passwords from the environment, or from files named
+# by the *_FILE variant (Docker/Kubernetes secrets):
+#   CLICKHOUSE_ADMIN_PASSWORD[_FILE]    the admin user running this script
+#   CLICKHOUSE_WRITER_PASSWORD[_FILE]   password of supervision_writer (worker)
+#   CLICKHOUSE_GRAFANA_PASSWORD[_FILE]  password of supervision_grafana (Grafana)
+# and CLICKHOUSE_HOST (default 127.0.0.1), CLICKHOUSE_PORT (9000),
+# CLICKHOUSE_ADMIN_USER (default). Needs clickhouse-client and sha256sum.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+secret() {  # secret NAME -> value of $NAME, or the content of the file $NAME_FILE
+    local name="$1" file_var="${1}_FILE"
+    if [[ -n "${!file_var:-}" ]]; then
+        tr -d '\r\n' < "${!file_var}"
+    elif [[ -n "${!name:-}" ]]; then
+        printf '%s' "${!name}"
+    else
+        echo "apply-access-control: $name (or ${name}_FILE) is not set" >&2
+        return 1
+    fi
+}
+
+sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+admin_password="$(secret CLICKHOUSE_ADMIN_PASSWORD)"
+writer_sha="$(sha256 "$(secret CLICKHOUSE_WRITER_PASSWORD)")"
+grafana_sha="$(sha256 "$(secret CLICKHOUSE_GRAFANA_PASSWORD)")"
+
+# The admin password goes into a private client config file, not onto the command line.
+workdir="$(mktemp -d)"
+trap 'rm -rf "$workdir"' EXIT
+chmod 700 "$workdir"
+cat > "$workdir/client.xml" <<XML
+<config>
+    <host>${CLICKHOUSE_HOST:-127.0.0.1}</host>
+    <port>${CLICKHOUSE_PORT:-9000}</port>
+    <user>${CLICKHOUSE_ADMIN_USER:-default}</user>
+    <password>$(printf '%s' "$admin_password" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g')</password>
+</config>
+XML
+chmod 600 "$workdir/client.xml"
+
+sed -e "s/__WRITER_SHA256__/$writer_sha/g" -e "s/__GRAFANA_SHA256__/$grafana_sha/g" \
+    "$here/access-control.sql" \
+    | clickhouse-client --config-file "$workdir/client.xml" --multiquery
+echo "apply-access-control: users supervision_writer, supervision_grafana and role supervision_auditor are in place"

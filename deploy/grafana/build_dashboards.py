@@ -1,0 +1,1006 @@
+"""Grafana dashboards as code: writes deploy/grafana/dashboards/*.json.
+
+Run after editing:  .venv/bin/python deploy/grafana/build_dashboards.py
+tests/deploy/test_grafana.py checks the JSON files are up to date, runs every
+ClickHouse query (macros expanded) on chdb against schemas/clickhouse, and
+parses every PromQL expression with promtool.
+
+Data sources (deploy/grafana/provisioning/datasources/datasources.yml):
+uid ``clickhouse`` (grafana-clickhouse-datasource, database ``supervision``,
+read-only user) and uid ``prometheus``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "dashboards"
+CH = {"type": "grafana-clickhouse-datasource", "uid": "clickhouse"}
+PROM = {"type": "prometheus", "uid": "prometheus"}
+TABLE, TIMESERIES = 1, 0  # ClickHouse plugin "format"
+TAGS = ["supervision", "电子监察"]
+CASE_TIMELINE_UID = "supervision-case-timeline"
+
+LEVEL_COLORS = {"notice": "blue", "yellow": "yellow", "red": "red"}
+
+# --- template variables -------------------------------------------------------------
+
+
+def ch_variable(name: str, label: str, sql: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": CH,
+        "query": sql,
+        "definition": sql,
+        "refresh": 2,
+        "multi": True,
+        "includeAll": True,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+    }
+
+
+def custom_variable(
+    name: str,
+    label: str,
+    options: list[tuple[str, str]],
+    *,
+    multi: bool,
+    default: str | None = None,
+) -> dict[str, Any]:
+    include_all = multi
+    current_value = default if default is not None else "$__all"
+    current_text = next((t for t, v in options if v == default), "All")
+    return {
+        "name": name,
+        "label": label,
+        "type": "custom",
+        "query": ",".join(f"{text} : {value}" for text, value in options),
+        "options": [
+            {"selected": value == default, "text": text, "value": value} for text, value in options
+        ],
+        "multi": multi,
+        "includeAll": include_all,
+        "current": {"selected": True, "text": current_text, "value": current_value},
+    }
+
+
+def textbox_variable(name: str, label: str, default: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": "textbox",
+        "query": default,
+        "current": {"selected": False, "text": default, "value": default},
+    }
+
+
+RULE_VAR = ch_variable("rule", "规则 rule", "SELECT DISTINCT rule FROM alerts_v ORDER BY rule")
+LEVEL_VAR = custom_variable(
+    "level",
+    "等级 level",
+    [("提示 notice", "notice"), ("黄牌 yellow", "yellow"), ("红牌 red", "red")],
+    multi=True,
+)
+DEPT_ALERTS_VAR = ch_variable(
+    "dept", "部门 dept", "SELECT DISTINCT dept FROM alerts_v ORDER BY dept"
+)
+DEPT_PERF_VAR = ch_variable(
+    "dept", "部门 dept", "SELECT DISTINCT dept FROM dept_daily_v ORDER BY dept"
+)
+PROCESS_VAR = ch_variable(
+    "process", "流程 process", "SELECT DISTINCT process FROM dept_daily_v ORDER BY process"
+)
+PERIOD_VAR = custom_variable(
+    "period",
+    "周期 period",
+    [("周 week", "week"), ("月 month", "month"), ("季度 quarter", "quarter"), ("年 year", "year")],
+    multi=False,
+    default="month",
+)
+ALERT_FILTER = (
+    "$__conditionalAll(rule IN (${rule:singlequote}), $rule)"
+    " AND $__conditionalAll(level IN (${level:singlequote}), $level)"
+    " AND $__conditionalAll(dept IN (${dept:singlequote}), $dept)"
+)
+PERF_FILTER = (
+    "$__conditionalAll(dept IN (${dept:singlequote}), $dept)"
+    " AND $__conditionalAll(process IN (${process:singlequote}), $process)"
+)
+
+# --- panels ---------------------------------------------------------------------------
+
+
+class Layout:
+    """Places panels left to right, 24 columns wide, and assigns ids."""
+
+    def __init__(self) -> None:
+        self.x = self.y = self.row_height = 0
+        self.next_id = 1
+
+    def place(self, panel: dict[str, Any], w: int, h: int) -> dict[str, Any]:
+        if self.x + w > 24:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        panel["gridPos"] = {"x": self.x, "y": self.y, "w": w, "h": h}
+        panel["id"] = self.next_id
+        self.next_id += 1
+        self.x += w
+        self.row_height = max(self.row_height, h)
+        return panel
+
+
+def ch_target(sql: str, fmt: int, ref: str = "A") -> dict[str, Any]:
+    return {
+        "refId": ref,
+        "datasource": CH,
+        "editorType": "sql",
+        "format": fmt,
+        "queryType": "timeSeries" if fmt == TIMESERIES else "table",  # plugin QueryType values
+        "rawSql": sql,
+    }
+
+
+def prom_target(expr: str, legend: str, ref: str) -> dict[str, Any]:
+    return {"refId": ref, "datasource": PROM, "expr": expr, "legendFormat": legend, "range": True}
+
+
+def panel(
+    kind: str,
+    title: str,
+    description: str,
+    targets: list[dict[str, Any]],
+    datasource: dict[str, str],
+    unit: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    if unit:
+        defaults["unit"] = unit
+    if "color" in extra:
+        defaults["color"] = extra.pop("color")
+    body: dict[str, Any] = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": datasource,
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": extra.pop("overrides", [])},
+        "options": extra.pop("options", {}),
+    }
+    body.update(extra)
+    return body
+
+
+def level_colors() -> list[dict[str, Any]]:
+    return [
+        {
+            "matcher": {"id": "byName", "options": "level"},
+            "properties": [
+                {
+                    "id": "mappings",
+                    "value": [
+                        {
+                            "type": "value",
+                            "options": {
+                                lvl: {"color": color, "index": i}
+                                for i, (lvl, color) in enumerate(LEVEL_COLORS.items())
+                            },
+                        }
+                    ],
+                },
+                {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+            ],
+        }
+    ]
+
+
+def case_link(field: str = "case_id") -> dict[str, Any]:
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [
+            {
+                "id": "links",
+                "value": [
+                    {
+                        "title": "案件时间线 case timeline",
+                        "url": f"/d/{CASE_TIMELINE_UID}/case-timeline?var-case_process=${{__data.fields.process}}"
+                        "&var-case_id=${__value.text}&${__url_time_range}",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[dict[str, Any]],
+    variables: list[dict[str, Any]],
+    time_from: str = "now-7d",
+    refresh: str = "",
+    links: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": TAGS,
+        "timezone": "Asia/Shanghai",
+        "editable": False,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": refresh,
+        "time": {"from": time_from, "to": "now"},
+        "templating": {"list": variables},
+        "annotations": {"list": []},
+        "links": links
+        or [
+            {
+                "asDropdown": True,
+                "includeVars": False,
+                "keepTime": True,
+                "tags": ["supervision"],
+                "title": "电子监察",
+                "type": "dashboards",
+            }
+        ],
+        "panels": panels,
+    }
+
+
+# --- dashboards -------------------------------------------------------------------------
+
+
+def alert_board() -> dict[str, Any]:
+    layout = Layout()
+    panels = []
+    for level, title in (("red", "红牌 red"), ("yellow", "黄牌 yellow"), ("notice", "提示 notice")):
+        panels.append(
+            layout.place(
+                panel(
+                    "stat",
+                    title,
+                    f"Alerts of level {level} raised in the time range (filters apply).",
+                    [
+                        ch_target(
+                            f"SELECT count() AS alerts FROM alerts_v WHERE $__timeFilter(raised_at) AND level = '{level}'"
+                            f" AND {ALERT_FILTER}",
+                            TABLE,
+                        )
+                    ],
+                    CH,
+                    overrides=[],
+                    options={"colorMode": "background", "graphMode": "none"},
+                    color={"mode": "fixed", "fixedColor": LEVEL_COLORS[level]},
+                ),
+                6,
+                4,
+            )
+        )
+    panels.append(
+        layout.place(
+            panel(
+                "stat",
+                "涉及案件 cases",
+                "Distinct cases with at least one alert in the time range.",
+                [
+                    ch_target(
+                        f"SELECT uniqExact(process, case_id) AS cases FROM alerts_v WHERE $__timeFilter(raised_at)"
+                        f" AND {ALERT_FILTER}",
+                        TABLE,
+                    )
+                ],
+                CH,
+                options={"graphMode": "none"},
+            ),
+            6,
+            4,
+        )
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "table",
+                "最新告警 latest alerts",
+                "Newest first. Click a case id to open its timeline. Messages are masked (身份证号, 信用代码, 电话).",
+                [
+                    ch_target(
+                        "SELECT raised_at, level, rule, dept, process, case_id, message, detected_at, alert_id\n"
+                        "FROM alerts_v\n"
+                        f"WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
+                        "ORDER BY raised_at DESC, alert_id\nLIMIT 500",
+                        TABLE,
+                    )
+                ],
+                CH,
+                overrides=level_colors() + [case_link()],
+                options={
+                    "showHeader": True,
+                    "sortBy": [{"displayName": "raised_at", "desc": True}],
+                },
+            ),
+            24,
+            14,
+        )
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "barchart",
+                "按规则 by rule",
+                "Alerts per rule and level in the time range.",
+                [
+                    ch_target(
+                        "SELECT rule, countIf(level = 'notice') AS notice, countIf(level = 'yellow') AS yellow,\n"
+                        "       countIf(level = 'red') AS red\n"
+                        f"FROM alerts_v WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
+                        "GROUP BY rule ORDER BY red + yellow + notice DESC",
+                        TABLE,
+                    )
+                ],
+                CH,
+                options={"stacking": "normal", "orientation": "horizontal", "xField": "rule"},
+            ),
+            12,
+            9,
+        )
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "barchart",
+                "按部门 by department",
+                "Departments with the most alerts in the time range (top 20).",
+                [
+                    ch_target(
+                        "SELECT dept, countIf(level = 'notice') AS notice, countIf(level = 'yellow') AS yellow,\n"
+                        "       countIf(level = 'red') AS red\n"
+                        f"FROM alerts_v WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
+                        "GROUP BY dept ORDER BY red DESC, yellow DESC, notice DESC LIMIT 20",
+                        TABLE,
+                    )
+                ],
+                CH,
+                options={"stacking": "normal", "orientation": "horizontal", "xField": "dept"},
+            ),
+            12,
+            9,
+        )
+    )
+    return dashboard(
+        "supervision-alert-board",
+        "告警看板 Live alert board",
+        "Supervision alerts as they arrive; filter by rule, level and department; drill down to the case.",
+        panels,
+        [RULE_VAR, LEVEL_VAR, DEPT_ALERTS_VAR],
+        time_from="now-24h",
+        refresh="30s",
+    )
+
+
+def case_timeline() -> dict[str, Any]:
+    layout = Layout()
+    case_filter = "process = ${case_process:sqlstring} AND case_id = ${case_id:sqlstring}"
+    panels = [
+        layout.place(
+            panel(
+                "table",
+                "案件状态 case status",
+                "Clock, deadline and outcome of the case.",
+                [
+                    ch_target(
+                        "SELECT process, case_id, dept, started_at, deadline, terminal, terminal_action, closed_at,\n"
+                        "       card_level, completed_on_time, updated_at\n"
+                        f"FROM case_status_v WHERE {case_filter}",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            24,
+            4,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "事件时间线 event timeline",
+                "Every stored event of the case in event-time order.",
+                [
+                    ch_target(
+                        "SELECT occurred_at_text, action, dept, actor, party, amount, attrs, event_id, ingested_at\n"
+                        f"FROM events_v WHERE {case_filter}\n"
+                        "ORDER BY occurred_at_us, event_id",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            24,
+            12,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "告警与证据 alerts and evidence",
+                "Alerts of the case with the events behind each.",
+                [
+                    ch_target(
+                        "SELECT raised_at, level, rule, dept, message, arrayStringConcat(evidence, ', ') AS evidence,\n"
+                        "       details, config_version, alert_id\n"
+                        f"FROM alerts_v WHERE {case_filter}\n"
+                        "ORDER BY raised_at_us, alert_id",
+                        TABLE,
+                    )
+                ],
+                CH,
+                overrides=level_colors(),
+            ),
+            24,
+            8,
+        ),
+    ]
+    variables = [
+        textbox_variable("case_process", "流程 process", "approval"),
+        textbox_variable("case_id", "案件编号 case_id", ""),
+    ]
+    return dashboard(
+        CASE_TIMELINE_UID,
+        "案件时间线 Case timeline",
+        "One case: status, events and alerts with evidence. Opened from the alert board.",
+        panels,
+        variables,
+        time_from="now-1y",
+    )
+
+
+def department_performance() -> dict[str, Any]:
+    layout = Layout()
+    totals = (
+        "sum(completed) AS completed_cases,\n"
+        "       sum(completed_on_time) AS on_time_cases,\n"
+        "       sum(completed_late) AS late_cases,\n"
+        "       if(completed_cases = 0, NULL, round(100 * on_time_cases / completed_cases, 1)) AS on_time_rate,\n"
+        "       sum(yellow_cards) AS yellow, sum(red_cards) AS red, sum(accepted) AS accepted_cases"
+    )
+    panels = [
+        layout.place(
+            panel(
+                "stat",
+                "按时办结率 on-time rate",
+                "Share of cases completed in the range that met their deadline.",
+                [
+                    ch_target(
+                        f"SELECT {totals}\nFROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}",
+                        TABLE,
+                    )
+                ],
+                CH,
+                unit="percent",
+                options={"reduceOptions": {"fields": "/^on_time_rate$/", "calcs": ["lastNotNull"]}},
+            ),
+            6,
+            5,
+        ),
+        layout.place(
+            panel(
+                "stat",
+                "黄牌 yellow cards",
+                "Yellow cards raised in the range.",
+                [
+                    ch_target(
+                        f"SELECT sum(yellow_cards) AS yellow FROM dept_daily_v WHERE $__dateFilter(day)"
+                        f" AND {PERF_FILTER}",
+                        TABLE,
+                    )
+                ],
+                CH,
+                color={"mode": "fixed", "fixedColor": "yellow"},
+                options={"colorMode": "background"},
+            ),
+            6,
+            5,
+        ),
+        layout.place(
+            panel(
+                "stat",
+                "红牌 red cards",
+                "Red cards raised in the range.",
+                [
+                    ch_target(
+                        f"SELECT sum(red_cards) AS red FROM dept_daily_v WHERE $__dateFilter(day)"
+                        f" AND {PERF_FILTER}",
+                        TABLE,
+                    )
+                ],
+                CH,
+                color={"mode": "fixed", "fixedColor": "red"},
+                options={"colorMode": "background"},
+            ),
+            6,
+            5,
+        ),
+        layout.place(
+            panel(
+                "stat",
+                "受理 / 办结 accepted / completed",
+                "Cases whose clock started / that ended in the range.",
+                [
+                    ch_target(
+                        f"SELECT sum(accepted) AS accepted, sum(completed) AS completed FROM dept_daily_v"
+                        f" WHERE $__dateFilter(day) AND {PERF_FILTER}",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            6,
+            5,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "部门排名 department ranking",
+                "绩效测评: ranked by on-time rate, then fewest red and yellow cards, over the time range.",
+                [
+                    ch_target(
+                        f"SELECT rank() OVER (ORDER BY on_time_rate DESC NULLS LAST, red ASC, yellow ASC) AS rank,\n"
+                        f"       dept, {totals}\n"
+                        f"FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        "GROUP BY dept\nORDER BY rank, dept",
+                        TABLE,
+                    )
+                ],
+                CH,
+                unit=None,
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "on_time_rate"},
+                        "properties": [
+                            {"id": "unit", "value": "percent"},
+                            {"id": "custom.cellOptions", "value": {"type": "gauge"}},
+                            {"id": "max", "value": 100},
+                        ],
+                    }
+                ],
+            ),
+            24,
+            11,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "分周期排名 ranking by period",
+                "Per period (variable 周期): each department's on-time rate, cards and rank within the period.",
+                [
+                    ch_target(
+                        "SELECT period, rank() OVER (PARTITION BY period ORDER BY on_time_rate DESC NULLS LAST, red ASC,"
+                        " yellow ASC) AS rank,\n"
+                        f"       dept, completed_cases, on_time_rate, yellow, red\n"
+                        "FROM (\n"
+                        "  SELECT toStartOfInterval(day, INTERVAL 1 ${period}) AS period, dept,\n"
+                        f"         {totals}\n"
+                        f"  FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        "  GROUP BY period, dept\n"
+                        ")\nORDER BY period DESC, rank, dept",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            24,
+            11,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "按时办结率趋势 on-time rate by period",
+                "On-time rate per department and period.",
+                [
+                    ch_target(
+                        "SELECT toDateTime(toStartOfInterval(day, INTERVAL 1 ${period}), 'Asia/Shanghai') AS time, dept,\n"
+                        "       if(sum(completed) = 0, NULL, round(100 * sum(completed_on_time) / sum(completed), 1))"
+                        " AS on_time_rate\n"
+                        f"FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        "GROUP BY time, dept ORDER BY time, dept",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+                unit="percent",
+            ),
+            12,
+            9,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "红黄牌趋势 cards by period",
+                "Yellow and red cards per period.",
+                [
+                    ch_target(
+                        "SELECT toDateTime(toStartOfInterval(day, INTERVAL 1 ${period}), 'Asia/Shanghai') AS time,\n"
+                        "       sum(yellow_cards) AS yellow, sum(red_cards) AS red\n"
+                        f"FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        "GROUP BY time ORDER BY time",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+                options={"legend": {"showLegend": True}},
+            ),
+            12,
+            9,
+        ),
+    ]
+    return dashboard(
+        "supervision-department-performance",
+        "部门绩效 Department performance",
+        "绩效测评: on-time completion rate, yellow and red cards, and ranking by period (Asia/Shanghai days).",
+        panels,
+        [DEPT_PERF_VAR, PROCESS_VAR, PERIOD_VAR],
+        time_from="now-90d",
+    )
+
+
+def rule_trends() -> dict[str, Any]:
+    layout = Layout()
+    panels = [
+        layout.place(
+            panel(
+                "timeseries",
+                "规则趋势 alerts by rule",
+                "Alerts per rule over time.",
+                [
+                    ch_target(
+                        "SELECT $__timeInterval(raised_at) AS time, rule, count() AS alerts\n"
+                        f"FROM alerts_v WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
+                        "GROUP BY time, rule ORDER BY time",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+            ),
+            24,
+            9,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "等级趋势 alerts by level",
+                "Notices, yellow and red cards over time.",
+                [
+                    ch_target(
+                        "SELECT $__timeInterval(raised_at) AS time, countIf(level = 'notice') AS notice,\n"
+                        "       countIf(level = 'yellow') AS yellow, countIf(level = 'red') AS red\n"
+                        f"FROM alerts_v WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
+                        "GROUP BY time ORDER BY time",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+                options={"legend": {"showLegend": True}},
+            ),
+            12,
+            9,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "告警延迟 detection delay",
+                "How long after raised_at an alert was stored (p50, p95).",
+                [
+                    ch_target(
+                        "SELECT $__timeInterval(raised_at) AS time,\n"
+                        "       quantile(0.5)(greatest(0, toInt64(detected_at) - toInt64(raised_at))) AS p50,\n"
+                        "       quantile(0.95)(greatest(0, toInt64(detected_at) - toInt64(raised_at))) AS p95\n"
+                        f"FROM alerts_v WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
+                        "GROUP BY time ORDER BY time",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+                unit="s",
+            ),
+            12,
+            9,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "规则对比 rules compared with previous period",
+                "Alerts per rule in the range and in the equally long range before it.",
+                [
+                    ch_target(
+                        "SELECT rule,\n"
+                        "       countIf(raised_at >= $__fromTime) AS current_period,\n"
+                        "       countIf(raised_at < $__fromTime) AS previous_period,\n"
+                        "       current_period - previous_period AS change\n"
+                        "FROM alerts_v\n"
+                        "WHERE raised_at >= $__fromTime - ($__toTime - $__fromTime) AND raised_at <= $__toTime\n"
+                        f"  AND {ALERT_FILTER}\n"
+                        "GROUP BY rule ORDER BY current_period DESC",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            12,
+            9,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "高频对象 most frequent counterparties",
+                "Enterprises, payees and suppliers named in events of alerted cases (top 20).",
+                [
+                    ch_target(
+                        "SELECT party, count() AS alerts, uniqExact(process, case_id) AS cases,"
+                        " groupUniqArray(5)(rule) AS rules\n"
+                        "FROM alerts_v\n"
+                        "INNER JOIN (SELECT DISTINCT process, case_id, party FROM events_v WHERE party != '') AS e\n"
+                        "    USING (process, case_id)\n"
+                        f"WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
+                        "GROUP BY party ORDER BY alerts DESC LIMIT 20",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            12,
+            9,
+        ),
+    ]
+    return dashboard(
+        "supervision-rule-trends",
+        "规则趋势 Rule trends",
+        "How often each supervision rule fires over time, by level, and compared with the previous period.",
+        panels,
+        [RULE_VAR, LEVEL_VAR, DEPT_ALERTS_VAR],
+        time_from="now-30d",
+    )
+
+
+PIPELINE_PROM: list[tuple[str, str, str, list[tuple[str, str]]]] = [
+    (
+        "消费速率 events consumed",
+        "Messages read per second, by topic.",
+        "ops",
+        [
+            (
+                'sum by (topic) (rate(supervision_events_consumed_total{instance=~"$instance"}[$__rate_interval]))',
+                "{{topic}}",
+            )
+        ],
+    ),
+    (
+        "拒收 rejected and dead-lettered",
+        "Invalid messages per second, by reason.",
+        "ops",
+        [
+            (
+                'sum by (topic, reason) (rate(supervision_events_rejected_total{instance=~"$instance"}'
+                "[$__rate_interval]))",
+                "rejected {{topic}} {{reason}}",
+            ),
+            (
+                'sum by (topic) (rate(supervision_deadletter_messages_total{instance=~"$instance"}[$__rate_interval]))',
+                "dead-letter {{topic}}",
+            ),
+        ],
+    ),
+    (
+        "消费延迟 consumer lag",
+        "Messages behind the high watermark, per partition.",
+        "short",
+        [
+            (
+                'sum by (topic, partition) (supervision_consumer_lag_messages{instance=~"$instance"})',
+                "{{topic}}/{{partition}}",
+            )
+        ],
+    ),
+    (
+        "告警速率 alerts raised",
+        "Alerts per second, by rule and level.",
+        "ops",
+        [
+            (
+                'sum by (rule, level) (rate(supervision_alerts_total{instance=~"$instance"}[$__rate_interval]))',
+                "{{rule}} {{level}}",
+            )
+        ],
+    ),
+    (
+        "定时器延迟 timer lag",
+        "How late timed alerts fire behind their instant (p95), and the due backlog.",
+        "s",
+        [
+            (
+                "histogram_quantile(0.95, sum by (le) (rate(supervision_timer_lag_seconds_bucket"
+                '{instance=~"$instance"}[$__rate_interval])))',
+                "p95 fire delay",
+            ),
+            ('max(supervision_timer_backlog_seconds{instance=~"$instance"})', "oldest due timer"),
+        ],
+    ),
+    (
+        "引擎耗时 engine evaluation",
+        "Rule engine time per event (p50, p99).",
+        "s",
+        [
+            (
+                "histogram_quantile(0.5, sum by (le) (rate(supervision_engine_evaluation_seconds_bucket"
+                '{instance=~"$instance"}[$__rate_interval])))',
+                "p50",
+            ),
+            (
+                "histogram_quantile(0.99, sum by (le) (rate(supervision_engine_evaluation_seconds_bucket"
+                '{instance=~"$instance"}[$__rate_interval])))',
+                "p99",
+            ),
+        ],
+    ),
+    (
+        "案件与定时器 open cases and pending timers",
+        "Engine state held by the workers.",
+        "short",
+        [
+            ('sum(supervision_open_cases{instance=~"$instance"})', "open cases"),
+            ('sum(supervision_pending_timers{instance=~"$instance"})', "pending timers"),
+        ],
+    ),
+    (
+        "写入行数 rows written",
+        "Rows written to ClickHouse per second, by table.",
+        "rowsps",
+        [
+            (
+                'sum by (table) (rate(supervision_storage_rows_total{instance=~"$instance"}[$__rate_interval]))',
+                "{{table}}",
+            )
+        ],
+    ),
+    (
+        "写入耗时 write latency",
+        "ClickHouse batch write time (p95), by table.",
+        "s",
+        [
+            (
+                "histogram_quantile(0.95, sum by (le, table) (rate(supervision_storage_write_duration_seconds_bucket"
+                '{instance=~"$instance"}[$__rate_interval])))',
+                "p95 {{table}}",
+            )
+        ],
+    ),
+    (
+        "写入失败与重试 write failures and retries",
+        "Failed ClickHouse writes and retries per second.",
+        "ops",
+        [
+            (
+                'sum by (table, error) (rate(supervision_storage_write_failures_total{instance=~"$instance"}'
+                "[$__rate_interval]))",
+                "failed {{table}} {{error}}",
+            ),
+            (
+                'sum by (table) (rate(supervision_storage_retries_total{instance=~"$instance"}[$__rate_interval]))',
+                "retry {{table}}",
+            ),
+        ],
+    ),
+]
+
+
+def pipeline_health() -> dict[str, Any]:
+    layout = Layout()
+    panels = []
+    for title, expr, legend in (
+        ("就绪 ready workers", 'sum(supervision_ready{instance=~"$instance"})', "ready"),
+        (
+            "Kafka connected",
+            'sum(supervision_broker_connected{instance=~"$instance"})',
+            "connected",
+        ),
+        (
+            "ClickHouse connected",
+            'sum(supervision_storage_connected{instance=~"$instance"})',
+            "connected",
+        ),
+        ("抓取 up", 'sum(up{job="supervision-worker", instance=~"$instance"})', "up"),
+    ):
+        panels.append(
+            layout.place(
+                panel(
+                    "stat",
+                    title,
+                    "Workers reporting it, out of the scraped replicas.",
+                    [prom_target(expr, legend, "A")],
+                    PROM,
+                    options={"graphMode": "none"},
+                ),
+                6,
+                4,
+            )
+        )
+    for title, description, unit, queries in PIPELINE_PROM:
+        targets = [
+            prom_target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(queries)
+        ]
+        panels.append(
+            layout.place(panel("timeseries", title, description, targets, PROM, unit=unit), 12, 8)
+        )
+    panels.append(
+        layout.place(
+            panel(
+                "table",
+                "最近拒收 recent dead letters (ClickHouse)",
+                "Rejected input stored in ClickHouse: where it came from and why (raw bytes not shown).",
+                [
+                    ch_target(
+                        "SELECT received_at, topic, kafka_partition, kafka_offset, reason, source\n"
+                        "FROM deadletter FINAL\nWHERE $__timeFilter(received_at)\n"
+                        "ORDER BY received_at DESC LIMIT 200",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            24,
+            10,
+        )
+    )
+    instance_var = {
+        "name": "instance",
+        "label": "worker",
+        "type": "query",
+        "datasource": PROM,
+        "query": {"query": "label_values(supervision_ready, instance)", "refId": "instance"},
+        "definition": "label_values(supervision_ready, instance)",
+        "refresh": 2,
+        "multi": True,
+        "includeAll": True,
+        "allValue": ".*",
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+    }
+    return dashboard(
+        "supervision-pipeline-health",
+        "流水线健康 Pipeline health",
+        "Worker metrics from Prometheus: consumption, lag, timers, storage, dead letters.",
+        panels,
+        [instance_var],
+        time_from="now-6h",
+        refresh="30s",
+    )
+
+
+DASHBOARDS = {
+    "alert-board.json": alert_board,
+    "case-timeline.json": case_timeline,
+    "department-performance.json": department_performance,
+    "rule-trends.json": rule_trends,
+    "pipeline-health.json": pipeline_health,
+}
+
+
+def render() -> dict[str, str]:
+    return {
+        name: json.dumps(build(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        for name, build in DASHBOARDS.items()
+    }
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, text in render().items():
+        (OUT / name).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""What the worker reports on /healthz (liveness) and /readyz (readiness).
+
+The worker owns one :class:`HealthState` and updates it as things happen:
+
+- ``set_broker(connected, detail)`` when the Kafka consumer (dis)connects;
+- ``set_storage(connected, detail)`` after each ClickHouse write or ping;
+- ``set_timer_lag(seconds)`` with the age of the oldest due timed alert not yet
+  fired (0 when none is due);
+- ``heartbeat()`` from a periodic task, so a stuck event loop shows as dead.
+
+Readiness = broker connected, storage connected and timer lag within
+``max_timer_lag_seconds``. Liveness = a heartbeat within
+``liveness_timeout_seconds`` (or none expected yet). Details are masked: an
+error text naming a URL with a password or an identifier never leaves here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from streams.observability.metrics import METRICS, Metrics
+from streams.privacy import mask_text
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
+
+
+@dataclass
+class ComponentStatus:
+    connected: bool | None = None  # None: not reported yet
+    detail: str = "not reported yet"
+    changed_at: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"connected": bool(self.connected), "detail": self.detail, "since": self.changed_at}
+
+
+class HealthState:
+    def __init__(
+        self,
+        *,
+        max_timer_lag_seconds: float = 300.0,
+        liveness_timeout_seconds: float = 120.0,
+        metrics: Metrics | None = METRICS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_timer_lag_seconds = max_timer_lag_seconds
+        self.liveness_timeout_seconds = liveness_timeout_seconds
+        self._metrics = metrics
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.broker = ComponentStatus()
+        self.storage = ComponentStatus()
+        self.timer_lag_seconds = 0.0
+        self.started_at = clock()
+        self.last_heartbeat: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, metrics: Metrics | None = METRICS) -> HealthState:
+        return cls(
+            max_timer_lag_seconds=settings.health_max_timer_lag_seconds,
+            liveness_timeout_seconds=settings.health_liveness_timeout_seconds,
+            metrics=metrics,
+        )
+
+    # --- updates from the worker ---------------------------------------------------
+    def set_broker(self, connected: bool, detail: str = "") -> None:
+        self._set(self.broker, connected, detail)
+        if self._metrics is not None:
+            self._metrics.broker_connected.set(1 if connected else 0)
+        self._publish_ready()
+
+    def set_storage(self, connected: bool, detail: str = "") -> None:
+        self._set(self.storage, connected, detail)
+        if self._metrics is not None:
+            self._metrics.storage_connected.set(1 if connected else 0)
+        self._publish_ready()
+
+    def set_timer_lag(self, seconds: float) -> None:
+        with self._lock:
+            self.timer_lag_seconds = max(0.0, seconds)
+        if self._metrics is not None:
+            self._metrics.set_timer_backlog(seconds)
+        self._publish_ready()
+
+    def heartbeat(self) -> None:
+        with self._lock:
+            self.last_heartbeat = self._clock()
+
+    # --- what the endpoints report ----------------------------------------------------
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        now = self._clock()
+        with self._lock:
+            beat = self.last_heartbeat
+        age = None if beat is None else now - beat
+        alive = age is None or age <= self.liveness_timeout_seconds
+        return alive, {
+            "alive": alive,
+            "uptime_seconds": round(now - self.started_at, 3),
+            "heartbeat_age_seconds": None if age is None else round(age, 3),
+            "liveness_timeout_seconds": self.liveness_timeout_seconds,
+        }
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            lag = self.timer_lag_seconds
+            broker, storage = self.broker.as_json(), self.storage.as_json()
+        keeping_up = lag <= self.max_timer_lag_seconds
+        ready = bool(broker["connected"] and storage["connected"] and keeping_up)
+        return ready, {
+            "ready": ready,
+            "broker": broker,
+            "storage": storage,
+            "timers": {
+                "keeping_up": keeping_up,
+                "lag_seconds": round(lag, 3),
+                "max_lag_seconds": self.max_timer_lag_seconds,
+            },
+        }
+
+    # --- internals ------------------------------------------------------------------
+    def _set(self, status: ComponentStatus, connected: bool, detail: str) -> None:
+        with self._lock:
+            if status.connected != connected:
+                status.changed_at = self._clock()
+            status.connected = connected
+            status.detail = (
+                mask_text(detail) if detail else ("connected" if connected else "disconnected")
+            )
+
+    def _publish_ready(self) -> None:
+        if self._metrics is not None:
+            ready, _ = self.readiness()
+            self._metrics.ready.set(1 if ready else 0)

@@ -1,0 +1,319 @@
+"""Every Prometheus metric of the worker, defined once, in one registry.
+
+The worker never touches a metric object directly: it calls the small helper
+methods of :class:`Metrics` (or the module-level aliases bound to the default
+instance ``METRICS``), so names, labels and units live in this file only.
+
+Naming follows the Prometheus conventions: ``supervision_`` prefix, base units
+in the name (``_seconds``), counters end in ``_total``. Label values must come
+from small, bounded sets (topics, rule codes, levels, reason *codes*, table
+names) — never event ids, case ids or free text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
+
+NAMESPACE = "supervision"
+
+# Engine evaluation of one event: sub-millisecond normally.
+EVALUATION_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.5,
+    1.0,
+)
+# How late a timed alert fires behind its instant: seconds to hours.
+TIMER_LAG_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
+# One ClickHouse batch insert.
+WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+MAX_LABEL_LENGTH = 64
+
+
+def _label(value: object) -> str:
+    """A label value: text, bounded in length (a guard against high cardinality)."""
+    text = str(value)
+    return text if len(text) <= MAX_LABEL_LENGTH else text[:MAX_LABEL_LENGTH]
+
+
+class Metrics:
+    """The worker's metrics, registered in ``registry``.
+
+    One instance per process (``METRICS``); tests may build their own on a
+    fresh :class:`CollectorRegistry`.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, process_metrics: bool = True
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        if process_metrics:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+        ns = NAMESPACE
+
+        self.build_info = Info(
+            "build", "Version of the supervision worker.", namespace=ns, registry=r
+        )
+
+        # --- input ---------------------------------------------------------
+        self.events_consumed = Counter(
+            "events_consumed",
+            "Kafka messages read by the worker.",
+            ["topic"],
+            namespace=ns,
+            registry=r,
+        )
+        self.events_accepted = Counter(
+            "events_accepted",
+            "Events that passed validation and were evaluated.",
+            ["topic"],
+            namespace=ns,
+            registry=r,
+        )
+        self.events_rejected = Counter(
+            "events_rejected",
+            "Messages rejected as invalid, by reason code.",
+            ["topic", "reason"],
+            namespace=ns,
+            registry=r,
+        )
+        self.events_duplicate = Counter(
+            "events_duplicate",
+            "Events ignored because their event_id was already seen.",
+            ["topic"],
+            namespace=ns,
+            registry=r,
+        )
+        self.deadletter_messages = Counter(
+            "deadletter_messages",
+            "Messages published to the dead-letter topic, by source topic and reason.",
+            ["topic", "reason"],
+            namespace=ns,
+            registry=r,
+        )
+        self.last_event_timestamp = Gauge(
+            "last_event_consumed_timestamp_seconds",
+            "Unix time the worker last consumed a message.",
+            namespace=ns,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "consumer_lag_messages",
+            "Messages behind the partition's high watermark.",
+            ["topic", "partition"],
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- engine --------------------------------------------------------
+        self.alerts = Counter(
+            "alerts",
+            "Alerts raised, by rule and level.",
+            ["rule", "level"],
+            namespace=ns,
+            registry=r,
+        )
+        self.evaluation_seconds = Histogram(
+            "engine_evaluation_seconds",
+            "Time the rule engine took to evaluate one event.",
+            namespace=ns,
+            registry=r,
+            buckets=EVALUATION_BUCKETS,
+        )
+        self.open_cases = Gauge(
+            "open_cases",
+            "Cases held in engine state that have not reached a terminal action.",
+            namespace=ns,
+            registry=r,
+        )
+        self.pending_timers = Gauge(
+            "pending_timers",
+            "Timed alerts scheduled and not yet fired or cancelled.",
+            namespace=ns,
+            registry=r,
+        )
+        self.timer_lag = Histogram(
+            "timer_lag_seconds",
+            "How late a timed alert fired behind its instant (wall clock).",
+            namespace=ns,
+            registry=r,
+            buckets=TIMER_LAG_BUCKETS,
+        )
+        self.timer_backlog = Gauge(
+            "timer_backlog_seconds",
+            "Age of the oldest due timed alert not yet fired (0 when timers keep up).",
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- storage -------------------------------------------------------
+        self.storage_batches = Counter(
+            "storage_batches", "Batches written to ClickHouse.", ["table"], namespace=ns, registry=r
+        )
+        self.storage_rows = Counter(
+            "storage_rows", "Rows written to ClickHouse.", ["table"], namespace=ns, registry=r
+        )
+        self.storage_failures = Counter(
+            "storage_write_failures",
+            "Failed ClickHouse write attempts, by error class.",
+            ["table", "error"],
+            namespace=ns,
+            registry=r,
+        )
+        self.storage_retries = Counter(
+            "storage_retries",
+            "ClickHouse writes retried after a failure.",
+            ["table"],
+            namespace=ns,
+            registry=r,
+        )
+        self.storage_write_seconds = Histogram(
+            "storage_write_duration_seconds",
+            "Time one successful ClickHouse batch write took.",
+            ["table"],
+            namespace=ns,
+            registry=r,
+            buckets=WRITE_BUCKETS,
+        )
+        self.storage_last_success = Gauge(
+            "storage_last_success_timestamp_seconds",
+            "Unix time of the last successful write.",
+            ["table"],
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- health (mirrored by HealthState) --------------------------------
+        self.broker_connected = Gauge(
+            "broker_connected",
+            "1 while the worker is connected to Kafka.",
+            namespace=ns,
+            registry=r,
+        )
+        self.storage_connected = Gauge(
+            "storage_connected",
+            "1 while the worker can reach ClickHouse.",
+            namespace=ns,
+            registry=r,
+        )
+        self.ready = Gauge(
+            "ready", "1 while the worker reports ready on /readyz.", namespace=ns, registry=r
+        )
+
+    # --- helpers the worker calls ------------------------------------------------
+    def set_build_info(self, version: str, **extra: str) -> None:
+        self.build_info.info({"version": version, **{k: _label(v) for k, v in extra.items()}})
+
+    def record_consumed(self, topic: str, count: int = 1) -> None:
+        self.events_consumed.labels(_label(topic)).inc(count)
+        self.last_event_timestamp.set(time.time())
+
+    def record_accepted(self, topic: str, count: int = 1) -> None:
+        self.events_accepted.labels(_label(topic)).inc(count)
+
+    def record_rejected(self, topic: str, reason: str, count: int = 1) -> None:
+        """``reason`` is a short code (``invalid_json``, ``schema``, ``unknown_action``…), not a message."""
+        self.events_rejected.labels(_label(topic), _label(reason)).inc(count)
+
+    def record_duplicate(self, topic: str, count: int = 1) -> None:
+        self.events_duplicate.labels(_label(topic)).inc(count)
+
+    def record_deadletter(self, topic: str, reason: str, count: int = 1) -> None:
+        self.deadletter_messages.labels(_label(topic), _label(reason)).inc(count)
+
+    def record_alert(self, rule: str, level: str, count: int = 1) -> None:
+        self.alerts.labels(_label(rule), _label(level)).inc(count)
+
+    def observe_evaluation(self, seconds: float) -> None:
+        self.evaluation_seconds.observe(seconds)
+
+    @contextmanager
+    def time_evaluation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.evaluation_seconds.observe(time.perf_counter() - started)
+
+    def set_open_cases(self, count: int) -> None:
+        self.open_cases.set(count)
+
+    def set_pending_timers(self, count: int) -> None:
+        self.pending_timers.set(count)
+
+    def observe_timer_lag(self, seconds: float) -> None:
+        """A timed alert fired ``seconds`` after its instant (negative values count as 0)."""
+        self.timer_lag.observe(max(0.0, seconds))
+
+    def set_timer_backlog(self, seconds: float) -> None:
+        self.timer_backlog.set(max(0.0, seconds))
+
+    def set_consumer_lag(self, topic: str, partition: int, lag: int) -> None:
+        self.consumer_lag.labels(_label(topic), str(partition)).set(max(0, lag))
+
+    def forget_partition(self, topic: str, partition: int) -> None:
+        """Drop the lag series of a partition this worker no longer owns (after a rebalance)."""
+        with suppress(KeyError):
+            self.consumer_lag.remove(_label(topic), str(partition))
+
+    def record_storage_batch(self, table: str, rows: int, seconds: float) -> None:
+        t = _label(table)
+        self.storage_batches.labels(t).inc()
+        self.storage_rows.labels(t).inc(rows)
+        self.storage_write_seconds.labels(t).observe(seconds)
+        self.storage_last_success.labels(t).set(time.time())
+
+    def record_storage_failure(
+        self, table: str, error: BaseException | str, *, will_retry: bool = True
+    ) -> None:
+        name = error if isinstance(error, str) else type(error).__name__
+        t = _label(table)
+        self.storage_failures.labels(t, _label(name)).inc()
+        if will_retry:
+            self.storage_retries.labels(t).inc()
+
+
+METRICS = Metrics()
+REGISTRY = METRICS.registry
+
+# Module-level aliases of the default instance, for ``from ... import metrics; metrics.record_alert(...)``.
+set_build_info = METRICS.set_build_info
+record_consumed = METRICS.record_consumed
+record_accepted = METRICS.record_accepted
+record_rejected = METRICS.record_rejected
+record_duplicate = METRICS.record_duplicate
+record_deadletter = METRICS.record_deadletter
+record_alert = METRICS.record_alert
+observe_evaluation = METRICS.observe_evaluation
+time_evaluation = METRICS.time_evaluation
+set_open_cases = METRICS.set_open_cases
+set_pending_timers = METRICS.set_pending_timers
+observe_timer_lag = METRICS.observe_timer_lag
+set_timer_backlog = METRICS.set_timer_backlog
+set_consumer_lag = METRICS.set_consumer_lag
+forget_partition = METRICS.forget_partition
+record_storage_batch = METRICS.record_storage_batch
+record_storage_failure = METRICS.record_storage_failure

@@ -1,0 +1,378 @@
+"""Grafana dashboards: generated from code, provisioned, and every query runs.
+
+Every ClickHouse panel and variable query is expanded (template variables and
+the plugin's macros) for several selections and run on chdb against the
+migrations in schemas/clickhouse; every PromQL expression is parsed by promtool.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from streams.observability.metrics import REGISTRY
+from tests.deploy.conftest import DEPLOY, REPO, load_yaml, tool
+from tests.deploy.grafana_macros import ALL, Context, expand
+
+GRAFANA = DEPLOY / "grafana"
+DASHBOARD_FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
+DASHBOARDS = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in DASHBOARD_FILES}
+MIGRATIONS = sorted((REPO / "schemas" / "clickhouse").glob("*.sql"))
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+END = datetime(2026, 12, 1, tzinfo=UTC)
+OPTIONS = {
+    "rule": ["OVERDUE", "SKIPPED_STEP", "PAYEE_MISMATCH"],
+    "level": ["notice", "yellow", "red"],
+    "dept": ["D01", "D02"],
+    "process": ["approval", "fund_disbursement"],
+    "period": ["week", "month", "quarter", "year"],
+    "instance": [".*"],
+}
+SELECTIONS: dict[str, dict[str, list[str] | str]] = {
+    "all": {
+        "rule": ALL,
+        "level": ALL,
+        "dept": ALL,
+        "process": ALL,
+        "period": "month",
+        "case_id": "C2",
+        "case_process": "approval",
+        "instance": ALL,
+    },
+    "some": {
+        "rule": ["OVERDUE", "SKIPPED_STEP"],
+        "level": ["red"],
+        "dept": ["D02"],
+        "process": ["approval"],
+        "period": "week",
+        "case_id": "C1",
+        "case_process": "approval",
+        "instance": ALL,
+    },
+    "quote": {
+        "rule": ["O'RULE"],
+        "level": ["yellow"],
+        "dept": ["D'01", "D02"],
+        "process": ["approval"],
+        "period": "year",
+        "case_id": "x' OR '1'='1",
+        "case_process": "approval' OR 1=1 --",
+        "instance": ALL,
+    },
+    "quarter": {
+        "rule": ALL,
+        "level": ["notice", "yellow"],
+        "dept": ["D01"],
+        "process": ALL,
+        "period": "quarter",
+        "case_id": "C2",
+        "case_process": "fund_disbursement",
+        "instance": ALL,
+    },
+}
+
+
+def _build_module() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "build_dashboards", GRAFANA / "build_dashboards.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _panels() -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, board in DASHBOARDS.items():
+        for panel in board["panels"]:
+            yield name, panel
+
+
+def _ch_queries() -> list[tuple[str, str]]:
+    queries = []
+    for name, panel in _panels():
+        for target in panel["targets"]:
+            if target["datasource"]["uid"] == "clickhouse":
+                queries.append((f"{name}:{panel['title']}:{target['refId']}", target["rawSql"]))
+    for name, board in DASHBOARDS.items():
+        for variable in board["templating"]["list"]:
+            if variable["type"] == "query" and variable["datasource"]["uid"] == "clickhouse":
+                queries.append((f"{name}:variable {variable['name']}", variable["query"]))
+    return queries
+
+
+def _prom_queries() -> list[tuple[str, str]]:
+    return [
+        (f"{name}:{panel['title']}:{t['refId']}", t["expr"])
+        for name, panel in _panels()
+        for t in panel["targets"]
+        if t["datasource"]["uid"] == "prometheus"
+    ]
+
+
+# --- the database the queries run on -------------------------------------------------------
+
+
+def _statements(sql: str) -> list[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+SAMPLE = """
+INSERT INTO events (event_id, case_id, process, action, occurred_at, occurred_at_us, occurred_at_text, dept,
+                    actor, party, amount, attrs) VALUES
+ ('e1', 'C1', 'approval', 'accept', toDateTime('2026-11-02 09:00:00', 'Asia/Shanghai'), 1793581200000000,
+  '2026-11-02T09:00:00+08:00', 'D01', 'u1', '', NULL, '{"time_limit_days":5}'),
+ ('e2', 'C1', 'approval', 'complete', toDateTime('2026-11-05 10:00:00', 'Asia/Shanghai'), 1793844000000000,
+  '2026-11-05T10:00:00+08:00', 'D01', 'u1', '', NULL, '{}'),
+ ('e3', 'C2', 'approval', 'accept', toDateTime('2026-11-02 10:00:00', 'Asia/Shanghai'), 1793584800000000,
+  '2026-11-02T10:00:00+08:00', 'D02', 'u2', 'ENT-9', NULL, '{"time_limit_days":1}'),
+ ('e4', 'C2', 'approval', 'decide', toDateTime('2026-11-06 10:00:00', 'Asia/Shanghai'), 1793930400000000,
+  '2026-11-06T10:00:00+08:00', 'D02', 'u2', 'ENT-9', NULL, '{"decision":"approve"}');
+INSERT INTO alerts (alert_id, rule, level, case_id, process, dept, raised_at, raised_at_us, evidence, message,
+                    details, config_version, detected_at) VALUES
+ ('a1', 'OVERDUE', 'yellow', 'C2', 'approval', 'D02', toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'),
+  1793721600000000, ['e3'], '办件C2超期', '{}', 'v1', toDateTime('2026-11-04 00:00:05', 'Asia/Shanghai')),
+ ('a2', 'SKIPPED_STEP', 'red', 'C2', 'approval', 'D02', toDateTime('2026-11-06 10:00:00', 'Asia/Shanghai'),
+  1793930400000000, ['e4'], '办件C2跳过审查', '{"missing":["review"]}', 'v1',
+  toDateTime('2026-11-06 10:00:01', 'Asia/Shanghai')),
+ ('a3', 'OVERDUE', 'notice', 'C1', 'approval', 'D01', toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'),
+  1793721600000000, ['e1'], '办件C1即将到期', '{}', 'v1', toDateTime('2026-11-04 00:00:02', 'Asia/Shanghai'));
+INSERT INTO case_status (process, case_id, dept, started_at, deadline, terminal, terminal_action, closed_at,
+                         card_level, completed_on_time, updated_at, version) VALUES
+ ('approval', 'C1', 'D01', toDateTime('2026-11-02 09:00:00', 'Asia/Shanghai'),
+  toDateTime('2026-11-10 00:00:00', 'Asia/Shanghai'), 1, 'complete', toDateTime('2026-11-05 10:00:00', 'Asia/Shanghai'),
+  'notice', 1, toDateTime('2026-11-05 10:00:00', 'Asia/Shanghai'), 2),
+ ('approval', 'C2', 'D02', toDateTime('2026-11-02 10:00:00', 'Asia/Shanghai'),
+  toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'), 1, 'complete', toDateTime('2026-11-07 10:00:00', 'Asia/Shanghai'),
+  'red', 0, toDateTime('2026-11-07 10:00:00', 'Asia/Shanghai'), 3);
+INSERT INTO deadletter (deadletter_id, raw, reason, source, topic, kafka_partition, kafka_offset, file, line)
+VALUES ('d1', '{bad', 'invalid_json', 'supervision.approval[0]@17', 'supervision.approval', 0, 17, '', 0);
+"""
+
+
+@pytest.fixture(scope="module")
+def chdb_session(chdb_path: Path) -> Iterator[Any]:
+    """A fresh database on the process's chdb directory, migrated with schemas/clickhouse, with sample rows."""
+    from streams.storage.backends import ChdbBackend
+    from streams.storage.migrations import migrate
+
+    assert MIGRATIONS, "no ClickHouse migrations in schemas/clickhouse"
+    database = f"grafana_{uuid.uuid4().hex[:10]}"
+    backend = ChdbBackend(chdb_path, database=database)
+    try:
+        migrate(backend)
+        for statement in _statements(SAMPLE):
+            backend.execute(statement)
+        yield backend
+    finally:
+        try:
+            backend.execute(f"DROP DATABASE IF EXISTS `{database}`")
+        finally:
+            backend.close()
+
+
+def run(backend: Any, sql: str) -> list[dict[str, Any]]:
+    return backend.query(sql).dicts()
+
+
+def context(selection: str) -> Context:
+    return Context(
+        start=START, end=END, interval_s=3600, values=dict(SELECTIONS[selection]), options=OPTIONS
+    )
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("selection", sorted(SELECTIONS))
+@pytest.mark.parametrize(("where", "sql"), _ch_queries(), ids=[q[0] for q in _ch_queries()])
+def test_clickhouse_query_runs_on_the_schema(
+    chdb_session: Any, where: str, sql: str, selection: str
+) -> None:
+    expanded = expand(sql, context(selection))
+    try:
+        run(chdb_session, expanded)
+    except Exception as error:  # the message names the panel and the SQL that failed
+        pytest.fail(f"{where} [{selection}] failed: {error}\n{expanded}")
+
+
+def _query(board: str, title_prefix: str) -> str:
+    panel = next(p for p in DASHBOARDS[board]["panels"] if p["title"].startswith(title_prefix))
+    return panel["targets"][0]["rawSql"]
+
+
+def test_alert_board_lists_latest_alerts_first_and_filters(chdb_session: Any) -> None:
+    sql = _query("alert-board.json", "最新告警")
+    rows = run(chdb_session, expand(sql, context("all")))
+    assert [r["alert_id"] for r in rows] == ["a2", "a1", "a3"]
+    red_only = run(chdb_session, expand(sql, context("some")))
+    assert [(r["alert_id"], r["level"], r["dept"]) for r in red_only] == [("a2", "red", "D02")]
+    assert run(chdb_session, expand(sql, context("quote"))) == []
+
+
+def test_department_ranking_puts_on_time_department_first(chdb_session: Any) -> None:
+    rows = run(
+        chdb_session, expand(_query("department-performance.json", "部门排名"), context("all"))
+    )
+    assert [(int(r["rank"]), r["dept"]) for r in rows] == [(1, "D01"), (2, "D02")]
+    d01, d02 = rows
+    assert float(d01["on_time_rate"]) == 100 and float(d02["on_time_rate"]) == 0
+    assert int(d02["red"]) == 1 and int(d02["yellow"]) == 1
+
+
+def test_ranking_by_period_has_a_rank_per_period(chdb_session: Any) -> None:
+    rows = run(
+        chdb_session, expand(_query("department-performance.json", "分周期排名"), context("all"))
+    )
+    assert {(str(r["period"]), r["dept"], int(r["rank"])) for r in rows} == {
+        ("2026-11-01", "D01", 1),
+        ("2026-11-01", "D02", 2),
+    }
+
+
+def test_case_timeline_shows_events_in_order_and_is_injection_safe(chdb_session: Any) -> None:
+    rows = run(chdb_session, expand(_query("case-timeline.json", "事件时间线"), context("all")))
+    assert [r["event_id"] for r in rows] == ["e3", "e4"]
+    assert (
+        run(chdb_session, expand(_query("case-timeline.json", "事件时间线"), context("quote")))
+        == []
+    )
+
+
+def test_alert_board_links_case_ids_to_the_case_timeline() -> None:
+    board = DASHBOARDS["alert-board.json"]
+    table = next(p for p in board["panels"] if p["type"] == "table")
+    links = [
+        link["url"]
+        for override in table["fieldConfig"]["overrides"]
+        if override["matcher"]["options"] == "case_id"
+        for prop in override["properties"]
+        if prop["id"] == "links"
+        for link in prop["value"]
+    ]
+    uid = DASHBOARDS["case-timeline.json"]["uid"]
+    assert links and all(url.startswith(f"/d/{uid}/") for url in links)
+    assert (
+        "var-case_id=${__value.text}" in links[0]
+        and "var-case_process=${__data.fields.process}" in links[0]
+    )
+    names = {v["name"] for v in DASHBOARDS["case-timeline.json"]["templating"]["list"]}
+    assert {"case_process", "case_id"} <= names
+
+
+def test_prometheus_expressions_parse_and_use_exposed_metrics(tmp_path: Path) -> None:
+    queries = _prom_queries()
+    assert len(queries) >= 10
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [
+                    {
+                        "record": f"dashboard:expr_{i}",
+                        "expr": expr.replace("$__rate_interval", "1m").replace("$instance", ".*"),
+                    }
+                    for i, (_, expr) in enumerate(queries)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard-exprs.yml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    result = subprocess.run(
+        [tool("promtool"), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    used = {m for _, expr in queries for m in re.findall(r"\bsupervision_[a-z_]+", expr)}
+    missing = used - set(REGISTRY._names_to_collectors)
+    assert not missing, f"dashboards chart metrics the worker never exposes: {sorted(missing)}"
+
+
+def test_dashboard_files_are_generated_from_code() -> None:
+    rendered = _build_module().render()
+    assert sorted(rendered) == [p.name for p in DASHBOARD_FILES]
+    for name, text in rendered.items():
+        assert (GRAFANA / "dashboards" / name).read_text(encoding="utf-8") == text, (
+            f"{name} is stale: run .venv/bin/python deploy/grafana/build_dashboards.py"
+        )
+
+
+def test_required_dashboards_exist_with_unique_uids_and_panel_ids() -> None:
+    uids = [b["uid"] for b in DASHBOARDS.values()]
+    assert len(uids) == len(set(uids))
+    assert {
+        "supervision-alert-board",
+        "supervision-department-performance",
+        "supervision-rule-trends",
+        "supervision-pipeline-health",
+        "supervision-case-timeline",
+    } <= set(uids)
+    for name, board in DASHBOARDS.items():
+        ids = [p["id"] for p in board["panels"]]
+        assert len(ids) == len(set(ids)), name
+        for panel in board["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] + grid["w"] <= 24, f"{name}:{panel['title']} overflows the grid"
+
+
+def test_panels_use_provisioned_datasources_and_defined_variables() -> None:
+    provisioned = load_yaml(GRAFANA / "provisioning" / "datasources" / "datasources.yml")[
+        "datasources"
+    ]
+    by_uid = {d["uid"]: d for d in provisioned}
+    assert by_uid["clickhouse"]["type"] == "grafana-clickhouse-datasource"
+    assert (
+        by_uid["clickhouse"]["jsonData"]["username"] == "supervision_grafana"
+    )  # the read-only user
+    assert by_uid["clickhouse"]["secureJsonData"]["password"].startswith("${")
+    for name, panel in _panels():
+        for target in panel["targets"]:
+            ds = target["datasource"]
+            assert ds["uid"] in by_uid and by_uid[ds["uid"]]["type"] == ds["type"], (
+                f"{name}:{panel['title']}"
+            )
+    for name, board in DASHBOARDS.items():
+        defined = {v["name"] for v in board["templating"]["list"]}
+        text = json.dumps([t for _, p in _panels() if _ == name for t in p["targets"]])
+        used = set(re.findall(r"\$\{(\w+)", text)) | set(re.findall(r"\$(?!__)([a-z_]+)", text))
+        assert used <= defined, f"{name} uses undefined variables {used - defined}"
+
+
+def test_dashboard_provider_points_where_compose_mounts_the_files() -> None:
+    provider = load_yaml(GRAFANA / "provisioning" / "dashboards" / "dashboards.yml")["providers"][0]
+    compose = load_yaml(DEPLOY / "docker-compose.yml")
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./grafana/dashboards:{provider['options']['path']}:ro" in mounts
+
+
+def test_clickhouse_targets_use_the_plugin_query_model() -> None:
+    """editorType sql; queryType and format agree (plugin QueryType / sqlutil FormatQueryOption)."""
+    formats = {"timeSeries": 0, "table": 1}
+    for name, panel in _panels():
+        for target in panel["targets"]:
+            if target["datasource"]["uid"] != "clickhouse":
+                continue
+            where = f"{name}:{panel['title']}"
+            assert target["editorType"] == "sql", where
+            assert formats[target["queryType"]] == target["format"], where
+            if panel["type"] == "timeseries":
+                assert target["queryType"] == "timeSeries", where
+                assert re.search(r"\bAS time\b", target["rawSql"]), (
+                    f"{where}: a time series needs a time column"
+                )

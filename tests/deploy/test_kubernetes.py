@@ -1,0 +1,115 @@
+"""deploy/k8s: every manifest valid against the vendored Kubernetes schemas, replicas bounded by partitions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tests.deploy.conftest import DEPLOY, SCHEMAS, load_yaml, load_yaml_all
+
+K8S = DEPLOY / "k8s"
+K8S_SCHEMAS = next((SCHEMAS / "kubernetes").iterdir())
+MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def _schema_file(document: dict[str, Any]) -> Path:
+    group, _, version = document["apiVersion"].rpartition("/")
+    kind = document["kind"].lower()
+    name = f"{kind}-{group.split('.')[0]}-{version}" if group else f"{kind}-{version}"
+    path = K8S_SCHEMAS / f"{name}.json"
+    assert path.exists(), (
+        f"no vendored schema {path.name}: add the kind to tests/deploy/schemas/vendor.py"
+    )
+    return path
+
+
+def _validator(document: dict[str, Any]) -> jsonschema.protocols.Validator:
+    definitions = json.loads((K8S_SCHEMAS / "_definitions.json").read_text(encoding="utf-8"))
+    registry = Registry().with_resource(
+        "/api/_definitions.json",
+        Resource.from_contents(definitions, default_specification=DRAFT202012),
+    )
+    schema = json.loads(_schema_file(document).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def _documents() -> list[tuple[str, dict[str, Any]]]:
+    return [(p.name, d) for p in MANIFESTS for d in load_yaml_all(p)]
+
+
+@pytest.mark.parametrize(
+    ("name", "document"), _documents(), ids=lambda v: v if isinstance(v, str) else v["kind"]
+)
+def test_manifest_is_valid_against_kubernetes_schema(name: str, document: dict[str, Any]) -> None:
+    errors = list(_validator(document).iter_errors(document))
+    assert not errors, "\n".join(f"{name} {list(e.absolute_path)}: {e.message}" for e in errors)
+
+
+def test_schema_validation_catches_mistakes() -> None:
+    deployment = load_yaml(K8S / "deployment.yaml")
+    deployment["spec"]["replicas"] = "three"
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["pathh"] = (
+        "/x"
+    )
+    messages = [e.message for e in _validator(deployment).iter_errors(deployment)]
+    assert any("'three'" in m for m in messages)
+    assert any("pathh" in m for m in messages)
+
+
+def _partitions() -> int:
+    return int(load_yaml(K8S / "configmap.yaml")["data"]["TOPIC_PARTITIONS"])
+
+
+def test_replicas_are_bounded_by_partitions() -> None:
+    deployment = load_yaml(K8S / "deployment.yaml")
+    hpa = load_yaml(K8S / "hpa.yaml")
+    assert 1 <= deployment["spec"]["replicas"] <= _partitions()
+    assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= _partitions()
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+
+
+def test_probes_use_the_health_endpoints_on_the_metrics_port() -> None:
+    configmap = load_yaml(K8S / "configmap.yaml")["data"]
+    container = load_yaml(K8S / "deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == int(configmap["METRICS_PORT"])
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_secret_comes_from_a_secret_and_settings_names_exist() -> None:
+    from streams.settings import Settings
+
+    container = load_yaml(K8S / "deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert "secretKeyRef" in env["CLICKHOUSE_URL"]["valueFrom"]
+    fields = {name.upper() for name in Settings.model_fields}
+    unknown = set(load_yaml(K8S / "configmap.yaml")["data"]) - fields
+    assert not unknown, f"configmap sets variables no setting reads: {unknown}"
+    assert not list(K8S.glob("*secret*")), "never commit a Secret manifest with values"
+
+
+def test_selectors_match_pod_labels() -> None:
+    deployment = load_yaml(K8S / "deployment.yaml")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    for manifest in ("deployment.yaml", "pdb.yaml"):
+        selector = load_yaml(K8S / manifest)["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= labels.items(), manifest
+    assert load_yaml(K8S / "service.yaml")["spec"]["selector"].items() <= labels.items()
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = load_yaml(K8S / "kustomization.yaml")
+    assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS)
+
+
+def test_worker_does_not_migrate_with_the_writer_user() -> None:
+    container = load_yaml(K8S / "deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["worker", "--no-migrate"]

@@ -1,0 +1,122 @@
+"""Dockerfile lint (hadolint) and Prometheus rules (promtool): the tools run, nothing is skipped."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from streams.observability.metrics import REGISTRY
+from tests.deploy.conftest import DEPLOY, REPO, load_yaml, tool
+
+PROMETHEUS = DEPLOY / "prometheus"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = run(tool("hadolint"), "--failure-threshold", "info", str(DEPLOY / "Dockerfile"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_the_worker_as_non_root_on_the_metrics_port() -> None:
+    from streams.settings import Settings
+
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^USER 10001$", text, re.MULTILINE)
+    assert re.search(rf"^EXPOSE {Settings().metrics_port}$", text, re.MULTILINE)
+    assert "/healthz" in text
+    assert 'CMD ["worker"]' in text
+
+
+def test_prometheus_config_is_valid() -> None:
+    result = run(tool("promtool"), "check", "config", str(PROMETHEUS / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_alert_rules_are_valid_and_their_unit_tests_pass() -> None:
+    promtool = tool("promtool")
+    checked = run(
+        promtool, "check", "rules", *map(str, sorted((PROMETHEUS / "rules").glob("*.yml")))
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = run(promtool, "test", "rules", *map(str, sorted((PROMETHEUS / "tests").glob("*.yml"))))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_required_alerts_exist_and_every_alert_is_unit_tested() -> None:
+    alerts = {
+        rule["alert"]
+        for path in (PROMETHEUS / "rules").glob("*.yml")
+        for group in load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert {
+        "SupervisionWorkerStalled",
+        "SupervisionConsumerLagGrowing",
+        "SupervisionStorageFailing",
+        "SupervisionDeadLetterSurge",
+    } <= alerts
+    tested = {
+        case["alertname"]
+        for path in (PROMETHEUS / "tests").glob("*.yml")
+        for test in load_yaml(path)["tests"]
+        for case in test.get("alert_rule_test", [])
+    }
+    assert alerts - {"SupervisionWorkerNotReady", "SupervisionStorageNoSuccessfulWrite"} <= tested
+
+
+def exposed_metric_names() -> set[str]:
+    """Every sample name the worker's registry can expose (labelled metrics included)."""
+    return set(REGISTRY._names_to_collectors)
+
+
+def test_rules_only_use_metrics_the_worker_exposes() -> None:
+    exposed = exposed_metric_names()
+    used = set()
+    for path in (PROMETHEUS / "rules").glob("*.yml"):
+        used |= set(re.findall(r"\bsupervision_[a-z_]+", path.read_text(encoding="utf-8")))
+    assert used, "no supervision metric found in the rules"
+    assert used <= exposed, f"rules use metrics nobody exposes: {sorted(used - exposed)}"
+
+
+def test_image_layout_finds_migrations_and_schemas(tmp_path: Path) -> None:
+    """Rebuild the image's /app from the Dockerfile's COPY lines and import the worker from it."""
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    runtime = text.split("\nFROM ", 2)[2]  # the final stage
+    app = tmp_path / "app"
+    for source, target in re.findall(r"^COPY (?!--from)(\S+) (\S+)$", runtime, re.MULTILINE):
+        shutil.copytree(REPO / source, app / target.removeprefix("./"))
+    env_block = re.search(r"^ENV (.*?)(?=^\S)", runtime, re.MULTILINE | re.DOTALL)
+    assert env_block, "no ENV in the runtime stage"
+    env = dict(re.findall(r"(\w+)=(\S+)", env_block.group(1)))
+    assert env["PYTHONPATH"] == "/app"
+    probe = (
+        "from streams.storage.migrations import MIGRATIONS_DIR; from streams.settings import Settings; "
+        "import streams; print(streams.__file__); print(MIGRATIONS_DIR); print(Settings().schemas_dir)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(app),
+            "SCHEMAS_DIR": str(app / "schemas"),
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    package, migrations, schemas = (Path(line) for line in result.stdout.splitlines())
+    assert package.is_relative_to(app)
+    assert migrations == app / "schemas" / "clickhouse" and any(migrations.glob("*.sql"))
+    assert schemas == app / "schemas"
