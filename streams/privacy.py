@@ -49,6 +49,10 @@ _USCC = re.compile(_B + r"[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _E)
 _MOBILE = re.compile(r"(?<![0-9+])(?P<cc>(?:\+?86[- ]?)?)(?P<number>1[3-9]\d{9})" + _E)
 _LANDLINE = re.compile(_B + r"(?P<area>0\d{2,3})-(?P<number>\d{7,8})" + _E)
 
+# Every form above contains "@", a secret keyword or seven digits in a row (the USCC's first
+# eight characters hold seven or eight digits): text without any of them has nothing to mask.
+_MAYBE = re.compile(r"@|\d{7}|(?i:password|passwd|pwd|secret|token|api[_-]?key)")
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -89,7 +93,7 @@ def _email(m: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     """Return ``text`` with identifiers and credentials masked (idempotent)."""
-    if not text:
+    if not text or _MAYBE.search(text) is None:
         return text
     text = _URL_CREDENTIALS.sub(lambda m: m.group("head") + MASK * 3, text)
     text = _KEY_VALUE_SECRET.sub(lambda m: m.group("head") + MASK * 3, text)
