@@ -7,7 +7,8 @@
 | ``split|<dept>|<winner>``   | SPLIT_PURCHASE           | direct / single-source awards       |
 | ``ent|<enterprise_id>``     | FREQUENT_INSPECTION      | non-exempt inspection starts        |
 
-Facts must reach ``process`` in ``occurred_at`` order per key (offline replay
+Each key also remembers which cases it raised an alert for (once per case, ever,
+until the key itself expires). Facts must reach ``process`` in ``occurred_at`` order per key (offline replay
 does that by construction; the live service waits until every source
 partition has been read up to the fact's instant). Windows expire, so memory
 is bounded by the facts inside each rule's window (plans: a retention).
@@ -142,9 +143,9 @@ class CrossEngine:
         entries: list[list[Any]] = state["entries"]
         horizon = fact.occurred_at - self._windows[kind]
         if entries and entries[0][0] < horizon:
+            # "raised" is kept until the whole key expires: a case raises a rule once, ever,
+            # even when its earlier facts have left the window.
             entries[:] = [e for e in entries if e[0] >= horizon]
-            live_cases = {e[1] for e in entries}
-            state["raised"] = [c for c in state["raised"] if c in live_cases]
         if kind == "dup":
             alerts = self._duplicate(state, entries, fact)
         elif kind == "split":

@@ -447,3 +447,20 @@ def test_disabled_rule_raises_nothing(tmp_path) -> None:
     )
     events = [PLAN] + [inspection(c, f"2026-07-1{i}T09:00:00") for i, c in enumerate("ABC")]
     assert only(run(events, config=config), "FREQUENT_INSPECTION") == []
+
+
+def test_cross_case_rule_raises_once_per_case_even_after_its_window_moved() -> None:
+    from streams.engine import load_config
+    from streams.engine.cross import CrossEngine, Fact
+
+    cross = CrossEngine(load_config())
+    hour = 3600 * 1_000_000
+
+    def start(case: str, at: int) -> list:
+        return cross.process(
+            Fact("ent|E1", at * hour, "start", {"enterprise_id": "E1"}, f"{case}-{at}", case, "SCJ")
+        )
+
+    raised = start("A", 0) + start("B", 1) + start("C", 2)  # C is the third: raised
+    raised += start("C", 800) + start("D", 801) + start("C", 802)  # C's first start left the window
+    assert [a.case_id for a in raised] == ["C"]

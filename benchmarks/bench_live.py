@@ -1,0 +1,356 @@
+"""End-to-end benchmark of the live service against a real broker (``make bench``).
+
+Measures, in one run, against Tansu on a loopback port (or ``KAFKA_BOOTSTRAP``):
+
+1. raw baseline: an aiokafka consumer that consumes and JSON-decodes the same
+   backlog (no group, no processing) — events/s;
+2. throughput: ``supervise worker`` processes the backlog with every rule, engine
+   state in Faust tables and both ClickHouse writes (events, alerts) on; events/s
+   from the first committed offset to the last (offsets are committed only after
+   the rows are stored, so this is stored throughput); with 1 and with 2 workers
+   in one group (2 workers need ``CLICKHOUSE_URL``: chdb is one process only;
+   without it each worker gets its own chdb directory);
+3. latency: events produced at a fixed rate with ``occurred_at`` = send time;
+   produce -> alert published on the alerts topic (published after it is stored
+   in ClickHouse), p50/p99, for alerts raised by events (timed alerts fire at
+   their instants, not at a produce).
+
+Timings on a shared machine are noisy: the figures are printed, never asserted.
+
+    python benchmarks/bench_live.py [--events 60000] [--rate 5000] [--seconds 20] [--partitions 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streams.generate import GenerateConfig, generate_events  # noqa: E402
+from streams.live.topics import Topics, ensure_topics  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+CST = timezone(timedelta(hours=8))
+SUFFIX = {
+    "approval": "approval", "leader_assignment": "approval", "complaint": "approval", "penalty": "approval",
+    "fund_disbursement": "fund", "tender": "trade", "inspection_plan": "inspection", "inspection": "inspection",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Namespace:
+    def __init__(self, bootstrap: str, partitions: int) -> None:
+        tag = uuid.uuid4().hex[:6]
+        self.bootstrap = bootstrap
+        self.prefix = f"bench.{tag}"
+        self.group = f"bench-{tag}"
+        self.partitions = partitions
+
+    def env(self) -> dict[str, str]:
+        p = self.prefix
+        return {
+            "KAFKA_BOOTSTRAP": self.bootstrap,
+            "TOPIC_APPROVAL": f"{p}.approval", "TOPIC_FUND": f"{p}.fund", "TOPIC_TRADE": f"{p}.trade",
+            "TOPIC_INSPECTION": f"{p}.inspection", "TOPIC_ALERTS": f"{p}.alerts",
+            "TOPIC_DEADLETTER": f"{p}.deadletter", "TOPIC_FACTS": f"{p}.facts",
+            "TOPIC_PARTITIONS": str(self.partitions), "WORKER_GROUP_ID": self.group,
+        }
+
+    def topic(self, domain: str) -> str:
+        return f"{self.prefix}.{domain}"
+
+    def create(self) -> None:
+        settings = Settings(**{k.lower(): v for k, v in self.env().items()})  # type: ignore[arg-type]
+        ensure_topics(self.bootstrap, Topics.from_settings(settings))
+
+
+def events(n_cases: int, seed: int = 3) -> list[dict[str, Any]]:
+    cfg = GenerateConfig(cases=n_cases, seed=seed, order="sorted", violation_rate=0.2)
+    return list(generate_events(cfg))
+
+
+async def produce_backlog(ns: Namespace, evs: list[dict[str, Any]]) -> float:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=ns.bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks="all")
+    await producer.start()
+    t = time.perf_counter()
+    try:
+        futures = []
+        for e in evs:
+            futures.append(await producer.send(ns.topic(SUFFIX[e["process"]]), orjson.dumps(e), key=e["case_id"].encode()))
+            if len(futures) >= 20000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - t
+
+
+async def raw_consume(ns: Namespace, total: int) -> float:
+    """aiokafka consume + orjson decode of every event of the backlog; events/s."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=ns.bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(ns.topic(d), p) for d in ("approval", "fund", "trade", "inspection")
+               for p in range(ns.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        n = 0
+        t = time.perf_counter()
+        while n < total:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10000)
+            for records in batch.values():
+                for r in records:
+                    orjson.loads(r.value)
+                    n += 1
+        return n / (time.perf_counter() - t)
+    finally:
+        await consumer.stop()
+
+
+def committed(ns: Namespace) -> int:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=ns.bootstrap)
+    try:
+        offsets = admin.list_group_offsets(ns.group).get(ns.group, {})
+    finally:
+        admin.close()
+    domain = {ns.topic(d) for d in ("approval", "fund", "trade", "inspection")}
+    return sum(o.offset for tp, o in offsets.items() if tp.topic in domain and o.offset > 0)
+
+
+def start_worker(ns: Namespace, store_env: dict[str, str], data: Path, extra: dict[str, str] | None = None,
+                 log: Path | None = None, profile: Path | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **ns.env(), **store_env, "WORKER_DATA_DIR": str(data), "METRICS_PORT": "0",
+           "WORKER_SESSION_TIMEOUT_S": "6", "WORKER_REBALANCE_TIMEOUT_S": "10", **(extra or {})}
+    if profile is not None:
+        env["SUPERVISE_PROFILE"] = str(profile)
+    cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"]
+    out = open(log or os.devnull, "wb")  # noqa: SIM115
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def throughput(ns: Namespace, total: int, store_envs: list[dict[str, str]], tmp: Path,
+               profile: Path | None = None) -> dict[str, float]:
+    procs = []
+    for i, env in enumerate(store_envs):
+        if i:
+            time.sleep(3)  # the first one applies the migrations
+        procs.append(start_worker(ns, env, tmp / f"faust-{len(store_envs)}w-{i}", log=tmp / f"worker-{len(store_envs)}w-{i}.log",
+                                  profile=profile if i == 0 else None))
+    try:
+        first_t = first_n = None
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            n = committed(ns)
+            now = time.perf_counter()
+            if first_t is None and n > 0:
+                first_t, first_n = now, n
+            if n >= total:
+                assert first_t is not None and first_n is not None
+                span = now - first_t
+                return {"events_per_s": (n - first_n) / span if span > 0 else float("nan"), "seconds": span}
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"worker exited; see {tmp}")
+            time.sleep(0.25)
+        raise RuntimeError("throughput run timed out")
+    finally:
+        for p in procs:
+            stop(p)
+
+
+def bench_config(tmp: Path) -> Path:
+    """The default configuration plus a SYNTHETIC 2027 calendar (benchmark only).
+
+    Events stamped now (late 2026) have deadlines in 2027, whose official schedule the
+    built-in calendar lacks; the engine rightly refuses to guess. For load tests only, 2027
+    is given its weekends plus New Year's Day as rest days.
+    """
+    from streams.engine.config import DEFAULT_CONFIG
+
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace("files = []", 'files = ["calendar-2027-bench.toml"]', 1)
+    (tmp / "calendar-2027-bench.toml").write_text(
+        '# SYNTHETIC, benchmark only\n[years.2027]\nholidays = ["2027-01-01"]\nworkdays = []\n', encoding="utf-8"
+    )
+    path = tmp / "supervision-bench.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def latency(ns: Namespace, store_env: dict[str, str], tmp: Path, rate: float, seconds: float) -> dict[str, Any]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    evs = events(int(rate * seconds / 3) + 100, seed=11)
+    proc = start_worker(ns, store_env, tmp / "faust-lat", log=tmp / "worker-lat.log",
+                        extra={"SUPERVISION_CONFIG": str(bench_config(tmp))})
+    producer = AIOKafkaProducer(bootstrap_servers=ns.bootstrap, linger_ms=2, acks=1)
+    consumer = AIOKafkaConsumer(ns.topic("alerts"), bootstrap_servers=ns.bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    sent_at: dict[str, float] = {}
+    try:
+        # Warm-up probe: wait until the worker has joined and stores alerts.
+        probe = {"event_id": "probe", "case_id": "PROBE", "process": "approval", "action": "reject",
+                 "occurred_at": datetime.now(CST).isoformat(timespec="microseconds"), "dept": "D01",
+                 "attrs": {"reason": ""}}
+        await producer.send_and_wait(ns.topic("approval"), orjson.dumps(probe), key=b"PROBE")
+        while True:
+            msg = await asyncio.wait_for(consumer.getone(), 180)
+            if b"PROBE" in msg.value:
+                break
+        target = int(rate * seconds)
+        start = time.perf_counter()
+        n = 0
+        tick = 0.01
+        while n < target and n < len(evs):
+            due = int((time.perf_counter() - start) * rate)
+            while n < due and n < len(evs) and n < target:
+                e = dict(evs[n], occurred_at=datetime.now(CST).isoformat(timespec="microseconds"))
+                sent_at[e["event_id"]] = time.time()
+                await producer.send(ns.topic(SUFFIX[e["process"]]), orjson.dumps(e), key=e["case_id"].encode())
+                n += 1
+            await asyncio.sleep(tick)
+        await producer.flush()
+        offered = n / (time.perf_counter() - start)
+        lat: list[float] = []
+        lat_cross: list[float] = []
+        cross = {"UNAUTHORIZED_INSPECTION", "DUPLICATE_DISBURSEMENT", "SPLIT_PURCHASE", "FREQUENT_INSPECTION"}
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for r in records:
+                    a = json.loads(r.value)
+                    produced = [sent_at[i] for i in a["evidence"] if i in sent_at]
+                    if not produced:
+                        continue
+                    d = r.timestamp / 1000 - max(produced)
+                    (lat_cross if a["rule"] in cross else lat).append(d)
+
+        def pct(xs: list[float], q: float) -> float:
+            return statistics.quantiles(xs, n=100)[q - 1] if len(xs) >= 2 else float("nan")
+
+        return {"offered_events_per_s": offered, "events": n, "alerts": len(lat), "p50_s": pct(lat, 50),
+                "p99_s": pct(lat, 99), "cross_alerts": len(lat_cross), "cross_p50_s": pct(lat_cross, 50),
+                "cross_p99_s": pct(lat_cross, 99)}
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        stop(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=15000, help="cases in the backlog (about 4 events each)")
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--profile", action="store_true", help="cProfile the single worker (stats in .bench/)")
+    parser.add_argument("--skip", default="", help="comma list of: one,two,latency")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    bench_dir = ROOT / ".bench"
+    bench_dir.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=bench_dir))
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_BENCH")
+    tansu_port = None
+    if not bootstrap:
+        tansu_port = free_port()
+        bootstrap = subprocess.run(["bash", str(ROOT / "scripts" / "tansu.sh"), "start", str(tansu_port)],
+                                   check=True, capture_output=True, text=True).stdout.strip()
+    server = os.environ.get("CLICKHOUSE_URL")
+    results: dict[str, Any] = {"broker": "tansu" if tansu_port else bootstrap,
+                               "storage": "clickhouse-server" if server else "chdb"}
+
+    def store_env(name: str) -> dict[str, str]:
+        if server:
+            base = server.rsplit("/", 1)[0]
+            return {"CLICKHOUSE_URL": f"{base}/bench_{uuid.uuid4().hex[:6]}"}
+        return {"CHDB_PATH": str(tmp / f"chdb-{name}")}
+
+    try:
+        evs = events(args.cases)
+        total = len(evs)
+        results["backlog_events"] = total
+        if "one" not in skip:
+            ns = Namespace(bootstrap, args.partitions)
+            ns.create()
+            results["produce_s"] = round(asyncio.run(produce_backlog(ns, evs)), 2)
+            results["raw_aiokafka_consume_decode_events_per_s"] = round(asyncio.run(raw_consume(ns, total)))
+            one = throughput(ns, total, [store_env("one")], tmp,
+                             profile=(tmp / "worker.prof") if args.profile else None)
+            results["one_worker_events_per_s"] = round(one["events_per_s"])
+            results["ratio_worker_vs_raw"] = round(
+                one["events_per_s"] / results["raw_aiokafka_consume_decode_events_per_s"], 4
+            )
+            print(json.dumps(results), flush=True)
+        if "two" not in skip:
+            ns2 = Namespace(bootstrap, args.partitions)
+            ns2.create()
+            asyncio.run(produce_backlog(ns2, evs))
+            shared = store_env("two")
+            two = throughput(ns2, total, [shared, shared if server else store_env("two-b")], tmp)
+            results["two_workers_events_per_s"] = round(two["events_per_s"])
+            print(json.dumps(results), flush=True)
+        if "latency" not in skip:
+            ns3 = Namespace(bootstrap, args.partitions)
+            ns3.create()
+            results["latency"] = asyncio.run(latency(ns3, store_env("lat"), tmp, args.rate, args.seconds))
+        if args.profile:
+            import pstats
+
+            prof = tmp / "worker.prof"
+            if prof.exists():
+                with (tmp / "profile.txt").open("w") as fh:
+                    pstats.Stats(str(prof), stream=fh).sort_stats("cumulative").print_stats(40)
+                    pstats.Stats(str(prof), stream=fh).sort_stats("tottime").print_stats(40)
+                results["profile"] = str(tmp / "profile.txt")
+    finally:
+        if tansu_port:
+            subprocess.run(["bash", str(ROOT / "scripts" / "tansu.sh"), "stop", str(tansu_port)], check=False)
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+    (tmp / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

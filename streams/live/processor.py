@@ -1,0 +1,255 @@
+"""The Faust-free core of the live service: a batch of messages in, rows out.
+
+``CasePartition`` owns the case half of the engine for one source partition
+(one per topic-partition: each has its own consumption horizon and deadline
+index). ``FactPartition`` owns the cross half for one facts partition, behind a
+``FactGate``. ``Pipeline`` validates, routes and collects; the Faust agents in
+``app`` only feed it and persist what it returns. Everything here is
+synchronous and deterministic, and is unit-tested without a broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.live.deadletter import DeadLetter, RejectionLimit
+from streams.live.horizon import FactGate, PendingFact, SourceClock, fact_order_key
+from streams.live.state import NO_OFFSET, pack_case, pack_cross, unpack_case, unpack_cross
+from streams.live.topics import Topics
+
+
+def case_key(process: str, case_id: str) -> str:
+    return f"{process}|{case_id}"
+
+
+def advance_case(cases: Any, key: str, until: int) -> list[Any]:
+    """Timed alerts of one case with instant <= ``until`` (the deadline index keeps working).
+
+    Uses ``CaseEngine.advance_case`` when the engine has it; otherwise the same
+    steps as ``CaseEngine.advance`` restricted to one case (the heap entry left
+    behind is stale and skipped by ``advance``).
+    """
+    own = getattr(cases, "advance_case", None)
+    if own is not None:
+        result: list[Any] = own(key, until)
+        return result
+    state = cases.states.get(key)
+    alerts: list[Any] = []
+    while state is not None and state.next_at is not None and state.next_at <= until:
+        instant = state.next_at
+        due = cases._due(state)
+        state.next_at = None
+        if due is not None and due[0] == instant:
+            alerts.append(cases._fire(key, state, due))
+        cases._reschedule(key, state)
+    return alerts
+
+
+@dataclass(slots=True)
+class Message:
+    """One consumed Kafka message (``handle`` is the framework's event, for the ack)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    tp: Any = None
+
+
+@dataclass(slots=True)
+class StoredEvent:
+    event: Any  # streams.engine.model.Event
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(slots=True)
+class Output:
+    """What one batch (or tick) produced: to store, publish and persist before acking."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)
+    case_updates: list[Any] = field(default_factory=list)
+    facts: list[Any] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    # table writes: (changelog partition, table key, value or None, owner) — the owner is the
+    # CasePartition / FactPartition that produced it (writes of a revoked owner are dropped)
+    case_states: list[tuple[int, bytes, bytes | None, Any]] = field(default_factory=list)
+    cross_states: list[tuple[int, bytes, bytes | None, Any]] = field(default_factory=list)
+    duplicates: int = 0  # replayed events already in the state
+
+    def empty(self) -> bool:
+        return not (
+            self.events or self.alerts or self.case_updates or self.facts
+            or self.dead_letters or self.case_states or self.cross_states
+        )
+
+
+class CasePartition:
+    """Case state, deadline index and stamps of one source topic-partition."""
+
+    def __init__(self, topic: str, partition: int, engine: Any, lateness_us: int = 0) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.engine = engine
+        self.cases = engine.cases
+        self.clock = SourceClock(lateness_us)
+        self.applied: dict[str, int] = {}
+
+    def load(self, entries: Iterable[tuple[str, bytes]]) -> int:
+        n = 0
+        for key, value in entries:
+            offset, blob = unpack_case(value)
+            self.cases.load(key, blob)
+            self.applied[key] = offset
+            n += 1
+        return n
+
+    def advance(self, t: int, out: Output) -> None:
+        alerts = self.cases.advance(t)
+        if alerts:
+            out.alerts.extend(alerts)
+
+    def process(self, event: Any, offset: int, out: Output) -> None:
+        """Apply one event, after the timed alerts of *its case* up to its instant.
+
+        Only this case's clock moves here: other cases of the partition may
+        still receive late events before this instant; their timers move with
+        the partition horizon (``advance``). Re-reading an event the case
+        already holds (replay after a crash) is a no-op in the engine.
+        """
+        key = case_key(event.process, event.case_id)
+        alerts = advance_case(self.cases, key, event.occurred_at)
+        more, facts = self.cases.process(event)
+        self.applied[key] = max(offset, self.applied.get(key, NO_OFFSET))
+        if alerts or more:
+            out.alerts.extend(alerts)
+            out.alerts.extend(more)
+        if facts:
+            out.facts.extend(facts)
+
+    def collect(self, out: Output, table_key: Callable[[int, str, str], bytes]) -> None:
+        for key, blob in self.cases.export_dirty().items():
+            tkey = table_key(self.partition, self.topic, key)
+            if blob is None:
+                self.applied.pop(key, None)
+                out.case_states.append((self.partition, tkey, None, self))
+            else:
+                out.case_states.append(
+                    (self.partition, tkey, pack_case(self.applied.get(key, NO_OFFSET), blob), self)
+                )
+        updates = self.engine.take_case_updates()
+        if updates:
+            out.case_updates.extend(updates)
+
+    def next_timer(self) -> int | None:
+        fn = getattr(self.cases, "next_timer", None) or self.engine.next_timer
+        result: int | None = fn()
+        return result
+
+
+class FactPartition:
+    """Cross-case state of one facts partition, fed in global order by its gate."""
+
+    def __init__(self, partition: int, engine: Any, sources: frozenset[str], fact_type: Any) -> None:
+        self.partition = partition
+        self.engine = engine
+        self.cross = engine.cross
+        self.gate = FactGate(sources)
+        self.fact_type = fact_type
+        self.applied: dict[str, tuple[int, bytes]] = {}
+
+    def load(self, entries: Iterable[tuple[str, bytes]]) -> int:
+        n = 0
+        for key, value in entries:
+            marker, blob = unpack_cross(value)
+            self.cross.load(key, blob)
+            self.applied[key] = marker
+            n += 1
+        return n
+
+    def add(self, offset: int, fact_bytes: bytes) -> None:
+        fact = self.fact_type.from_bytes(fact_bytes)
+        order = fact_order_key(fact.occurred_at, fact_bytes)
+        self.gate.add(PendingFact(order, offset, fact, fact_bytes))
+
+    def held_from(self) -> int | None:
+        """Lowest offset of a fact still held (the facts partition may be committed up to it)."""
+        return self.gate.lowest_offset()
+
+    def release(self, out: Output) -> int:
+        """Apply every fact the gate releases, in order; returns how many."""
+        n = 0
+        for pending in self.gate.release():
+            fact = pending.fact
+            n += 1
+            marker = self.applied.get(fact.key)
+            if marker is not None and pending.order <= marker:
+                out.duplicates += 1
+                continue
+            alerts = self.cross.process(fact)
+            self.applied[fact.key] = pending.order
+            if alerts:
+                out.alerts.extend(alerts)
+        return n
+
+    def collect(self, out: Output, table_key: Callable[[int, str], bytes]) -> None:
+        for key, blob in self.cross.export_dirty().items():
+            tkey = table_key(self.partition, key)
+            if blob is None:
+                self.applied.pop(key, None)
+                out.cross_states.append((self.partition, tkey, None, self))
+            else:
+                marker = self.applied.get(key, (-(2**63), b"\0" * 20))
+                out.cross_states.append((self.partition, tkey, pack_cross(marker, blob), self))
+
+
+class Pipeline:
+    """Validation, routing to case partitions, and dead-lettering for a batch."""
+
+    def __init__(
+        self,
+        topics: Topics,
+        validator: Any,
+        invalid_error: type[Exception],
+        limit: RejectionLimit,
+        case_partition: Callable[[str, int], CasePartition],
+    ) -> None:
+        self.topics = topics
+        self.validator = validator
+        self.invalid_error = invalid_error
+        self.limit = limit
+        self.case_partition = case_partition
+
+    def run(self, messages: list[Message], out: Output) -> set[CasePartition]:
+        """Process a batch in order. Raises ``RejectionLimitExceeded`` (nothing is persisted then)."""
+        touched: set[CasePartition] = set()
+        parse = self.validator.parse
+        for m in messages:
+            try:
+                event = parse(m.value)
+                expected = self.topics.for_process(event.process)
+                if expected != m.topic:
+                    raise self.invalid_error(
+                        f"process: {event.process!r} events belong on topic {expected!r}, not {m.topic!r}"
+                    )
+            except self.invalid_error as exc:
+                letter = DeadLetter(m.value, m.key, str(exc), m.topic, m.partition, m.offset)
+                out.dead_letters.append(letter)
+                part = self.case_partition(m.topic, m.partition)
+                part.clock.observed(m.offset, None)
+                self.limit.rejected(letter)
+                continue
+            self.limit.accepted()
+            part = self.case_partition(m.topic, m.partition)
+            part.clock.observed(m.offset, event.occurred_at)
+            part.process(event, m.offset, out)
+            # A replayed event is stored again: harmless (rows are idempotent), and it keeps
+            # the promise even if the previous run died between the state write and the ack.
+            out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
+            touched.add(part)
+        return touched

@@ -1,0 +1,558 @@
+"""The agents' bodies: buffer, admit in offset order, process, persist, then commit.
+
+One ``LiveService`` per worker. The four domain agents append what they read to
+one shared buffer; a batch is processed when it is full or old enough
+(``worker_batch_max`` / ``worker_batch_within_s``), by whichever agent or timer
+gets there first, under one lock. Per batch, in this order:
+
+1. ``OffsetGate`` admits messages in exact offset order per partition (holes
+   make the worker seek back; messages stored before are skipped);
+2. the pipeline validates, dead-letters and evaluates (pure, in-memory);
+3. events, alerts, case status and dead letters are stored (ClickHouse),
+   retried with back-off until they are (the agents stop reading meanwhile:
+   back-pressure; nothing is committed);
+4. alerts, dead letters and cross-case facts are produced to Kafka and awaited;
+5. the changed engine states, then each partition's next offset, are produced
+   to the table changelogs and awaited;
+6. only then is each partition's next offset committed to Kafka.
+
+A SIGKILL anywhere replays from the last commit: rows are idempotent, the
+engine ignores events a case already holds, facts carry order stamps; users
+read no loss and no duplicate.
+
+The tick (``worker_tick_s``) fires timed alerts of each partition up to its
+horizon from the deadline index, and publishes each owned source partition's
+horizon to every facts partition; the facts agent feeds the ``FactPartition``
+gates and applies what they release.
+
+Nothing that calls into the Kafka consumer's thread (seek, commit, offsets
+lookups) runs under the lock: Faust's rebalance callback holds that thread while
+it waits for ``on_partitions_revoked``, which takes the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from streams.live.deadletter import RejectionLimit, RejectionLimitExceeded
+from streams.live.delivery import HOLE, PROCESS, OffsetGate, die, retry_forever
+from streams.live.horizon import decode_facts_message, encode_fact, encode_horizons, source_name
+from streams.live.processor import CasePartition, FactPartition, Message, Output, Pipeline
+from streams.live.state import case_table_key, cross_table_key, scan_prefix
+from streams.live.topics import Topics
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAY_US = 86_400_000_000
+REVOKE_WAIT_S = 5.0
+
+
+def next_offset_key(partition: int, topic: str) -> bytes:
+    """Table key of a source partition's next offset (stored with its states)."""
+    return f"{partition}|@next|{topic}".encode()
+
+
+class LiveService:
+    def __init__(
+        self,
+        *,
+        app: Any,
+        settings: Settings,
+        topics: Topics,
+        config: Any,
+        engine_factory: Callable[[], Any],
+        validator: Any,
+        invalid_error: type[Exception],
+        fact_type: Any,
+        alert_to_dict: Callable[[Any, Any], dict[str, Any]],
+        store: Any,
+        case_table: Any,
+        cross_table: Any,
+        on_alerts: Callable[[Sequence[Any]], None] | None = None,
+        metrics: Any = None,
+        health: Any = None,
+        storage_dead_letter: Callable[[Any, int], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.topics = topics
+        self.config = config
+        self.local = config.local
+        self.engine_factory = engine_factory
+        self.fact_type = fact_type
+        self.alert_to_dict = alert_to_dict
+        self.store = store
+        self.case_table = case_table
+        self.cross_table = cross_table
+        self.on_alerts = on_alerts
+        self.metrics = metrics
+        self.health = health
+        self.storage_dead_letter = storage_dead_letter
+        self.clock = clock
+        self.grace_us = int(settings.watermark_grace_s * 1_000_000)
+        self.lateness_us = int(settings.watermark_lateness_s * 1_000_000)
+        self.idle_mode = settings.watermark_idle
+        self.batch_max = settings.worker_batch_max
+        self.limit = RejectionLimit(
+            settings.deadletter_window, settings.deadletter_max_ratio, settings.deadletter_max_consecutive
+        )
+        self.pipeline = Pipeline(topics, validator, invalid_error, self.limit, self.case_partition)
+        self.sources = frozenset(
+            source_name(t, p) for t in topics.domain for p in range(topics.partitions)
+        )
+        self.domain = frozenset(topics.domain)
+        self.parts: dict[tuple[str, int], CasePartition] = {}
+        self.fact_parts: dict[int, FactPartition] = {}
+        self.offsets = OffsetGate()
+        self.buffer: list[Message] = []
+        self.buffer_since = 0.0
+        self.fact_buffer: list[Message] = []
+        self.lock = asyncio.Lock()
+        self.fact_lock = asyncio.Lock()
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self._case_changelog = case_table.changelog_topic.get_topic_name()
+        self._cross_changelog = cross_table.changelog_topic.get_topic_name()
+        self._next_expiry: dict[int, int] = {}
+        self.stats = {"events": 0, "alerts": 0, "dead_letters": 0, "batches": 0, "duplicates": 0}
+
+    # ------------------------------------------------------------ partitions
+    def case_partition(self, topic: str, partition: int) -> CasePartition:
+        part = self.parts.get((topic, partition))
+        if part is None:
+            part = CasePartition(topic, partition, self.engine_factory(), self.lateness_us)
+            n = part.load(scan_prefix(self.case_table.data, f"{partition}|{topic}|".encode()))
+            log.info("source %s[%d]: %d case states restored", topic, partition, n)
+            self.parts[(topic, partition)] = part
+        return part
+
+    def fact_partition(self, partition: int) -> FactPartition:
+        part = self.fact_parts.get(partition)
+        if part is None:
+            part = FactPartition(partition, self.engine_factory(), self.sources, self.fact_type)
+            n = part.load(scan_prefix(self.cross_table.data, f"{partition}|".encode()))
+            log.info("facts[%d]: %d cross states restored", partition, n)
+            self.fact_parts[partition] = part
+        return part
+
+    def _stored_next_offset(self, tp: Any) -> int | None:
+        if tp.topic == self.topics.facts:
+            value = self.cross_table.data.get(next_offset_key(tp.partition, tp.topic))
+        else:
+            value = self.case_table.data.get(next_offset_key(tp.partition, tp.topic))
+        return int(value) if value else None
+
+    async def _learn_starts(self, tps: set[Any]) -> set[Any]:
+        """Start offsets of partitions met for the first time; returns those still unknown.
+
+        The offset stored with the partition's state is exact; a partition that
+        never stored anything starts at the beginning of its log. The consumer is
+        then sought there: Faust drops records fetched while a partition is paused
+        (recovery, rebalance) and, with nothing committed yet, never re-reads them.
+        """
+        unknown = {tp for tp in tps if not self.offsets.known(tp)}
+        learned: dict[Any, int] = {}
+        missing: set[Any] = set()
+        for tp in unknown:
+            stored = self._stored_next_offset(tp)
+            if stored is not None:
+                self.offsets.start(tp, stored)
+                learned[tp] = stored
+                log.info("%s starts at offset %d (stored with its state)", tp, stored)
+            else:
+                missing.add(tp)
+        if missing:
+            try:
+                earliest = await asyncio.wait_for(self.app.consumer.earliest_offsets(*missing), 10)
+            except Exception as exc:  # broker busy or rebalancing: try again next time
+                log.warning("cannot look up start offsets of %s yet: %r", sorted(map(str, missing)), exc)
+                earliest = {}
+            for tp in list(missing):
+                offset = earliest.get(tp)
+                if offset is not None:
+                    self.offsets.start(tp, max(0, offset))
+                    learned[tp] = max(0, offset)
+                    log.info("%s starts at offset %d (log start: nothing stored yet)", tp, offset)
+                    missing.discard(tp)
+        for tp, offset in learned.items():
+            try:
+                await self.app.consumer.seek(tp, offset)
+            except Exception as exc:  # not assigned any more: harmless
+                log.info("seek %s -> %d: %r", tp, offset, exc)
+        return missing
+
+    def _admit(self, batch: list[Message]) -> tuple[list[Message], dict[Any, int]]:
+        admitted: list[Message] = []
+        seeks: dict[Any, int] = {}
+        for m in batch:
+            verdict, seek = self.offsets.admit(m.tp, m.offset)
+            if verdict == PROCESS:
+                admitted.append(m)
+            elif verdict == HOLE and seek is not None:
+                seeks[m.tp] = seek
+        return admitted, seeks
+
+    async def _seek(self, seeks: dict[Any, int]) -> None:
+        for tp, offset in seeks.items():
+            log.warning("messages of %s from offset %d were skipped by the consumer; re-reading", tp, offset)
+            try:
+                await self.app.consumer.seek(tp, offset)
+            except Exception as exc:  # revoked meanwhile: the next owner starts from the commit
+                log.warning("seek %s -> %d failed: %r", tp, offset, exc)
+
+    async def _commit(self, offsets: dict[Any, int]) -> None:
+        if not offsets:
+            return
+        try:
+            await self.app.consumer._thread.commit(offsets)  # noqa: SLF001 - see ``delivery``
+        except Exception as exc:  # the next batch commits again
+            log.warning("commit of %d partitions failed: %r", len(offsets), exc)
+
+    def _ready_for_state(self) -> bool:
+        app = self.app
+        if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
+            return False
+        completed = getattr(app.tables.recovery, "completed", None)
+        return completed is None or completed.is_set()
+
+    # ------------------------------------------------------------ agents
+    async def consume_events(self, stream: Any) -> None:
+        """Body of each domain agent: read (never acknowledge), hand over in batches."""
+        buffer_max = self.batch_max
+        async for event in stream.noack().events():
+            msg = event.message
+            if not self.buffer:
+                self.buffer_since = time.monotonic()
+            self.buffer.append(Message(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.tp))
+            if len(self.buffer) >= buffer_max:
+                await self.flush()
+
+    async def consume_facts(self, stream: Any) -> None:
+        """Body of the facts agent."""
+        async for event in stream.noack().events():
+            msg = event.message
+            self.fact_buffer.append(Message(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.tp))
+            if len(self.fact_buffer) >= self.batch_max:
+                await self.flush_facts()
+
+    # ------------------------------------------------------------ batches
+    async def flush_if_due(self) -> None:
+        if self.buffer and time.monotonic() - self.buffer_since >= self.settings.worker_batch_within_s:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.buffer:
+            return
+        # Consumer-thread calls stay outside the lock (see the module docstring).
+        unknown = await self._learn_starts({m.tp for m in self.buffer})
+        commits: dict[Any, int] = {}
+        async with self.lock:
+            batch, self.buffer = self.buffer, []
+            if unknown:  # keep them for the next flush
+                self.buffer = [m for m in batch if m.tp in unknown]
+                batch = [m for m in batch if m.tp not in unknown]
+            batch = [m for m in batch if self.offsets.known(m.tp)]  # revoked meanwhile
+            admitted, seeks = self._admit(batch)
+            if admitted:
+                out = Output()
+                try:
+                    touched = self.pipeline.run(admitted, out)
+                    now = int(self.clock() * 1_000_000)
+                    for part in touched:
+                        horizon = part.clock.event_horizon()
+                        if horizon is not None:
+                            part.advance(min(horizon, now), out)
+                        part.collect(out, case_table_key)
+                except RejectionLimitExceeded as exc:
+                    die(f"rejection-rate limit: {exc}")
+                except Exception as exc:  # an engine error must not be committed away
+                    log.exception("evaluation failed")
+                    die(f"evaluation failed on a batch from {admitted[0].topic}[{admitted[0].partition}]: {exc!r}")
+                for tp in {m.tp for m in admitted}:
+                    nxt = self.offsets.expected(tp)
+                    owner = self.parts.get((tp.topic, tp.partition))
+                    out.case_states.append(
+                        (tp.partition, next_offset_key(tp.partition, tp.topic), str(nxt).encode(), owner)
+                    )
+                    commits[tp] = nxt
+                await self.persist(out)
+                self.stats["batches"] += 1
+                self.stats["events"] += len(out.events)
+                if self.metrics is not None:
+                    for topic in {m.topic for m in admitted}:
+                        self.metrics.record_consumed(topic, sum(1 for m in admitted if m.topic == topic))
+        await self._seek(seeks)
+        await self._commit(commits)
+
+    async def flush_facts(self) -> None:
+        unknown = await self._learn_starts({m.tp for m in self.fact_buffer})
+        commits: dict[Any, int] = {}
+        async with self.fact_lock:
+            batch, self.fact_buffer = self.fact_buffer, []
+            if unknown:
+                self.fact_buffer = [m for m in batch if m.tp in unknown]
+                batch = [m for m in batch if m.tp not in unknown]
+            batch = [m for m in batch if self.offsets.known(m.tp)]
+            admitted, seeks = self._admit(batch)
+            tps: dict[int, Any] = {m.partition: m.tp for m in admitted}
+            for m in admitted:
+                part = self.fact_partition(m.partition)
+                try:
+                    kind, payload = decode_facts_message(m.value)
+                    if kind == "horizons":
+                        part.gate.report(payload)
+                    else:
+                        part.add(m.offset, payload)
+                except Exception as exc:
+                    die(f"unreadable message on internal topic {m.topic}[{m.partition}]@{m.offset}: {exc!r}")
+            out = Output()
+            for part in list(self.fact_parts.values()):
+                part.release(out)
+                horizon = part.gate.horizon()
+                if horizon is not None:
+                    nxt = self._next_expiry.get(part.partition)
+                    if nxt is None:
+                        self._next_expiry[part.partition] = horizon + DAY_US
+                    elif horizon >= nxt:
+                        part.cross.expire(horizon)
+                        self._next_expiry[part.partition] = horizon + DAY_US
+                part.collect(out, cross_table_key)
+                tp = tps.get(part.partition) or _facts_tp(self, part.partition)
+                if tp is not None and self.offsets.known(tp):
+                    held = part.held_from()
+                    safe = self.offsets.expected(tp) if held is None else held
+                    out.cross_states.append(
+                        (part.partition, next_offset_key(part.partition, tp.topic), str(safe).encode(), part)
+                    )
+                    commits[tp] = safe
+            self.stats["duplicates"] += out.duplicates
+            if not out.empty():
+                await self.persist(out)
+        await self._seek(seeks)
+        await self._commit(commits)
+
+    # ------------------------------------------------------------ time
+    async def tick(self) -> None:
+        """Fire due timed alerts up to each partition's horizon; report horizons; release facts."""
+        if self.health is not None:
+            self.health.heartbeat()
+        if not self._ready_for_state():
+            return
+        consumer = self.app.consumer
+        try:
+            assignment = consumer.assignment()
+        except Exception:  # consumer not started yet
+            return
+        owned = [tp for tp in assignment if tp.topic in self.domain]
+        await self._learn_starts({tp for tp in assignment if tp.topic in self.domain or tp.topic == self.topics.facts})
+        stalled: dict[Any, int] = {}
+        for tp in assignment:
+            if tp.topic in self.domain or tp.topic == self.topics.facts:
+                try:
+                    offset = self.offsets.stalled(tp, consumer.highwater(tp))
+                except Exception:
+                    offset = None
+                if offset is not None:
+                    stalled[tp] = offset
+        await self._seek(stalled)
+        async with self.lock:
+            now = int(self.clock() * 1_000_000)
+            out = Output()
+            horizons: dict[str, int] = {}
+            idle = self.idle_horizon(now)
+            lag_s = 0.0
+            for tp in owned:
+                if not self.offsets.known(tp) or tp not in consumer.assignment():
+                    continue
+                part = self.case_partition(tp.topic, tp.partition)
+                if part.clock.next_offset is None:
+                    part.clock.next_offset = self.offsets.expected(tp)
+                try:
+                    highwater = consumer.highwater(tp)
+                except Exception:
+                    highwater = None
+                horizon = part.clock.horizon(part.clock.caught_up(highwater), idle)
+                if horizon is None:
+                    continue
+                horizons[source_name(tp.topic, tp.partition)] = horizon
+                until = min(horizon, now)
+                due = part.next_timer()
+                if due is not None and due <= until:
+                    part.advance(until, out)
+                    part.collect(out, case_table_key)
+                    due = part.next_timer()
+                if due is not None and due <= now:  # due by the wall clock, waiting for input
+                    lag_s = max(lag_s, (now - due) / 1e6)
+            if self.health is not None:
+                self.health.set_timer_lag(lag_s)
+            if not out.empty():
+                await self.persist(out)
+            if horizons:
+                await self._publish_horizons(horizons)
+        await self.flush_facts()
+
+    def idle_horizon(self, now: int) -> int | None:
+        """What a caught-up partition counts as consumed up to (``watermark_idle``)."""
+        if self.idle_mode == "wallclock":
+            return now - self.grace_us
+        # 'stream': history replayed faster than real time; the stream's own clock.
+        newest = [p.clock.last_event_at for p in self.parts.values() if p.clock.last_event_at is not None]
+        if not newest:
+            return None
+        return min(now - self.grace_us, max(newest) - self.lateness_us)
+
+    async def _publish_horizons(self, horizons: dict[str, int]) -> None:
+        value = encode_horizons(horizons)
+        producer = self.app.producer
+
+        async def send() -> None:
+            futures = [
+                await producer.send(self.topics.facts, None, value, q, None, None)
+                for q in range(self.topics.partitions)
+            ]
+            await asyncio.gather(*futures)
+
+        await retry_forever(
+            "publish horizons", send, self.settings.store_retry_initial_s, self.settings.store_retry_max_s
+        )
+
+    # ------------------------------------------------------------ persistence
+    async def persist(self, out: Output) -> None:
+        """Store rows, publish, write states — all awaited, all retried — before any commit."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        events = [s.event for s in out.events]
+        now_us = int(self.clock() * 1_000_000)
+        letters = (
+            [self.storage_dead_letter(d, now_us) for d in out.dead_letters]
+            if self.storage_dead_letter is not None
+            else []
+        )
+        if events or out.alerts or out.case_updates or letters:
+
+            async def store() -> None:
+                await loop.run_in_executor(
+                    self.executor, self.store.store, events, out.alerts, out.case_updates, letters
+                )
+                if self.health is not None:
+                    self.health.set_storage(True, "ok")
+
+            def failed(attempt: int, exc: BaseException) -> None:
+                if self.health is not None:
+                    self.health.set_storage(False, type(exc).__name__)
+                if self.metrics is not None:
+                    self.metrics.record_storage_failure("batch", exc)
+
+            await retry_forever(
+                "store rows", store, settings.store_retry_initial_s, settings.store_retry_max_s, failed
+            )
+        if out.alerts or out.dead_letters or out.facts:
+            await retry_forever(
+                "publish alerts/facts/dead letters",
+                lambda: self._publish(out),
+                settings.store_retry_initial_s,
+                settings.store_retry_max_s,
+            )
+        if out.case_states or out.cross_states:
+            await retry_forever(
+                "write engine state",
+                lambda: self._write_states(out),
+                settings.store_retry_initial_s,
+                settings.store_retry_max_s,
+            )
+        if out.alerts:
+            self.stats["alerts"] += len(out.alerts)
+            if self.metrics is not None:
+                for a in out.alerts:
+                    self.metrics.record_alert(a.rule, a.level)
+            if self.on_alerts is not None:
+                self.on_alerts(out.alerts)
+        if out.dead_letters:
+            self.stats["dead_letters"] += len(out.dead_letters)
+            if self.metrics is not None:
+                for d in out.dead_letters:
+                    self.metrics.record_deadletter(d.topic, "contract")
+
+    async def _publish(self, out: Output) -> None:
+        producer = self.app.producer
+        topics = self.topics
+        futures = []
+        for a in out.alerts:
+            value = orjson.dumps(self.alert_to_dict(a, self.local))
+            futures.append(await producer.send(topics.alerts, a.alert_id.encode(), value, None, None, None))
+        for d in out.dead_letters:
+            futures.append(await producer.send(topics.deadletter, d.key, d.original, None, None, d.headers()))
+        for f in out.facts:
+            futures.append(
+                await producer.send(topics.facts, f.key.encode(), encode_fact(f.to_bytes()), None, None, None)
+            )
+        await asyncio.gather(*futures)
+
+    async def _write_states(self, out: Output) -> None:
+        """Changelog writes, in order; those of a partition revoked meanwhile are dropped
+        (its next owner rebuilds them from the events, which were not committed)."""
+        producer = self.app.producer
+        futures = []
+        current_cases = set(map(id, self.parts.values()))
+        current_facts = set(map(id, self.fact_parts.values()))
+        for table, name, writes, current in (
+            (self.case_table, self._case_changelog, out.case_states, current_cases),
+            (self.cross_table, self._cross_changelog, out.cross_states, current_facts),
+        ):
+            data = table.data
+            for partition, key, value, owner in writes:
+                if owner is not None and id(owner) not in current:
+                    continue
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+                futures.append(await producer.send(name, key, value, partition, None, None))
+        await asyncio.gather(*futures)
+
+    # ------------------------------------------------------------ rebalance
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        """Forget what now belongs to another worker.
+
+        Waits (briefly) for the batch in flight; whatever it still writes for a
+        revoked partition is dropped (``_write_states``) and its commit refused
+        by the consumer, so the next owner starts from a consistent state.
+        """
+        locks = []
+        for lock in (self.lock, self.fact_lock):
+            try:
+                await asyncio.wait_for(lock.acquire(), REVOKE_WAIT_S)
+                locks.append(lock)
+            except TimeoutError:
+                log.warning("rebalance: a batch is still in flight (storage slow?); fencing it")
+        try:
+            for tp in revoked:
+                self.parts.pop((tp.topic, tp.partition), None)
+                if tp.topic == self.topics.facts:
+                    self.fact_parts.pop(tp.partition, None)
+                    self._next_expiry.pop(tp.partition, None)
+            self.offsets.forget(set(revoked))
+            self.buffer = [m for m in self.buffer if m.tp not in revoked]
+            self.fact_buffer = [m for m in self.fact_buffer if m.tp not in revoked]
+        finally:
+            for lock in locks:
+                lock.release()
+
+    async def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def _facts_tp(service: LiveService, partition: int) -> Any:
+    """The TopicPartition of a facts partition this worker owns, if it knows it."""
+    for tp in service.app.consumer.assignment():
+        if tp.topic == service.topics.facts and tp.partition == partition:
+            return tp
+    return None

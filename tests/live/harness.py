@@ -1,0 +1,185 @@
+"""Run real workers as subprocesses, read what they stored, compare with replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.engine import Alert, load_config
+from streams.replay import replay
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+# Fast ticks and short group timeouts keep the tests quick; semantics are unchanged.
+TEST_ENV = {
+    "WORKER_TICK_S": "0.3",
+    "WORKER_BATCH_WITHIN_S": "0.1",
+    "WATERMARK_GRACE_S": "1.0",
+    "WORKER_SESSION_TIMEOUT_S": "6",
+    "WORKER_REBALANCE_TIMEOUT_S": "10",
+    "WORKER_HEARTBEAT_S": "0.5",
+    "STORE_RETRY_INITIAL_S": "0.2",
+    "STORE_RETRY_MAX_S": "1.0",
+    "CLICKHOUSE_MAX_WAIT_S": "2",
+    "METRICS_PORT": "0",
+    "METRICS_HOST": "127.0.0.1",
+}
+
+
+@dataclass
+class Store:
+    """Where a worker stores: a ClickHouse server database or a chdb directory."""
+
+    url: str | None = None
+    chdb_path: Path | None = None
+
+    def env(self) -> dict[str, str]:
+        if self.url:
+            return {"CLICKHOUSE_URL": self.url}
+        assert self.chdb_path is not None
+        return {"CHDB_PATH": str(self.chdb_path)}
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of a query; chdb is read in a subprocess (one chdb directory per process)."""
+        code = (
+            "import sys, json, orjson\n"
+            "from streams.settings import Settings\n"
+            "from streams.storage import open_backend\n"
+            "b = open_backend(Settings(**json.loads(sys.argv[1])))\n"
+            "r = b.query(sys.argv[2])\n"
+            "sys.stdout.buffer.write(orjson.dumps([list(x) for x in r.rows], default=str))\n"
+        )
+        settings: dict[str, Any] = (
+            {"clickhouse_url": self.url} if self.url else {"chdb_path": str(self.chdb_path)}
+        )
+        done = subprocess.run(
+            [PY, "-c", code, json.dumps(settings), sql],
+            capture_output=True, cwd=ROOT, timeout=120, check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"query failed: {done.stderr.decode()[-2000:]}")
+        return [tuple(r) for r in orjson.loads(done.stdout)]
+
+
+@dataclass
+class Worker:
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self) -> Worker:
+        n = len(self.logs)
+        path = self.log_path.with_name(f"{self.log_path.stem}-{n}.log")
+        self.logs.append(path)
+        env = {**os.environ, **TEST_ENV, **self.env}
+        with path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [PY, "-m", "streams.cli", "worker", "--loglevel", os.environ.get("LIVE_TEST_LOGLEVEL", "warning")],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(30)
+
+    def stop(self, timeout: float = 60) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
+        return self.proc.returncode
+
+    def wait_exit(self, timeout: float) -> int | None:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def output(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+
+def alert_key(a: Alert | dict[str, Any]) -> tuple[Any, ...]:
+    """What users read of an alert, comparable between replay (Alert) and storage (row dict)."""
+    if isinstance(a, dict):
+        return (a["alert_id"], a["rule"], a["level"], a["case_id"], a["process"], a["dept"],
+                int(a["raised_at_us"]), tuple(a["evidence"]))
+    return (a.alert_id, a.rule, a.level, a.case_id, a.process, a.dept, a.raised_at, tuple(a.evidence))
+
+
+def replay_alerts(events: Iterable[dict[str, Any] | bytes], as_of_us: int | None = None) -> set[tuple[Any, ...]]:
+    cfg = load_config(None)
+    out: list[Alert] = []
+    lines = [e if isinstance(e, bytes) else orjson.dumps(e) for e in events]
+    replay(lines, cfg, out.append, lambda r: None, as_of=as_of_us or int(time.time() * 1e6))
+    return {alert_key(a) for a in out}
+
+
+def stored_alerts(store: Store) -> list[tuple[Any, ...]]:
+    """Alerts as users read them (FINAL view), one tuple per row returned."""
+    rows = store.query(
+        "SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence FROM alerts FINAL"
+    )
+    return [(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
+
+
+def stored_event_ids(store: Store) -> list[str]:
+    return [r[0] for r in store.query("SELECT event_id FROM events FINAL")]
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list[Any]:
+    """Every record of a topic (all partitions, from the beginning), without a group."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(consumer.position(tp) < end[tp] for tp in tps):
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def wait_for_alert_ids(bootstrap: str, topic: str, expected: set[str], timeout_s: float) -> set[str]:
+    """Alert ids seen on the alerts topic, once they cover ``expected`` (or at the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    seen: set[str] = set()
+    while time.monotonic() < deadline:
+        seen = {r.key.decode() for r in read_topic(bootstrap, topic)}
+        if expected <= seen:
+            return seen
+        time.sleep(1.0)
+    return seen

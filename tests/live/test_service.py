@@ -1,0 +1,242 @@
+"""The live service end to end: real Tansu broker, real ClickHouse (server 18.16 and chdb).
+
+Each test runs ``supervise worker`` as subprocesses against its own topics and
+database, and checks what users would read (ClickHouse ``FINAL``) against offline
+``replay`` of the same events.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_kafka import KafkaNamespace, create_topics
+from tests.live.harness import (
+    Store,
+    Worker,
+    read_topic,
+    replay_alerts,
+    stored_alerts,
+    stored_event_ids,
+    wait_for_alert_ids,
+)
+from tests.live.workload import invalid_messages, produce, produce_realtime, workload
+
+PARTITIONS = 4
+
+
+def domain_names(ns: KafkaNamespace) -> dict[str, str]:
+    env = ns.env(PARTITIONS)
+    return {
+        "approval": env["TOPIC_APPROVAL"],
+        "fund": env["TOPIC_FUND"],
+        "trade": env["TOPIC_TRADE"],
+        "inspection": env["TOPIC_INSPECTION"],
+    }
+
+
+@pytest.fixture(params=["server", "chdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "server":
+        server = request.getfixturevalue("clickhouse_server")
+        return Store(url=server.url(f"live_{uuid.uuid4().hex[:8]}"))
+    return Store(chdb_path=tmp_path / "chdb")
+
+
+@pytest.fixture
+def server_store(clickhouse_server: Any) -> Store:
+    return Store(url=clickhouse_server.url(f"live_{uuid.uuid4().hex[:8]}"))
+
+
+def worker_env(ns: KafkaNamespace, store: Store, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {**ns.env(PARTITIONS), **store.env(), "WORKER_DATA_DIR": str(tmp_path / "faust"), **extra}
+
+
+def check_matches_replay(store: Store, events: list[dict[str, Any]]) -> None:
+    expected = replay_alerts(events)
+    rows = stored_alerts(store)
+    assert len(rows) == len(set(rows)), "an alert is read twice"
+    got = set(rows)
+    assert got == expected, (
+        f"missing {sorted(expected - got)[:5]} ({len(expected - got)}), "
+        f"unexpected {sorted(got - expected)[:5]} ({len(got - expected)})"
+    )
+    ids = stored_event_ids(store)
+    assert len(ids) == len(set(ids)), "an event is read twice"
+    assert set(ids) == {e["event_id"] for e in events}
+
+
+def run_to_completion(ns: KafkaNamespace, events: list[dict[str, Any]], timeout_s: float = 180) -> None:
+    expected_ids = {k[0] for k in replay_alerts(events)}
+    seen = wait_for_alert_ids(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"], expected_ids, timeout_s)
+    missing = expected_ids - seen
+    assert not missing, f"{len(missing)} alerts never published, e.g. {sorted(missing)[:5]}"
+
+
+def test_backlog_out_of_order_across_topics_equals_replay(
+    kafka_namespace: KafkaNamespace, store: Store, tmp_path: Path
+) -> None:
+    """A backlog produced topic by topic (cross-topic order scrambled), consumed long after."""
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    events = workload(400, seed=11)
+    produce(ns.bootstrap, domain_names(ns), events, by_topic=True)
+    worker = Worker(worker_env(ns, store, tmp_path), tmp_path / "worker").start()
+    try:
+        run_to_completion(ns, events)
+        time.sleep(1.5)  # a few ticks after the last alert: nothing more may come
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-3000:]
+    check_matches_replay(store, events)
+
+
+def test_realtime_events_equal_replay(kafka_namespace: KafkaNamespace, tmp_path: Path) -> None:
+    """Events produced as they happen (wall-clock times) while the worker runs."""
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    store = Store(chdb_path=tmp_path / "chdb")
+    worker = Worker(worker_env(ns, store, tmp_path), tmp_path / "worker").start()
+    try:
+        # A probe that raises an alert at once: the worker has joined its group and consumes.
+        probe_event = {"event_id": "probe-1", "case_id": "PROBE", "process": "approval",
+                       "action": "reject", "occurred_at": "", "dept": "D01", "attrs": {"reason": ""}}
+        probe = produce_realtime(ns.bootstrap, domain_names(ns), [probe_event], rate=100)
+        run_to_completion(ns, probe, timeout_s=120)
+        sent = probe + produce_realtime(ns.bootstrap, domain_names(ns), workload(300, seed=17), rate=150)
+        run_to_completion(ns, sent)
+        time.sleep(3)  # past the grace: cross-case facts of the last events are released
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-3000:]
+    check_matches_replay(store, sent)
+
+
+def test_dead_letter_and_rejection_limit(kafka_namespace: KafkaNamespace, tmp_path: Path) -> None:
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    store = Store(chdb_path=tmp_path / "chdb")
+    names = domain_names(ns)
+    events = workload(60, seed=3)
+    bad = invalid_messages()
+    mixed: list[Any] = []
+    for i, e in enumerate(events):
+        mixed.append(e)
+        if i % 20 == 5:
+            mixed.append(("approval", b"bad-key", bad[(i // 20) % len(bad)]))
+    produce(ns.bootstrap, names, mixed)
+    env = worker_env(ns, store, tmp_path, DEADLETTER_MAX_CONSECUTIVE="40")
+    worker = Worker(env, tmp_path / "worker").start()
+    try:
+        run_to_completion(ns, events)
+    finally:
+        assert worker.stop() == 0, worker.output()[-3000:]
+
+    letters = read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_DEADLETTER"])
+    sent_bad = [m[2] for m in mixed if isinstance(m, tuple)]
+    # The topic is at-least-once (a rebalance may re-send a letter); by origin, each bad
+    # message is there, with its original bytes, and nothing else is.
+    by_origin: dict[tuple[str, str], bytes] = {}
+    for r in letters:
+        headers = {k: v.decode() for k, v in r.headers}
+        assert headers["source_topic"] == names["approval"] and headers["reason"]
+        by_origin[(headers["source_partition"], headers["source_offset"])] = r.value
+    assert sorted(by_origin.values()) == sorted(sent_bad)
+    # What users read: one row per rejected message.
+    rows = store.query("SELECT reason, topic, kafka_offset FROM deadletter FINAL")
+    assert len(rows) == len(sent_bad)
+    assert any("occurred_at" in r[0] for r in rows)
+    check_matches_replay(store, events)
+
+    # A broken upstream: a flood of garbage stops the worker loudly, and keeps stopping it.
+    produce(ns.bootstrap, names, [("approval", b"k", b"{garbage") for _ in range(100)])
+    for attempt in range(2):
+        worker.start()
+        code = worker.wait_exit(120)
+        assert code == 3, f"attempt {attempt}: worker did not stop on the rejection limit"
+        assert "rejection-rate limit" in worker.output()
+    # Nothing of the flood was dead-lettered: the limit tripped before its batch was stored.
+    assert len(store.query("SELECT 1 FROM deadletter FINAL")) == len(sent_bad)
+
+
+def test_sigkill_and_restart(kafka_namespace: KafkaNamespace, store: Store, tmp_path: Path) -> None:
+    """kill -9 at arbitrary moments while a backlog is processed; restart each time."""
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    events = workload(1500, seed=5)
+    produce(ns.bootstrap, domain_names(ns), events, by_topic=True)
+    env = worker_env(ns, store, tmp_path, WORKER_BATCH_MAX="50", WORKER_BATCH_WITHIN_S="0.05")
+    worker = Worker(env, tmp_path / "worker").start()
+    kills = 0
+    try:
+        for delay in (8.0, 5.5, 6.3, 7.1):
+            time.sleep(delay)
+            if not worker.alive():
+                break
+            worker.kill()
+            kills += 1
+            worker.start()
+        run_to_completion(ns, events, timeout_s=240)
+        time.sleep(1.5)
+    finally:
+        code = worker.stop()
+    assert kills >= 3
+    assert code == 0, worker.output()[-3000:]
+    check_matches_replay(store, events)
+
+
+def test_clickhouse_outage(kafka_namespace: KafkaNamespace, clickhouse_server: Any, tmp_path: Path) -> None:
+    """ClickHouse killed mid-stream: the worker retries and pushes back; nothing is lost."""
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    store = Store(url=clickhouse_server.url(f"live_{uuid.uuid4().hex[:8]}"))
+    events = workload(1500, seed=9)
+    produce(ns.bootstrap, domain_names(ns), events)
+    env = worker_env(ns, store, tmp_path, WORKER_BATCH_MAX="50", WORKER_BATCH_WITHIN_S="0.05")
+    worker = Worker(env, tmp_path / "worker").start()
+    try:
+        deadline = time.monotonic() + 90
+        while not read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"]):  # processing has begun
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.3)
+        clickhouse_server.kill()
+        try:
+            time.sleep(8)
+            assert worker.alive(), worker.output()[-3000:]
+            stalled = len(read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"]))
+            time.sleep(3)
+            # Pushing back: nothing more is published while nothing can be stored.
+            assert len(read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"])) == stalled
+        finally:
+            clickhouse_server.start()
+        run_to_completion(ns, events, timeout_s=180)
+        time.sleep(1.5)
+    finally:
+        code = worker.stop()
+    assert code == 0
+    assert "store rows failed (attempt" in worker.output()  # it did retry
+    check_matches_replay(store, events)
+
+
+def test_two_workers_share_partitions(kafka_namespace: KafkaNamespace, server_store: Store, tmp_path: Path) -> None:
+    """Two workers in one group produce exactly what one worker produces."""
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    events = workload(800, seed=13)
+    produce(ns.bootstrap, domain_names(ns), events, by_topic=True)
+    env = worker_env(ns, server_store, tmp_path)
+    a = Worker(env, tmp_path / "worker-a").start()
+    time.sleep(3)  # A applies the migrations first
+    b = Worker({**env, "WORKER_DATA_DIR": str(tmp_path / "faust-b")}, tmp_path / "worker-b").start()
+    try:
+        run_to_completion(ns, events, timeout_s=240)
+        time.sleep(1.5)
+        assert a.alive() and b.alive()
+    finally:
+        code_a, code_b = a.stop(), b.stop()
+    assert (code_a, code_b) == (0, 0)
+    check_matches_replay(server_store, events)

@@ -1,0 +1,115 @@
+"""A real `supervise worker` (Tansu broker, ClickHouse server) scraped over HTTP, as Prometheus and Kubernetes see it."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.fixtures_kafka import KafkaNamespace, create_topics, free_port
+from tests.live.harness import Store, Worker, replay_alerts
+from tests.live.workload import invalid_messages, produce, workload
+
+PARTITIONS = 2
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def totals(body: str) -> dict[str, float]:
+    """Sum of every sample per sample name, plus per (name, label=value) for the labels we check."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            out[sample.name] = out.get(sample.name, 0.0) + sample.value
+            for key in ("rule", "topic", "reason"):
+                if key in sample.labels:
+                    name = f"{sample.name}{{{key}={sample.labels[key]}}}"
+                    out[name] = out.get(name, 0.0) + sample.value
+    return out
+
+
+def test_running_worker_serves_metrics_and_health(
+    kafka_namespace: KafkaNamespace, clickhouse_server: Any, tmp_path: Path
+) -> None:
+    ns = kafka_namespace
+    store = Store(url=clickhouse_server.url(f"scrape_{uuid.uuid4().hex[:8]}"))
+    create_topics(ns, PARTITIONS)
+    port = free_port()
+    env = {
+        **ns.env(PARTITIONS),
+        **store.env(),
+        "WORKER_DATA_DIR": str(tmp_path / "faust"),
+        "METRICS_PORT": str(port),
+        "DEADLETTER_MAX_CONSECUTIVE": "1000",
+    }
+    topics = {d: env[f"TOPIC_{d.upper()}"] for d in ("approval", "fund", "trade", "inspection")}
+    events = workload(cases=20, seed=3)
+    garbage = invalid_messages()[:3]
+    worker = Worker(env, tmp_path / "worker").start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        produce(ns.bootstrap, topics, events)
+        produce(ns.bootstrap, topics, [("approval", b"bad", raw) for raw in garbage])
+        expected = len(events) + len(garbage)
+        deadline = time.monotonic() + 150
+        seen: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            assert worker.alive(), worker.output()[-3000:]
+            try:
+                status, body = get(base + "/metrics")
+            except OSError:  # not listening yet
+                time.sleep(0.5)
+                continue
+            assert status == 200
+            seen = totals(body)
+            if seen.get("supervision_events_consumed_total", 0) >= expected and seen.get(
+                "supervision_alerts_total", 0
+            ):
+                break
+            time.sleep(0.5)
+        assert seen.get("supervision_events_consumed_total") == expected, seen
+        domains_used = {topics[d] for d in ("approval", "fund", "trade", "inspection")}
+        assert {
+            k.split("=", 1)[1][:-1]
+            for k in seen
+            if k.startswith("supervision_events_consumed_total{")
+        } <= (domains_used)
+        replay_rules = {key[1] for key in replay_alerts(events)}
+        fired_rules = {
+            k.split("=", 1)[1][:-1] for k in seen if k.startswith("supervision_alerts_total{rule=")
+        }
+        assert fired_rules and fired_rules <= replay_rules, (fired_rules, replay_rules)
+        assert seen.get("supervision_deadletter_messages_total", 0) == len(garbage)
+        assert seen.get("supervision_broker_connected") == 1
+        assert "process_cpu_seconds_total" in seen
+
+        status, body = get(base + "/healthz")
+        assert status == 200 and json.loads(body)["alive"] is True
+        deadline = time.monotonic() + 60
+        while True:
+            status, body = get(base + "/readyz")
+            if status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        ready = json.loads(body)
+        assert status == 200, ready
+        assert (
+            ready["broker"]["connected"]
+            and ready["storage"]["connected"]
+            and ready["timers"]["keeping_up"]
+        )
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-3000:]
