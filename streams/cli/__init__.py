@@ -24,10 +24,10 @@ def _root() -> None:
 
 
 # Sub-command modules register themselves on import.
-from streams.cli import replay as _replay  # noqa: E402,F401
-from streams.cli import generate as _generate  # noqa: E402,F401
 from streams.cli import db as _db  # noqa: E402,F401
+from streams.cli import generate as _generate  # noqa: E402,F401
 from streams.cli import query as _query  # noqa: E402,F401
+from streams.cli import replay as _replay  # noqa: E402,F401
 from streams.cli import worker as _worker  # noqa: E402,F401
 
 

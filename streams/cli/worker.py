@@ -23,8 +23,12 @@ def worker(
     loglevel: str = typer.Option("info", help="Log level (debug, info, warning, error)."),
     create_topics: bool = typer.Option(True, help="Create missing supervision topics first."),
     migrate: bool = typer.Option(True, help="Apply missing ClickHouse migrations first."),
-    echo_alerts: bool = typer.Option(False, "--echo-alerts", help="Print every stored alert (live view)."),
-    metrics: bool = typer.Option(True, help="Serve /metrics, /healthz, /readyz on METRICS_HOST:METRICS_PORT."),
+    echo_alerts: bool = typer.Option(
+        False, "--echo-alerts", help="Print every stored alert (live view)."
+    ),
+    metrics: bool = typer.Option(
+        True, help="Serve /metrics, /healthz, /readyz on METRICS_HOST:METRICS_PORT."
+    ),
 ) -> None:
     """Run a live supervision worker: Kafka in, alerts and events into ClickHouse."""
     from streams.live.app import create_app, install_uvloop, run_worker
@@ -35,6 +39,9 @@ def worker(
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from streams.privacy import install_log_masking
+
+    install_log_masking()  # identifiers and secrets never reach the logs unmasked
     settings = get_settings()
     install_uvloop()
     if create_topics:
@@ -61,6 +68,12 @@ def worker(
 
         health = HealthState.from_settings(settings)
         metrics_registry = METRICS
+        from streams import __version__
+        from streams.engine import load_config as _load_config
+
+        METRICS.set_build_info(
+            __version__, config_version=_load_config(settings.supervision_config).version
+        )
 
     faust_app, service = create_app(
         settings, store, on_alerts=on_alerts, metrics=metrics_registry, health=health

@@ -6,8 +6,8 @@ import hashlib
 from typing import Any
 
 from streams.engine.model import Alert
-from streams.privacy import mask_text
 from streams.engine.timeutil import LocalTime
+from streams.privacy import mask_text
 
 PROCESS_NAMES = {
     "approval": "行政审批办件",

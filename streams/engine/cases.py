@@ -194,13 +194,16 @@ class CaseEngine:
         self._red_k = config.red_after_working_days
         self._exempt = config.exempt_categories
         self._plans: dict[tuple[str, str], _ActionPlan] = {}
+        self.open_count = 0  # cases without a terminal event
+        self.timer_count = 0  # cases with a pending timed alert
 
     # ------------------------------------------------------------------ state
     def open_cases(self) -> int:
-        return sum(1 for s in self.states.values() if not s.terminal)
+        return self.open_count
 
     def pending_timers(self) -> int:
-        return len(self._heap)
+        """Cases with a timed alert still to come."""
+        return self.timer_count
 
     def next_timer(self) -> int | None:
         heap = self._heap
@@ -222,12 +225,17 @@ class CaseEngine:
 
     def load(self, key: str, blob: bytes | None) -> None:
         """Install a stored case state (or drop it, for None) and index its next timer."""
+        old = self.states.pop(key, None)
+        if old is not None:
+            self.open_count -= not old.terminal
+            self.timer_count -= old.next_at is not None
         if blob is None:
-            self.states.pop(key, None)
             return
         state = CaseState.from_bytes(blob)
         self.states[key] = state
+        self.open_count += not state.terminal
         if state.next_at is not None:
+            self.timer_count += 1
             heapq.heappush(self._heap, (state.next_at, key))
 
     def take_status(self) -> list[CaseStatus]:
@@ -328,6 +336,7 @@ class CaseEngine:
         due = self._due(state)
         instant = due[0] if due is not None else None
         if instant != state.next_at:
+            self.timer_count += (instant is not None) - (state.next_at is not None)
             state.next_at = instant
             if instant is not None:
                 heapq.heappush(self._heap, (instant, key))
@@ -343,6 +352,7 @@ class CaseEngine:
                 continue  # stale index entry
             due = self._due(state)
             state.next_at = None
+            self.timer_count -= 1
             if due is not None and due[0] == instant:
                 alerts.append(self._fire(key, state, due))
             self._reschedule(key, state)
@@ -361,6 +371,7 @@ class CaseEngine:
             instant = state.next_at
             due = self._due(state)
             state.next_at = None
+            self.timer_count -= 1
             if due is not None and due[0] == instant:
                 alerts.append(self._fire(key, state, due))
             self._reschedule(key, state)
@@ -442,6 +453,7 @@ class CaseEngine:
         if state is None:
             state = CaseState(template.name, sys.intern(event.dept))
             self.states[key] = state
+            self.open_count += 1
         elif state.seen_event(digest):
             return [], []
         state.ids += digest
@@ -472,6 +484,7 @@ class CaseEngine:
         state.seen |= plan.bit
         if may_alert and plan.terminal:
             state.terminal = True
+            self.open_count -= 1
             state.terminal_action = action
             state.closed_at = event.occurred_at
             if state.last is not None:

@@ -26,6 +26,7 @@ class DeadLetter:
     topic: str
     partition: int
     offset: int
+    kind: str = "contract"  # not_json | not_object | contract (for metrics labels)
 
     def headers(self) -> list[tuple[str, bytes]]:
         return [

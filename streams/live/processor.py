@@ -238,7 +238,9 @@ class Pipeline:
                         f"process: {event.process!r} events belong on topic {expected!r}, not {m.topic!r}"
                     )
             except self.invalid_error as exc:
-                letter = DeadLetter(m.value, m.key, str(exc), m.topic, m.partition, m.offset)
+                letter = DeadLetter(
+                    m.value, m.key, str(exc), m.topic, m.partition, m.offset, getattr(exc, "kind", "contract")
+                )
                 out.dead_letters.append(letter)
                 part = self.case_partition(m.topic, m.partition)
                 part.clock.observed(m.offset, None)

@@ -60,6 +60,22 @@ def next_offset_key(partition: int, topic: str) -> bytes:
     return f"{partition}|@next|{topic}".encode()
 
 
+def record_batch(metrics: Any, admitted: list[Message], out: Output) -> None:
+    """Consumed, accepted and rejected counts of one batch, by topic (and reason)."""
+    consumed: dict[str, int] = {}
+    for m in admitted:
+        consumed[m.topic] = consumed.get(m.topic, 0) + 1
+    accepted: dict[str, int] = {}
+    for stored in out.events:
+        accepted[stored.topic] = accepted.get(stored.topic, 0) + 1
+    for topic, count in consumed.items():
+        metrics.record_consumed(topic, count)
+    for topic, count in accepted.items():
+        metrics.record_accepted(topic, count)
+    for letter in out.dead_letters:
+        metrics.record_rejected(letter.topic, letter.kind)
+
+
 class LiveService:
     def __init__(
         self,
@@ -103,7 +119,9 @@ class LiveService:
         self.idle_mode = settings.watermark_idle
         self.batch_max = settings.worker_batch_max
         self.limit = RejectionLimit(
-            settings.deadletter_window, settings.deadletter_max_ratio, settings.deadletter_max_consecutive
+            settings.deadletter_window,
+            settings.deadletter_max_ratio,
+            settings.deadletter_max_consecutive,
         )
         self.pipeline = Pipeline(topics, validator, invalid_error, self.limit, self.case_partition)
         self.sources = frozenset(
@@ -173,7 +191,9 @@ class LiveService:
             try:
                 earliest = await asyncio.wait_for(self.app.consumer.earliest_offsets(*missing), 10)
             except Exception as exc:  # broker busy or rebalancing: try again next time
-                log.warning("cannot look up start offsets of %s yet: %r", sorted(map(str, missing)), exc)
+                log.warning(
+                    "cannot look up start offsets of %s yet: %r", sorted(map(str, missing)), exc
+                )
                 earliest = {}
             for tp in list(missing):
                 offset = earliest.get(tp)
@@ -202,7 +222,9 @@ class LiveService:
 
     async def _seek(self, seeks: dict[Any, int]) -> None:
         for tp, offset in seeks.items():
-            log.warning("messages of %s from offset %d were skipped by the consumer; re-reading", tp, offset)
+            log.warning(
+                "messages of %s from offset %d were skipped by the consumer; re-reading", tp, offset
+            )
             try:
                 await self.app.consumer.seek(tp, offset)
             except Exception as exc:  # revoked meanwhile: the next owner starts from the commit
@@ -231,7 +253,9 @@ class LiveService:
             msg = event.message
             if not self.buffer:
                 self.buffer_since = time.monotonic()
-            self.buffer.append(Message(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.tp))
+            self.buffer.append(
+                Message(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.tp)
+            )
             if len(self.buffer) >= buffer_max:
                 await self.flush()
 
@@ -239,13 +263,18 @@ class LiveService:
         """Body of the facts agent."""
         async for event in stream.noack().events():
             msg = event.message
-            self.fact_buffer.append(Message(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.tp))
+            self.fact_buffer.append(
+                Message(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.tp)
+            )
             if len(self.fact_buffer) >= self.batch_max:
                 await self.flush_facts()
 
     # ------------------------------------------------------------ batches
     async def flush_if_due(self) -> None:
-        if self.buffer and time.monotonic() - self.buffer_since >= self.settings.worker_batch_within_s:
+        if (
+            self.buffer
+            and time.monotonic() - self.buffer_since >= self.settings.worker_batch_within_s
+        ):
             await self.flush()
 
     async def flush(self) -> None:
@@ -263,6 +292,7 @@ class LiveService:
             admitted, seeks = self._admit(batch)
             if admitted:
                 out = Output()
+                evaluation_started = time.perf_counter()
                 try:
                     touched = self.pipeline.run(admitted, out)
                     now = int(self.clock() * 1_000_000)
@@ -275,20 +305,28 @@ class LiveService:
                     die(f"rejection-rate limit: {exc}")
                 except Exception as exc:  # an engine error must not be committed away
                     log.exception("evaluation failed")
-                    die(f"evaluation failed on a batch from {admitted[0].topic}[{admitted[0].partition}]: {exc!r}")
+                    die(
+                        f"evaluation failed on a batch from {admitted[0].topic}[{admitted[0].partition}]: {exc!r}"
+                    )
                 for tp in {m.tp for m in admitted}:
                     nxt = self.offsets.expected(tp)
                     owner = self.parts.get((tp.topic, tp.partition))
                     out.case_states.append(
-                        (tp.partition, next_offset_key(tp.partition, tp.topic), str(nxt).encode(), owner)
+                        (
+                            tp.partition,
+                            next_offset_key(tp.partition, tp.topic),
+                            str(nxt).encode(),
+                            owner,
+                        )
                     )
                     commits[tp] = nxt
+                if self.metrics is not None:
+                    self.metrics.observe_evaluation(time.perf_counter() - evaluation_started)
                 await self.persist(out)
                 self.stats["batches"] += 1
                 self.stats["events"] += len(out.events)
                 if self.metrics is not None:
-                    for topic in {m.topic for m in admitted}:
-                        self.metrics.record_consumed(topic, sum(1 for m in admitted if m.topic == topic))
+                    record_batch(self.metrics, admitted, out)
         await self._seek(seeks)
         await self._commit(commits)
 
@@ -312,7 +350,9 @@ class LiveService:
                     else:
                         part.add(m.offset, payload)
                 except Exception as exc:
-                    die(f"unreadable message on internal topic {m.topic}[{m.partition}]@{m.offset}: {exc!r}")
+                    die(
+                        f"unreadable message on internal topic {m.topic}[{m.partition}]@{m.offset}: {exc!r}"
+                    )
             out = Output()
             for part in list(self.fact_parts.values()):
                 part.release(out)
@@ -330,7 +370,12 @@ class LiveService:
                     held = part.held_from()
                     safe = self.offsets.expected(tp) if held is None else held
                     out.cross_states.append(
-                        (part.partition, next_offset_key(part.partition, tp.topic), str(safe).encode(), part)
+                        (
+                            part.partition,
+                            next_offset_key(part.partition, tp.topic),
+                            str(safe).encode(),
+                            part,
+                        )
                     )
                     commits[tp] = safe
             self.stats["duplicates"] += out.duplicates
@@ -352,7 +397,9 @@ class LiveService:
         except Exception:  # consumer not started yet
             return
         owned = [tp for tp in assignment if tp.topic in self.domain]
-        await self._learn_starts({tp for tp in assignment if tp.topic in self.domain or tp.topic == self.topics.facts})
+        await self._learn_starts(
+            {tp for tp in assignment if tp.topic in self.domain or tp.topic == self.topics.facts}
+        )
         stalled: dict[Any, int] = {}
         for tp in assignment:
             if tp.topic in self.domain or tp.topic == self.topics.facts:
@@ -386,13 +433,27 @@ class LiveService:
                 until = min(horizon, now)
                 due = part.next_timer()
                 if due is not None and due <= until:
+                    fired_before = len(out.alerts)
                     part.advance(until, out)
                     part.collect(out, case_table_key)
+                    if self.metrics is not None:
+                        for alert in out.alerts[fired_before:]:
+                            self.metrics.observe_timer_lag((now - alert.raised_at) / 1e6)
                     due = part.next_timer()
+                if self.metrics is not None and highwater is not None:
+                    self.metrics.set_consumer_lag(
+                        tp.topic, tp.partition, highwater - self.offsets.expected(tp)
+                    )
                 if due is not None and due <= now:  # due by the wall clock, waiting for input
                     lag_s = max(lag_s, (now - due) / 1e6)
             if self.health is not None:
                 self.health.set_timer_lag(lag_s)
+            if self.metrics is not None:
+                self.metrics.set_timer_backlog(lag_s)
+                self.metrics.set_open_cases(sum(p.cases.open_cases() for p in self.parts.values()))
+                self.metrics.set_pending_timers(
+                    sum(p.cases.pending_timers() for p in self.parts.values())
+                )
             if not out.empty():
                 await self.persist(out)
             if horizons:
@@ -404,7 +465,9 @@ class LiveService:
         if self.idle_mode == "wallclock":
             return now - self.grace_us
         # 'stream': history replayed faster than real time; the stream's own clock.
-        newest = [p.clock.last_event_at for p in self.parts.values() if p.clock.last_event_at is not None]
+        newest = [
+            p.clock.last_event_at for p in self.parts.values() if p.clock.last_event_at is not None
+        ]
         if not newest:
             return None
         return min(now - self.grace_us, max(newest) - self.lateness_us)
@@ -421,7 +484,10 @@ class LiveService:
             await asyncio.gather(*futures)
 
         await retry_forever(
-            "publish horizons", send, self.settings.store_retry_initial_s, self.settings.store_retry_max_s
+            "publish horizons",
+            send,
+            self.settings.store_retry_initial_s,
+            self.settings.store_retry_max_s,
         )
 
     # ------------------------------------------------------------ persistence
@@ -439,9 +505,20 @@ class LiveService:
         if events or out.alerts or out.case_updates or letters:
 
             async def store() -> None:
+                started = time.perf_counter()
                 await loop.run_in_executor(
                     self.executor, self.store.store, events, out.alerts, out.case_updates, letters
                 )
+                if self.metrics is not None:
+                    seconds = time.perf_counter() - started
+                    for table, rows in (
+                        ("events", events),
+                        ("alerts", out.alerts),
+                        ("case_status", out.case_updates),
+                        ("deadletter", letters),
+                    ):
+                        if rows:
+                            self.metrics.record_storage_batch(table, len(rows), seconds)
                 if self.health is not None:
                     self.health.set_storage(True, "ok")
 
@@ -452,7 +529,11 @@ class LiveService:
                     self.metrics.record_storage_failure("batch", exc)
 
             await retry_forever(
-                "store rows", store, settings.store_retry_initial_s, settings.store_retry_max_s, failed
+                "store rows",
+                store,
+                settings.store_retry_initial_s,
+                settings.store_retry_max_s,
+                failed,
             )
         if out.alerts or out.dead_letters or out.facts:
             await retry_forever(
@@ -479,7 +560,7 @@ class LiveService:
             self.stats["dead_letters"] += len(out.dead_letters)
             if self.metrics is not None:
                 for d in out.dead_letters:
-                    self.metrics.record_deadletter(d.topic, "contract")
+                    self.metrics.record_deadletter(d.topic, d.kind)
 
     async def _publish(self, out: Output) -> None:
         producer = self.app.producer
@@ -487,12 +568,18 @@ class LiveService:
         futures = []
         for a in out.alerts:
             value = orjson.dumps(self.alert_to_dict(a, self.local))
-            futures.append(await producer.send(topics.alerts, a.alert_id.encode(), value, None, None, None))
+            futures.append(
+                await producer.send(topics.alerts, a.alert_id.encode(), value, None, None, None)
+            )
         for d in out.dead_letters:
-            futures.append(await producer.send(topics.deadletter, d.key, d.original, None, None, d.headers()))
+            futures.append(
+                await producer.send(topics.deadletter, d.key, d.original, None, None, d.headers())
+            )
         for f in out.facts:
             futures.append(
-                await producer.send(topics.facts, f.key.encode(), encode_fact(f.to_bytes()), None, None, None)
+                await producer.send(
+                    topics.facts, f.key.encode(), encode_fact(f.to_bytes()), None, None, None
+                )
             )
         await asyncio.gather(*futures)
 
@@ -526,6 +613,9 @@ class LiveService:
         revoked partition is dropped (``_write_states``) and its commit refused
         by the consumer, so the next owner starts from a consistent state.
         """
+        if self.metrics is not None:
+            for tp in revoked:
+                self.metrics.forget_partition(tp.topic, tp.partition)
         locks = []
         for lock in (self.lock, self.fact_lock):
             try:

@@ -106,3 +106,19 @@ def test_advance_case_fires_only_that_case() -> None:
     assert [(a.case_id, a.level) for a in fired] == [("A", "notice"), ("A", "yellow")]
     rest = engine.advance(fired[-1].raised_at)
     assert [(a.case_id, a.level) for a in rest] == [("B", "notice"), ("B", "yellow")]
+
+
+def test_open_case_and_timer_counts_match_a_scan() -> None:
+    engine = Engine(CONFIG)
+    events = workload()
+    for index, event in enumerate(events):
+        engine.feed(event)
+        if index % 400 == 0:
+            states = engine.cases.states.values()
+            assert engine.cases.open_cases() == sum(not s.terminal for s in states)
+            assert engine.cases.pending_timers() == sum(s.next_at is not None for s in states)
+    restored = Engine(CONFIG)
+    for key, blob in engine.cases.export_dirty().items():
+        restored.cases.load(key, blob)
+    assert restored.cases.open_cases() == engine.cases.open_cases() > 0
+    assert restored.cases.pending_timers() == engine.cases.pending_timers()

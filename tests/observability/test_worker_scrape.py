@@ -92,6 +92,15 @@ def test_running_worker_serves_metrics_and_health(
         }
         assert fired_rules and fired_rules <= replay_rules, (fired_rules, replay_rules)
         assert seen.get("supervision_deadletter_messages_total", 0) == len(garbage)
+        assert seen.get("supervision_events_accepted_total") == len(events)
+        assert seen.get("supervision_events_rejected_total") == len(garbage)
+        assert seen.get("supervision_engine_evaluation_seconds_count", 0) > 0
+        assert seen.get("supervision_storage_batches_total", 0) > 0
+        assert seen.get("supervision_storage_rows_total", 0) >= len(events)
+        assert seen.get("supervision_storage_write_duration_seconds_count", 0) > 0
+        assert "supervision_consumer_lag_messages" in seen
+        assert "supervision_open_cases" in seen and "supervision_pending_timers" in seen
+        assert "supervision_build_info" in seen
         assert seen.get("supervision_broker_connected") == 1
         assert "process_cpu_seconds_total" in seen
 
