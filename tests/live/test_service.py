@@ -53,7 +53,12 @@ def server_store(clickhouse_server: Any) -> Store:
 
 
 def worker_env(ns: KafkaNamespace, store: Store, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {**ns.env(PARTITIONS), **store.env(), "WORKER_DATA_DIR": str(tmp_path / "faust"), **extra}
+    return {
+        **ns.env(PARTITIONS),
+        **store.env(),
+        "WORKER_DATA_DIR": str(tmp_path / "faust"),
+        **extra,
+    }
 
 
 def check_matches_replay(store: Store, events: list[dict[str, Any]]) -> None:
@@ -70,9 +75,13 @@ def check_matches_replay(store: Store, events: list[dict[str, Any]]) -> None:
     assert set(ids) == {e["event_id"] for e in events}
 
 
-def run_to_completion(ns: KafkaNamespace, events: list[dict[str, Any]], timeout_s: float = 180) -> None:
+def run_to_completion(
+    ns: KafkaNamespace, events: list[dict[str, Any]], timeout_s: float = 180
+) -> None:
     expected_ids = {k[0] for k in replay_alerts(events)}
-    seen = wait_for_alert_ids(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"], expected_ids, timeout_s)
+    seen = wait_for_alert_ids(
+        ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"], expected_ids, timeout_s
+    )
     missing = expected_ids - seen
     assert not missing, f"{len(missing)} alerts never published, e.g. {sorted(missing)[:5]}"
 
@@ -103,11 +112,20 @@ def test_realtime_events_equal_replay(kafka_namespace: KafkaNamespace, tmp_path:
     worker = Worker(worker_env(ns, store, tmp_path), tmp_path / "worker").start()
     try:
         # A probe that raises an alert at once: the worker has joined its group and consumes.
-        probe_event = {"event_id": "probe-1", "case_id": "PROBE", "process": "approval",
-                       "action": "reject", "occurred_at": "", "dept": "D01", "attrs": {"reason": ""}}
+        probe_event = {
+            "event_id": "probe-1",
+            "case_id": "PROBE",
+            "process": "approval",
+            "action": "reject",
+            "occurred_at": "",
+            "dept": "D01",
+            "attrs": {"reason": ""},
+        }
         probe = produce_realtime(ns.bootstrap, domain_names(ns), [probe_event], rate=100)
         run_to_completion(ns, probe, timeout_s=120)
-        sent = probe + produce_realtime(ns.bootstrap, domain_names(ns), workload(300, seed=17), rate=150)
+        sent = probe + produce_realtime(
+            ns.bootstrap, domain_names(ns), workload(300, seed=17), rate=150
+        )
         run_to_completion(ns, sent)
         time.sleep(3)  # past the grace: cross-case facts of the last events are released
     finally:
@@ -189,7 +207,9 @@ def test_sigkill_and_restart(kafka_namespace: KafkaNamespace, store: Store, tmp_
     check_matches_replay(store, events)
 
 
-def test_clickhouse_outage(kafka_namespace: KafkaNamespace, clickhouse_server: Any, tmp_path: Path) -> None:
+def test_clickhouse_outage(
+    kafka_namespace: KafkaNamespace, clickhouse_server: Any, tmp_path: Path
+) -> None:
     """ClickHouse killed mid-stream: the worker retries and pushes back; nothing is lost."""
     ns = kafka_namespace
     create_topics(ns, PARTITIONS)
@@ -200,7 +220,9 @@ def test_clickhouse_outage(kafka_namespace: KafkaNamespace, clickhouse_server: A
     worker = Worker(env, tmp_path / "worker").start()
     try:
         deadline = time.monotonic() + 90
-        while not read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"]):  # processing has begun
+        while not read_topic(
+            ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"]
+        ):  # processing has begun
             assert time.monotonic() < deadline, worker.output()[-3000:]
             time.sleep(0.3)
         clickhouse_server.kill()
@@ -222,7 +244,9 @@ def test_clickhouse_outage(kafka_namespace: KafkaNamespace, clickhouse_server: A
     check_matches_replay(store, events)
 
 
-def test_two_workers_share_partitions(kafka_namespace: KafkaNamespace, server_store: Store, tmp_path: Path) -> None:
+def test_two_workers_share_partitions(
+    kafka_namespace: KafkaNamespace, server_store: Store, tmp_path: Path
+) -> None:
     """Two workers in one group produce exactly what one worker produces."""
     ns = kafka_namespace
     create_topics(ns, PARTITIONS)
@@ -240,3 +264,65 @@ def test_two_workers_share_partitions(kafka_namespace: KafkaNamespace, server_st
         code_a, code_b = a.stop(), b.stop()
     assert (code_a, code_b) == (0, 0)
     check_matches_replay(server_store, events)
+
+
+def test_shared_scenarios_through_the_live_service(
+    kafka_namespace: KafkaNamespace, server_store: Store, tmp_path: Path
+) -> None:
+    """Every worked scenario of ../shared/scenarios, all at once: exactly the expected alerts, and
+    the scenarios' bad lines dead-lettered."""
+    import orjson
+
+    from streams.engine import EventValidator, InvalidEvent, load_config
+    from tests.scenarios import comparable, load_scenarios
+
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    validator = EventValidator()
+    events: list[dict[str, Any]] = []
+    bad: list[tuple[str, bytes, bytes]] = []
+    expected: list[tuple] = []
+    for scenario in load_scenarios():
+        expected += [comparable(a) for a in scenario.expected]
+        for line in scenario.events.read_bytes().splitlines():
+            if not line.strip():
+                continue
+            try:
+                validator.parse(line)
+            except InvalidEvent:
+                bad.append(("approval", b"scenario-bad", line))
+                continue
+            events.append(orjson.loads(line))
+    assert len(bad) == sum(s.rejected for s in load_scenarios())
+    produce(ns.bootstrap, domain_names(ns), events, by_topic=True)
+    produce(ns.bootstrap, domain_names(ns), bad)
+    worker = Worker(worker_env(ns, server_store, tmp_path), tmp_path / "worker").start()
+    try:
+        run_to_completion(ns, events)
+        time.sleep(1.5)
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-3000:]
+    local = load_config().local
+    rows = server_store.query(
+        "SELECT rule, level, case_id, process, dept, raised_at_us, details FROM alerts FINAL"
+    )
+    stored = [
+        comparable(
+            {
+                "rule": r[0],
+                "level": r[1],
+                "case_id": r[2],
+                "process": r[3],
+                "dept": r[4],
+                "raised_at": local.format(int(r[5])),
+                "details": orjson.loads(r[6]),
+            }
+        )
+        for r in rows
+    ]
+    assert sorted(stored) == sorted(expected)
+    letters = server_store.query("SELECT raw FROM deadletter FINAL")
+    assert sorted(r[0].encode() if isinstance(r[0], str) else r[0] for r in letters) == sorted(
+        b[2] for b in bad
+    )
