@@ -169,13 +169,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def throughput(ns: Namespace, total: int, store_envs: list[dict[str, str]], tmp: Path,
-               profile: Path | None = None) -> dict[str, float]:
+               profile: Path | None = None, extra: dict[str, str] | None = None) -> dict[str, float]:
     procs = []
     for i, env in enumerate(store_envs):
         if i:
             time.sleep(3)  # the first one applies the migrations
         procs.append(start_worker(ns, env, tmp / f"faust-{len(store_envs)}w-{i}", log=tmp / f"worker-{len(store_envs)}w-{i}.log",
-                                  profile=profile if i == 0 else None))
+                                  profile=profile if i == 0 else None, extra=extra))
     try:
         first_t = first_n = None
         deadline = time.monotonic() + 900
@@ -195,6 +195,21 @@ def throughput(ns: Namespace, total: int, store_envs: list[dict[str, str]], tmp:
     finally:
         for p in procs:
             stop(p)
+
+
+def core_rules_config(tmp: Path) -> Path:
+    """The default configuration with the rule packs (rules.md §3.2–3.5) switched off."""
+    from streams.engine.config import CORE_RULES, DEFAULT_CONFIG, RULES
+
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    for rule in RULES:
+        if rule not in CORE_RULES:
+            on = f"[rules.{rule}]\nenabled = true"
+            assert on in text, rule
+            text = text.replace(on, f"[rules.{rule}]\nenabled = false")
+    path = tmp / "supervision-core-rules.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def bench_config(tmp: Path) -> Path:
@@ -285,7 +300,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--profile", action="store_true", help="cProfile the single worker (stats in .bench/)")
-    parser.add_argument("--skip", default="", help="comma list of: one,two,latency")
+    parser.add_argument("--skip", default="", help="comma list of: one,core,two,latency")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -323,6 +338,14 @@ def main() -> None:
             results["ratio_worker_vs_raw"] = round(
                 one["events_per_s"] / results["raw_aiokafka_consume_decode_events_per_s"], 4
             )
+            print(json.dumps(results), flush=True)
+        if "core" not in skip:  # the same backlog with only the core rules (rules.md §3.1)
+            nsc = Namespace(bootstrap, args.partitions)
+            nsc.create()
+            asyncio.run(produce_backlog(nsc, evs))
+            core = throughput(nsc, total, [store_env("core")], tmp,
+                              extra={"SUPERVISION_CONFIG": str(core_rules_config(tmp))})
+            results["one_worker_core_rules_events_per_s"] = round(core["events_per_s"])
             print(json.dumps(results), flush=True)
         if "two" not in skip:
             ns2 = Namespace(bootstrap, args.partitions)
