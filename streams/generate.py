@@ -723,6 +723,50 @@ class WorkloadGenerator:
 
     # ---------------------------------------------------------------- clocks
 
+    def _extensions(
+        self,
+        case: _Case,
+        t: int,
+        dept: str,
+        actor: str | None,
+        tag: str,
+        cur: int,
+        last: int,
+        late_days: tuple[int, int],
+        timely_days: tuple[int, int],
+        timely_share: float,
+    ) -> tuple[int, int, int, int]:
+        """A case clock's extension, if any: (time, current index, last day index, done index).
+
+        LATEEXT cases extend 1-2 working days after the deadline (LATE_EXTENSION; the deadline
+        stays); a few compliant cases extend before it, moving the last day.
+        """
+        rng, cal = self.rng, self.cal
+        if tag == "LATEEXT":
+            ext_idx = last + rng.randint(1, 2)
+            t = self._ev(
+                case,
+                "extend",
+                self._after(t, cal.wd(ext_idx)),
+                dept,
+                {"extension_days": rng.randint(*late_days), "approver": self._leader_id(dept)},
+                actor,
+            )
+            return t, ext_idx, last, self._between(ext_idx, last + 3)
+        if tag in ("OK", "OPEN") and last - 1 > cur and rng.random() < timely_share:
+            ext_idx = self._between(cur, last - 1)
+            ext = rng.randint(*timely_days)
+            t = self._ev(
+                case,
+                "extend",
+                self._after(t, cal.wd(ext_idx)),
+                dept,
+                {"extension_days": ext, "approver": self._leader_id(dept)},
+                actor,
+            )
+            return t, ext_idx, last + ext, self._between(last, last + ext - 1)
+        return t, cur, last, self._completion_index(tag, cur, last)
+
     def _completion_index(self, tag: str, cur: int, last: int) -> int:
         """Working-day index of the terminal action, by the intended OVERDUE outcome."""
         if tag == "OVERDUE_N":
@@ -849,33 +893,9 @@ class WorkloadGenerator:
             cur, last = start + pause, last + pause
 
         # extensions
-        if tag == "LATEEXT":
-            ext_idx = last + rng.randint(1, 2)
-            t = self._ev(
-                case,
-                "extend",
-                self._after(t, cal.wd(ext_idx)),
-                dept,
-                {"extension_days": rng.randint(3, 10), "approver": self._leader_id(dept)},
-                actor,
-            )
-            done = self._between(ext_idx, last + 3)
-            cur = ext_idx
-        elif tag in ("OK", "OPEN") and last - 1 > cur and rng.random() < 0.05:
-            ext_idx = self._between(cur, last - 1)
-            t = self._ev(
-                case,
-                "extend",
-                self._after(t, cal.wd(ext_idx)),
-                dept,
-                {"extension_days": (ext := rng.randint(3, 10)), "approver": self._leader_id(dept)},
-                actor,
-            )
-            done = self._between(last, last + ext - 1)
-            last += ext
-            cur = ext_idx
-        else:
-            done = self._completion_index(tag, cur, last)
+        t, cur, last, done = self._extensions(
+            case, t, dept, actor, tag, cur, last, (3, 10), (3, 10), 0.05
+        )
         cal.wd(max(last + 3, done))
 
         decide_idx = self._between(cur, done)
@@ -918,32 +938,9 @@ class WorkloadGenerator:
         cur = cal.count_upto(self._day(t0)) - 1
         last = cur + limit
         t = self._ev(case, "accept", t0, dept, attrs, actor)
-        if tag == "LATEEXT":
-            ext_idx = last + rng.randint(1, 2)
-            t = self._ev(
-                case,
-                "extend",
-                self._after(t, cal.wd(ext_idx)),
-                dept,
-                {"extension_days": rng.randint(2, 5), "approver": self._leader_id(dept)},
-                actor,
-            )
-            done = self._between(ext_idx, last + 3)
-        elif tag in ("OK", "OPEN") and last - 1 > cur and rng.random() < 0.06:
-            ext_idx = self._between(cur, last - 1)
-            ext = rng.randint(2, 5)
-            t = self._ev(
-                case,
-                "extend",
-                self._after(t, cal.wd(ext_idx)),
-                dept,
-                {"extension_days": ext, "approver": self._leader_id(dept)},
-                actor,
-            )
-            done = self._between(last, last + ext - 1)
-            last += ext
-        else:
-            done = self._completion_index(tag, cur, last)
+        t, cur, last, done = self._extensions(
+            case, t, dept, actor, tag, cur, last, (2, 5), (2, 5), 0.06
+        )
         cal.wd(max(last + 3, done))
         self._ev(case, "complete", self._after(t, cal.wd(done)), dept, None, actor)
         return case
@@ -980,34 +977,9 @@ class WorkloadGenerator:
             operator,
         )
         cur = max(cur, cal.count_upto(assign_day) - 1)
-        if tag == "LATEEXT":
-            ext_idx = last + rng.randint(1, 2)
-            t = self._ev(
-                case,
-                "extend",
-                self._after(t, cal.wd(ext_idx)),
-                HOTLINE,
-                {"extension_days": rng.randint(3, 10), "approver": self._leader_id(HOTLINE)},
-                operator,
-            )
-            done = self._between(ext_idx, last + 3)
-            cur = ext_idx
-        elif tag in ("OK", "OPEN") and last - 1 > cur and rng.random() < 0.05:
-            ext_idx = self._between(cur, last - 1)
-            ext = rng.randint(3, 15)
-            t = self._ev(
-                case,
-                "extend",
-                self._after(t, cal.wd(ext_idx)),
-                HOTLINE,
-                {"extension_days": ext, "approver": self._leader_id(HOTLINE)},
-                operator,
-            )
-            done = self._between(last, last + ext - 1)
-            last += ext
-            cur = ext_idx
-        else:
-            done = self._completion_index(tag, cur, last)
+        t, cur, last, done = self._extensions(
+            case, t, HOTLINE, operator, tag, cur, last, (3, 10), (3, 15), 0.05
+        )
         cal.wd(max(last + 3, done, base))
         reply_idx = self._between(cur, done)
         if tag != "SKIP":
