@@ -109,19 +109,31 @@ say "streaming $CASES generated cases at $RATE events/s"
 
 # Wait until every event is stored (offsets are committed only after storage) and alerts settle.
 "$PY" - <<'PY'
-import time
+import sys, time
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from streams.settings import get_settings
 s = get_settings()
 domain = [s.topic_approval, s.topic_fund, s.topic_trade, s.topic_inspection]
 tps = [TopicPartition(t, p) for t in domain for p in range(s.topic_partitions)]
-c = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None)
-end = c.end_offsets(tps)
+# True log ends from fetch responses (Tansu answers ListOffsets(latest) with the base
+# offset of the last record batch plus one, not the end of the log).
+c = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+                  max_poll_records=1)
+c.assign(tps)
+c.seek_to_beginning(*tps)
+end = {}
+give_up = time.monotonic() + 60
+while len(end) < len(tps):
+    if time.monotonic() > give_up:
+        sys.exit("could not read the end offsets of the event topics in 60 s")
+    c.poll(timeout_ms=200)
+    end = {tp: c.highwater(tp) for tp in tps if c.highwater(tp) is not None}
+c.close()
 admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
 deadline = time.monotonic() + 600
 while time.monotonic() < deadline:
     done = admin.list_group_offsets(s.worker_group_id).get(s.worker_group_id, {})
-    if all(done.get(tp) and done[tp].offset >= end[tp] for tp in tps):
+    if all(end[tp] == 0 or (done.get(tp) and done[tp].offset >= end[tp]) for tp in tps):
         break
     time.sleep(0.5)
 time.sleep(3)  # let the last ticks fire timers and release cross-case facts

@@ -131,7 +131,7 @@ def _mask_record(record: logging.LogRecord) -> None:
     except Exception:  # a broken format string: let the handler report it as usual
         return
     record.msg = mask_text(message)
-    record.args = None
+    record.args = ()  # mode's formatter wraps a non-tuple (None) into (None,) and fails
     if record.exc_info and not record.exc_text:
         record.exc_text = logging.Formatter().formatException(record.exc_info)
     if record.exc_text:

@@ -45,6 +45,7 @@ from streams.live.deadletter import RejectionLimit, RejectionLimitExceeded
 from streams.live.delivery import HOLE, PROCESS, OffsetGate, die, retry_forever
 from streams.live.horizon import decode_facts_message, encode_fact, encode_horizons, source_name
 from streams.live.processor import CasePartition, FactPartition, Message, Output, Pipeline
+from streams.live.publish import BatchPublisher
 from streams.live.state import case_table_key, cross_table_key, scan_prefix
 from streams.live.topics import Topics
 from streams.settings import Settings
@@ -140,6 +141,7 @@ class LiveService:
         self._case_changelog = case_table.changelog_topic.get_topic_name()
         self._cross_changelog = cross_table.changelog_topic.get_topic_name()
         self._next_expiry: dict[int, int] = {}
+        self._batches: BatchPublisher | None = None
         self.stats = {"events": 0, "alerts": 0, "dead_letters": 0, "batches": 0, "duplicates": 0}
 
     # ------------------------------------------------------------ partitions
@@ -562,31 +564,42 @@ class LiveService:
                 for d in out.dead_letters:
                     self.metrics.record_deadletter(d.topic, d.kind)
 
+    def _publisher(self) -> BatchPublisher:
+        producer = self.app.producer._ensure_producer()  # noqa: SLF001 - the aiokafka producer
+        if self._batches is None or self._batches.producer is not producer:
+            self._batches = BatchPublisher(producer)
+        return self._batches
+
     async def _publish(self, out: Output) -> None:
-        producer = self.app.producer
         topics = self.topics
+        publisher = self._publisher()
         futures = []
-        for a in out.alerts:
-            value = orjson.dumps(self.alert_to_dict(a, self.local))
-            futures.append(
-                await producer.send(topics.alerts, a.alert_id.encode(), value, None, None, None)
+        if out.alerts:
+            to_dict, local = self.alert_to_dict, self.local
+            futures += await publisher.send(
+                topics.alerts,
+                [
+                    (None, a.alert_id.encode(), orjson.dumps(to_dict(a, local)), ())
+                    for a in out.alerts
+                ],
             )
-        for d in out.dead_letters:
-            futures.append(
-                await producer.send(topics.deadletter, d.key, d.original, None, None, d.headers())
+        if out.dead_letters:
+            futures += await publisher.send(
+                topics.deadletter,
+                # keyless dead letters all go to partition 0 (the key decides otherwise)
+                [(None if d.key else 0, d.key, d.original, d.headers()) for d in out.dead_letters],
             )
-        for f in out.facts:
-            futures.append(
-                await producer.send(
-                    topics.facts, f.key.encode(), encode_fact(f.to_bytes()), None, None, None
-                )
+        if out.facts:
+            futures += await publisher.send(
+                topics.facts,
+                [(None, f.key.encode(), encode_fact(f.to_bytes()), ()) for f in out.facts],
             )
         await asyncio.gather(*futures)
 
     async def _write_states(self, out: Output) -> None:
         """Changelog writes, in order; those of a partition revoked meanwhile are dropped
         (its next owner rebuilds them from the events, which were not committed)."""
-        producer = self.app.producer
+        publisher = self._publisher()
         futures = []
         current_cases = set(map(id, self.parts.values()))
         current_facts = set(map(id, self.fact_parts.values()))
@@ -595,6 +608,7 @@ class LiveService:
             (self.cross_table, self._cross_changelog, out.cross_states, current_facts),
         ):
             data = table.data
+            records = []
             for partition, key, value, owner in writes:
                 if owner is not None and id(owner) not in current:
                     continue
@@ -602,7 +616,9 @@ class LiveService:
                     data.pop(key, None)
                 else:
                     data[key] = value
-                futures.append(await producer.send(name, key, value, partition, None, None))
+                records.append((partition, key, value, ()))
+            if records:
+                futures += await publisher.send(name, records)
         await asyncio.gather(*futures)
 
     # ------------------------------------------------------------ rebalance

@@ -65,7 +65,10 @@ class Store:
         )
         done = subprocess.run(
             [PY, "-c", code, json.dumps(settings), sql],
-            capture_output=True, cwd=ROOT, timeout=120, check=False,
+            capture_output=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
         )
         if done.returncode != 0:
             raise RuntimeError(f"query failed: {done.stderr.decode()[-2000:]}")
@@ -86,8 +89,18 @@ class Worker:
         env = {**os.environ, **TEST_ENV, **self.env}
         with path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [PY, "-m", "streams.cli", "worker", "--loglevel", os.environ.get("LIVE_TEST_LOGLEVEL", "warning")],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    PY,
+                    "-m",
+                    "streams.cli",
+                    "worker",
+                    "--loglevel",
+                    os.environ.get("LIVE_TEST_LOGLEVEL", "warning"),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         return self
 
@@ -127,12 +140,31 @@ class Worker:
 def alert_key(a: Alert | dict[str, Any]) -> tuple[Any, ...]:
     """What users read of an alert, comparable between replay (Alert) and storage (row dict)."""
     if isinstance(a, dict):
-        return (a["alert_id"], a["rule"], a["level"], a["case_id"], a["process"], a["dept"],
-                int(a["raised_at_us"]), tuple(a["evidence"]))
-    return (a.alert_id, a.rule, a.level, a.case_id, a.process, a.dept, a.raised_at, tuple(a.evidence))
+        return (
+            a["alert_id"],
+            a["rule"],
+            a["level"],
+            a["case_id"],
+            a["process"],
+            a["dept"],
+            int(a["raised_at_us"]),
+            tuple(a["evidence"]),
+        )
+    return (
+        a.alert_id,
+        a.rule,
+        a.level,
+        a.case_id,
+        a.process,
+        a.dept,
+        a.raised_at,
+        tuple(a.evidence),
+    )
 
 
-def replay_alerts(events: Iterable[dict[str, Any] | bytes], as_of_us: int | None = None) -> set[tuple[Any, ...]]:
+def replay_alerts(
+    events: Iterable[dict[str, Any] | bytes], as_of_us: int | None = None
+) -> set[tuple[Any, ...]]:
     cfg = load_config(None)
     out: list[Alert] = []
     lines = [e if isinstance(e, bytes) else orjson.dumps(e) for e in events]
@@ -152,34 +184,86 @@ def stored_event_ids(store: Store) -> list[str]:
     return [r[0] for r in store.query("SELECT event_id FROM events FINAL")]
 
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list[Any]:
-    """Every record of a topic (all partitions, from the beginning), without a group."""
-    from kafka import KafkaConsumer, TopicPartition
+class TopicReader:
+    """Reads a topic from the beginning, without a group, and keeps reading as it grows.
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        records: list[Any] = []
+    ``read_to_end`` returns only once every partition's position has reached the
+    end offsets taken at the call (it raises on timeout): a slow broker or a
+    loaded machine never passes a partial read off as the whole topic.
+    """
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        )
+        self.topic = topic
+        parts: set[int] = set()
+        deadline = time.monotonic() + 30
+        while not parts and time.monotonic() < deadline:
+            parts = self.consumer.partitions_for_topic(topic) or set()
+            if not parts:
+                time.sleep(0.2)
+        if not parts:
+            self.consumer.close()
+            raise RuntimeError(f"topic {topic} has no partitions (does it exist?)")
+        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        self.consumer.assign(self.tps)
+        self.consumer.seek_to_beginning(*self.tps)
+        self.records: list[Any] = []
+
+    def read_to_end(self, timeout_s: float = 60.0) -> list[Any]:
+        """Every record up to the current end of each partition (all read so far, in order).
+
+        Tansu answers ListOffsets(latest) with the base offset of a partition's last
+        record batch plus one, not the true end: so after reaching the reported end
+        offsets, polling goes on until the fetches come back empty.
+        """
+        consumer = self.consumer
+        end = consumer.end_offsets(self.tps)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(consumer.position(tp) < end[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(batch)
-        return records
+        empty = 0
+        while empty < 2 or any(consumer.position(tp) < end[tp] for tp in self.tps):
+            if time.monotonic() > deadline:
+                behind = {tp.partition: end[tp] - consumer.position(tp) for tp in self.tps}
+                raise TimeoutError(
+                    f"reading {self.topic}: still behind by {behind} after {timeout_s}s"
+                )
+            polled = consumer.poll(timeout_ms=200)
+            for batch in polled.values():
+                self.records.extend(batch)
+            empty = 0 if polled else empty + 1
+        return self.records
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
+    """Every record of a topic (all partitions, from the beginning), without a group."""
+    reader = TopicReader(bootstrap, topic)
+    try:
+        return reader.read_to_end(timeout_s)
     finally:
-        consumer.close()
+        reader.close()
 
 
-def wait_for_alert_ids(bootstrap: str, topic: str, expected: set[str], timeout_s: float) -> set[str]:
+def wait_for_alert_ids(
+    bootstrap: str, topic: str, expected: set[str], timeout_s: float
+) -> set[str]:
     """Alert ids seen on the alerts topic, once they cover ``expected`` (or at the timeout)."""
     deadline = time.monotonic() + timeout_s
-    seen: set[str] = set()
-    while time.monotonic() < deadline:
-        seen = {r.key.decode() for r in read_topic(bootstrap, topic)}
-        if expected <= seen:
-            return seen
+    reader = TopicReader(bootstrap, topic)
+    try:
+        while True:
+            seen = {
+                r.key.decode() for r in reader.read_to_end(max(5.0, deadline - time.monotonic()))
+            }
+            if expected <= seen or time.monotonic() > deadline:
+                return seen
+            time.sleep(1.0)
+    finally:
+        reader.close()
         time.sleep(1.0)
     return seen

@@ -76,14 +76,25 @@ def check_matches_replay(store: Store, events: list[dict[str, Any]]) -> None:
 
 
 def run_to_completion(
-    ns: KafkaNamespace, events: list[dict[str, Any]], timeout_s: float = 180
+    ns: KafkaNamespace,
+    events: list[dict[str, Any]],
+    timeout_s: float = 180,
+    store: Store | None = None,
 ) -> None:
-    expected_ids = {k[0] for k in replay_alerts(events)}
+    expected = {k[0]: k for k in replay_alerts(events)}
     seen = wait_for_alert_ids(
-        ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"], expected_ids, timeout_s
+        ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"], set(expected), timeout_s
     )
-    missing = expected_ids - seen
-    assert not missing, f"{len(missing)} alerts never published, e.g. {sorted(missing)[:5]}"
+    missing = sorted(set(expected) - seen)
+    if missing and store is not None:  # say where they got lost: before or after storage
+        stored = {row[0] for row in stored_alerts(store)}
+        pytest.fail(
+            f"{len(missing)} alerts never published, e.g. {[expected[i][:7] for i in missing[:5]]}; "
+            f"of those, stored in ClickHouse: {sorted(set(missing) & stored)[:5]}"
+        )
+    assert not missing, (
+        f"{len(missing)} alerts never published, e.g. {[expected[i][:7] for i in missing[:5]]}"
+    )
 
 
 def test_backlog_out_of_order_across_topics_equals_replay(
@@ -96,7 +107,7 @@ def test_backlog_out_of_order_across_topics_equals_replay(
     produce(ns.bootstrap, domain_names(ns), events, by_topic=True)
     worker = Worker(worker_env(ns, store, tmp_path), tmp_path / "worker").start()
     try:
-        run_to_completion(ns, events)
+        run_to_completion(ns, events, store=store)
         time.sleep(1.5)  # a few ticks after the last alert: nothing more may come
     finally:
         code = worker.stop()
@@ -150,7 +161,7 @@ def test_dead_letter_and_rejection_limit(kafka_namespace: KafkaNamespace, tmp_pa
     env = worker_env(ns, store, tmp_path, DEADLETTER_MAX_CONSECUTIVE="40")
     worker = Worker(env, tmp_path / "worker").start()
     try:
-        run_to_completion(ns, events)
+        run_to_completion(ns, events, store=store)
     finally:
         assert worker.stop() == 0, worker.output()[-3000:]
 
@@ -198,7 +209,17 @@ def test_sigkill_and_restart(kafka_namespace: KafkaNamespace, store: Store, tmp_
             worker.kill()
             kills += 1
             worker.start()
-        run_to_completion(ns, events, timeout_s=240)
+        try:
+            run_to_completion(ns, events, timeout_s=240, store=store)
+        except (AssertionError, pytest.fail.Exception) as exc:  # keep what the workers said
+            said = [
+                line
+                for line in worker.output().splitlines()
+                if " WARNING " in line or " ERROR " in line or "FATAL" in line
+            ]
+            raise AssertionError(
+                f"{exc}\n--- workers' warnings (last 40) ---\n" + "\n".join(said[-40:])
+            ) from exc
         time.sleep(1.5)
     finally:
         code = worker.stop()
@@ -235,7 +256,7 @@ def test_clickhouse_outage(
             assert len(read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"])) == stalled
         finally:
             clickhouse_server.start()
-        run_to_completion(ns, events, timeout_s=180)
+        run_to_completion(ns, events, timeout_s=180, store=store)
         time.sleep(1.5)
     finally:
         code = worker.stop()
@@ -257,7 +278,7 @@ def test_two_workers_share_partitions(
     time.sleep(3)  # A applies the migrations first
     b = Worker({**env, "WORKER_DATA_DIR": str(tmp_path / "faust-b")}, tmp_path / "worker-b").start()
     try:
-        run_to_completion(ns, events, timeout_s=240)
+        run_to_completion(ns, events, timeout_s=240, store=server_store)
         time.sleep(1.5)
         assert a.alive() and b.alive()
     finally:
@@ -298,7 +319,7 @@ def test_shared_scenarios_through_the_live_service(
     produce(ns.bootstrap, domain_names(ns), bad)
     worker = Worker(worker_env(ns, server_store, tmp_path), tmp_path / "worker").start()
     try:
-        run_to_completion(ns, events)
+        run_to_completion(ns, events, store=server_store)
         time.sleep(1.5)
     finally:
         code = worker.stop()

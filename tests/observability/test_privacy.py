@@ -113,3 +113,25 @@ def test_installed_record_factory_masks_every_logger(caplog: pytest.LogCaptureFi
         assert "13812345678" not in caplog.text
     finally:
         logging.setLogRecordFactory(previous)
+
+
+def test_masked_records_format_under_faust_formatter() -> None:
+    """Faust's (mode's) formatter re-applies args: a masked record must still format, '%' included."""
+    from mode.utils.logging import ExtensionFormatter
+
+    previous = logging.getLogRecordFactory()
+    try:
+        install_log_masking()
+        record = logging.getLogger("mode").makeRecord(
+            "mode",
+            logging.INFO,
+            __file__,
+            1,
+            "[^Worker]: %s at 100%% for %s",
+            ("Starting", "13812345678"),
+            None,
+        )
+    finally:
+        logging.setLogRecordFactory(previous)
+    text = ExtensionFormatter(fmt="%(message)s").format(record)
+    assert text == "[^Worker]: Starting at 100% for 138****5678"

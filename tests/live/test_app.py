@@ -1,0 +1,29 @@
+"""The Faust composition: what the worker process sets up before it runs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from streams.live.app import build_worker
+
+
+@pytest.mark.parametrize("level", ["warning", "info"])
+def test_worker_leaves_the_root_log_level_alone(level: str) -> None:
+    """Faust's spinner would set the root logger to DEBUG at WARNING and above (then every
+    library's debug record is built and masked for nothing)."""
+    import faust
+
+    app = faust.App("t-logging", broker="kafka://127.0.0.1:9", autodiscover=False, web_enabled=False)
+    worker = build_worker(app, level)
+    root = logging.getLogger()
+    before = root.level, list(root.handlers)
+    try:
+        root.setLevel(getattr(logging, level.upper()))
+        worker.on_setup_root_logger(root, getattr(logging, level.upper()))
+        assert root.level == getattr(logging, level.upper())
+        assert not root.isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(before[0])
+        root.handlers[:] = before[1]
