@@ -27,3 +27,18 @@ def test_worker_leaves_the_root_log_level_alone(level: str) -> None:
     finally:
         root.setLevel(before[0])
         root.handlers[:] = before[1]
+
+
+def test_raw_schema_hands_over_the_bytes_on_the_wire() -> None:
+    import asyncio
+
+    import faust
+    from faust.types import Message
+
+    from streams.live.app import raw_schema
+
+    app = faust.App("t-schema", broker="kafka://127.0.0.1:9", autodiscover=False, web_enabled=False)
+    raw = b'{"event_id": "e1", "not": "validated here"}'
+    message = Message("t", 0, 7, 0.0, 0, {}, b"case-1", raw, None)
+    event = asyncio.run(raw_schema().decode(app, message, propagate=True))
+    assert event.key == b"case-1" and event.value is raw and event.message is message
