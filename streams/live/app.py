@@ -145,6 +145,7 @@ def create_app(
         app.agent(raw_topic(name), name=f"supervise-{short}")(_agent(service.consume_events))
     app.agent(raw_topic(topics.facts), name="supervise-facts")(_agent(service.consume_facts))
 
+    app.task(service.run_persister)
     app.timer(settings.worker_batch_within_s, name="flush-partial-batch")(service.flush_if_due)
     app.timer(settings.worker_tick_s, name="timers-and-horizons")(service.tick)
 

@@ -37,6 +37,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -54,6 +55,17 @@ log = logging.getLogger(__name__)
 
 DAY_US = 86_400_000_000
 REVOKE_WAIT_S = 5.0
+PIPELINE_DEPTH = 1  # evaluated steps waiting for the persister (besides the one it persists)
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one evaluated batch or tick leaves to persist, in evaluation order."""
+
+    out: Output
+    commits: dict[Any, int]  # partition -> next offset, committed once ``out`` is persisted
+    horizons: dict[str, int] | None = None  # published after ``out`` (tick)
+    admitted: list[Message] | None = None  # the batch's messages (metrics)
 
 
 def next_offset_key(partition: int, topic: str) -> bytes:
@@ -142,6 +154,10 @@ class LiveService:
         self._cross_changelog = cross_table.changelog_topic.get_topic_name()
         self._next_expiry: dict[int, int] = {}
         self._batches: BatchPublisher | None = None
+        self.steps: asyncio.Queue[_Step] = asyncio.Queue(PIPELINE_DEPTH)
+        self._unpersisted = 0
+        self._persisted = asyncio.Event()
+        self._persisted.set()
         self.stats = {"events": 0, "alerts": 0, "dead_letters": 0, "batches": 0, "duplicates": 0}
 
     # ------------------------------------------------------------ partitions
@@ -324,13 +340,8 @@ class LiveService:
                     commits[tp] = nxt
                 if self.metrics is not None:
                     self.metrics.observe_evaluation(time.perf_counter() - evaluation_started)
-                await self.persist(out)
-                self.stats["batches"] += 1
-                self.stats["events"] += len(out.events)
-                if self.metrics is not None:
-                    record_batch(self.metrics, admitted, out)
+                await self._enqueue(_Step(out, commits, admitted=admitted))
         await self._seek(seeks)
-        await self._commit(commits)
 
     async def flush_facts(self) -> None:
         unknown = await self._learn_starts({m.tp for m in self.fact_buffer})
@@ -456,10 +467,9 @@ class LiveService:
                 self.metrics.set_pending_timers(
                     sum(p.cases.pending_timers() for p in self.parts.values())
                 )
-            if not out.empty():
-                await self.persist(out)
-            if horizons:
-                await self._publish_horizons(horizons)
+            if not out.empty() or horizons:
+                # Behind every batch evaluated so far: their facts are published first.
+                await self._enqueue(_Step(out, {}, horizons=horizons))
         await self.flush_facts()
 
     def idle_horizon(self, now: int) -> int | None:
@@ -491,6 +501,49 @@ class LiveService:
             self.settings.store_retry_initial_s,
             self.settings.store_retry_max_s,
         )
+
+    # ------------------------------------------------------------ pipeline
+    async def _enqueue(self, step: _Step) -> None:
+        """Hand an evaluated step to the persister (waits while ``PIPELINE_DEPTH`` are queued)."""
+        self._unpersisted += 1
+        self._persisted.clear()
+        try:
+            await self.steps.put(step)
+        except BaseException:
+            self._step_done()
+            raise
+
+    def _step_done(self) -> None:
+        self._unpersisted -= 1
+        if self._unpersisted == 0:
+            self._persisted.set()
+
+    async def run_persister(self) -> None:
+        """Persist the evaluated steps one by one, in order, then commit what each carried.
+
+        Evaluation of the next batch overlaps with the storage and Kafka round trips of
+        this one; the order of everything written is the order of evaluation, so the
+        guarantees of the module docstring hold step by step.
+        """
+        while True:
+            step = await self.steps.get()
+            try:
+                if not step.out.empty():
+                    await self.persist(step.out)
+                if step.horizons:
+                    await self._publish_horizons(step.horizons)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # nothing of this step is committed
+                log.exception("persisting a batch failed")
+                die(f"persisting a batch failed: {exc!r}")
+            self._step_done()
+            if step.admitted is not None:
+                self.stats["batches"] += 1
+                self.stats["events"] += len(step.out.events)
+                if self.metrics is not None:
+                    record_batch(self.metrics, step.admitted, step.out)
+            await self._commit(step.commits)
 
     # ------------------------------------------------------------ persistence
     async def persist(self, out: Output) -> None:
@@ -639,6 +692,10 @@ class LiveService:
                 locks.append(lock)
             except TimeoutError:
                 log.warning("rebalance: a batch is still in flight (storage slow?); fencing it")
+        try:  # what was evaluated is persisted (its commit may wait: it needs the consumer)
+            await asyncio.wait_for(self._persisted.wait(), REVOKE_WAIT_S)
+        except TimeoutError:
+            log.warning("rebalance: evaluated batches are still being stored; fencing them")
         try:
             for tp in revoked:
                 self.parts.pop((tp.topic, tp.partition), None)
