@@ -12,6 +12,13 @@ embedded chdb in ``CHDB_PATH`` otherwise. Both take the same SQL:
   values (see :mod:`streams.storage.rows`). Where the engine supports
   ``insert_deduplication_token`` (detected at connect time) the token is sent;
   correctness never depends on it.
+- ``send_insert(...)``: the same insert in two steps. It returns once the rows
+  are on their way and gives back ``answer()``, which waits for the engine's
+  acknowledgement and raises what ``insert`` would. In between the caller may
+  do work of its own (the writer converts its next batch while the server
+  stores this one); other threads wait for the backend until ``answer()``.
+  The caller must call ``answer()``. The server does it with the driver's
+  protocol steps; chdb stores on a worker thread (it releases the GIL).
 
 Errors come out as :class:`StorageUnavailable` (retry later) or
 :class:`StorageRefused` (the statement or data is wrong).
@@ -23,7 +30,8 @@ import logging
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -172,6 +180,11 @@ class Backend(ABC):
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
 
+    @property
+    def takes_dedup_token(self) -> bool:
+        """Whether ``insert`` uses its ``dedup_token`` (else callers may pass None)."""
+        return self.has(CAP_DEDUP_TOKEN)
+
     @abstractmethod
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
 
@@ -186,6 +199,17 @@ class Backend(ABC):
         rows: Sequence[tuple[Any, ...]],
         dedup_token: str | None = None,
     ) -> None: ...
+
+    def send_insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> Callable[[], None]:
+        """Start an insert; the returned ``answer()`` waits for it (see the module docstring)."""
+        self.insert(table, columns, rows, dedup_token)
+        return _answered
 
     @abstractmethod
     def create_database(self) -> None:
@@ -279,6 +303,10 @@ class ServerBackend(Backend):
             # The writer retries; features are detected on the first call that works.
             log.warning("storage: %s", exc)
 
+    @property
+    def takes_dedup_token(self) -> bool:
+        return not self._detected or self.has(CAP_DEDUP_TOKEN)  # unknown until detected
+
     def _ensure_detected(self) -> None:
         if self._detected:
             return
@@ -350,18 +378,57 @@ class ServerBackend(Backend):
         rows: Sequence[tuple[Any, ...]],
         dedup_token: str | None = None,
     ) -> None:
+        self.send_insert(table, columns, rows, dedup_token)()
+
+    def send_insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> Callable[[], None]:
+        """Send the rows; ``answer()`` reads the server's acknowledgement.
+
+        The driver's own insert (``Client.execute``) in two halves: the server
+        stores the block between them while this process is free. The
+        connection is busy until ``answer()``, so the backend's lock is held
+        until then.
+        """
         self._ensure_detected()
         settings: dict[str, Any] = {}
         if dedup_token and self.has(CAP_DEDUP_TOKEN):
             settings["insert_deduplication_token"] = dedup_token
-        data = list(zip(*rows, strict=True)) if rows else []
-        self._call(
-            self._client.execute,
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
-            data,
-            columnar=True,
-            settings=settings or None,
-        )
+        query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+        data = rows if isinstance(rows, list | tuple) else list(rows)
+        self._lock.acquire()
+        try:
+            steps = self._insert_steps(query, data, settings or None)
+            self._call(next, steps, None)
+        except BaseException:
+            self._lock.release()
+            raise
+
+        def answer() -> None:
+            try:
+                self._call(next, steps, None)
+            finally:
+                self._lock.release()
+
+        return answer
+
+    def _insert_steps(
+        self, query: str, rows: Sequence[tuple[Any, ...]], settings: dict[str, Any] | None
+    ) -> Iterator[None]:
+        """What ``Client.execute(query, rows)`` does, pausing once the data is sent."""
+        client = self._client
+        with client.disconnect_on_error(query, settings):
+            client.connection.send_query(query)
+            client.connection.send_external_tables(None)
+            sample_block = client.receive_sample_block()
+            if sample_block:
+                client.send_data(sample_block, rows)
+                yield  # the server is storing the block
+                client.receive_end_of_insert_query()
 
     def create_database(self) -> None:
         admin = self._new_client("default")
@@ -427,6 +494,7 @@ class ChdbBackend(Backend):
         self.database = database
         self._lock = threading.RLock()
         self._conn: Any = None
+        self._worker: ThreadPoolExecutor | None = None
         Path(self.path).mkdir(parents=True, exist_ok=True)
         self._open()
         self._detect()
@@ -445,14 +513,18 @@ class ChdbBackend(Backend):
 
     def _run(self, sql: str, fmt: str = "CSV") -> Any:
         with self._lock:
-            if self._conn is None:
-                self._open()
-            try:
-                return self._conn.query(sql, fmt)
-            except Exception as exc:  # chdb raises RuntimeError / ChdbError
-                text = _first_line(str(exc))
-                match = _CODE.search(text)
-                raise classify(int(match.group(1)) if match else None, text) from None
+            return self._run_locked(sql, fmt)
+
+    def _run_locked(self, sql: str, fmt: str = "CSV") -> Any:
+        """``_run`` for a caller that holds the lock (possibly on another thread's behalf)."""
+        if self._conn is None:
+            self._open()
+        try:
+            return self._conn.query(sql, fmt)
+        except Exception as exc:  # chdb raises RuntimeError / ChdbError
+            text = _first_line(str(exc))
+            match = _CODE.search(text)
+            raise classify(int(match.group(1)) if match else None, text) from None
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(substitute(sql, params))
@@ -478,21 +550,64 @@ class ChdbBackend(Backend):
         rows: Sequence[tuple[Any, ...]],
         dedup_token: str | None = None,
     ) -> None:
+        if rows:
+            self._run(self._insert_sql(table, columns, rows, dedup_token))
+
+    def send_insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> Callable[[], None]:
+        """Encode the rows here, store them on the backend's worker thread.
+
+        chdb releases the GIL while it parses and stores, so the caller's own
+        work runs meanwhile. The lock is held until ``answer()``.
+        """
         if not rows:
-            return
+            return _answered
+        sql = self._insert_sql(table, columns, rows, dedup_token)
+        self._lock.acquire()
+        try:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="chdb-insert")
+            stored = self._worker.submit(self._run_locked, sql)
+        except BaseException:
+            self._lock.release()
+            raise
+
+        def answer() -> None:
+            try:
+                stored.result()
+            finally:
+                self._lock.release()
+
+        return answer
+
+    def _insert_sql(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None,
+    ) -> str:
         head = f"INSERT INTO {table} ({', '.join(columns)})"
         if dedup_token and self.has(CAP_DEDUP_TOKEN):
             head += f" SETTINGS insert_deduplication_token = {literal(dedup_token)}"
         if any(isinstance(v, bytes | bytearray) for v in rows[0]):
             # Original bytes cannot travel in JSON: literals with \xHH escapes.
             values = ",".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
-            self._run(f"{head} VALUES {values}")
-            return
+            return f"{head} VALUES {values}"
         try:
-            body = b"\n".join(orjson.dumps(row, default=_json_default) for row in rows)
+            # One call for the whole batch: "[[row],[row]]"; rows separated by commas
+            # are valid JSONCompactEachRow input once the outer brackets are dropped.
+            body = orjson.dumps(
+                rows if isinstance(rows, list) else list(rows), default=_json_default
+            )
         except TypeError as exc:
             raise StorageRefused(f"bad value: {exc}") from None
-        self._run(f"{head} FORMAT JSONCompactEachRow\n{body.decode()}")
+        return f"{head} FORMAT JSONCompactEachRow\n{body[1:-1].decode()}"
 
     def create_database(self) -> None:
         self._run(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
@@ -506,6 +621,9 @@ class ChdbBackend(Backend):
 
     def close(self) -> None:
         with self._lock:
+            if self._worker is not None:
+                self._worker.shutdown()
+                self._worker = None
             if self._conn is not None:
                 try:
                     self._conn.close()
@@ -517,6 +635,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _answered() -> None:
+    """The answer of an insert that already completed."""
 
 
 def _first_line(text: str) -> str:

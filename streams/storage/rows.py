@@ -3,13 +3,16 @@
 No I/O here: each ``*_row`` function takes one object and returns one tuple in
 the column order of ``COLUMNS[table]``, or raises :class:`RowError` naming
 what is wrong. Values are plain Python: ``str``, ``int`` (DateTime columns
-take epoch seconds), ``Decimal`` or ``None``, ``list[str]``, ``bytes``.
-A bad value is refused, never coerced into a plausible one.
+take epoch seconds), ``None``, ``list[str]``, ``bytes``; a Decimal column
+takes the checked decimal text (``"1200.50"``), which is what both engines
+parse (clickhouse-driver converts with ``Decimal(str(value))``, chdb reads
+JSON text). A bad value is refused, never coerced into a plausible one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,10 +141,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+_dumps = orjson.dumps
+
+
 def json_text(value: Any) -> str:
     """Compact JSON text of an attrs/details object (Decimals as strings)."""
     try:
-        return orjson.dumps(value, default=_json_default).decode()
+        return _dumps(value, default=_json_default).decode()
     except TypeError as exc:
         raise RowError(f"not JSON-serializable: {exc}") from None
 
@@ -161,12 +167,17 @@ def opt_seconds(us: int | None, what: str) -> int | None:
 
 
 _PLAIN_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,2})?")
+_plain_amount = _PLAIN_AMOUNT.fullmatch
 
 
-def amount(value: Any, what: str = "amount") -> Decimal:
-    """An exact non-negative Decimal with at most 2 decimals, from a JSON number or string."""
-    if type(value) is str and _PLAIN_AMOUNT.fullmatch(value):
-        return Decimal(value)  # the common case: already plain, exact and in range
+def amount(value: Any, what: str = "amount") -> str:
+    """The text of an exact non-negative decimal with at most 2 decimals (a JSON number or string).
+
+    Plain text such as ``"1200.5"`` is returned as it is; anything else that is
+    exact and in range as its canonical text with 2 decimals.
+    """
+    if type(value) is str and _plain_amount(value):
+        return value  # the common case: already plain, exact and in range
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise RowError(f"{what} {value!r} is not a number")
     try:
@@ -178,7 +189,7 @@ def amount(value: Any, what: str = "amount") -> Decimal:
         raise RowError(f"{what} {value!r} is out of range 0..{_MAX_AMOUNT}")
     if dec != dec.quantize(Decimal("0.01")):
         raise RowError(f"{what} {value!r} has more than 2 decimals")
-    return dec.quantize(Decimal("0.01"))
+    return str(dec.quantize(Decimal("0.01")))
 
 
 def _text(value: Any, what: str, max_len: int | None = None, empty: bool = False) -> str:
@@ -191,38 +202,36 @@ def _text(value: Any, what: str, max_len: int | None = None, empty: bool = False
     return value
 
 
-def _event_fields_ok(event: Event) -> bool:
-    """Fast check of the envelope strings (the common case); details on failure."""
-    e, c, p, a, d, t = (
-        event.event_id, event.case_id, event.process, event.action, event.dept,
-        event.occurred_at_text,
-    )  # fmt: skip
-    return (
+def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
+    # One pass with the checks inlined: this runs once per stored event.
+    e = event.event_id
+    c = event.case_id
+    p = event.process
+    a = event.action
+    d = event.dept
+    t = event.occurred_at_text
+    if not (
         type(e) is str and 0 < len(e) <= _MAX_ID
         and type(c) is str and 0 < len(c) <= _MAX_ID
         and type(p) is str and p != ""
         and type(a) is str and a != ""
         and type(d) is str and 0 < len(d) <= 64
         and type(t) is str
-    )  # fmt: skip
-
-
-def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
-    if not _event_fields_ok(event):
-        _text(event.event_id, "event_id", _MAX_ID)
-        _text(event.case_id, "case_id", _MAX_ID)
-        _text(event.process, "process")
-        _text(event.action, "action")
-        _text(event.dept, "dept", 64)
-        _text(event.occurred_at_text, "occurred_at_text", empty=True)
+    ):  # fmt: skip
+        _text(e, "event_id", _MAX_ID)
+        _text(c, "case_id", _MAX_ID)
+        _text(p, "process")
+        _text(a, "action")
+        _text(d, "dept", 64)
+        _text(t, "occurred_at_text", empty=True)
     attrs = event.attrs
-    if attrs is None:
-        attrs = {}
-    elif type(attrs) is not dict:
-        raise RowError(f"attrs must be an object, got {type(attrs).__name__}")
     party = ""
     money = None
-    if attrs:
+    if type(attrs) is not dict:
+        if attrs is not None:
+            raise RowError(f"attrs must be an object, got {type(attrs).__name__}")
+        attrs = {}
+    elif attrs:
         for key in PARTY_KEYS:
             value = attrs.get(key)
             if type(value) is str:
@@ -231,7 +240,10 @@ def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
         for key in AMOUNT_KEYS:
             value = attrs.get(key)
             if value is not None:
-                money = amount(value, "attrs." + key)
+                if type(value) is str and _plain_amount(value):
+                    money = value  # what amount() returns for it, without the call
+                else:
+                    money = amount(value, "attrs." + key)
                 break
     actor = event.actor
     if actor is not None and (type(actor) is not str or len(actor) > 64):
@@ -240,30 +252,25 @@ def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
     sec = occurred_at // 1_000_000 if type(occurred_at) is int else -1
     if not 0 <= sec <= _MAX_DATETIME_S:
         seconds(occurred_at, "occurred_at")  # raises with the reason
-    return (
-        event.event_id,
-        event.case_id,
-        event.process,
-        event.action,
-        sec,
-        occurred_at,
-        event.occurred_at_text,
-        event.dept,
-        actor,
-        party,
-        money,
-        json_text(attrs),
-        ingested_at_s,
-    )
+    try:
+        attrs_text = _dumps(attrs, default=_json_default).decode()
+    except TypeError as exc:
+        raise RowError(f"not JSON-serializable: {exc}") from None
+    return (e, c, p, a, sec, occurred_at, t, d, actor, party, money, attrs_text, ingested_at_s)
 
 
 def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
-    if alert.level not in LEVELS:
-        raise RowError(f"level {alert.level!r} is not one of {', '.join(LEVELS)}")
-    i, r, c, p, d, m, v = (
-        alert.alert_id, alert.rule, alert.case_id, alert.process, alert.dept, alert.message,
-        alert.config_version,
-    )  # fmt: skip
+    # One pass with the checks inlined: this runs once per stored alert.
+    i = alert.alert_id
+    r = alert.rule
+    level = alert.level
+    c = alert.case_id
+    p = alert.process
+    d = alert.dept
+    m = alert.message
+    v = alert.config_version
+    if level not in LEVELS:
+        raise RowError(f"level {level!r} is not one of {', '.join(LEVELS)}")
     if not (
         type(i) is str and i != ""
         and type(r) is str and r != ""
@@ -282,30 +289,24 @@ def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
         _text(v, "config_version", empty=True)
     evidence = alert.evidence
     if type(evidence) is not list:
-        evidence = list(evidence) if isinstance(evidence, tuple) else evidence
-    if type(evidence) is not list or any(type(e) is not str for e in evidence):
-        raise RowError(f"evidence must be a list of event ids, got {evidence!r}")
-    if type(alert.details) is not dict:
-        raise RowError(f"details must be an object, got {type(alert.details).__name__}")
+        if not isinstance(evidence, tuple):
+            raise RowError(f"evidence must be a list of event ids, got {evidence!r}")
+        evidence = list(evidence)
+    for event_id in evidence:
+        if type(event_id) is not str:
+            raise RowError(f"evidence must be a list of event ids, got {evidence!r}")
+    details = alert.details
+    if type(details) is not dict:
+        raise RowError(f"details must be an object, got {type(details).__name__}")
     raised_at = alert.raised_at
     sec = raised_at // 1_000_000 if type(raised_at) is int else -1
     if not 0 <= sec <= _MAX_DATETIME_S:
         seconds(raised_at, "raised_at")
-    return (
-        i,
-        r,
-        alert.level,
-        c,
-        p,
-        d,
-        sec,
-        raised_at,
-        evidence,
-        m,
-        json_text(alert.details),
-        v,
-        detected_at_s,
-    )
+    try:
+        details_text = _dumps(details, default=_json_default).decode()
+    except TypeError as exc:
+        raise RowError(f"not JSON-serializable: {exc}") from None
+    return (i, r, level, c, p, d, sec, raised_at, evidence, m, details_text, v, detected_at_s)
 
 
 def case_status_row(status: CaseStatus) -> tuple[Any, ...]:
@@ -380,24 +381,28 @@ def to_rows(
     The ids identify rows for dedup tokens; ``KEY_LABEL[table] + id`` names one
     in messages.
     """
-    convert: Callable[[Any], tuple[Any, ...]]
+    convert: Callable[..., tuple[Any, ...]]
+    stamp: tuple[int, ...] = ()
     if table == EVENTS:
-        convert = lambda o: event_row(o, now_s)  # noqa: E731
+        convert, stamp = event_row, (now_s,)
     elif table == ALERTS:
-        convert = lambda o: alert_row(o, now_s)  # noqa: E731
+        convert, stamp = alert_row, (now_s,)
     elif table == CASE_STATUS:
         convert = case_status_row
     elif table == DEADLETTER:
         convert = deadletter_row
     else:
         raise ValueError(f"unknown table {table!r}")
-    rows: list[tuple[Any, ...]] = []
     bad: list[tuple[str, str]] = []
-    for obj in objects:
-        try:
-            rows.append(convert(obj))
-        except (RowError, AttributeError, TypeError) as exc:
-            bad.append((row_key(table, obj), str(exc)))
+    try:  # the common case, every object good: one loop in C
+        rows = list(map(convert, objects, *map(itertools.repeat, stamp)))
+    except (RowError, AttributeError, TypeError):
+        rows = []
+        for obj in objects:
+            try:
+                rows.append(convert(obj, *stamp))
+            except (RowError, AttributeError, TypeError) as exc:
+                bad.append((row_key(table, obj), str(exc)))
     if table == CASE_STATUS:
         keys = [f"{r[0]}/{r[1]} version={r[11]}" for r in rows]
     else:

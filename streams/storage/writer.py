@@ -16,7 +16,9 @@ API (for the live worker, replay and tools)
     call again with the same objects. A malformed object is isolated (rows
     are converted one by one; a batch the engine refuses is split in halves
     until the bad rows are found), every other row is written, then
-    :class:`MalformedRows` names each refused row and why.
+    :class:`MalformedRows` names each refused row and why. Inserts go one at
+    a time, in batches of ``batch_rows``, and each batch is converted while
+    the engine stores the one before it.
 
 ``Writer.add(...)`` buffers; a batch is written when ``batch_rows`` rows are
     buffered or the oldest buffered row is ``flush_interval_s`` old (checked on
@@ -38,6 +40,7 @@ Counters (``writer.stats``, a :class:`WriterStats`): ``rows_written``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -51,6 +54,7 @@ from streams.storage.backends import Backend, open_backend
 from streams.storage.errors import (
     MalformedRows,
     RejectedRow,
+    StorageError,
     StorageRefused,
     StorageUnavailable,
 )
@@ -199,19 +203,38 @@ class Writer:
     # ---------------------------------------------------------------- internals
 
     def _write_tables(self, objects: dict[str, list[Any]]) -> int:
+        """Convert and insert batch by batch, in table order.
+
+        Pipelined: batch N+1 is converted while the engine stores batch N
+        (sent with ``Backend.send_insert``), and batch N's answer is read
+        before batch N+1 is sent, so inserts stay one at a time and in order.
+        """
         now_s = int(self._wall_clock())
         rejected: list[RejectedRow] = []
         written = 0
-        for table in TABLE_ORDER:
-            objs = objects.get(table) or []
-            if not objs:
-                continue
-            rows, keys, bad = to_rows(table, objs, now_s)
-            rejected.extend(RejectedRow(table, key, reason) for key, reason in bad)
-            for start in range(0, len(rows), self.batch_rows):
-                chunk = rows[start : start + self.batch_rows]
-                chunk_keys = keys[start : start + self.batch_rows]
-                written += self._write_isolating(table, chunk, chunk_keys, rejected)
+        in_flight: _Sent | None = None
+        try:
+            for table in TABLE_ORDER:
+                objs = objects.get(table) or []
+                for start in range(0, len(objs), self.batch_rows):
+                    rows, keys, bad = to_rows(table, objs[start : start + self.batch_rows], now_s)
+                    rejected.extend(RejectedRow(table, key, reason) for key, reason in bad)
+                    if in_flight is not None:
+                        sent, in_flight = in_flight, None
+                        written += self._write_isolating(sent, rejected)
+                    if rows:
+                        in_flight = self._send(table, rows, keys)
+            if in_flight is not None:
+                sent, in_flight = in_flight, None
+                written += self._write_isolating(sent, rejected)
+        finally:
+            if in_flight is not None:  # an unexpected error while converting: settle the insert
+                try:
+                    in_flight.answer()
+                except StorageError:
+                    log.exception(
+                        "storage: %d %s rows in flight", len(in_flight.rows), in_flight.table
+                    )
         if rejected:
             self.stats.rows_rejected += len(rejected)
             for r in rejected:
@@ -219,21 +242,32 @@ class Writer:
             raise MalformedRows(rejected)
         return written
 
-    def _write_isolating(
-        self,
-        table: str,
-        rows: Sequence[tuple[Any, ...]],
-        keys: Sequence[str],
-        rejected: list[RejectedRow],
-    ) -> int:
-        """Write rows; on refusal split in halves until the refused rows are found.
+    def _send(self, table: str, rows: list[tuple[Any, ...]], keys: list[str]) -> _Sent:
+        """Start inserting a batch; its first attempt is settled by ``_write_isolating``."""
+        started = self._clock()
+        try:
+            answer = self.backend.send_insert(
+                table, COLUMNS[table], rows, dedup_token=self._dedup_token(table, keys)
+            )
+        except (StorageUnavailable, StorageRefused) as exc:
+            answer = functools.partial(_reraise, exc)
+        return _Sent(table, rows, keys, started, answer)
 
-        When every row of a batch of several is refused, the rows are not to
-        blame (a broken deploy must not quietly discard everything): that is
-        raised as :class:`StorageRefused`, and nothing is reported malformed.
+    def _dedup_token(self, table: str, keys: Sequence[str]) -> str | None:
+        return dedup_token(table, keys) if self.backend.takes_dedup_token else None
+
+    def _write_isolating(self, sent: _Sent, rejected: list[RejectedRow]) -> int:
+        """Settle a sent batch; on refusal split in halves until the refused rows are found.
+
+        The answer to the send is the first attempt, retried and bisected like
+        any other. When every row of a batch of several is refused, the rows
+        are not to blame (a broken deploy must not quietly discard
+        everything): that is raised as :class:`StorageRefused`, and nothing is
+        reported malformed.
         """
+        table, rows = sent.table, sent.rows
         found: list[RejectedRow] = []
-        written = self._bisect(table, rows, keys, found)
+        written = self._bisect(table, rows, sent.keys, found, sent)
         if len(rows) > 1 and written == 0:
             raise StorageRefused(
                 f"every one of {len(rows)} {table} rows refused, the engine rather than "
@@ -248,9 +282,10 @@ class Writer:
         rows: Sequence[tuple[Any, ...]],
         keys: Sequence[str],
         rejected: list[RejectedRow],
+        sent: _Sent | None = None,
     ) -> int:
         try:
-            self._insert_retrying(table, rows, keys)
+            self._insert_retrying(table, rows, keys, sent)
             return len(rows)
         except StorageRefused as exc:
             if len(rows) == 1:
@@ -262,14 +297,23 @@ class Writer:
         )
 
     def _insert_retrying(
-        self, table: str, rows: Sequence[tuple[Any, ...]], keys: Sequence[str]
+        self,
+        table: str,
+        rows: Sequence[tuple[Any, ...]],
+        keys: Sequence[str],
+        sent: _Sent | None = None,
     ) -> None:
-        token = dedup_token(table, keys)
-        started = self._clock()
+        started = self._clock() if sent is None else sent.started
         delay = self.retry_initial_s
         while True:
             try:
-                self.backend.insert(table, COLUMNS[table], rows, dedup_token=token)
+                if sent is not None:
+                    answer, sent = sent.answer, None
+                    answer()
+                else:
+                    self.backend.insert(
+                        table, COLUMNS[table], rows, dedup_token=self._dedup_token(table, keys)
+                    )
                 break
             except StorageUnavailable as exc:
                 waited = self._clock() - started
@@ -300,6 +344,21 @@ class Writer:
         self.stats.last_latency_s = latency
         self.stats.total_latency_s += latency
         self.stats.max_latency_s = max(self.stats.max_latency_s, latency)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A batch whose insert is under way; ``answer()`` waits for the engine."""
+
+    table: str
+    rows: list[tuple[Any, ...]]
+    keys: list[str]
+    started: float
+    answer: Callable[[], None]
+
+
+def _reraise(exc: StorageError) -> None:
+    raise exc
 
 
 def dedup_token(table: str, keys: Sequence[str]) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
+from decimal import Decimal
 
+import orjson
 import pytest
 
 from streams.storage import queries
@@ -116,3 +119,52 @@ def test_writing_before_migrations_is_a_loud_error_not_malformed_rows(
     storage_backend.reconnect()
     with pytest.raises(StorageMisconfigured):
         Writer(storage_backend).write(events=events(3))
+
+
+def test_awkward_text_survives_several_pipelined_batches(migrated_backend: Backend) -> None:
+    awkward = 'quote " apostrophe \' ],[ \\ new\nline tab\t 中文 {"a":[1]}'
+    batch = events(23)
+    for event in batch:
+        event.attrs = {"note": awkward, "amount": "0.5", "payee": awkward}
+    batch[3].actor = awkward
+    alerts = [alert(i) for i in range(9)]
+    for a in alerts:
+        a.message = awkward
+        a.evidence = [awkward, "e1"]
+    writer = Writer(migrated_backend, batch_rows=4)  # 6 + 3 batches, each sent before the next
+    assert writer.write(events=batch, alerts=alerts) == 32
+    assert writer.stats.batches_written == 9
+    rows = migrated_backend.query(
+        "SELECT event_id, actor, party, amount, attrs FROM events_v ORDER BY event_id"
+    ).rows
+    assert [r[0] for r in rows] == [e.event_id for e in batch]
+    assert rows[3][1] == awkward
+    assert {(r[2], r[3]) for r in rows} == {(awkward, Decimal("0.50"))}
+    assert {r[4] for r in rows} == {
+        '{"note":' + orjson.dumps(awkward).decode() + ',"amount":"0.5","payee":'
+        + orjson.dumps(awkward).decode() + "}"
+    }  # fmt: skip
+    stored = migrated_backend.query("SELECT message, evidence FROM alerts_v").rows
+    assert stored == [(awkward, [awkward, "e1"])] * 9
+
+
+class _Bomb:
+    """An object whose conversion fails with an error the writer does not expect."""
+
+    @property
+    def event_id(self) -> str:
+        raise RuntimeError("bug in a caller")
+
+
+def test_an_unexpected_error_mid_write_leaves_the_backend_usable(
+    migrated_backend: Backend,
+) -> None:
+    writer = Writer(migrated_backend, batch_rows=5)
+    batch: list[object] = [*events(5), _Bomb()]  # batch 1 is in flight when batch 2 fails
+    with pytest.raises(RuntimeError, match="bug in a caller"):
+        writer.write(events=batch)  # type: ignore[arg-type]
+    assert _count(migrated_backend, "events_v") == 5  # batch 1 was settled
+    done = threading.Event()
+    threading.Thread(target=lambda: (_count(migrated_backend, "events_v"), done.set())).start()
+    assert done.wait(30), "the backend is still held by the failed write"
+    assert writer.write(events=events(3, prefix="z")) == 3

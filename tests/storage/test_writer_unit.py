@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -28,6 +28,9 @@ class FakeBackend(Backend):
         self.refuse: set[str] = set()  # event ids the "server" refuses
         self.calls = 0
         self.missing_table = False
+        self.deferred = False  # errors surface in answer(), as on the server
+        self.in_flight = 0
+        self.sent: list[str] = []  # first row id of each batch, in send order
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
 
@@ -50,6 +53,25 @@ class FakeBackend(Backend):
         if any(r[0] in self.refuse for r in rows):
             raise StorageRefused("server refused (code 53): type mismatch")
         self.rows.setdefault(table, []).extend(rows)
+
+    def send_insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        dedup_token: str | None = None,
+    ) -> Callable[[], None]:
+        assert self.in_flight == 0, "a batch was sent before the previous one was answered"
+        self.sent.append(rows[0][0])
+        if not self.deferred:
+            return super().send_insert(table, columns, rows, dedup_token)
+        self.in_flight += 1
+
+        def answer() -> None:
+            self.in_flight -= 1
+            self.insert(table, columns, rows, dedup_token)
+
+        return answer
 
     def create_database(self) -> None: ...
     def reconnect(self) -> None: ...
@@ -161,3 +183,38 @@ def test_a_missing_table_propagates_without_bisecting() -> None:
     with pytest.raises(StorageMisconfigured):
         writer.write(events=events(8))
     assert backend.calls == 1
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+def test_pipelined_batches_go_one_at_a_time_in_order(deferred: bool) -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.deferred = deferred
+    writer = _writer(backend, clock, batch_rows=4)
+    assert writer.write(events=events(10), alerts=[]) == 10
+    assert backend.sent == ["e000000", "e000004", "e000008"]
+    assert [r[0] for r in backend.rows["events"]] == [f"e{i:06d}" for i in range(10)]
+    assert writer.stats.batches_written == 3
+
+
+def test_a_failure_seen_in_the_answer_is_retried_with_backoff() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.deferred = True
+    backend.down_for = 4
+    writer = _writer(backend, clock, batch_rows=2)
+    assert writer.write(events=events(5)) == 5
+    assert clock.sleeps == [0.1, 0.2, 0.4, 0.4]
+    assert writer.stats.retries == 4
+    assert sorted(r[0] for r in backend.rows["events"]) == [f"e{i:06d}" for i in range(5)]
+
+
+def test_a_refusal_seen_in_the_answer_is_isolated_across_batches() -> None:
+    backend, clock = FakeBackend(), Clock()
+    backend.deferred = True
+    backend.refuse = {"e000005", "e000013"}
+    writer = _writer(backend, clock, batch_rows=4)
+    with pytest.raises(MalformedRows) as caught:
+        writer.write(events=events(16))
+    assert [r.key for r in caught.value.rejected] == ["event_id=e000005", "event_id=e000013"]
+    assert sorted(r[0] for r in backend.rows["events"]) == [
+        f"e{i:06d}" for i in range(16) if i not in (5, 13)
+    ]
