@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
+NATIVE := streams/engine/_native.json
+NATIVE_SOURCES := $(wildcard streams/engine/*.py)
 
 .DEFAULT_GOAL := help
 
@@ -19,8 +21,21 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Compiles the hot engine modules with mypyc in place. Without a compiler it warns and the
+# engine runs as pure Python (no manifest is written, so the next make tries again).
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES) scripts/build_native.py
+	$(PY) scripts/build_native.py
+
 .PHONY: venv
-venv: $(STAMP) ## Create the virtualenv and install the package with its dev tools
+venv: $(STAMP) $(NATIVE) ## Create the virtualenv, install the package with its dev tools, compile the engine
+
+.PHONY: native
+native: $(STAMP) ## Recompile the engine with mypyc (SUPERVISION_PURE_PYTHON=1 runs the .py files instead)
+	$(PY) scripts/build_native.py
+
+.PHONY: test-pure
+test-pure: venv ## The engine, CLI and schema tests with the engine as pure Python
+	SUPERVISION_PURE_PYTHON=1 $(PY) -m pytest -q tests/engine tests/cli tests/schemas
 
 .PHONY: services
 services: ## Install the ClickHouse server package and the operator tools (promtool) if missing
@@ -32,7 +47,7 @@ test: venv services ## Run the whole test suite (starts Tansu and ClickHouse on 
 	$(PY) -m pytest -q
 
 .PHONY: check
-check: lint test ## What CI runs, plus lint and type checks
+check: lint test test-pure ## What CI runs, plus lint and type checks
 
 .PHONY: lint
 lint: venv ## ruff and mypy
@@ -48,5 +63,6 @@ run: venv services ## Local demonstration: broker, worker, generated workload, l
 	bash scripts/run-demo.sh
 
 .PHONY: clean
-clean: ## Remove local data (var/) and caches
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove local data (var/), caches and the compiled engine modules
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache build
+	test ! -x $(PY) || $(PY) scripts/build_native.py --clean

@@ -3,8 +3,12 @@
 Prints events/s of the whole replay (read, validate, de-duplicate, sort,
 evaluate), of the engine alone, with only the core rules and with every rule,
 next to a baseline measured in the same run: reading the same file and
-decoding each line with orjson (the least any replay must do). Peak memory
-and engine state per open case are printed too. No timed assertions anywhere.
+decoding each line with orjson (the least any replay must do). Two more
+replays with every rule: one that also writes each alert as the CLI does
+(events.md JSON, one line each, to /dev/null), and one with the engine as pure
+Python (``SUPERVISION_PURE_PYTHON=1``) when ``make native`` compiled it.
+Peak memory and engine state per open case are printed too. No timed
+assertions anywhere.
 
 Each measurement runs in its own process so peak memory is its own.
 """
@@ -12,6 +16,7 @@ Each measurement runs in its own process so peak memory is its own.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,15 +46,19 @@ def deep_size(root: object) -> int:
             stack.extend(obj.values())
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend(obj)
-        elif hasattr(obj, "__slots__"):
-            stack.extend(getattr(obj, s) for s in obj.__slots__ if hasattr(obj, s))
+        else:
+            # __slots__ classes, and mypyc-compiled classes (which list theirs in __mypyc_attrs__)
+            names = getattr(type(obj), "__slots__", None) or getattr(
+                type(obj), "__mypyc_attrs__", ()
+            )
+            stack.extend(getattr(obj, s) for s in names if hasattr(obj, s))
     return total
 
 
 def measure(mode: str, path: Path) -> dict:
     import orjson
 
-    from streams.engine import Engine, EventValidator, load_config
+    from streams.engine import Alert, Engine, EventValidator, load_config
     from streams.engine.config import CORE_RULES
     from streams.replay import ReplaySummary, cyclic_gc_paused, read_events, replay
 
@@ -66,20 +75,29 @@ def measure(mode: str, path: Path) -> dict:
 
         seconds, events = timed(decode)
         return {"seconds": seconds, "events": events, "peak_rss_mib": peak_rss_mib()}
-    if mode in ("replay-all", "replay-core"):
-        cfg = config if mode == "replay-all" else config.with_rules(frozenset(CORE_RULES))
+    if mode.startswith("replay-"):
+        from streams.engine import _native, alert_to_dict
+
+        cfg = config if mode != "replay-core" else config.with_rules(frozenset(CORE_RULES))
         alerts = [0]
 
         def count(_: object) -> None:
             alerts[0] += 1
 
-        with path.open("rb") as lines:
-            seconds, summary = timed(lambda: replay(lines, cfg, count, lambda r: None))
+        with path.open("rb") as lines, open(os.devnull, "wb") as sink:
+
+            def write(alert: Alert) -> None:  # what `supervise replay` does with each alert
+                alerts[0] += 1
+                sink.write(orjson.dumps(alert_to_dict(alert, cfg.local)) + b"\n")
+
+            on_alert = write if mode == "replay-all-output" else count
+            seconds, summary = timed(lambda: replay(lines, cfg, on_alert, lambda r: None))
         return {
             "seconds": seconds,
             "events": summary.accepted,
             "alerts": alerts[0],
             "peak_rss_mib": peak_rss_mib(),
+            "compiled": _native.COMPILED,
         }
     # engine only: events already parsed and sorted
     cfg = config if mode == "engine-all" else config.with_rules(frozenset(CORE_RULES))
@@ -97,15 +115,10 @@ def measure(mode: str, path: Path) -> dict:
     with cyclic_gc_paused():
         seconds, alerts = timed(run)
     open_cases = engine.cases.open_cases()
-    state = (
-        deep_size(engine.cases.states)
-        + deep_size(engine.cases._heap)
-        + deep_size(engine.cross.states)
-    )
+    index = engine.cases.index_entries()  # the deadline index: (instant, key) per entry
+    state = deep_size(engine.cases.states) + deep_size(index) + deep_size(engine.cross.states)
     open_only = {k: s for k, s in engine.cases.states.items() if not s.terminal}
-    open_state = deep_size(open_only) + deep_size(
-        [e for e in engine.cases._heap if e[1] in open_only]
-    )
+    open_state = deep_size(open_only) + deep_size([e for e in index if e[1] in open_only])
     return {
         "seconds": seconds,
         "events": len(events),
@@ -118,29 +131,54 @@ def measure(mode: str, path: Path) -> dict:
     }
 
 
+MODES = (
+    "baseline",
+    "replay-all",
+    "replay-core",
+    "replay-all-output",
+    "replay-all-pure",
+    "engine-all",
+    "engine-core",
+)
+
+
 def main() -> None:
     path = workload_file(CASES, SEED, OPEN_SHARE)
     results = {}
-    for mode in ("baseline", "replay-all", "replay-core", "engine-all", "engine-core"):
+    for mode in MODES:
+        env = dict(os.environ)
+        if mode == "replay-all-pure":
+            env["SUPERVISION_PURE_PYTHON"] = "1"
         out = subprocess.run(
             [sys.executable, __file__, "--measure", mode, str(path)],
             capture_output=True,
             text=True,
             check=True,
+            env=env,
         )
         results[mode] = json.loads(out.stdout)
+    compiled = results["replay-all"]["compiled"]
+    if not compiled:  # nothing compiled: the pure measurement repeats replay-all
+        del results["replay-all-pure"]
     base = results["baseline"]
-    print(f"replay benchmark: {path.name}: {base['events']:,} lines")
+    print(
+        f"replay benchmark: {path.name}: {base['events']:,} lines; engine "
+        f"{'compiled (mypyc)' if compiled else 'pure Python (not compiled: make native)'}"
+    )
     print(f"  {'measurement':<36} {'events/s':>12} {'vs decode':>10} {'peak RSS':>10}")
     rate = {k: v["events"] / v["seconds"] for k, v in results.items()}
     labels = {
         "baseline": "baseline: read + orjson decode",
         "replay-all": "supervise replay, all rules",
         "replay-core": "supervise replay, core rules only",
+        "replay-all-output": "replay, all rules, alerts as JSON",
+        "replay-all-pure": "replay, all rules, pure-Python engine",
         "engine-all": "engine alone, all rules",
         "engine-core": "engine alone, core rules only",
     }
     for mode, label in labels.items():
+        if mode not in results:
+            continue
         r = results[mode]
         print(
             f"  {label:<36} {rate[mode]:>12,.0f} {rate[mode] / rate['baseline']:>9.2f}x {r['peak_rss_mib']:>8.0f}MiB"

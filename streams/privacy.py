@@ -49,9 +49,14 @@ _USCC = re.compile(_B + r"[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _E)
 _MOBILE = re.compile(r"(?<![0-9+])(?P<cc>(?:\+?86[- ]?)?)(?P<number>1[3-9]\d{9})" + _E)
 _LANDLINE = re.compile(_B + r"(?P<area>0\d{2,3})-(?P<number>\d{7,8})" + _E)
 
-# Every form above contains "@", a secret keyword or seven digits in a row (the USCC's first
-# eight characters hold seven or eight digits): text without any of them has nothing to mask.
-_MAYBE = re.compile(r"@|\d{7}|(?i:password|passwd|pwd|secret|token|api[_-]?key)")
+# Cheap necessary conditions, tested before each substitution so that a text skips every form
+# it cannot contain (alert messages hold case ids with long digit runs: most skip five of eight).
+# URL credentials need "://", e-mail addresses "@", landlines "-", and citizen ID numbers and
+# mobile numbers eleven digits in a row. A secret keyword needs one of _SECRET_WORDS in the
+# casefolded text: every character that (?i) matches to one of their letters casefolds to that
+# letter (tests/observability/test_privacy_prechecks.py checks every code point).
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "key")
+_ELEVEN_DIGITS = re.compile(r"\d{11}")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -93,16 +98,27 @@ def _email(m: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     """Return ``text`` with identifiers and credentials masked (idempotent)."""
-    if not text or _MAYBE.search(text) is None:
+    if not text:
         return text
-    text = _URL_CREDENTIALS.sub(lambda m: m.group("head") + MASK * 3, text)
-    text = _KEY_VALUE_SECRET.sub(lambda m: m.group("head") + MASK * 3, text)
-    text = _EMAIL.sub(_email, text)
-    text = _ID18.sub(_id18, text)
+    if "://" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: m.group("head") + MASK * 3, text)
+    folded = text.casefold()
+    for word in _SECRET_WORDS:
+        if word in folded:
+            text = _KEY_VALUE_SECRET.sub(lambda m: m.group("head") + MASK * 3, text)
+            break
+    if "@" in text:
+        text = _EMAIL.sub(_email, text)
+    # Masking only replaces characters with "*": it never lengthens a run of digits.
+    digits = _ELEVEN_DIGITS.search(text) is not None
+    if digits:
+        text = _ID18.sub(_id18, text)
     text = _USCC.sub(_uscc, text)
-    text = _ID15.sub(lambda m: _keep(m.group(0), 3, 3), text)
-    text = _MOBILE.sub(lambda m: m.group("cc") + _keep(m.group("number"), 3, 4), text)
-    text = _LANDLINE.sub(lambda m: m.group("area") + "-" + _keep(m.group("number"), 0, 4), text)
+    if digits:
+        text = _ID15.sub(lambda m: _keep(m.group(0), 3, 3), text)
+        text = _MOBILE.sub(lambda m: m.group("cc") + _keep(m.group("number"), 3, 4), text)
+    if "-" in text:
+        text = _LANDLINE.sub(lambda m: m.group("area") + "-" + _keep(m.group("number"), 0, 4), text)
     return text
 
 

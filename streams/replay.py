@@ -114,7 +114,8 @@ def _replay(
     summary = ReplaySummary()
     events = read_events(lines, validator or EventValidator(), summary, on_reject)
     events.sort(key=lambda e: e.occurred_at)
-    engine = Engine(config)
+    # Nothing is persisted and event ids are already unique: no change tracking, no id memory.
+    engine = Engine(config, track_changes=False, event_ids=False)
 
     def emit(alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -2,8 +2,13 @@
 
 Nothing here reads a clock or talks to Kafka, Faust or ClickHouse; the same
 engine serves replay, the live agents and tests.
+
+The hot modules may run compiled (mypyc, ``make native``); ``_native``
+decides, before any of them is imported, whether the compiled form matches
+the sources (else the ``.py`` files run).
 """
 
+from streams.engine import _native  # noqa: F401  (first: it decides compiled or pure)
 from streams.engine.alerts import alert_to_dict
 from streams.engine.calendar import CalendarError, CalendarYearMissing, WorkCalendar
 from streams.engine.cases import CaseEngine, CaseState

@@ -2,8 +2,10 @@
 
 State is one ``CaseState`` per case, keyed ``"process|case_id"``; it
 serializes to bytes so the live service can keep it in a changelog-backed
-table. Timed alerts come from ``advance(T)``, driven by a heap of each case's
-next instant (the deadline index): no scan of open cases.
+table. Timed alerts come from ``advance(T)``, driven by the deadline index of
+each case's next instant: no scan of open cases. Timed instants are local
+midnights, so the index keeps a heap of the few distinct instants and, per
+instant, the keys due then; it fires in (instant, key) order.
 
 Facts that other cases' rules need (inspection plans, disbursements, direct
 awards, inspection starts) leave as ``Fact`` records for ``CrossEngine``.
@@ -70,34 +72,38 @@ def event_hash(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
 
 
+# CaseState's attributes, in their serialized order (``to_bytes``).
+STATE_FIELDS = (
+    "process",
+    "dept",
+    "seen",
+    "terminal",
+    "terminal_action",
+    "closed_at",
+    "last",
+    "limit_days",
+    "started_at",
+    "paused_since",
+    "pause_shifts",
+    "not_before",
+    "fired",
+    "clock_evidence",
+    "steps",
+    "raised",
+    "facts",
+    "ids",
+    "next_at",
+    "version",
+    "card",
+    "updated_at",
+    "deadline_at_close",
+)
+
+
 class CaseState:
     """Everything the rules remember about one case. Small: ~0.5 KB for an open case."""
 
-    __slots__ = (
-        "process",
-        "dept",
-        "seen",
-        "terminal",
-        "terminal_action",
-        "closed_at",
-        "last",
-        "limit_days",
-        "started_at",
-        "paused_since",
-        "pause_shifts",
-        "not_before",
-        "fired",
-        "clock_evidence",
-        "steps",
-        "raised",
-        "facts",
-        "ids",
-        "next_at",
-        "version",
-        "card",
-        "updated_at",
-        "deadline_at_close",
-    )
+    __slots__ = STATE_FIELDS
 
     def __init__(self, process: str, dept: str) -> None:
         self.process = process
@@ -134,7 +140,7 @@ class CaseState:
         return False
 
     def to_bytes(self) -> bytes:
-        values = [getattr(self, name) for name in self.__slots__]
+        values = [getattr(self, name) for name in STATE_FIELDS]
         values[_IDS] = self.ids.hex()
         values[_RAISED] = format(self.raised, "x")  # may exceed 64 bits
         return orjson.dumps(values)
@@ -142,11 +148,13 @@ class CaseState:
     @classmethod
     def from_bytes(cls, blob: bytes) -> CaseState:
         values = orjson.loads(blob)
-        state = cls.__new__(cls)
-        for name, value in zip(cls.__slots__, values, strict=True):
+        if len(values) != len(STATE_FIELDS):
+            raise ValueError(f"case state has {len(values)} fields, expected {len(STATE_FIELDS)}")
+        values[_IDS] = bytes.fromhex(values[_IDS])
+        values[_RAISED] = int(values[_RAISED], 16)
+        state = cls("", "")
+        for name, value in zip(STATE_FIELDS, values, strict=True):
             setattr(state, name, value)
-        state.ids = bytes.fromhex(values[_IDS])
-        state.raised = int(values[_RAISED], 16)
         state.process = sys.intern(state.process)
         state.dept = sys.intern(state.dept)
         return state
@@ -175,19 +183,36 @@ class _ActionPlan:
     timers: bool
 
 
-_IDS = CaseState.__slots__.index("ids")
-_RAISED = CaseState.__slots__.index("raised")
+_IDS = STATE_FIELDS.index("ids")
+_RAISED = STATE_FIELDS.index("raised")
 
 
 class CaseEngine:
-    """Per-case evaluation and the deadline index."""
+    """Per-case evaluation and the deadline index.
 
-    def __init__(self, config: SupervisionConfig) -> None:
+    ``track_changes`` records which states and statuses changed, for
+    ``export_dirty`` and ``take_status`` (the live service persists them).
+    ``event_ids`` remembers each case's event ids so that an event read twice
+    is a no-op (the live service re-reads after a crash). Offline replay
+    persists nothing and de-duplicates event ids before the engine: it turns
+    both off.
+    """
+
+    def __init__(
+        self, config: SupervisionConfig, *, track_changes: bool = True, event_ids: bool = True
+    ) -> None:
         self.config = config
+        self.track_changes = track_changes
+        self.event_ids = event_ids
         self.cal = config.calendar
         self.local = config.local
         self.states: dict[str, CaseState] = {}
-        self._heap: list[tuple[int, str]] = []
+        # The deadline index. An entry whose case has moved on (next_at differs) is stale and
+        # skipped. While advance() fires an instant, that instant's keys are a heap (_firing).
+        self._instants: list[int] = []  # heap of the instants that have keys
+        self._due_keys: dict[int, list[str]] = {}  # instant -> keys of the cases due then
+        self._firing = -1
+        self._firing_keys: list[str] = []
         self._dirty: set[str] = set()
         self._status_dirty: set[str] = set()
         self._on = config.enabled
@@ -206,16 +231,42 @@ class CaseEngine:
         return self.timer_count
 
     def next_timer(self) -> int | None:
-        heap = self._heap
-        while heap:
-            instant, key = heap[0]
-            state = self.states.get(key)
-            if state is not None and state.next_at == instant:
-                return instant
-            heapq.heappop(heap)  # stale entry
+        instants = self._instants
+        while instants:
+            instant = instants[0]
+            keys = self._due_keys[instant]
+            while keys:
+                state = self.states.get(keys[-1])
+                if state is not None and state.next_at == instant:
+                    return instant
+                keys.pop()  # stale entry
+            heapq.heappop(instants)
+            del self._due_keys[instant]
         return None
 
+    def _index(self, instant: int, key: str) -> None:
+        """Add (instant, key) to the deadline index."""
+        if instant == self._firing:
+            heapq.heappush(self._firing_keys, key)
+            return
+        keys = self._due_keys.get(instant)
+        if keys is None:
+            self._due_keys[instant] = [key]
+            heapq.heappush(self._instants, instant)
+        else:
+            keys.append(key)
+
+    def first_instant(self) -> int | None:
+        """The earliest instant in the deadline index (its entries may all be stale)."""
+        return self._instants[0] if self._instants else None
+
+    def index_entries(self) -> list[tuple[int, str]]:
+        """Every (instant, key) of the deadline index, stale ones included (for measurements)."""
+        return [(instant, key) for instant, keys in self._due_keys.items() for key in keys]
+
     def export_dirty(self) -> dict[str, bytes | None]:
+        if not self.track_changes:
+            raise RuntimeError("this CaseEngine does not track changes (track_changes=False)")
         out: dict[str, bytes | None] = {}
         for key in self._dirty:
             state = self.states.get(key)
@@ -236,9 +287,11 @@ class CaseEngine:
         self.open_count += not state.terminal
         if state.next_at is not None:
             self.timer_count += 1
-            heapq.heappush(self._heap, (state.next_at, key))
+            self._index(state.next_at, key)
 
     def take_status(self) -> list[CaseStatus]:
+        if not self.track_changes:
+            raise RuntimeError("this CaseEngine does not track changes (track_changes=False)")
         out = []
         for key in self._status_dirty:
             state = self.states.get(key)
@@ -268,11 +321,14 @@ class CaseEngine:
         )
 
     def _touch(self, key: str, state: CaseState, when: int, status: bool) -> None:
-        self._dirty.add(key)
         if status:
             state.version += 1
-            state.updated_at = max(state.updated_at, when)
-            self._status_dirty.add(key)
+            if when > state.updated_at:
+                state.updated_at = when
+            if self.track_changes:
+                self._status_dirty.add(key)
+        if self.track_changes:
+            self._dirty.add(key)
 
     # ------------------------------------------------------------------ alerts
     def _alert(
@@ -339,23 +395,32 @@ class CaseEngine:
             self.timer_count += (instant is not None) - (state.next_at is not None)
             state.next_at = instant
             if instant is not None:
-                heapq.heappush(self._heap, (instant, key))
+                self._index(instant, key)
 
     def advance(self, until: int) -> list[Alert]:
-        """Raise every timed alert with instant <= ``until``, in instant order."""
+        """Raise every timed alert with instant <= ``until``, in (instant, key) order."""
         alerts: list[Alert] = []
-        heap = self._heap
-        while heap and heap[0][0] <= until:
-            instant, key = heapq.heappop(heap)
-            state = self.states.get(key)
-            if state is None or state.next_at != instant:
-                continue  # stale index entry
-            due = self._due(state)
-            state.next_at = None
-            self.timer_count -= 1
-            if due is not None and due[0] == instant:
-                alerts.append(self._fire(key, state, due))
-            self._reschedule(key, state)
+        instants = self._instants
+        while instants and instants[0] <= until:
+            instant = heapq.heappop(instants)
+            keys = self._due_keys.pop(instant)
+            heapq.heapify(keys)
+            # Cases rescheduled to this same instant join these keys (see _index).
+            self._firing = instant
+            self._firing_keys = keys
+            try:
+                while keys:
+                    key = heapq.heappop(keys)
+                    state = self.states.get(key)
+                    if state is None or state.next_at != instant:
+                        continue  # stale index entry
+                    self._fire_due(key, state, instant, alerts)
+            finally:
+                self._firing = -1
+                self._firing_keys = []
+                if keys:  # an error stopped this instant: keep the rest indexed
+                    for key in keys:
+                        self._index(instant, key)
         return alerts
 
     def advance_case(self, key: str, until: int) -> list[Alert]:
@@ -368,14 +433,17 @@ class CaseEngine:
         state = self.states.get(key)
         alerts: list[Alert] = []
         while state is not None and state.next_at is not None and state.next_at <= until:
-            instant = state.next_at
-            due = self._due(state)
-            state.next_at = None
-            self.timer_count -= 1
-            if due is not None and due[0] == instant:
-                alerts.append(self._fire(key, state, due))
-            self._reschedule(key, state)
+            self._fire_due(key, state, state.next_at, alerts)
         return alerts
+
+    def _fire_due(self, key: str, state: CaseState, instant: int, alerts: list[Alert]) -> None:
+        """The timer of ``state`` at ``instant`` is due: raise what is still due, re-arm."""
+        due = self._due(state)
+        state.next_at = None
+        self.timer_count -= 1
+        if due is not None and due[0] == instant:
+            alerts.append(self._fire(key, state, due))
+        self._reschedule(key, state)
 
     def _fire(self, key: str, state: CaseState, due: tuple[int, str, Any]) -> Alert:
         instant, kind, detail = due
@@ -448,15 +516,16 @@ class CaseEngine:
         template = plan.template
         key = template.name + "|" + event.case_id
         state = self.states.get(key)
-        digest = event_hash(event.event_id)
         fresh = state is None
         if state is None:
             state = CaseState(template.name, sys.intern(event.dept))
             self.states[key] = state
             self.open_count += 1
-        elif state.seen_event(digest):
-            return [], []
-        state.ids += digest
+        if self.event_ids:
+            digest = event_hash(event.event_id)
+            if not fresh and state.seen_event(digest):
+                return [], []
+            state.ids += digest
         alerts: list[Alert] = []
         facts: list[Fact] = []
         may_alert = not state.terminal
@@ -498,7 +567,7 @@ class CaseEngine:
             self._touch(key, state, event.occurred_at, status=True)
         elif fresh:
             self._touch(key, state, event.occurred_at, status=True)
-        else:
+        elif self.track_changes:
             self._dirty.add(key)
         if may_alert and (fresh or plan.timers):
             self._reschedule(key, state)

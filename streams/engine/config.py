@@ -23,6 +23,9 @@ from streams.engine.calendar import CalendarError, WorkCalendar, YearData, load_
 from streams.engine.timeutil import LocalTime, parse_date
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+# The event and alert JSON Schemas (the repository's schemas/ folder). Located here because
+# this module is never compiled: a compiled module's __file__ need not be its source path.
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 DEFAULT_CONFIG = DEFAULTS_DIR / "supervision.toml"
 DEFAULT_CALENDAR = DEFAULTS_DIR / "calendar.toml"
 

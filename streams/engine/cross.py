@@ -73,8 +73,10 @@ class Fact:
 class CrossEngine:
     """Evaluates facts per comparison key; state is a small list per key."""
 
-    def __init__(self, config: SupervisionConfig) -> None:
+    def __init__(self, config: SupervisionConfig, *, track_changes: bool = True) -> None:
+        """``track_changes``: record changed keys for ``export_dirty`` (the live service)."""
         self.config = config
+        self.track_changes = track_changes
         self.local = config.local
         self.states: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
@@ -90,6 +92,8 @@ class CrossEngine:
 
     # ------------------------------------------------------------------ state
     def export_dirty(self) -> dict[str, bytes | None]:
+        if not self.track_changes:
+            raise RuntimeError("this CrossEngine does not track changes (track_changes=False)")
         out: dict[str, bytes | None] = {}
         for key in self._dirty:
             state = self.states.get(key)
@@ -121,7 +125,8 @@ class CrossEngine:
                 continue
             if state["entries"][-1][0] + self._windows[key.split("|", 1)[0]] < now:
                 del self.states[key]
-                self._dirty.add(key)
+                if self.track_changes:
+                    self._dirty.add(key)
                 gone += 1
             else:
                 self._schedule_expiry(key, state)
@@ -134,7 +139,8 @@ class CrossEngine:
         if state is None:
             state = {"entries": [], "raised": []}
             self.states[fact.key] = state
-        self._dirty.add(fact.key)
+        if self.track_changes:
+            self._dirty.add(fact.key)
         if kind == "plan":
             alerts = self._plan(state, fact)
             if fact.kind == "plan":

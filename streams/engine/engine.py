@@ -21,10 +21,13 @@ from streams.engine.timeutil import DAY_US
 
 
 class Engine:
-    def __init__(self, config: SupervisionConfig) -> None:
+    def __init__(
+        self, config: SupervisionConfig, *, track_changes: bool = True, event_ids: bool = True
+    ) -> None:
+        """The switches are ``CaseEngine``'s: replay turns both off, the live service neither."""
         self.config = config
-        self.cases = CaseEngine(config)
-        self.cross = CrossEngine(config)
+        self.cases = CaseEngine(config, track_changes=track_changes, event_ids=event_ids)
+        self.cross = CrossEngine(config, track_changes=track_changes)
         self._raised: set[str] = set()
         self._next_expiry: int | None = None
 
@@ -54,8 +57,8 @@ class Engine:
     def feed(self, event: Event) -> list[Alert]:
         """``advance(event.occurred_at)`` then ``process(event)``: the replay step."""
         now = event.occurred_at
-        heap = self.cases._heap
-        alerts = self.cases.advance(now) if heap and heap[0][0] <= now else []
+        first = self.cases.first_instant()
+        alerts = self.cases.advance(now) if first is not None and first <= now else []
         if self._next_expiry is None or now >= self._next_expiry:
             if self._next_expiry is not None:
                 self.cross.expire(now)

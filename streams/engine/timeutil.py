@@ -8,7 +8,6 @@ A date is ``datetime.date.toordinal()``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 US = 1_000_000
@@ -16,6 +15,7 @@ HOUR_US = 3600 * US
 DAY_US = 24 * HOUR_US
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_FORMAT_CACHE = 1 << 16
 
 
 class InstantError(ValueError):
@@ -49,8 +49,8 @@ class LocalTime:
         self._fixed_offset_us: int | None = None
         if len(set(probes)) == 1 and probes[0] is not None:
             self._fixed_offset_us = int(probes[0].total_seconds()) * US
-        # Alert instants repeat (midnights, deadlines): format each once.
-        self.format = lru_cache(maxsize=1 << 16)(self._format)  # type: ignore[method-assign]
+        # Alert instants repeat (midnights, deadlines): format each once (bounded).
+        self._formatted: dict[int, str] = {}
 
     def date_of(self, instant: int) -> int:
         """Local calendar date (ordinal) of an instant."""
@@ -74,7 +74,12 @@ class LocalTime:
 
     def format(self, instant: int) -> str:
         """An instant as RFC 3339 text in the local zone, e.g. 2026-03-05T00:00:00+08:00."""
-        return self._format(instant)
+        text = self._formatted.get(instant)
+        if text is None:
+            if len(self._formatted) >= _FORMAT_CACHE:
+                self._formatted.clear()
+            text = self._formatted[instant] = self._format(instant)
+        return text
 
     def _format(self, instant: int) -> str:
         moment = (EPOCH + timedelta(microseconds=instant)).astimezone(self.zone)

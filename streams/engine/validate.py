@@ -14,10 +14,9 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
+from streams.engine.config import SCHEMAS_DIR
 from streams.engine.model import Event
 from streams.engine.timeutil import InstantError, parse_instant
-
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 # Why an input was refused, for metrics and dead-letter records.
 NOT_JSON = "not_json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from streams.engine import Engine, EventValidator, alert_to_dict, load_config
-from streams.engine.cases import CaseState
+from streams.engine.cases import STATE_FIELDS, CaseState
 from streams.generate import GenerateConfig, generate_events
 from streams.replay import ReplaySummary, read_events
 
@@ -62,9 +62,7 @@ def test_case_state_round_trip() -> None:
     state = CaseState("approval", "D01")
     state.last, state.facts, state.ids = 739000, {"bids": {"A": [1, 2, "E"]}}, b"\x01" * 16
     copy = CaseState.from_bytes(state.to_bytes())
-    assert [getattr(copy, s) for s in CaseState.__slots__] == [
-        getattr(state, s) for s in CaseState.__slots__
-    ]
+    assert [getattr(copy, s) for s in STATE_FIELDS] == [getattr(state, s) for s in STATE_FIELDS]
 
 
 def test_reprocessed_events_are_ignored_by_the_engine() -> None:
