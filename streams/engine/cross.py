@@ -114,6 +114,11 @@ class CrossEngine:
             window = self._windows[key.split("|", 1)[0]]
             heapq.heappush(self._expiry, (state["entries"][-1][0] + window, key))
 
+    def expired(self, key: str, occurred_at: int, now: int) -> bool:
+        """Whether a fact of ``key`` at ``occurred_at`` is out of its window once time is ``now``
+        (``expire(now)`` forgets a key whose newest fact is)."""
+        return occurred_at + self._windows[key.split("|", 1)[0]] < now
+
     def expire(self, now: int) -> int:
         """Forget keys whose newest fact fell out of its window; returns how many."""
         gone = 0

@@ -16,7 +16,14 @@ from typing import Any
 
 from streams.live.deadletter import DeadLetter, RejectionLimit
 from streams.live.horizon import FactGate, PendingFact, SourceClock, fact_order_key
-from streams.live.state import NO_OFFSET, pack_case, pack_cross, unpack_case, unpack_cross
+from streams.live.state import (
+    NO_OFFSET,
+    expired_key,
+    pack_case,
+    pack_cross,
+    unpack_case,
+    unpack_cross,
+)
 from streams.live.topics import Topics
 
 
@@ -84,8 +91,13 @@ class Output:
 
     def empty(self) -> bool:
         return not (
-            self.events or self.alerts or self.case_updates or self.facts
-            or self.dead_letters or self.case_states or self.cross_states
+            self.events
+            or self.alerts
+            or self.case_updates
+            or self.facts
+            or self.dead_letters
+            or self.case_states
+            or self.cross_states
         )
 
 
@@ -155,13 +167,26 @@ class CasePartition:
 class FactPartition:
     """Cross-case state of one facts partition, fed in global order by its gate."""
 
-    def __init__(self, partition: int, engine: Any, sources: frozenset[str], fact_type: Any) -> None:
+    def __init__(
+        self, partition: int, engine: Any, sources: frozenset[str], fact_type: Any
+    ) -> None:
         self.partition = partition
         self.engine = engine
         self.cross = engine.cross
         self.gate = FactGate(sources)
         self.fact_type = fact_type
         self.applied: dict[str, tuple[int, bytes]] = {}
+        # The horizon the cross state was last expired at (stored with the state). A fact read
+        # again after a restart that is out of its window at this horizon was applied before
+        # and its key since forgotten: applying it again would revive what replay forgot.
+        self.expired_at: int | None = None
+        self._expired_dirty = False
+
+    def expire(self, horizon: int) -> int:
+        self.expired_at = horizon
+        self._expired_dirty = True
+        gone: int = self.cross.expire(horizon)
+        return gone
 
     def load(self, entries: Iterable[tuple[str, bytes]]) -> int:
         n = 0
@@ -188,7 +213,10 @@ class FactPartition:
             fact = pending.fact
             n += 1
             marker = self.applied.get(fact.key)
-            if marker is not None and pending.order <= marker:
+            if (marker is not None and pending.order <= marker) or (
+                self.expired_at is not None
+                and self.cross.expired(fact.key, fact.occurred_at, self.expired_at)
+            ):
                 out.duplicates += 1
                 continue
             alerts = self.cross.process(fact)
@@ -206,6 +234,11 @@ class FactPartition:
             else:
                 marker = self.applied.get(key, (-(2**63), b"\0" * 20))
                 out.cross_states.append((self.partition, tkey, pack_cross(marker, blob), self))
+        if self._expired_dirty and self.expired_at is not None:  # after the states it covers
+            out.cross_states.append(
+                (self.partition, expired_key(self.partition), str(self.expired_at).encode(), self)
+            )
+            self._expired_dirty = False
 
 
 class Pipeline:
@@ -239,7 +272,13 @@ class Pipeline:
                     )
             except self.invalid_error as exc:
                 letter = DeadLetter(
-                    m.value, m.key, str(exc), m.topic, m.partition, m.offset, getattr(exc, "kind", "contract")
+                    m.value,
+                    m.key,
+                    str(exc),
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    getattr(exc, "kind", "contract"),
                 )
                 out.dead_letters.append(letter)
                 part = self.case_partition(m.topic, m.partition)

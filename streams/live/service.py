@@ -47,7 +47,7 @@ from streams.live.delivery import HOLE, PROCESS, OffsetGate, die, retry_forever
 from streams.live.horizon import decode_facts_message, encode_fact, encode_horizons, source_name
 from streams.live.processor import CasePartition, FactPartition, Message, Output, Pipeline
 from streams.live.publish import BatchPublisher
-from streams.live.state import case_table_key, cross_table_key, scan_prefix
+from streams.live.state import case_table_key, cross_table_key, expired_key, scan_prefix
 from streams.live.topics import Topics
 from streams.settings import Settings
 
@@ -175,6 +175,8 @@ class LiveService:
         if part is None:
             part = FactPartition(partition, self.engine_factory(), self.sources, self.fact_type)
             n = part.load(scan_prefix(self.cross_table.data, f"{partition}|".encode()))
+            expired = self.cross_table.data.get(expired_key(partition))
+            part.expired_at = int(expired) if expired else None
             log.info("facts[%d]: %d cross states restored", partition, n)
             self.fact_parts[partition] = part
         return part
@@ -375,7 +377,7 @@ class LiveService:
                     if nxt is None:
                         self._next_expiry[part.partition] = horizon + DAY_US
                     elif horizon >= nxt:
-                        part.cross.expire(horizon)
+                        part.expire(horizon)
                         self._next_expiry[part.partition] = horizon + DAY_US
                 part.collect(out, cross_table_key)
                 tp = tps.get(part.partition) or _facts_tp(self, part.partition)

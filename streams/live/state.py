@@ -43,6 +43,11 @@ def cross_table_key(partition: int, fact_key: str) -> bytes:
     return f"{partition}|{fact_key}".encode()
 
 
+def expired_key(partition: int) -> bytes:
+    """Table key of a facts partition's expiry horizon (``FactPartition.expired_at``)."""
+    return f"{partition}|@expired".encode()
+
+
 def pack_case(applied_offset: int, blob: bytes) -> bytes:
     return _OFFSET.pack(applied_offset) + blob
 

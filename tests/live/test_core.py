@@ -104,7 +104,9 @@ def test_late_event_of_another_case_still_counts() -> None:
         p.advance(p.clock.event_horizon() or 0, out)
     cards = {(a.case_id, a.level) for a in out.alerts if a.rule == "OVERDUE"}
     assert ("A", "yellow") in cards and ("B", "yellow") not in cards  # B's late completion counted
-    assert {alert_key(a) for a in out.alerts} == replay_alerts(events, as_of_us=events_at(events[2]))
+    assert {alert_key(a) for a in out.alerts} == replay_alerts(
+        events, as_of_us=events_at(events[2])
+    )
 
 
 def events_at(e: dict) -> int:
@@ -165,7 +167,12 @@ def test_fact_gate_answer_does_not_depend_on_read_order() -> None:
     first = run(0)
     assert first and all(run(seed) == first for seed in range(1, 6))
     # ... and it is the offline answer for the cross-case rules.
-    cross_rules = {"UNAUTHORIZED_INSPECTION", "DUPLICATE_DISBURSEMENT", "SPLIT_PURCHASE", "FREQUENT_INSPECTION"}
+    cross_rules = {
+        "UNAUTHORIZED_INSPECTION",
+        "DUPLICATE_DISBURSEMENT",
+        "SPLIT_PURCHASE",
+        "FREQUENT_INSPECTION",
+    }
     offline = {k[0] for k in replay_alerts(events) if k[1] in cross_rules}
     assert first | {a.alert_id for a in case_side if a.rule in cross_rules} == offline
 
@@ -188,7 +195,10 @@ def test_fact_gate_waits_for_every_source() -> None:
 def test_replayed_facts_are_applied_once() -> None:
     sources = frozenset({"s:0"})
     part = FactPartition(0, Engine(CONFIG), sources, Fact)
-    facts = [Fact("ent|E1", t, "start", {"enterprise_id": "E1"}, f"e{t}", f"c{t}", "D1") for t in (1, 2, 3)]
+    facts = [
+        Fact("ent|E1", t, "start", {"enterprise_id": "E1"}, f"e{t}", f"c{t}", "D1")
+        for t in (1, 2, 3)
+    ]
     for i, f in enumerate(facts):
         part.add(i, f.to_bytes())
     part.gate.report({"s:0": 10})
@@ -208,14 +218,72 @@ def test_replayed_facts_are_applied_once() -> None:
     assert [a.rule for a in first.alerts] == ["FREQUENT_INSPECTION"]
 
 
+def test_facts_read_again_after_their_key_expired_are_not_revived() -> None:
+    """A restart re-reads facts from the first one still held; one whose key expired since
+    (replay forgot it) must not come back and be compared with later facts."""
+    day = 86_400_000_000
+    sources = frozenset({"s:0"})
+    part = FactPartition(0, Engine(CONFIG), sources, Fact)
+    old = Fact(
+        "dup|P1|PAYEE|100.00",
+        1 * day,
+        "disburse",
+        {"program": "P1", "payee": "PAYEE", "amount": "100.00"},
+        "e1",
+        "c1",
+        "D1",
+    )
+    part.add(0, old.to_bytes())
+    part.gate.report({"s:0": 2 * day})
+    part.release(Output())
+    part.expire(40 * day)  # 30-day window: the key is forgotten
+    out = Output()
+    part.collect(out, cross_table_key)
+    assert any(v is None for _, _, v, _ in out.cross_states)  # the key's tombstone
+    # Restart: only what the table holds; the old fact is read again (a fact held at offset 0
+    # kept the partition's restart offset there), then a new disbursement of the same key.
+    again = FactPartition(0, Engine(CONFIG), sources, Fact)
+    table = {k: v for _, k, v, _ in out.cross_states}
+    again.load(
+        (k.decode().split("|", 1)[1], v)
+        for k, v in table.items()
+        if v is not None and b"@" not in k
+    )
+    again.expired_at = int(table[b"0|@expired"])
+    new = Fact(
+        "dup|P1|PAYEE|100.00",
+        41 * day,
+        "disburse",
+        {"program": "P1", "payee": "PAYEE", "amount": "100.00"},
+        "e2",
+        "c2",
+        "D1",
+    )
+    again.add(0, old.to_bytes())
+    again.add(1, new.to_bytes())
+    again.gate.report({"s:0": 42 * day})
+    released = Output()
+    assert again.release(released) == 2
+    assert released.duplicates == 1 and released.alerts == []
+    # Without the stored horizon the old fact comes back (what this guards against).
+    revived = FactPartition(0, Engine(CONFIG), sources, Fact)
+    revived.add(0, old.to_bytes())
+    revived.gate.report({"s:0": 42 * day})
+    assert revived.release(Output()) == 1 and revived.cross.states
+
+
 def pipeline(parts: dict, lateness_us: int = 0) -> Pipeline:
     def case_partition(topic: str, partition: int) -> CasePartition:
         part = parts.get((topic, partition))
         if part is None:
-            part = parts[(topic, partition)] = CasePartition(topic, partition, Engine(CONFIG), lateness_us)
+            part = parts[(topic, partition)] = CasePartition(
+                topic, partition, Engine(CONFIG), lateness_us
+            )
         return part
 
-    return Pipeline(TOPICS, EventValidator(), InvalidEvent, RejectionLimit(100, 0.9, 50), case_partition)
+    return Pipeline(
+        TOPICS, EventValidator(), InvalidEvent, RejectionLimit(100, 0.9, 50), case_partition
+    )
 
 
 def messages(events: list[dict]) -> list[Message]:
@@ -244,7 +312,11 @@ def test_case_state_stamps_make_a_replay_after_a_crash_exact() -> None:
     for topic in TOPICS.domain:
         part = restored.setdefault((topic, 0), CasePartition(topic, 0, Engine(CONFIG)))
         prefix = f"0|{topic}|".encode()
-        part.load((k[len(prefix):].decode(), v) for _, k, v, _ in out.case_states if v and k.startswith(prefix))
+        part.load(
+            (k[len(prefix) :].decode(), v)
+            for _, k, v, _ in out.case_states
+            if v and k.startswith(prefix)
+        )
     again = Output()
     pipeline(restored).run(msgs, again)
     assert again.alerts == [] and again.facts == []
@@ -255,7 +327,9 @@ def test_pipeline_dead_letters_with_origin_and_wrong_topic() -> None:
     bad = invalid_messages()
     good = workload(5, seed=1)[0]
     msgs = [Message(TOPICS.approval, 2, i, b"k", raw) for i, raw in enumerate(bad)]
-    wrong = dict(good, process="tender", action="announce", attrs={"method": "direct", "budget": "1"})
+    wrong = dict(
+        good, process="tender", action="announce", attrs={"method": "direct", "budget": "1"}
+    )
     msgs.append(Message(TOPICS.approval, 2, 9, b"k", orjson.dumps(wrong)))
     out = Output()
     pipeline({}).run(msgs, out)
@@ -276,5 +350,15 @@ def test_codecs() -> None:
 def test_alert_key_matches_between_replay_and_rows() -> None:
     alerts = replay_alerts(workload(30, seed=2))
     assert all(len(k) == 8 for k in alerts)
-    assert alert_key({"alert_id": "a", "rule": "R", "level": "red", "case_id": "c", "process": "p",
-                      "dept": "d", "raised_at_us": "5", "evidence": ["e"]}) == ("a", "R", "red", "c", "p", "d", 5, ("e",))
+    assert alert_key(
+        {
+            "alert_id": "a",
+            "rule": "R",
+            "level": "red",
+            "case_id": "c",
+            "process": "p",
+            "dept": "d",
+            "raised_at_us": "5",
+            "evidence": ["e"],
+        }
+    ) == ("a", "R", "red", "c", "p", "d", 5, ("e",))
