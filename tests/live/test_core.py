@@ -224,15 +224,12 @@ def test_facts_read_again_after_their_key_expired_are_not_revived() -> None:
     day = 86_400_000_000
     sources = frozenset({"s:0"})
     part = FactPartition(0, Engine(CONFIG), sources, Fact)
-    old = Fact(
-        "dup|P1|PAYEE|100.00",
-        1 * day,
-        "disburse",
-        {"program": "P1", "payee": "PAYEE", "amount": "100.00"},
-        "e1",
-        "c1",
-        "D1",
-    )
+
+    def disbursement(days: int, n: int) -> Fact:
+        data = {"program": "P1", "payee": "PAYEE", "amount": "100.00"}
+        return Fact("dup|P1|PAYEE|100.00", days * day, "disburse", data, f"e{n}", f"c{n}", "D1")
+
+    old = disbursement(1, 1)
     part.add(0, old.to_bytes())
     part.gate.report({"s:0": 2 * day})
     part.release(Output())
@@ -250,15 +247,7 @@ def test_facts_read_again_after_their_key_expired_are_not_revived() -> None:
         if v is not None and b"@" not in k
     )
     again.expired_at = int(table[b"0|@expired"])
-    new = Fact(
-        "dup|P1|PAYEE|100.00",
-        41 * day,
-        "disburse",
-        {"program": "P1", "payee": "PAYEE", "amount": "100.00"},
-        "e2",
-        "c2",
-        "D1",
-    )
+    new = disbursement(41, 2)
     again.add(0, old.to_bytes())
     again.add(1, new.to_bytes())
     again.gate.report({"s:0": 42 * day})
