@@ -295,7 +295,8 @@ async def latency(ns: Namespace, store_env: dict[str, str], tmp: Path, rate: flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", type=int, default=15000, help="cases in the backlog (about 4 events each)")
+    parser.add_argument("--cases", type=int, default=40000,
+                        help="cases in the backlog (about 3.6 events each; enough for a steady state of ~15 s)")
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--partitions", type=int, default=4)

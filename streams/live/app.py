@@ -218,4 +218,23 @@ def build_worker(app: Any, loglevel: str = "info") -> Any:
 
 def run_worker(app: Any, loglevel: str = "info") -> None:
     """Run the Faust worker in this process until it is told to stop."""
-    build_worker(app, loglevel).execute_from_commandline()
+    worker = build_worker(app, loglevel)
+    tune_gc()
+    worker.execute_from_commandline()
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper cyclic collections for a long-running worker.
+
+    Engine state is millions of small objects without cycles; the default gen-0
+    threshold (700 allocations) runs a collection every few events, and the
+    full collections that follow walk the whole state: they showed as periodic
+    pauses of up to a second in produce-to-alert latency. Startup objects are
+    frozen out of the collector; young collections run every 50,000 allocations.
+    Cycles (asyncio, Faust) are still collected.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)

@@ -15,7 +15,9 @@ def test_worker_leaves_the_root_log_level_alone(level: str) -> None:
     library's debug record is built and masked for nothing)."""
     import faust
 
-    app = faust.App("t-logging", broker="kafka://127.0.0.1:9", autodiscover=False, web_enabled=False)
+    app = faust.App(
+        "t-logging", broker="kafka://127.0.0.1:9", autodiscover=False, web_enabled=False
+    )
     worker = build_worker(app, level)
     root = logging.getLogger()
     before = root.level, list(root.handlers)
@@ -42,3 +44,17 @@ def test_raw_schema_hands_over_the_bytes_on_the_wire() -> None:
     message = Message("t", 0, 7, 0.0, 0, {}, b"case-1", raw, None)
     event = asyncio.run(raw_schema().decode(app, message, propagate=True))
     assert event.key == b"case-1" and event.value is raw and event.message is message
+
+
+def test_worker_gc_collects_young_objects_less_often() -> None:
+    import gc
+
+    from streams.live.app import tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold()[0] >= 10_000 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
