@@ -224,10 +224,25 @@ class LiveService:
                     missing.discard(tp)
         for tp, offset in learned.items():
             try:
-                await self.app.consumer.seek(tp, offset)
+                await self._seek_to(tp, offset)
             except Exception as exc:  # not assigned any more: harmless
                 log.info("seek %s -> %d: %r", tp, offset, exc)
         return missing
+
+    async def _seek_to(self, tp: Any, offset: int) -> None:
+        """Seek inside the Kafka consumer's own thread.
+
+        Faust's ``Consumer.seek`` changes aiokafka's fetcher from the calling thread
+        while the consumer thread iterates the same records (a KeyError crashed the
+        fetcher, and with it the worker, during a rebalance); ``seek_wait`` runs the
+        seek in the consumer's thread.
+        """
+        consumer = self.app.consumer
+        thread = getattr(consumer, "_thread", None)
+        if thread is not None and hasattr(thread, "seek_wait"):
+            await thread.seek_wait({tp: offset})
+        else:
+            await consumer.seek(tp, offset)
 
     def _admit(self, batch: list[Message]) -> tuple[list[Message], dict[Any, int]]:
         admitted: list[Message] = []
@@ -246,7 +261,7 @@ class LiveService:
                 "messages of %s from offset %d were skipped by the consumer; re-reading", tp, offset
             )
             try:
-                await self.app.consumer.seek(tp, offset)
+                await self._seek_to(tp, offset)
             except Exception as exc:  # revoked meanwhile: the next owner starts from the commit
                 log.warning("seek %s -> %d failed: %r", tp, offset, exc)
 
