@@ -235,7 +235,9 @@ def test_clickhouse_outage(
     ns = kafka_namespace
     create_topics(ns, PARTITIONS)
     store = Store(url=clickhouse_server.url(f"live_{uuid.uuid4().hex[:8]}"))
-    events = workload(1500, seed=9)
+    # Large enough that the outage lands mid-stream however fast the worker is (~16k events
+    # in batches of 50; a worker that finished first would have nothing to retry).
+    events = workload(5000, seed=9)
     produce(ns.bootstrap, domain_names(ns), events)
     env = worker_env(ns, store, tmp_path, WORKER_BATCH_MAX="50", WORKER_BATCH_WITHIN_S="0.05")
     worker = Worker(env, tmp_path / "worker").start()
