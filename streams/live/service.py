@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 DAY_US = 86_400_000_000
 REVOKE_WAIT_S = 5.0
-SEEK_TIMEOUT_S = 10.0
 PIPELINE_DEPTH = 1  # evaluated steps waiting for the persister (besides the one it persists)
 
 
@@ -231,24 +230,16 @@ class LiveService:
         return missing
 
     async def _seek_to(self, tp: Any, offset: int) -> None:
-        """Seek inside the Kafka consumer's own thread.
+        """Faust's own seek (it also resets the read offset below which its drain drops
+        messages).
 
-        Faust's ``Consumer.seek`` changes aiokafka's fetcher from the calling thread
-        while the consumer thread iterates the same records (a KeyError crashed the
-        fetcher, and with it the worker, during a rebalance): the seek runs in the
-        consumer's thread.
+        Known limitation: Faust's ``Consumer.seek`` changes aiokafka's fetcher from this
+        thread while the consumer thread iterates it; once, during a rebalance of two
+        workers, that raised KeyError in the fetcher and stopped the worker (nothing is
+        lost: it restarts from what is stored). Seeking inside the consumer thread
+        instead raced with Faust's read offset and left partitions unread, which is worse.
         """
-        consumer = self.app.consumer
-        thread = getattr(consumer, "_thread", None)
-        if thread is None or not hasattr(thread, "call_thread"):
-            await consumer.seek(tp, offset)
-            return
-        client = thread._ensure_consumer()  # noqa: SLF001 - the aiokafka consumer
-        # Bounded: a seek queued behind a busy consumer thread must not stall the caller
-        # (the offset gate copes with whatever position the consumer ends up at).
-        await asyncio.wait_for(thread.call_thread(client.seek, tp, offset), SEEK_TIMEOUT_S)
-        # As Faust's own seek: its drain drops messages below the read offset.
-        consumer._read_offset[tp] = offset if offset else None  # noqa: SLF001
+        await self.app.consumer.seek(tp, offset)
 
     def _admit(self, batch: list[Message]) -> tuple[list[Message], dict[Any, int]]:
         admitted: list[Message] = []
