@@ -50,13 +50,16 @@ _MOBILE = re.compile(r"(?<![0-9+])(?P<cc>(?:\+?86[- ]?)?)(?P<number>1[3-9]\d{9})
 _LANDLINE = re.compile(_B + r"(?P<area>0\d{2,3})-(?P<number>\d{7,8})" + _E)
 
 # Cheap necessary conditions, tested before each substitution so that a text skips every form
-# it cannot contain (alert messages hold case ids with long digit runs: most skip five of eight).
+# it cannot contain (alert messages hold case ids with long digit runs: most skip every form).
 # URL credentials need "://", e-mail addresses "@", landlines "-", and citizen ID numbers and
-# mobile numbers eleven digits in a row. A secret keyword needs one of _SECRET_WORDS in the
-# casefolded text: every character that (?i) matches to one of their letters casefolds to that
-# letter (tests/observability/test_privacy_prechecks.py checks every code point).
+# mobile numbers eleven digits in a row. A secret needs an ASCII "=" or ":" (no character
+# matches either case-insensitively) and one of _SECRET_WORDS in the casefolded text: every
+# character that (?i) matches to one of their letters casefolds to that letter
+# (tests/observability/test_privacy_prechecks.py checks every code point). Every digit form
+# contains a match of _DIGIT_FORMS: the forms themselves without their boundary checks.
 _SECRET_WORDS = ("pass", "pwd", "secret", "token", "key")
 _ELEVEN_DIGITS = re.compile(r"\d{11}")
+_DIGIT_FORMS = re.compile(r"\d{11}|[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}|0\d{2,3}-\d{7}")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -102,13 +105,16 @@ def mask_text(text: str) -> str:
         return text
     if "://" in text:
         text = _URL_CREDENTIALS.sub(lambda m: m.group("head") + MASK * 3, text)
-    folded = text.casefold()
-    for word in _SECRET_WORDS:
-        if word in folded:
-            text = _KEY_VALUE_SECRET.sub(lambda m: m.group("head") + MASK * 3, text)
-            break
+    if "=" in text or ":" in text:
+        folded = text.casefold()
+        for word in _SECRET_WORDS:
+            if word in folded:
+                text = _KEY_VALUE_SECRET.sub(lambda m: m.group("head") + MASK * 3, text)
+                break
     if "@" in text:
         text = _EMAIL.sub(_email, text)
+    if _DIGIT_FORMS.search(text) is None:
+        return text
     # Masking only replaces characters with "*": it never lengthens a run of digits.
     digits = _ELEVEN_DIGITS.search(text) is not None
     if digits:

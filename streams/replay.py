@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from streams.engine import Alert, Engine, EventValidator, InvalidEvent, SupervisionConfig
+from streams.engine import Alert, Engine, EventValidator, SupervisionConfig
 from streams.engine.model import Event
+
+_CHUNK = 10_000  # events fed per call (and per progress report)
 
 
 @dataclass(slots=True)
@@ -65,26 +67,16 @@ def read_events(
     on_reject: Callable[[Reject], None],
 ) -> list[Event]:
     """Validated, de-duplicated events in read order."""
-    events: list[Event] = []
-    seen: set[str] = set()
-    for number, raw in enumerate(lines, start=1):
-        summary.lines += 1
-        line = raw.strip()
-        if not line:
-            summary.blank += 1
-            continue
-        try:
-            event = validator.parse(line)
-        except InvalidEvent as exc:
-            summary.rejected += 1
-            on_reject(Reject(number, str(exc), raw.rstrip(b"\r\n")))
-            continue
-        if event.event_id in seen:
-            summary.duplicates += 1
-            continue
-        seen.add(event.event_id)
-        summary.accepted += 1
-        events.append(event)
+
+    def reject(number: int, reason: str, raw: bytes) -> None:
+        summary.rejected += 1
+        on_reject(Reject(number, reason, raw))
+
+    events, counts = validator.read_lines(lines, reject)
+    summary.lines += counts.lines
+    summary.blank += counts.blank
+    summary.duplicates += counts.duplicates
+    summary.accepted += len(events)
     return events
 
 
@@ -122,10 +114,10 @@ def _replay(
             summary.alerts[(alert.rule, alert.level)] += 1
             on_alert(alert)
 
-    for index, event in enumerate(events):
-        emit(engine.feed(event))
-        if progress is not None and index % 10_000 == 0:
-            progress(index)
+    for start in range(0, len(events), _CHUNK):
+        emit(engine.feed_many(events, start, start + _CHUNK))
+        if progress is not None:
+            progress(start)
     if as_of is None:
         as_of = events[-1].occurred_at if events else None
     if as_of is not None:

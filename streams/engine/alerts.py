@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import string
 from typing import Any
 
 from streams.engine.model import Alert
@@ -62,38 +63,73 @@ def alert_id(rule: str, process: str, case_id: str, level: str, discriminator: s
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-_DERIVED = ("missing_text", "reason_name", "unit_name")
+def _parse_template(template: str) -> list[tuple[str, str]]:
+    """(literal text, field name or "") pairs; only plain ``{name}`` fields are allowed."""
+    parts: list[tuple[str, str]] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if spec or conversion or (name is not None and not name.isidentifier()):
+            raise ValueError(f"message template field must be a plain {{name}}: {template!r}")
+        parts.append((literal, name or ""))
+    return parts
+
+
+_PARTS = {key: _parse_template(template) for key, template in _MESSAGES.items()}
+# Masked texts of the short values that recur in messages (dates, counts, step names).
+_MASKED: dict[str, str] = {}
+_MASKED_MAX = 1 << 14
+_MASKED_LEN = 40
+
+
+def _masked(text: str) -> str:
+    if len(text) > _MASKED_LEN:
+        return mask_text(text)
+    found = _MASKED.get(text)
+    if found is None:
+        if len(_MASKED) >= _MASKED_MAX:
+            _MASKED.clear()
+        found = _MASKED[text] = mask_text(text)
+    return found
+
+
+def _value(details: dict[str, Any], name: str) -> Any:
+    """A template field's value: a detail, a name derived from one, or "?" when absent."""
+    if name in details:
+        return details[name]
+    if name == "missing_text":
+        return "、".join(details.get("missing", []))
+    if name == "reason_name":
+        return _REASON_NAMES.get(str(details.get("reason")), details.get("reason"))
+    if name == "unit_name":
+        return _UNITS.get(str(details.get("unit")), "")
+    return "?"
 
 
 def message_for(rule: str, level: str, process: str, case_id: str, details: dict[str, Any]) -> str:
-    template = _MESSAGES.get(rule + "/" + level) or _MESSAGES[rule]
-    values = _Lenient(details)
-    body = template.format_map(values)
-    # Citizen and enterprise identifiers never appear unmasked in a message (details keep them
-    # for reviewers with access to the case).
-    return mask_text(f"{PROCESS_NAMES.get(process, process)} {case_id}：{body}（{LEVEL_NAMES[level]}）")
+    """The alert's Chinese message, with identifiers masked.
 
-
-class _Lenient(dict[str, Any]):
-    """Message values: the details, plus names derived from them, "?" for anything absent."""
-
-    __slots__ = ("_details",)
-
-    def __init__(self, details: dict[str, Any]) -> None:
-        super().__init__()
-        self._details = details
-
-    def __missing__(self, key: str) -> Any:
-        details = self._details
-        if key in details:
-            return details[key]
-        if key == "missing_text":
-            return "、".join(details.get("missing", []))
-        if key == "reason_name":
-            return _REASON_NAMES.get(str(details.get("reason")), details.get("reason"))
-        if key == "unit_name":
-            return _UNITS.get(str(details.get("unit")), "")
-        return "?"
+    Citizen and enterprise identifiers never appear unmasked in a message (details keep them
+    for reviewers with access to the case). Only the case id and the values put into the
+    template can hold one, and every character of template text next to a value is neither a
+    letter nor a digit (``tests/engine/test_alert_messages.py`` checks each template), so the
+    forms made of digits and letters are masked value by value: short ASCII texts, far cheaper
+    to scan than the whole message. The forms that may span several values (URL credentials,
+    ``key=secret`` pairs, e-mail addresses) need an ASCII "@", ":" or "="; a message with one
+    is masked whole as well.
+    """
+    parts = _PARTS.get(rule + "/" + level) or _PARTS[rule]
+    pieces = [PROCESS_NAMES.get(process) or mask_text(process), " ", mask_text(case_id), "："]
+    for literal, name in parts:
+        pieces.append(literal)
+        if name:
+            value = _value(details, name)
+            pieces.append(_masked(value if isinstance(value, str) else format(value)))
+    pieces.append("（")
+    pieces.append(LEVEL_NAMES[level])
+    pieces.append("）")
+    message = "".join(pieces)
+    if "@" in message or ":" in message or "=" in message:
+        return mask_text(message)
+    return message
 
 
 def make_alert(

@@ -183,6 +183,10 @@ class _ActionPlan:
     timers: bool
 
 
+def _armed_at(state: CaseState) -> int | None:
+    return state.next_at
+
+
 _IDS = STATE_FIELDS.index("ids")
 _RAISED = STATE_FIELDS.index("raised")
 
@@ -208,11 +212,12 @@ class CaseEngine:
         self.local = config.local
         self.states: dict[str, CaseState] = {}
         # The deadline index. An entry whose case has moved on (next_at differs) is stale and
-        # skipped. While advance() fires an instant, that instant's keys are a heap (_firing).
+        # skipped. While advance() fires a case at an instant, re-arming it at that same instant
+        # is left to advance() (_firing, _firing_key).
         self._instants: list[int] = []  # heap of the instants that have keys
         self._due_keys: dict[int, list[str]] = {}  # instant -> keys of the cases due then
         self._firing = -1
-        self._firing_keys: list[str] = []
+        self._firing_key = ""
         self._dirty: set[str] = set()
         self._status_dirty: set[str] = set()
         self._on = config.enabled
@@ -246,9 +251,8 @@ class CaseEngine:
 
     def _index(self, instant: int, key: str) -> None:
         """Add (instant, key) to the deadline index."""
-        if instant == self._firing:
-            heapq.heappush(self._firing_keys, key)
-            return
+        if instant == self._firing and key == self._firing_key:
+            return  # advance() fires this case again at this instant
         keys = self._due_keys.get(instant)
         if keys is None:
             self._due_keys[instant] = [key]
@@ -404,23 +408,26 @@ class CaseEngine:
         while instants and instants[0] <= until:
             instant = heapq.heappop(instants)
             keys = self._due_keys.pop(instant)
-            heapq.heapify(keys)
-            # Cases rescheduled to this same instant join these keys (see _index).
+            keys.sort()
             self._firing = instant
-            self._firing_keys = keys
+            done = 0
             try:
-                while keys:
-                    key = heapq.heappop(keys)
+                for key in keys:
+                    done += 1
                     state = self.states.get(key)
                     if state is None or state.next_at != instant:
                         continue  # stale index entry
+                    self._firing_key = key
                     self._fire_due(key, state, instant, alerts)
+                    # Re-armed at this same instant (another clock)? Read through a call: mypy
+                    # would keep next_at narrowed to this instant across _fire_due.
+                    while _armed_at(state) == instant:
+                        self._fire_due(key, state, instant, alerts)
             finally:
                 self._firing = -1
-                self._firing_keys = []
-                if keys:  # an error stopped this instant: keep the rest indexed
-                    for key in keys:
-                        self._index(instant, key)
+                self._firing_key = ""
+                for key in keys[done:]:  # an error stopped this instant: keep the rest indexed
+                    self._index(instant, key)
         return alerts
 
     def advance_case(self, key: str, until: int) -> list[Alert]:

@@ -17,7 +17,7 @@ is bounded by the facts inside each rule's window (plans: a retention).
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,7 @@ def amount_key(amount: Decimal) -> str:
     return str(amount.quantize(_CENT))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # its own __init__ compiles (see model.Event)
 class Fact:
     """Something one case did that another case's rule compares against."""
 
@@ -47,8 +47,30 @@ class Fact:
     event_id: str
     case_id: str
     dept: str
-    may_alert: bool = True  # False when the case had already ended: counts, but raises nothing
-    seq: int = field(default=0)  # evaluation order among equal instants (set by the router)
+    may_alert: bool  # False when the case had already ended: counts, but raises nothing
+    seq: int  # evaluation order among equal instants (set by the router)
+
+    def __init__(
+        self,
+        key: str,
+        occurred_at: int,
+        kind: str,
+        data: dict[str, Any],
+        event_id: str,
+        case_id: str,
+        dept: str,
+        may_alert: bool = True,
+        seq: int = 0,
+    ) -> None:
+        self.key = key
+        self.occurred_at = occurred_at
+        self.kind = kind
+        self.data = data
+        self.event_id = event_id
+        self.case_id = case_id
+        self.dept = dept
+        self.may_alert = may_alert
+        self.seq = seq
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(

@@ -69,6 +69,15 @@ class Engine:
         alerts.extend(found)
         return self._unseen(alerts) if alerts else alerts
 
+    def feed_many(self, events: list[Event], start: int, stop: int) -> list[Alert]:
+        """``feed`` each of ``events[start:stop]`` in turn; their alerts in order."""
+        alerts: list[Alert] = []
+        for index in range(start, min(stop, len(events))):
+            found = self.feed(events[index])
+            if found:
+                alerts.extend(found)
+        return alerts
+
     def next_timer(self) -> int | None:
         return self.cases.next_timer()
 

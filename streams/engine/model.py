@@ -7,7 +7,7 @@ RFC 3339 text happens only at the edges (``streams.engine.timeutil``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Alert levels, lowest to highest.
@@ -17,7 +17,11 @@ RED = "red"
 LEVELS = (NOTICE, YELLOW, RED)
 
 
-@dataclass(slots=True)
+# Event and Alert write their own __init__ (init=False): the one dataclasses would generate is
+# interpreted Python even when mypyc compiles this module, and both are built per message.
+
+
+@dataclass(slots=True, init=False)
 class Event:
     """One validated event of the contract in ``../shared/spec/events.md``."""
 
@@ -27,9 +31,31 @@ class Event:
     action: str
     occurred_at: int  # epoch microseconds
     dept: str
-    actor: str | None = None
-    attrs: dict[str, Any] = field(default_factory=dict)
-    occurred_at_text: str = ""  # as written upstream
+    actor: str | None
+    attrs: dict[str, Any]
+    occurred_at_text: str  # as written upstream
+
+    def __init__(
+        self,
+        event_id: str,
+        case_id: str,
+        process: str,
+        action: str,
+        occurred_at: int,
+        dept: str,
+        actor: str | None = None,
+        attrs: dict[str, Any] | None = None,
+        occurred_at_text: str = "",
+    ) -> None:
+        self.event_id = event_id
+        self.case_id = case_id
+        self.process = process
+        self.action = action
+        self.occurred_at = occurred_at
+        self.dept = dept
+        self.actor = actor
+        self.attrs = attrs if attrs is not None else {}
+        self.occurred_at_text = occurred_at_text
 
     def to_dict(self) -> dict[str, Any]:
         """The event as the contract's JSON object (``occurred_at`` as written)."""
@@ -48,7 +74,7 @@ class Event:
         return out
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Alert:
     """One alert of the format in ``events.md`` § Alerts, plus its config version."""
 
@@ -63,6 +89,32 @@ class Alert:
     message: str
     details: dict[str, Any]
     config_version: str
+
+    def __init__(
+        self,
+        alert_id: str,
+        rule: str,
+        level: str,
+        case_id: str,
+        process: str,
+        dept: str,
+        raised_at: int,
+        evidence: list[str],
+        message: str,
+        details: dict[str, Any],
+        config_version: str,
+    ) -> None:
+        self.alert_id = alert_id
+        self.rule = rule
+        self.level = level
+        self.case_id = case_id
+        self.process = process
+        self.dept = dept
+        self.raised_at = raised_at
+        self.evidence = evidence
+        self.message = message
+        self.details = details
+        self.config_version = config_version
 
 
 @dataclass(slots=True)

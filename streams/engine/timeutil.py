@@ -16,14 +16,53 @@ DAY_US = 24 * HOUR_US
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _FORMAT_CACHE = 1 << 16
+# The years in which LocalTime checks whether a zone's offset is fixed.
+_FIXED_FROM = int((datetime(2000, 1, 2, tzinfo=UTC) - EPOCH).total_seconds()) * 1_000_000
+_FIXED_TO = int((datetime(2040, 12, 30, tzinfo=UTC) - EPOCH).total_seconds()) * 1_000_000
 
 
 class InstantError(ValueError):
     """Text that is not an RFC 3339 date-time with offset."""
 
 
+# Midnight of a date at an offset ("2026-03-02+08:00" -> instant), for parse_instant's fast path.
+_MIDNIGHTS: dict[str, int] = {}
+_MIDNIGHTS_MAX = 1 << 16
+
+
 def parse_instant(text: str) -> int:
-    """RFC 3339 text with offset -> epoch microseconds (exact)."""
+    """RFC 3339 text with offset -> epoch microseconds (exact).
+
+    The common whole-second forms (``2026-03-02T10:00:00+08:00``, ``…Z``) add the
+    time of day to the cached midnight of their date and offset; everything else
+    (and the first text of each date) goes through ``datetime.fromisoformat``.
+    """
+    size = len(text)
+    if (
+        (size == 25 or size == 20)
+        and text.isascii()
+        and text[13] == ":"
+        and text[16] == ":"
+        and text[19] in "+-Zz"
+    ):
+        key = text[:10] + text[19:]
+        midnight = _MIDNIGHTS.get(key)
+        hh, mm, ss = text[11:13], text[14:16], text[17:19]
+        if hh.isdigit() and mm.isdigit() and ss.isdigit():
+            hour, minute, second = int(hh), int(mm), int(ss)
+            if hour < 24 and minute < 60 and second < 60 and text[10] in "Tt":
+                time_us = ((hour * 60 + minute) * 60 + second) * US
+                if midnight is not None:
+                    return midnight + time_us
+                instant = _parse_instant(text)
+                if len(_MIDNIGHTS) >= _MIDNIGHTS_MAX:
+                    _MIDNIGHTS.clear()
+                _MIDNIGHTS[key] = instant - time_us
+                return instant
+    return _parse_instant(text)
+
+
+def _parse_instant(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -49,6 +88,10 @@ class LocalTime:
         self._fixed_offset_us: int | None = None
         if len(set(probes)) == 1 and probes[0] is not None:
             self._fixed_offset_us = int(probes[0].total_seconds()) * US
+        # The offset as isoformat() writes it ("+08:00"), for zones with a fixed one.
+        self._offset_text = ""
+        if self._fixed_offset_us is not None:
+            self._offset_text = self._format_zoned(0)[19:]
         # Alert instants repeat (midnights, deadlines): format each once (bounded).
         self._formatted: dict[int, str] = {}
 
@@ -82,6 +125,21 @@ class LocalTime:
         return text
 
     def _format(self, instant: int) -> str:
+        offset = self._fixed_offset_us
+        if offset is None or not _FIXED_FROM <= instant < _FIXED_TO:
+            return self._format_zoned(instant)
+        local = instant + offset
+        day, rest = divmod(local, DAY_US)
+        seconds, micros = divmod(rest, US)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        fraction = f".{micros:06d}" if micros else ""
+        return (
+            f"{format_date(day + _EPOCH_ORDINAL)}T{hour:02d}:{minute:02d}:{second:02d}"
+            f"{fraction}{self._offset_text}"
+        )
+
+    def _format_zoned(self, instant: int) -> str:
         moment = (EPOCH + timedelta(microseconds=instant)).astimezone(self.zone)
         return moment.isoformat()
 

@@ -1,13 +1,18 @@
 """Event validation against the JSON Schema contract (``schemas/event.schema.json``).
 
-The schema is compiled once (jsonschema-rs); a valid event costs about a
-microsecond. For an invalid one the error names the field and the reason,
-e.g. ``attrs.time_limit_days: 0 is less than the minimum of 1``.
+The schema is compiled once (jsonschema-rs). Events are checked by a schema
+specialized to their ``process`` and ``action`` (``specialize``): the branches
+of the contract that cannot apply are removed, so a valid event costs well
+under a microsecond. For an invalid one the error comes from the whole
+schema and names the field and the reason, e.g.
+``attrs.time_limit_days: 0 is less than the minimum of 1``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,16 @@ NOT_OBJECT = "not_object"
 CONTRACT = "contract"
 
 
+@dataclass
+class LineCounts:
+    """What ``EventValidator.read_lines`` read besides the events it returned."""
+
+    lines: int = 0
+    blank: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+
+
 class InvalidEvent(ValueError):
     """An input line or message that breaks the event contract."""
 
@@ -32,6 +47,67 @@ class InvalidEvent(ValueError):
         self.reason = reason
         self.kind = kind
         self.field = field
+
+
+# Distinct (process, action) pairs with a specialized validator; pairs beyond it use the whole
+# schema (a stream of made-up actions must not grow memory).
+_SPECIALIZED_MAX = 256
+_KNOWN = ("process", "action")
+
+
+def _decided(entry: Any, known: dict[str, str]) -> tuple[bool, Any]:
+    """For an ``allOf`` entry ``{"if": {K: const V, required K}, "then": X}`` with K known:
+    (True, X) when the known value is V, (True, None) when it is not. (False, None) otherwise."""
+    if not isinstance(entry, dict) or set(entry) != {"if", "then"}:
+        return False, None
+    condition = entry["if"]
+    if not isinstance(condition, dict) or set(condition) != {"properties", "required"}:
+        return False, None
+    properties = condition["properties"]
+    if not isinstance(properties, dict) or len(properties) != 1:
+        return False, None
+    ((name, test),) = properties.items()
+    if name not in known or condition["required"] != [name]:
+        return False, None
+    if not isinstance(test, dict) or set(test) != {"const"}:
+        return False, None
+    return True, (entry["then"] if test["const"] == known[name] else None)
+
+
+def specialize(schema: dict[str, Any], known: dict[str, str]) -> dict[str, Any]:
+    """``schema`` for documents whose top-level fields ``known`` hold those string values.
+
+    Only subschemas that apply to the document itself (the root, its ``allOf``
+    entries, local ``$ref`` targets and ``then`` branches reached from them) are
+    rewritten: an ``if`` that tests a known field for a constant is decided,
+    leaving its ``then`` or nothing. Everything else is kept as written, so a
+    document with those values is valid under the result exactly when it is
+    valid under ``schema``.
+    """
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def at_root(node: Any, depth: int) -> Any:
+        if not isinstance(node, dict) or depth > 32:
+            return node
+        out = dict(node)
+        parts: list[Any] = []
+        for entry in out.pop("allOf", []):
+            decided, then = _decided(entry, known)
+            if not decided:
+                parts.append(at_root(entry, depth + 1))
+            elif then is not None:
+                parts.append(at_root(then, depth + 1))
+        ref = out.get("$ref")
+        target = defs.get(ref[8:]) if isinstance(ref, str) and ref.startswith("#/$defs/") else None
+        if isinstance(target, dict) and "$id" not in target:
+            del out["$ref"]
+            parts.append(at_root(target, depth + 1))
+        if parts:
+            out["allOf"] = parts
+        return out
+
+    specialized: dict[str, Any] = at_root(schema, 0)
+    return specialized
 
 
 def load_schema(name: str, schemas_dir: Path | None = None) -> dict[str, Any]:
@@ -47,6 +123,26 @@ class EventValidator:
     def __init__(self, schemas_dir: Path | None = None) -> None:
         self._schema = load_schema("event.schema.json", schemas_dir)
         self._validator = jsonschema_rs.validator_for(self._schema, validate_formats=True)
+        self._processes = frozenset(
+            self._schema.get("properties", {}).get("process", {}).get("enum", ())
+        )
+        self._specialized: dict[tuple[str, str], Any] = {}
+
+    def validator_for(self, process: Any, action: Any) -> Any:
+        """The compiled validator for events of one (process, action): the whole schema's
+        when the pair is not a known process with a string action."""
+        if type(process) is not str or type(action) is not str:
+            return self._validator
+        pair = (process, action)
+        found = self._specialized.get(pair)
+        if found is not None:
+            return found
+        if process not in self._processes or len(self._specialized) >= _SPECIALIZED_MAX:
+            return self._validator
+        schema = specialize(self._schema, {"process": process, "action": action})
+        found = jsonschema_rs.validator_for(schema, validate_formats=True)
+        self._specialized[pair] = found
+        return found
 
     def explain(self, document: Any) -> tuple[str, str]:
         """(field, reason) of the first contract violation of a decoded document."""
@@ -80,7 +176,8 @@ class EventValidator:
         """Raise ``InvalidEvent`` unless the decoded document satisfies the contract."""
         if not isinstance(document, dict):
             raise InvalidEvent(f"not a JSON object but {type(document).__name__}", NOT_OBJECT)
-        if not self._validator.is_valid(document):
+        validator = self.validator_for(document.get("process"), document.get("action"))
+        if not validator.is_valid(document):
             field, message = self.explain(document)
             reason = f"{field}: {message}" if field else message
             raise InvalidEvent(reason, CONTRACT, field)
@@ -110,3 +207,41 @@ class EventValidator:
             attrs=document.get("attrs") or {},
             occurred_at_text=text,
         )
+
+    def read_lines(
+        self, lines: Iterable[bytes], on_reject: Callable[[int, str, bytes], None]
+    ) -> tuple[list[Event], LineCounts]:
+        """Validated events of JSON Lines in read order, each ``event_id`` once (first read wins).
+
+        Blank lines are skipped; each rejected line goes to ``on_reject`` with
+        its 1-based number, the reason and the line without its line break.
+        """
+        events: list[Event] = []
+        seen: set[str] = set()
+        counts = LineCounts()
+        number = 0
+        for raw in lines:
+            number += 1
+            try:
+                event = self.parse(raw)  # JSON allows spaces, tabs and line breaks around it
+            except InvalidEvent as exc:
+                line = raw.strip()
+                if not line:
+                    counts.blank += 1
+                    continue
+                try:
+                    if exc.kind != NOT_JSON or len(line) == len(raw):
+                        raise
+                    event = self.parse(line)  # other ASCII whitespace around it (\f, \v)
+                except InvalidEvent as final:
+                    counts.rejected += 1
+                    on_reject(number, str(final), raw.rstrip(b"\r\n"))
+                    continue
+            event_id = event.event_id
+            if event_id in seen:
+                counts.duplicates += 1
+                continue
+            seen.add(event_id)
+            events.append(event)
+        counts.lines = number
+        return events, counts

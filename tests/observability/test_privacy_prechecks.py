@@ -44,6 +44,13 @@ _PIECES = [
     "X",
     "pwd",
     "secret'",
+    "=",
+    ":",
+    "0755",
+    "1234567",
+    "１２３４５６７",  # full-width digits in a landline number
+    "91350100",
+    "M000100Y43",
 ]
 
 
