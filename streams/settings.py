@@ -122,6 +122,15 @@ class Settings(BaseSettings):
     worker_batch_within_s: float = Field(
         default=0.2, gt=0, description="Longest wait for a batch to fill before it is processed."
     )
+    worker_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30_000,
+        description=(
+            "Longest time the broker may hold a fetch that has no data yet (Faust fixes 1500 ms; "
+            "brokers that hold a fetch to its limit then deliver events that much later)."
+        ),
+    )
     worker_tick_s: float = Field(
         default=0.5,
         gt=0,

@@ -37,6 +37,40 @@ def broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{b}" for b in bootstrap_list(bootstrap))
 
 
+def _faust_app_class() -> Any:
+    """``faust.App`` whose Kafka consumer waits at most ``fetch_max_wait_ms`` per fetch.
+
+    Faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no
+    setting to change it. Apache Kafka answers a fetch as soon as one byte is
+    there, so the limit only paces idle polling; a broker that holds every fetch
+    to its limit (Tansu does) delays each event by up to that long. The consumer
+    is created unstarted; aiokafka reads the value when it starts its fetcher.
+    """
+    import faust
+    from faust.transport.drivers import aiokafka as driver
+
+    class ConsumerThread(driver.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> Any:
+            consumer = super()._create_worker_consumer(transport)
+            consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)  # noqa: SLF001
+            return consumer
+
+    class WorkerConsumer(driver.Consumer):
+        def _new_consumer_thread(self) -> Any:
+            return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    class Transport(driver.Transport):
+        Consumer = WorkerConsumer
+
+    class App(faust.App):
+        fetch_max_wait_ms = 1500
+
+        def _new_transport(self) -> Any:
+            return Transport(self.conf.broker_consumer, self)
+
+    return App
+
+
 def create_app(
     settings: Settings,
     store: Any,
@@ -45,7 +79,6 @@ def create_app(
     metrics: Any = None,
     health: Any = None,
 ) -> tuple[Any, LiveService]:
-    import faust
 
     from streams.engine import (
         Engine,
@@ -61,7 +94,7 @@ def create_app(
     config = load_config(settings.supervision_config)
     partitions = topics.partitions
 
-    app = faust.App(
+    app = _faust_app_class()(
         settings.worker_group_id,
         broker=broker_url(settings.kafka_bootstrap),
         store="memory://",
@@ -88,6 +121,7 @@ def create_app(
         broker_max_poll_records=5000,
         stream_buffer_maxsize=max(4096, settings.worker_batch_max * 2),
     )
+    app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
 
     def table(name: str) -> Any:
         t: Any = app.Table(
@@ -149,17 +183,17 @@ def create_app(
     app.timer(settings.worker_batch_within_s, name="flush-partial-batch")(service.flush_if_due)
     app.timer(settings.worker_tick_s, name="timers-and-horizons")(service.tick)
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
         await service.on_partitions_revoked(revoked)
 
     if health is not None:
 
-        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+        @app.on_partitions_assigned.connect
         async def _assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
             health.set_broker(True, f"{len(assigned)} partitions")
 
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    @app.on_before_shutdown.connect
     async def _shutdown(sender: Any, **kwargs: Any) -> None:
         await service.close()
 

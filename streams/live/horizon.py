@@ -48,6 +48,10 @@ class SourceClock:
     lateness_us: int = 0
     last_event_at: int | None = None  # highest occurred_at read (µs)
     next_offset: int | None = None  # offset after the last message read
+    # The idle horizon as of the latest moment the partition was seen caught up: it had been
+    # consumed up to that then, and stays so. Under steady input a partition is caught up right
+    # after a batch more often than at an arbitrary tick.
+    caught_up_horizon: int | None = None
 
     def observed(self, offset: int, occurred_at: int | None) -> None:
         self.next_offset = offset + 1
@@ -64,11 +68,20 @@ class SourceClock:
             return None
         return self.last_event_at - self.lateness_us
 
+    def note_caught_up(self, caught_up: bool, idle_horizon: int | None) -> None:
+        """Remember ``idle_horizon`` when the partition is caught up now."""
+        if not caught_up or idle_horizon is None:
+            return
+        if self.caught_up_horizon is None or idle_horizon > self.caught_up_horizon:
+            self.caught_up_horizon = idle_horizon
+
     def horizon(self, caught_up: bool, idle_horizon: int | None) -> int | None:
-        """Consumed up to (exclusive); a caught-up partition may count up to ``idle_horizon``."""
+        """Consumed up to (exclusive); a caught-up partition may count up to ``idle_horizon``
+        (now, or as of the latest moment it was seen caught up)."""
+        self.note_caught_up(caught_up, idle_horizon)
         h = self.event_horizon()
-        if caught_up and idle_horizon is not None:
-            h = idle_horizon if h is None else max(h, idle_horizon)
+        if self.caught_up_horizon is not None:
+            h = self.caught_up_horizon if h is None else max(h, self.caught_up_horizon)
         return h
 
 

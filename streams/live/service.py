@@ -328,6 +328,7 @@ class LiveService:
                 try:
                     touched = self.pipeline.run(admitted, out)
                     now = int(self.clock() * 1_000_000)
+                    self._note_caught_up({m.tp for m in admitted}, now)
                     for part in touched:
                         horizon = part.clock.event_horizon()
                         if horizon is not None:
@@ -485,6 +486,22 @@ class LiveService:
                 # Behind every batch evaluated so far: their facts are published first.
                 await self._enqueue(_Step(out, {}, horizons=horizons))
         await self.flush_facts()
+
+    def _note_caught_up(self, tps: set[Any], now: int) -> None:
+        """After a batch: the partitions it emptied count as consumed up to the idle horizon."""
+        idle = self.idle_horizon(now)
+        if idle is None:
+            return
+        consumer = self.app.consumer
+        for tp in tps:
+            part = self.parts.get((tp.topic, tp.partition))
+            if part is None:
+                continue
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:
+                continue
+            part.clock.note_caught_up(part.clock.caught_up(highwater), idle)
 
     def idle_horizon(self, now: int) -> int | None:
         """What a caught-up partition counts as consumed up to (``watermark_idle``)."""

@@ -58,3 +58,27 @@ def test_worker_gc_collects_young_objects_less_often() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_the_kafka_consumer_waits_at_most_the_configured_fetch_time() -> None:
+    """Faust fixes fetch_max_wait_ms=1500; a broker holding fetches to the limit (Tansu) then
+    delays every event by up to 1.5 s. The worker's consumer takes the setting instead."""
+    import asyncio
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.live.app import _faust_app_class
+
+    async def created() -> AIOKafkaConsumer:
+        app = _faust_app_class()(
+            "t-fetch", broker="kafka://127.0.0.1:9", autodiscover=False, web_enabled=False
+        )
+        app.fetch_max_wait_ms = 77
+        thread = app.consumer._new_consumer_thread()
+        return thread._create_worker_consumer(app.transport)
+
+    consumer = asyncio.run(created())
+    assert consumer._fetch_max_wait_ms == 77
+    # aiokafka builds its fetcher from that attribute when the consumer starts
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)

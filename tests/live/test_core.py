@@ -82,8 +82,21 @@ def test_source_clock_horizon() -> None:
     assert clock.caught_up(highwater=2)
     assert not clock.caught_up(highwater=3)
     assert clock.horizon(True, 900) == 900
-    assert clock.horizon(True, None) == 450
+    assert clock.horizon(False, 950) == 900  # caught up at 900 once: consumed up to it for good
+    assert clock.horizon(True, None) == 900
     assert SourceClock().caught_up(highwater=7, position=7)
+
+
+def test_source_clock_remembers_when_a_batch_left_it_caught_up() -> None:
+    clock = SourceClock(lateness_us=50)
+    clock.observed(0, 500)
+    assert clock.horizon(True, None) == 450
+    clock.note_caught_up(False, 800)  # more was waiting: nothing learnt
+    assert clock.horizon(False, 950) == 450
+    clock.note_caught_up(True, 700)  # a batch emptied the partition when the idle horizon was 700
+    assert clock.horizon(False, 950) == 700
+    clock.note_caught_up(True, 600)  # never goes back
+    assert clock.horizon(False, 950) == 700
 
 
 def test_late_event_of_another_case_still_counts() -> None:
