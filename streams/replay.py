@@ -106,6 +106,8 @@ def _replay(
     summary = ReplaySummary()
     events = read_events(lines, validator or EventValidator(), summary, on_reject)
     events.sort(key=lambda e: e.occurred_at)
+    events.reverse()  # fed by popping off the end: each event is freed once the engine has it
+    total = len(events)
     # Nothing is persisted and event ids are already unique: no change tracking, no id memory.
     engine = Engine(config, track_changes=False, event_ids=False)
 
@@ -114,15 +116,15 @@ def _replay(
             summary.alerts[(alert.rule, alert.level)] += 1
             on_alert(alert)
 
-    for start in range(0, len(events), _CHUNK):
-        emit(engine.feed_many(events, start, start + _CHUNK))
-        if progress is not None:
-            progress(start)
     if as_of is None:
-        as_of = events[-1].occurred_at if events else None
+        as_of = events[0].occurred_at if events else None
+    while events:
+        emit(engine.feed_popped(events, _CHUNK))
+        if progress is not None:
+            progress(total - len(events))
     if as_of is not None:
         emit(engine.advance(as_of))
     summary.as_of = as_of
     if progress is not None:
-        progress(len(events))
+        progress(total)
     return summary

@@ -69,11 +69,15 @@ class Engine:
         alerts.extend(found)
         return self._unseen(alerts) if alerts else alerts
 
-    def feed_many(self, events: list[Event], start: int, stop: int) -> list[Alert]:
-        """``feed`` each of ``events[start:stop]`` in turn; their alerts in order."""
+    def feed_popped(self, stack: list[Event], count: int) -> list[Alert]:
+        """``feed`` up to ``count`` events popped off the end of ``stack``; their alerts in order.
+
+        For callers holding many events: each is released once fed, so the engine's own
+        allocations reuse its memory instead of growing the process.
+        """
         alerts: list[Alert] = []
-        for index in range(start, min(stop, len(events))):
-            found = self.feed(events[index])
+        for _ in range(min(count, len(stack))):
+            found = self.feed(stack.pop())
             if found:
                 alerts.extend(found)
         return alerts

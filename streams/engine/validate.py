@@ -11,6 +11,7 @@ schema and names the field and the reason, e.g.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,14 +197,17 @@ class EventValidator:
             occurred_at = parse_instant(text)
         except InstantError as exc:
             raise InvalidEvent(f"occurred_at: {exc}", CONTRACT, "occurred_at") from None
+        # Names that repeat across events (process, action, department, officer) are interned:
+        # replay holds every event until it has sorted them, and one copy each is smaller.
+        actor = document.get("actor")
         return Event(
             event_id=document["event_id"],
             case_id=document["case_id"],
-            process=document["process"],
-            action=document["action"],
+            process=sys.intern(document["process"]),
+            action=sys.intern(document["action"]),
             occurred_at=occurred_at,
-            dept=document["dept"],
-            actor=document.get("actor"),
+            dept=sys.intern(document["dept"]),
+            actor=sys.intern(actor) if actor is not None else None,
             attrs=document.get("attrs") or {},
             occurred_at_text=text,
         )
