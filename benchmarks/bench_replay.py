@@ -28,6 +28,7 @@ from benchmarks.common import peak_rss_mib, timed, workload_file  # noqa: E402
 CASES = 400_000
 OPEN_SHARE = 0.35
 SEED = 20261125
+GOAL_RUNS = 3
 
 
 def deep_size(root: object) -> int:
@@ -145,18 +146,25 @@ MODES = (
 def main() -> None:
     path = workload_file(CASES, SEED, OPEN_SHARE)
     results = {}
+    goal_runs: list[dict] = []
     for mode in MODES:
         env = dict(os.environ)
         if mode == "replay-all-pure":
             env["SUPERVISION_PURE_PYTHON"] = "1"
-        out = subprocess.run(
-            [sys.executable, __file__, "--measure", mode, str(path)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        )
-        results[mode] = json.loads(out.stdout)
+        # The goal's measurement runs three times (the machine is shared); its median is reported.
+        for _ in range(GOAL_RUNS if mode == "replay-all" else 1):
+            out = subprocess.run(
+                [sys.executable, __file__, "--measure", mode, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            )
+            results[mode] = json.loads(out.stdout)
+            if mode == "replay-all":
+                goal_runs.append(results[mode])
+    goal_runs.sort(key=lambda r: r["events"] / r["seconds"])
+    results["replay-all"] = goal_runs[len(goal_runs) // 2]
     compiled = results["replay-all"]["compiled"]
     if not compiled:  # nothing compiled: the pure measurement repeats replay-all
         del results["replay-all-pure"]
@@ -169,7 +177,7 @@ def main() -> None:
     rate = {k: v["events"] / v["seconds"] for k, v in results.items()}
     labels = {
         "baseline": "baseline: read + orjson decode",
-        "replay-all": "supervise replay, all rules",
+        "replay-all": "supervise replay, all rules (median)",
         "replay-core": "supervise replay, core rules only",
         "replay-all-output": "replay, all rules, alerts as JSON",
         "replay-all-pure": "replay, all rules, pure-Python engine",
@@ -194,8 +202,10 @@ def main() -> None:
         f"  engine state {engine['state_bytes'] / 2**20:,.1f} MiB in all; an open case's own state "
         f"{own:,.0f} bytes (goal < 1024); all state / open cases {per_case:,.0f} bytes"
     )
+    runs = ", ".join(f"{r['events'] / r['seconds']:,.0f}" for r in goal_runs)
+    print(f"  replay, all rules, {len(goal_runs)} runs: {runs} events/s (the table shows the median)")
     print(
-        f"  goal: >= 100,000 events/s in one process (replay, all rules): "
+        f"  goal: >= 100,000 events/s in one process (replay, all rules, median): "
         f"{'met' if rate['replay-all'] >= 100_000 else 'NOT met'}"
     )
 
