@@ -423,11 +423,17 @@ class CaseEngine:
                     # would keep next_at narrowed to this instant across _fire_due.
                     while _armed_at(state) == instant:
                         self._fire_due(key, state, instant, alerts)
+            except BaseException:
+                # An error stopped this instant: keep the rest indexed, the failed case too
+                # (it may be re-armed here; a stale entry is skipped).
+                self._firing = -1
+                self._firing_key = ""
+                for key in keys[max(done - 1, 0) :]:
+                    self._index(instant, key)
+                raise
             finally:
                 self._firing = -1
                 self._firing_key = ""
-                for key in keys[done:]:  # an error stopped this instant: keep the rest indexed
-                    self._index(instant, key)
         return alerts
 
     def advance_case(self, key: str, until: int) -> list[Alert]:

@@ -120,3 +120,27 @@ def test_open_case_and_timer_counts_match_a_scan() -> None:
         restored.cases.load(key, blob)
     assert restored.cases.open_cases() == engine.cases.open_cases() > 0
     assert restored.cases.pending_timers() == engine.cases.pending_timers()
+
+
+def test_an_error_while_firing_keeps_the_other_cases_of_that_instant_indexed() -> None:
+    """Red needs working days of 2027, which the default calendar lacks: firing A's yellow
+    fails while re-arming it. B, due at the same instant, stays in the deadline index."""
+    import pytest
+
+    from streams.engine import Engine, EventValidator, load_config
+    from streams.engine.calendar import CalendarYearMissing
+    from streams.engine.timeutil import parse_instant
+    from tests.engine.harness import ev
+
+    engine = Engine(load_config())
+    validator = EventValidator()
+    for case in ("A", "B"):
+        accept = ev(
+            f"{case}-0", case, "approval", "accept", "2026-12-28T09:00:00", time_limit_days=2
+        )
+        engine.feed(validator.from_document(accept))
+    assert len(engine.advance(parse_instant("2026-12-30T12:00:00+08:00"))) == 2  # the notices
+    yellow = parse_instant("2026-12-31T00:00:00+08:00")
+    with pytest.raises(CalendarYearMissing):
+        engine.advance(yellow)
+    assert engine.cases.next_timer() == yellow
