@@ -24,6 +24,8 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+FETCH_RACE_RETRIES = 20
+
 
 def install_uvloop() -> None:
     try:
@@ -54,6 +56,21 @@ def _faust_app_class() -> Any:
             consumer = super()._create_worker_consumer(transport)
             consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)  # noqa: SLF001
             return consumer
+
+        async def _fetch_records(self, *args: Any, **kwargs: Any) -> Any:
+            # Faust seeks from the event loop's thread; aiokafka's fetched_records, iterating
+            # its buffered partitions in this thread, then meets one the seek just dropped
+            # (KeyError) and Faust's fetcher crashes the worker. Ask again instead: records
+            # that call had taken from other partitions are skipped, and the offset gate sees
+            # those holes and seeks back to them (see ``delivery``).
+            for attempt in range(1, FETCH_RACE_RETRIES + 1):
+                try:
+                    return await super()._fetch_records(*args, **kwargs)
+                except KeyError as exc:
+                    if attempt == FETCH_RACE_RETRIES:
+                        raise
+                    log.warning("fetch raced a seek (%r); fetching again", exc)
+            return {}
 
     class WorkerConsumer(driver.Consumer):
         def _new_consumer_thread(self) -> Any:
