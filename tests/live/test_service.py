@@ -188,8 +188,10 @@ def test_dead_letter_and_rejection_limit(kafka_namespace: KafkaNamespace, tmp_pa
         code = worker.wait_exit(120)
         assert code == 3, f"attempt {attempt}: worker did not stop on the rejection limit"
         assert "rejection-rate limit" in worker.output()
-    # Nothing of the flood was dead-lettered: the limit tripped before its batch was stored.
-    assert len(store.query("SELECT 1 FROM deadletter FINAL")) == len(sent_bad)
+    # The limit trips at the 40th rejection in a row, before that batch is stored: each start
+    # dead-letters at most the 39 before it (how many depends on how the flood was fetched).
+    flood = len(store.query("SELECT 1 FROM deadletter FINAL")) - len(sent_bad)
+    assert 0 <= flood <= 2 * 39
 
 
 def test_sigkill_and_restart(kafka_namespace: KafkaNamespace, store: Store, tmp_path: Path) -> None:
