@@ -103,9 +103,10 @@ STATE_FIELDS = (
 class CaseState:
     """Everything the rules remember about one case. Small: ~0.5 KB for an open case."""
 
-    __slots__ = STATE_FIELDS
+    __slots__ = (*STATE_FIELDS, "key")  # the key is not serialized: the store has it
 
-    def __init__(self, process: str, dept: str) -> None:
+    def __init__(self, process: str, dept: str, key: str = "") -> None:
+        self.key = key  # "process|case_id", for the deadline index
         self.process = process
         self.dept = dept
         self.seen = 0
@@ -187,6 +188,10 @@ def _armed_at(state: CaseState) -> int | None:
     return state.next_at
 
 
+def _key_of(state: CaseState) -> str:
+    return state.key
+
+
 _IDS = STATE_FIELDS.index("ids")
 _RAISED = STATE_FIELDS.index("raised")
 
@@ -211,19 +216,20 @@ class CaseEngine:
         self.cal = config.calendar
         self.local = config.local
         self.states: dict[str, CaseState] = {}
-        # The deadline index. An entry whose case has moved on (next_at differs) is stale and
-        # skipped. While advance() fires a case at an instant, re-arming it at that same instant
-        # is left to advance() (_firing, _firing_key).
-        self._instants: list[int] = []  # heap of the instants that have keys
-        self._due_keys: dict[int, list[str]] = {}  # instant -> keys of the cases due then
+        # The deadline index: the states due at each instant. An entry whose case has moved on
+        # (next_at differs; a state replaced by load() has none) is stale and skipped. While
+        # advance() fires a case at an instant, re-arming it at that same instant is left to
+        # advance() (_firing, _firing_state).
+        self._instants: list[int] = []  # heap of the instants that have entries
+        self._due_at: dict[int, list[CaseState]] = {}  # instant -> states of the cases due then
         self._firing = -1
-        self._firing_key = ""
+        self._firing_state: CaseState | None = None
         self._dirty: set[str] = set()
         self._status_dirty: set[str] = set()
         self._on = config.enabled
         self._red_k = config.red_after_working_days
         self._exempt = config.exempt_categories
-        self._plans: dict[tuple[str, str], _ActionPlan] = {}
+        self._plans: dict[str, dict[str, _ActionPlan]] = {}  # process -> action -> plan
         self.open_count = 0  # cases without a terminal event
         self.timer_count = 0  # cases with a pending timed alert
 
@@ -239,26 +245,25 @@ class CaseEngine:
         instants = self._instants
         while instants:
             instant = instants[0]
-            keys = self._due_keys[instant]
-            while keys:
-                state = self.states.get(keys[-1])
-                if state is not None and state.next_at == instant:
+            due = self._due_at[instant]
+            while due:
+                if due[-1].next_at == instant:
                     return instant
-                keys.pop()  # stale entry
+                due.pop()  # stale entry
             heapq.heappop(instants)
-            del self._due_keys[instant]
+            del self._due_at[instant]
         return None
 
-    def _index(self, instant: int, key: str) -> None:
-        """Add (instant, key) to the deadline index."""
-        if instant == self._firing and key == self._firing_key:
+    def _index(self, instant: int, state: CaseState) -> None:
+        """Add (instant, state) to the deadline index."""
+        if instant == self._firing and state is self._firing_state:
             return  # advance() fires this case again at this instant
-        keys = self._due_keys.get(instant)
-        if keys is None:
-            self._due_keys[instant] = [key]
+        due = self._due_at.get(instant)
+        if due is None:
+            self._due_at[instant] = [state]
             heapq.heappush(self._instants, instant)
         else:
-            keys.append(key)
+            due.append(state)
 
     def first_instant(self) -> int | None:
         """The earliest instant in the deadline index (its entries may all be stale)."""
@@ -266,7 +271,7 @@ class CaseEngine:
 
     def index_entries(self) -> list[tuple[int, str]]:
         """Every (instant, key) of the deadline index, stale ones included (for measurements)."""
-        return [(instant, key) for instant, keys in self._due_keys.items() for key in keys]
+        return [(instant, state.key) for instant, due in self._due_at.items() for state in due]
 
     def export_dirty(self) -> dict[str, bytes | None]:
         if not self.track_changes:
@@ -284,14 +289,16 @@ class CaseEngine:
         if old is not None:
             self.open_count -= not old.terminal
             self.timer_count -= old.next_at is not None
+            old.next_at = None  # its index entries are stale now
         if blob is None:
             return
         state = CaseState.from_bytes(blob)
+        state.key = key
         self.states[key] = state
         self.open_count += not state.terminal
         if state.next_at is not None:
             self.timer_count += 1
-            self._index(state.next_at, key)
+            self._index(state.next_at, state)
 
     def take_status(self) -> list[CaseStatus]:
         if not self.track_changes:
@@ -399,7 +406,7 @@ class CaseEngine:
             self.timer_count += (instant is not None) - (state.next_at is not None)
             state.next_at = instant
             if instant is not None:
-                self._index(instant, key)
+                self._index(instant, state)
 
     def advance(self, until: int) -> list[Alert]:
         """Raise every timed alert with instant <= ``until``, in (instant, key) order."""
@@ -407,33 +414,32 @@ class CaseEngine:
         instants = self._instants
         while instants and instants[0] <= until:
             instant = heapq.heappop(instants)
-            keys = self._due_keys.pop(instant)
-            keys.sort()
+            due = self._due_at.pop(instant)
+            due.sort(key=_key_of)  # (instant, key) order
             self._firing = instant
             done = 0
             try:
-                for key in keys:
+                for state in due:
                     done += 1
-                    state = self.states.get(key)
-                    if state is None or state.next_at != instant:
+                    if state.next_at != instant:
                         continue  # stale index entry
-                    self._firing_key = key
-                    self._fire_due(key, state, instant, alerts)
+                    self._firing_state = state
+                    self._fire_due(state.key, state, instant, alerts)
                     # Re-armed at this same instant (another clock)? Read through a call: mypy
                     # would keep next_at narrowed to this instant across _fire_due.
                     while _armed_at(state) == instant:
-                        self._fire_due(key, state, instant, alerts)
+                        self._fire_due(state.key, state, instant, alerts)
             except BaseException:
                 # An error stopped this instant: keep the rest indexed, the failed case too
                 # (it may be re-armed here; a stale entry is skipped).
                 self._firing = -1
-                self._firing_key = ""
-                for key in keys[max(done - 1, 0) :]:
-                    self._index(instant, key)
+                self._firing_state = None
+                for state in due[max(done - 1, 0) :]:
+                    self._index(instant, state)
                 raise
             finally:
                 self._firing = -1
-                self._firing_key = ""
+                self._firing_state = None
         return alerts
 
     def advance_case(self, key: str, until: int) -> list[Alert]:
@@ -519,19 +525,22 @@ class CaseEngine:
             terminal=action in template.terminal,
             timers=action in template.timer_actions,
         )
-        self._plans[(process, action)] = plan
+        self._plans.setdefault(process, {})[action] = plan
         return plan
 
     def process(self, event: Event) -> tuple[list[Alert], list[Fact]]:
         """Apply one event (the caller has advanced time to its instant first)."""
         action = event.action
-        plan = self._plans.get((event.process, action)) or self._plan(event.process, action)
+        plans = self._plans.get(event.process)
+        plan = plans.get(action) if plans is not None else None
+        if plan is None:
+            plan = self._plan(event.process, action)
         template = plan.template
         key = template.name + "|" + event.case_id
         state = self.states.get(key)
         fresh = state is None
         if state is None:
-            state = CaseState(template.name, sys.intern(event.dept))
+            state = CaseState(template.name, event.dept, key)  # dept: shared by the validator
             self.states[key] = state
             self.open_count += 1
         if self.event_ids:

@@ -8,26 +8,37 @@ A date is ``datetime.date.toordinal()``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Final
 from zoneinfo import ZoneInfo
 
-US = 1_000_000
-HOUR_US = 3600 * US
-DAY_US = 24 * HOUR_US
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_FORMAT_CACHE = 1 << 16
+US: Final = 1_000_000
+HOUR_US: Final = 3600 * US
+DAY_US: Final = 24 * HOUR_US
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL: Final = 719_163  # date(1970, 1, 1).toordinal()
+_FORMAT_CACHE: Final = 1 << 16
 # The years in which LocalTime checks whether a zone's offset is fixed.
-_FIXED_FROM = int((datetime(2000, 1, 2, tzinfo=UTC) - EPOCH).total_seconds()) * 1_000_000
-_FIXED_TO = int((datetime(2040, 12, 30, tzinfo=UTC) - EPOCH).total_seconds()) * 1_000_000
+_FIXED_FROM: Final = 946_771_200 * US  # 2000-01-02T00:00:00Z
+_FIXED_TO: Final = 2_240_438_400 * US  # 2040-12-30T00:00:00Z
 
 
 class InstantError(ValueError):
     """Text that is not an RFC 3339 date-time with offset."""
 
 
-# Midnight of a date at an offset ("2026-03-02+08:00" -> instant), for parse_instant's fast path.
-_MIDNIGHTS: dict[str, int] = {}
+# Midnight of a date at an offset, for parse_instant's fast path:
+# "2026-03-02" -> ("+08:00", instant). One offset per date: inputs use one offset.
+_MIDNIGHTS: dict[str, tuple[str, int]] = {}
 _MIDNIGHTS_MAX = 1 << 16
+
+
+def _two_digits(text: str, at: int) -> int:
+    """The number written by the two ASCII digits at ``at``, or -1."""
+    high = ord(text[at]) - 48
+    low = ord(text[at + 1]) - 48
+    if 0 <= high <= 9 and 0 <= low <= 9:
+        return high * 10 + low
+    return -1
 
 
 def parse_instant(text: str) -> int:
@@ -43,22 +54,25 @@ def parse_instant(text: str) -> int:
         and text.isascii()
         and text[13] == ":"
         and text[16] == ":"
+        and text[10] in "Tt"
         and text[19] in "+-Zz"
     ):
-        key = text[:10] + text[19:]
-        midnight = _MIDNIGHTS.get(key)
-        hh, mm, ss = text[11:13], text[14:16], text[17:19]
-        if hh.isdigit() and mm.isdigit() and ss.isdigit():
-            hour, minute, second = int(hh), int(mm), int(ss)
-            if hour < 24 and minute < 60 and second < 60 and text[10] in "Tt":
-                time_us = ((hour * 60 + minute) * 60 + second) * US
-                if midnight is not None:
+        hour = _two_digits(text, 11)
+        minute = _two_digits(text, 14)
+        second = _two_digits(text, 17)
+        if 0 <= hour < 24 and 0 <= minute < 60 and 0 <= second < 60:
+            time_us = ((hour * 60 + minute) * 60 + second) * US
+            day = text[:10]
+            cached = _MIDNIGHTS.get(day)
+            if cached is not None:
+                offset, midnight = cached
+                if len(offset) == size - 19 and text.startswith(offset, 19):
                     return midnight + time_us
-                instant = _parse_instant(text)
-                if len(_MIDNIGHTS) >= _MIDNIGHTS_MAX:
-                    _MIDNIGHTS.clear()
-                _MIDNIGHTS[key] = instant - time_us
-                return instant
+            instant = _parse_instant(text)
+            if len(_MIDNIGHTS) >= _MIDNIGHTS_MAX:
+                _MIDNIGHTS.clear()
+            _MIDNIGHTS[day] = (text[19:], instant - time_us)
+            return instant
     return _parse_instant(text)
 
 
@@ -92,7 +106,7 @@ class LocalTime:
         self._offset_text = ""
         if self._fixed_offset_us is not None:
             self._offset_text = self._format_zoned(0)[19:]
-        # Alert instants repeat (midnights, deadlines): format each once (bounded).
+        # Zones with offset changes format through datetime: each instant once (bounded).
         self._formatted: dict[int, str] = {}
 
     def date_of(self, instant: int) -> int:
@@ -117,35 +131,57 @@ class LocalTime:
 
     def format(self, instant: int) -> str:
         """An instant as RFC 3339 text in the local zone, e.g. 2026-03-05T00:00:00+08:00."""
+        offset = self._fixed_offset_us
+        if offset is not None and _FIXED_FROM <= instant < _FIXED_TO:
+            return self._format_fixed(instant + offset)
         text = self._formatted.get(instant)
         if text is None:
             if len(self._formatted) >= _FORMAT_CACHE:
                 self._formatted.clear()
-            text = self._formatted[instant] = self._format(instant)
+            text = self._formatted[instant] = self._format_zoned(instant)
         return text
 
     def _format(self, instant: int) -> str:
+        """``format`` without its cache."""
         offset = self._fixed_offset_us
         if offset is None or not _FIXED_FROM <= instant < _FIXED_TO:
             return self._format_zoned(instant)
-        local = instant + offset
-        day, rest = divmod(local, DAY_US)
-        seconds, micros = divmod(rest, US)
-        minutes, second = divmod(seconds, 60)
-        hour, minute = divmod(minutes, 60)
-        fraction = f".{micros:06d}" if micros else ""
-        return (
-            f"{format_date(day + _EPOCH_ORDINAL)}T{hour:02d}:{minute:02d}:{second:02d}"
-            f"{fraction}{self._offset_text}"
-        )
+        return self._format_fixed(instant + offset)
+
+    def _format_fixed(self, local: int) -> str:
+        day = local // DAY_US
+        rest = local - day * DAY_US
+        seconds = rest // US
+        micros = rest - seconds * US
+        minutes = seconds // 60
+        second = seconds - minutes * 60
+        hour = minutes // 60
+        minute = minutes - hour * 60
+        two = _TWO_DIGITS
+        clock = f"{two[hour]}:{two[minute]}:{two[second]}"
+        if micros:
+            clock = f"{clock}.{micros:06d}"
+        return f"{format_date(day + _EPOCH_ORDINAL)}T{clock}{self._offset_text}"
 
     def _format_zoned(self, instant: int) -> str:
         moment = (EPOCH + timedelta(microseconds=instant)).astimezone(self.zone)
         return moment.isoformat()
 
 
+_TWO_DIGITS = [f"{n:02d}" for n in range(60)]
+# Texts of recent dates (alert details and instants repeat a few hundred dates).
+_DATES: dict[int, str] = {}
+_DATES_MAX = 1 << 12
+
+
 def format_date(day: int) -> str:
-    return date.fromordinal(day).isoformat()
+    """A date ordinal as ``YYYY-MM-DD``."""
+    text = _DATES.get(day)
+    if text is None:
+        if len(_DATES) >= _DATES_MAX:
+            _DATES.clear()
+        text = _DATES[day] = date.fromordinal(day).isoformat()
+    return text
 
 
 def parse_date(text: str) -> int:

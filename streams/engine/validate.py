@@ -11,7 +11,6 @@ schema and names the field and the reason, e.g.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ class InvalidEvent(ValueError):
 # schema (a stream of made-up actions must not grow memory).
 _SPECIALIZED_MAX = 256
 _KNOWN = ("process", "action")
+_NAMES_MAX = 1 << 14
 
 
 def _decided(entry: Any, known: dict[str, str]) -> tuple[bool, Any]:
@@ -128,6 +128,17 @@ class EventValidator:
             self._schema.get("properties", {}).get("process", {}).get("enum", ())
         )
         self._specialized: dict[tuple[str, str], Any] = {}
+        self._names: dict[str, str] = {}
+
+    def _name(self, text: str) -> str:
+        """One shared copy of a name that repeats across events (bounded, like sys.intern but in
+        a dict small enough to stay in the processor's cache)."""
+        found = self._names.get(text)
+        if found is None:
+            if len(self._names) >= _NAMES_MAX:
+                self._names.clear()
+            found = self._names[text] = text
+        return found
 
     def validator_for(self, process: Any, action: Any) -> Any:
         """The compiled validator for events of one (process, action): the whole schema's
@@ -203,11 +214,11 @@ class EventValidator:
         return Event(
             event_id=document["event_id"],
             case_id=document["case_id"],
-            process=sys.intern(document["process"]),
-            action=sys.intern(document["action"]),
+            process=self._name(document["process"]),
+            action=self._name(document["action"]),
             occurred_at=occurred_at,
-            dept=sys.intern(document["dept"]),
-            actor=sys.intern(actor) if actor is not None else None,
+            dept=self._name(document["dept"]),
+            actor=self._name(actor) if actor is not None else None,
             attrs=document.get("attrs") or {},
             occurred_at_text=text,
         )

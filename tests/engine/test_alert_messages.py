@@ -7,7 +7,7 @@ import re
 import string
 from typing import Any
 
-from streams.engine.alerts import _MESSAGES, LEVEL_NAMES, PROCESS_NAMES, _value, message_for
+from streams.engine.alerts import _MESSAGES, LEVEL_NAMES, PROCESS_NAMES, _value, message_for, plain
 from streams.privacy import mask_text
 from tests.observability.test_privacy_prechecks import _PIECES
 
@@ -91,3 +91,35 @@ def test_a_secret_cannot_hide_behind_another_value() -> None:
         "STEP_OVERDUE", "yellow", "inspection", "password=1", {"after": "token: abc", "within": 2}
     )
     assert "abc" not in message and "password=***" in message
+
+
+def test_plain_texts_are_those_mask_text_leaves_alone() -> None:
+    """``plain`` lets message_for skip mask_text; it may only say so of texts mask_text keeps."""
+    rnd = random.Random(7)
+    # Near misses: digit runs of 6-12 after dashes and zeros, next to capitals.
+    alphabet = string.digits * 6 + "0000--" + "ANYXQ" + "ab_./ +@:=#１行"
+    texts = ["AP-OPEN-20261125-0000041", "123456", "abc-123456-654321", ""]
+    texts += ["".join(rnd.choice(_PIECES) for _ in range(rnd.randint(1, 4))) for _ in range(5_000)]
+    texts += [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 30))) for _ in range(100_000)
+    ]
+    plain_count = 0
+    for text in texts:
+        if plain(text):
+            plain_count += 1
+            assert mask_text(text) == text, text
+    assert plain_count > 10_000  # the check is not vacuous
+    for text in ("AP-OPEN-20261125-0000041", "123456", "010-123456", "1-1234567", "Z1234567A"):
+        assert plain(text), text
+    for text in (
+        "12345678901",
+        "010-1234567",
+        "0755-1234567",
+        "91350100M000100Y43",
+        "a:b",
+        "a=b",
+        "a@b",
+        "行",
+        "１",
+    ):
+        assert not plain(text), text

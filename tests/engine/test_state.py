@@ -144,3 +144,29 @@ def test_an_error_while_firing_keeps_the_other_cases_of_that_instant_indexed() -
     with pytest.raises(CalendarYearMissing):
         engine.advance(yellow)
     assert engine.cases.next_timer() == yellow
+
+
+def test_a_state_replaced_or_dropped_by_load_leaves_no_live_index_entry() -> None:
+    """The deadline index holds states: one that load() replaced or dropped must not fire."""
+    from streams.engine.timeutil import parse_instant
+    from tests.engine.harness import ev
+
+    engine = Engine(CONFIG)
+    validator = EventValidator()
+    for case in ("A", "B"):
+        accept = ev(
+            f"{case}-0", case, "approval", "accept", "2026-03-02T09:00:00", time_limit_days=2
+        )
+        engine.feed(validator.from_document(accept))
+    saved = engine.cases.export_dirty()
+    key_a, key_b = sorted(saved)
+    engine.cases.load(key_a, saved[key_a])  # replaced by an equal state
+    engine.cases.load(key_b, None)  # dropped (e.g. the partition moved away)
+    assert engine.cases.pending_timers() == 1
+    alerts = engine.advance(parse_instant("2026-03-31T00:00:00+08:00"))
+    assert [(a.case_id, a.level) for a in alerts] == [
+        ("A", "notice"),
+        ("A", "yellow"),
+        ("A", "red"),
+    ]
+    assert engine.cases.next_timer() is None
