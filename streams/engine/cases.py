@@ -411,6 +411,11 @@ class CaseEngine:
     def advance(self, until: int) -> list[Alert]:
         """Raise every timed alert with instant <= ``until``, in (instant, key) order."""
         alerts: list[Alert] = []
+        self.advance_into(until, alerts)
+        return alerts
+
+    def advance_into(self, until: int, alerts: list[Alert]) -> None:
+        """``advance``, appending the alerts to ``alerts``."""
         instants = self._instants
         while instants and instants[0] <= until:
             instant = heapq.heappop(instants)
@@ -440,7 +445,6 @@ class CaseEngine:
             finally:
                 self._firing = -1
                 self._firing_state = None
-        return alerts
 
     def advance_case(self, key: str, until: int) -> list[Alert]:
         """Raise the timed alerts of one case with instant <= ``until``.
@@ -530,6 +534,13 @@ class CaseEngine:
 
     def process(self, event: Event) -> tuple[list[Alert], list[Fact]]:
         """Apply one event (the caller has advanced time to its instant first)."""
+        alerts: list[Alert] = []
+        facts: list[Fact] = []
+        self.process_into(event, alerts, facts)
+        return alerts, facts
+
+    def process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
+        """``process``, appending its alerts and facts to the given lists."""
         action = event.action
         plans = self._plans.get(event.process)
         plan = plans.get(action) if plans is not None else None
@@ -546,10 +557,8 @@ class CaseEngine:
         if self.event_ids:
             digest = event_hash(event.event_id)
             if not fresh and state.seen_event(digest):
-                return [], []
+                return
             state.ids += digest
-        alerts: list[Alert] = []
-        facts: list[Fact] = []
         may_alert = not state.terminal
 
         if may_alert:
@@ -564,9 +573,10 @@ class CaseEngine:
             if plan.rules:
                 self._process_rules(key, state, event, alerts, facts)
         elif plan.facts_when_ended:
+            start = len(facts)
             self._process_facts(key, state, event, facts)
-            for fact in facts:
-                fact.may_alert = False
+            for i in range(start, len(facts)):
+                facts[i].may_alert = False
 
         for name in plan.capture:
             if state.facts is None:
@@ -593,7 +603,6 @@ class CaseEngine:
             self._dirty.add(key)
         if may_alert and (fresh or plan.timers):
             self._reschedule(key, state)
-        return alerts, facts
 
     def _check_order(
         self, key: str, state: CaseState, template: Template, event: Event, alerts: list[Alert]

@@ -111,6 +111,7 @@ class CrossEngine:
             "ent": config.param("FREQUENT_INSPECTION", "window_hours") * HOUR_US,
             "plan": config.param("UNAUTHORIZED_INSPECTION", "plan_retention_hours") * HOUR_US,
         }
+        self._prefixes: list[tuple[str, int]] = [(k + "|", w) for k, w in self._windows.items()]
 
     # ------------------------------------------------------------------ state
     def export_dirty(self) -> dict[str, bytes | None]:
@@ -131,15 +132,22 @@ class CrossEngine:
             self.states[key] = state
             self._schedule_expiry(key, state)
 
+    def _window_of(self, key: str) -> int:
+        """The window of a key's rule, from the key's kind (the text before the first "|")."""
+        for prefix, window in self._prefixes:
+            if key.startswith(prefix):
+                return window
+        raise KeyError(key.split("|", 1)[0])
+
     def _schedule_expiry(self, key: str, state: dict[str, Any]) -> None:
         if state["entries"]:
-            window = self._windows[key.split("|", 1)[0]]
+            window = self._window_of(key)
             heapq.heappush(self._expiry, (state["entries"][-1][0] + window, key))
 
     def expired(self, key: str, occurred_at: int, now: int) -> bool:
         """Whether a fact of ``key`` at ``occurred_at`` is out of its window once time is ``now``
         (``expire(now)`` forgets a key whose newest fact is)."""
-        return occurred_at + self._windows[key.split("|", 1)[0]] < now
+        return occurred_at + self._window_of(key) < now
 
     def expire(self, now: int) -> int:
         """Forget keys whose newest fact fell out of its window; returns how many."""
@@ -150,7 +158,7 @@ class CrossEngine:
             state = self.states.get(key)
             if state is None or not state["entries"]:
                 continue
-            if state["entries"][-1][0] + self._windows[key.split("|", 1)[0]] < now:
+            if state["entries"][-1][0] + self._window_of(key) < now:
                 del self.states[key]
                 if self.track_changes:
                     self._dirty.add(key)

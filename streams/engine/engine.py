@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from streams.engine.cases import CaseEngine
 from streams.engine.config import SupervisionConfig
-from streams.engine.cross import CrossEngine
+from streams.engine.cross import CrossEngine, Fact
 from streams.engine.model import Alert, CaseStatus, Event
 from streams.engine.timeutil import DAY_US
 
@@ -31,14 +31,18 @@ class Engine:
         self._raised: set[str] = set()
         self._next_expiry: int | None = None
 
-    def _unseen(self, alerts: list[Alert]) -> list[Alert]:
-        """Each alert at most once (cross-case rules may see one case through two keys)."""
-        out = []
-        for alert in alerts:
-            if alert.alert_id not in self._raised:
-                self._raised.add(alert.alert_id)
-                out.append(alert)
-        return out
+    def _keep_unseen(self, alerts: list[Alert], start: int) -> None:
+        """Drop from ``alerts[start:]`` the alerts raised before: each alert at most once
+        (cross-case rules may see one case through two keys)."""
+        raised = self._raised
+        kept = start
+        for i in range(start, len(alerts)):
+            alert = alerts[i]
+            if alert.alert_id not in raised:
+                raised.add(alert.alert_id)
+                alerts[kept] = alert
+                kept += 1
+        del alerts[kept:]
 
     def advance(self, until: int) -> list[Alert]:
         if self._next_expiry is None:
@@ -46,28 +50,44 @@ class Engine:
         elif until >= self._next_expiry:
             self.cross.expire(until)
             self._next_expiry = until + DAY_US
-        return self._unseen(self.cases.advance(until))
+        alerts: list[Alert] = []
+        self.cases.advance_into(until, alerts)
+        self._keep_unseen(alerts, 0)
+        return alerts
 
     def process(self, event: Event) -> list[Alert]:
-        alerts, facts = self.cases.process(event)
+        alerts: list[Alert] = []
+        facts: list[Fact] = []
+        self.cases.process_into(event, alerts, facts)
         for fact in facts:
             alerts.extend(self.cross.process(fact))
-        return self._unseen(alerts)
+        self._keep_unseen(alerts, 0)
+        return alerts
 
     def feed(self, event: Event) -> list[Alert]:
         """``advance(event.occurred_at)`` then ``process(event)``: the replay step."""
+        alerts: list[Alert] = []
+        self._feed_into(event, alerts, [])
+        return alerts
+
+    def _feed_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
+        """``feed``, appending to ``alerts``; ``facts`` is scratch space (left empty)."""
+        start = len(alerts)
         now = event.occurred_at
         first = self.cases.first_instant()
-        alerts = self.cases.advance(now) if first is not None and first <= now else []
+        if first is not None and first <= now:
+            self.cases.advance_into(now, alerts)
         if self._next_expiry is None or now >= self._next_expiry:
             if self._next_expiry is not None:
                 self.cross.expire(now)
             self._next_expiry = now + DAY_US
-        found, facts = self.cases.process(event)
-        for fact in facts:
-            found.extend(self.cross.process(fact))
-        alerts.extend(found)
-        return self._unseen(alerts) if alerts else alerts
+        self.cases.process_into(event, alerts, facts)
+        if facts:
+            for fact in facts:
+                alerts.extend(self.cross.process(fact))
+            facts.clear()
+        if len(alerts) > start:
+            self._keep_unseen(alerts, start)
 
     def feed_popped(self, stack: list[Event], count: int) -> list[Alert]:
         """``feed`` up to ``count`` events popped off the end of ``stack``; their alerts in order.
@@ -76,10 +96,9 @@ class Engine:
         allocations reuse its memory instead of growing the process.
         """
         alerts: list[Alert] = []
+        facts: list[Fact] = []
         for _ in range(min(count, len(stack))):
-            found = self.feed(stack.pop())
-            if found:
-                alerts.extend(found)
+            self._feed_into(stack.pop(), alerts, facts)
         return alerts
 
     def next_timer(self) -> int | None:

@@ -127,7 +127,8 @@ class EventValidator:
         self._processes = frozenset(
             self._schema.get("properties", {}).get("process", {}).get("enum", ())
         )
-        self._specialized: dict[tuple[str, str], Any] = {}
+        self._specialized: dict[str, dict[str, Any]] = {}  # process -> action -> validator
+        self.specialized_count = 0
         self._names: dict[str, str] = {}
 
     def _name(self, text: str) -> str:
@@ -145,15 +146,17 @@ class EventValidator:
         when the pair is not a known process with a string action."""
         if type(process) is not str or type(action) is not str:
             return self._validator
-        pair = (process, action)
-        found = self._specialized.get(pair)
-        if found is not None:
-            return found
-        if process not in self._processes or len(self._specialized) >= _SPECIALIZED_MAX:
+        by_action = self._specialized.get(process)
+        if by_action is not None:
+            found = by_action.get(action)
+            if found is not None:
+                return found
+        if process not in self._processes or self.specialized_count >= _SPECIALIZED_MAX:
             return self._validator
         schema = specialize(self._schema, {"process": process, "action": action})
         found = jsonschema_rs.validator_for(schema, validate_formats=True)
-        self._specialized[pair] = found
+        self._specialized.setdefault(process, {})[action] = found
+        self.specialized_count += 1
         return found
 
     def explain(self, document: Any) -> tuple[str, str]:

@@ -89,5 +89,5 @@ def test_unknown_pairs_and_non_strings_use_the_whole_schema() -> None:
     assert validator.validator_for("no_such_process", "accept") is whole
     for n in range(_SPECIALIZED_MAX + 10):  # made-up actions cannot grow memory without bound
         validator.validator_for("approval", f"made-up-{n}")
-    assert len(validator._specialized) == _SPECIALIZED_MAX
+    assert validator.specialized_count == _SPECIALIZED_MAX
     assert validator.validator_for("approval", "made-up-99999") is whole
