@@ -2,14 +2,20 @@
 
 Measures, in one run, against Tansu on a loopback port (or ``KAFKA_BOOTSTRAP``):
 
-1. raw baseline: an aiokafka consumer that consumes and JSON-decodes the same
-   backlog (no group, no processing) — events/s;
+1. baselines on the same backlog: an aiokafka consumer that consumes and
+   JSON-decodes it (no group, no processing), and one and two bare Faust
+   workers (``bare_faust.py``: the worker's Faust settings, agents that only
+   iterate their streams) — events/s;
 2. throughput: ``supervise worker`` processes the backlog with every rule, engine
    state in Faust tables and both ClickHouse writes (events, alerts) on; events/s
    from the first committed offset to the last (offsets are committed only after
    the rows are stored, so this is stored throughput); with 1 and with 2 workers
    in one group (2 workers need ``CLICKHOUSE_URL``: chdb is one process only;
-   without it each worker gets its own chdb directory);
+   without it each worker gets its own chdb directory); the CPU the workers used
+   (cores busy, events per worker CPU-second) and how busy the machine was. The
+   backlog's cases start in the generator's last month, as a live worker's do;
+   once more with one worker and cases over the whole year (a part per month and
+   table per insert); once more with only the core rules;
 3. latency: events produced at a fixed rate with ``occurred_at`` = send time;
    produce -> alert published on the alerts topic (published after it is stored
    in ClickHouse), p50/p99, for alerts raised by events (timed alerts fire at
@@ -17,7 +23,8 @@ Measures, in one run, against Tansu on a loopback port (or ``KAFKA_BOOTSTRAP``):
 
 Timings on a shared machine are noisy: the figures are printed, never asserted.
 
-    python benchmarks/bench_live.py [--events 60000] [--rate 5000] [--seconds 20] [--partitions 4]
+    python benchmarks/bench_live.py [--cases 40000] [--start 2026-11-02] [--rate 5000] [--seconds 20]
+                                    [--partitions 4] [--skip one,year,core,two,latency]
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +88,25 @@ class Namespace:
     def topic(self, domain: str) -> str:
         return f"{self.prefix}.{domain}"
 
+    def with_group(self, suffix: str) -> Namespace:
+        """The same topics read by another consumer group."""
+        other = Namespace(self.bootstrap, self.partitions)
+        other.prefix, other.group = self.prefix, f"{self.group}-{suffix}"
+        return other
+
     def create(self) -> None:
         settings = Settings(**{k.lower(): v for k, v in self.env().items()})  # type: ignore[arg-type]
         ensure_topics(self.bootstrap, Topics.from_settings(settings))
 
 
-def events(n_cases: int, seed: int = 3) -> list[dict[str, Any]]:
-    cfg = GenerateConfig(cases=n_cases, seed=seed, order="sorted", violation_rate=0.2)
+# A live worker reads the events of now: the backlog's cases start in the generator's last month
+# (their events fall in two months). The "year" measurement spans the generator's whole year:
+# each insert then writes a part per month of every partitioned table.
+RECENT = date(2026, 11, 2)
+
+
+def events(n_cases: int, seed: int = 3, start: date = RECENT) -> list[dict[str, Any]]:
+    cfg = GenerateConfig(cases=n_cases, seed=seed, order="sorted", violation_rate=0.2, start=start)
     return list(generate_events(cfg))
 
 
@@ -147,13 +166,17 @@ def committed(ns: Namespace) -> int:
     return sum(o.offset for tp, o in offsets.items() if tp.topic in domain and o.offset > 0)
 
 
+BARE_FAUST = [sys.executable, str(ROOT / "benchmarks" / "bare_faust.py")]
+
+
 def start_worker(ns: Namespace, store_env: dict[str, str], data: Path, extra: dict[str, str] | None = None,
-                 log: Path | None = None, profile: Path | None = None) -> subprocess.Popen[bytes]:
+                 log: Path | None = None, profile: Path | None = None,
+                 command: list[str] | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, **ns.env(), **store_env, "WORKER_DATA_DIR": str(data), "METRICS_PORT": "0",
            "WORKER_SESSION_TIMEOUT_S": "6", "WORKER_REBALANCE_TIMEOUT_S": "10", **(extra or {})}
     if profile is not None:
         env["SUPERVISE_PROFILE"] = str(profile)
-    cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"]
+    cmd = command or [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"]
     out = open(log or os.devnull, "wb")  # noqa: SIM115
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -168,26 +191,56 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs of the machine so far."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
+
+
 def throughput(ns: Namespace, total: int, store_envs: list[dict[str, str]], tmp: Path,
-               profile: Path | None = None, extra: dict[str, str] | None = None) -> dict[str, float]:
+               profile: Path | None = None, extra: dict[str, str] | None = None,
+               command: list[str] | None = None, label: str = "worker") -> dict[str, Any]:
+    """Stored events/s of the workers over the backlog, and what CPU they and the machine used.
+
+    Events per worker CPU-second tells whether workers cost more per event when there are
+    several (coordination); the machine's busy share tells whether cores ran out."""
     procs = []
     for i, env in enumerate(store_envs):
-        if i:
-            time.sleep(3)  # the first one applies the migrations
-        procs.append(start_worker(ns, env, tmp / f"faust-{len(store_envs)}w-{i}", log=tmp / f"worker-{len(store_envs)}w-{i}.log",
-                                  profile=profile if i == 0 else None, extra=extra))
+        if i and "CLICKHOUSE_URL" in env:
+            time.sleep(3)  # the first one applies the migrations to the shared server
+        name = f"{label}-{len(store_envs)}w-{i}"
+        procs.append(start_worker(ns, env, tmp / f"faust-{name}", log=tmp / f"{name}.log",
+                                  profile=profile if i == 0 else None, extra=extra, command=command))
     try:
         first_t = first_n = None
+        first_cpu: list[float] = []
+        first_machine = (0, 0)
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             n = committed(ns)
             now = time.perf_counter()
             if first_t is None and n > 0:
                 first_t, first_n = now, n
+                first_cpu = [cpu_seconds(p.pid) for p in procs]
+                first_machine = machine_cpu()
             if n >= total:
                 assert first_t is not None and first_n is not None
                 span = now - first_t
-                return {"events_per_s": (n - first_n) / span if span > 0 else float("nan"), "seconds": span}
+                cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, first_cpu, strict=True)]
+                busy, ticks = (a - b for a, b in zip(machine_cpu(), first_machine, strict=True))
+                return {
+                    "events_per_s": (n - first_n) / span if span > 0 else float("nan"),
+                    "seconds": span,
+                    "worker_cores_busy": [round(c / span, 2) for c in cpu],
+                    "events_per_worker_cpu_s": (n - first_n) / sum(cpu) if sum(cpu) > 0 else float("nan"),
+                    "machine_cpu_busy": busy / ticks if ticks else float("nan"),
+                }
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"worker exited; see {tmp}")
             time.sleep(0.25)
@@ -301,7 +354,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--profile", action="store_true", help="cProfile the single worker (stats in .bench/)")
-    parser.add_argument("--skip", default="", help="comma list of: one,core,two,latency")
+    parser.add_argument("--skip", default="", help="comma list of: one,year,core,two,latency")
+    parser.add_argument("--start", type=date.fromisoformat, default=RECENT,
+                        help="first day of the backlog's cases (default: the last month of the generator)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -325,7 +380,7 @@ def main() -> None:
         return {"CHDB_PATH": str(tmp / f"chdb-{name}")}
 
     try:
-        evs = events(args.cases)
+        evs = events(args.cases, start=args.start)
         total = len(evs)
         results["backlog_events"] = total
         if "one" not in skip:
@@ -333,12 +388,26 @@ def main() -> None:
             ns.create()
             results["produce_s"] = round(asyncio.run(produce_backlog(ns, evs)), 2)
             results["raw_aiokafka_consume_decode_events_per_s"] = round(asyncio.run(raw_consume(ns, total)))
+            bare = throughput(ns.with_group("bare"), total, [{}], tmp, command=BARE_FAUST, label="bare")
+            results["bare_faust_one_events_per_s"] = round(bare["events_per_s"])
             one = throughput(ns, total, [store_env("one")], tmp,
                              profile=(tmp / "worker.prof") if args.profile else None)
             results["one_worker_events_per_s"] = round(one["events_per_s"])
+            results["one_worker_cores_busy"] = one["worker_cores_busy"]
+            results["one_worker_events_per_cpu_s"] = round(one["events_per_worker_cpu_s"])
+            results["one_worker_machine_cpu_busy"] = round(one["machine_cpu_busy"], 2)
             results["ratio_worker_vs_raw"] = round(
                 one["events_per_s"] / results["raw_aiokafka_consume_decode_events_per_s"], 4
             )
+            results["ratio_worker_vs_bare_faust"] = round(one["events_per_s"] / bare["events_per_s"], 2)
+            print(json.dumps(results), flush=True)
+        if "year" not in skip:  # cases over the whole year instead of the last month
+            nsy = Namespace(bootstrap, args.partitions)
+            nsy.create()
+            year = events(args.cases, start=GenerateConfig().start)
+            asyncio.run(produce_backlog(nsy, year))
+            spread = throughput(nsy, len(year), [store_env("year")], tmp)
+            results["one_worker_backlog_over_a_year_events_per_s"] = round(spread["events_per_s"])
             print(json.dumps(results), flush=True)
         if "core" not in skip:  # the same backlog with only the core rules (rules.md §3.1)
             nsc = Namespace(bootstrap, args.partitions)
@@ -352,9 +421,21 @@ def main() -> None:
             ns2 = Namespace(bootstrap, args.partitions)
             ns2.create()
             asyncio.run(produce_backlog(ns2, evs))
+            bare2 = throughput(ns2.with_group("bare"), total, [{}, {}], tmp, command=BARE_FAUST, label="bare")
+            results["bare_faust_two_events_per_s"] = round(bare2["events_per_s"])
             shared = store_env("two")
             two = throughput(ns2, total, [shared, shared if server else store_env("two-b")], tmp)
             results["two_workers_events_per_s"] = round(two["events_per_s"])
+            results["two_workers_cores_busy"] = two["worker_cores_busy"]
+            results["two_workers_events_per_cpu_s"] = round(two["events_per_worker_cpu_s"])
+            results["two_workers_machine_cpu_busy"] = round(two["machine_cpu_busy"], 2)
+            if "one_worker_events_per_s" in results:
+                results["scaling_two_vs_one_workers"] = round(
+                    two["events_per_s"] / results["one_worker_events_per_s"], 2
+                )
+                results["scaling_two_vs_one_bare_faust"] = round(
+                    bare2["events_per_s"] / results["bare_faust_one_events_per_s"], 2
+                )
             print(json.dumps(results), flush=True)
         if "latency" not in skip:
             ns3 = Namespace(bootstrap, args.partitions)

@@ -117,7 +117,10 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "var" / "faust", description="Faust data directory of the worker."
     )
     worker_batch_max: int = Field(
-        default=2000, ge=1, description="Events taken from a stream per processed batch."
+        default=5000,
+        ge=1,
+        description="Events taken from a stream per processed batch (a backlog fills them; "
+        "each batch is one insert per table).",
     )
     worker_batch_within_s: float = Field(
         default=0.2, gt=0, description="Longest wait for a batch to fill before it is processed."

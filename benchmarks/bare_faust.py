@@ -1,0 +1,75 @@
+"""The baseline of the live benchmark: Faust agents that read the domain topics and do nothing.
+
+Same Faust app class and consumer settings as ``supervise worker`` (fetch wait,
+poll size, stream buffer, uvloop, commit interval), one agent per domain topic;
+each agent only iterates its stream, so Faust acknowledges and commits every
+message. What one and two of these reach on the same backlog, in the same run,
+is what the platform itself allows per worker and for scaling out on this
+machine; ``bench_live.py`` prints the workers' figures next to it.
+
+    KAFKA_BOOTSTRAP=... TOPIC_PREFIX=... WORKER_GROUP_ID=... python benchmarks/bare_faust.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streams.live.app import (  # noqa: E402
+    _faust_app_class,
+    broker_url,
+    build_worker,
+    install_uvloop,
+    raw_schema,
+    tune_gc,
+)
+from streams.live.topics import Topics  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+
+def create_bare_app(settings: Settings) -> Any:
+    topics = Topics.from_settings(settings)
+    app = _faust_app_class()(
+        settings.worker_group_id,
+        broker=broker_url(settings.kafka_bootstrap),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(settings.worker_data_dir),
+        topic_partitions=topics.partitions,
+        topic_allow_declare=True,
+        stream_wait_empty=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_rebalance_timeout=settings.worker_rebalance_timeout_s,
+        broker_heartbeat_interval=settings.worker_heartbeat_s,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=max(4096, settings.worker_batch_max * 2),
+    )
+    app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
+    schema = raw_schema()
+    for name in (topics.approval, topics.fund, topics.trade, topics.inspection):
+
+        async def agent(stream: Any) -> None:
+            async for _ in stream.events():
+                pass
+
+        agent.__name__ = agent.__qualname__ = f"bare-{name}"
+        topic = app.topic(name, schema=schema, partitions=topics.partitions)
+        app.agent(topic, name=f"bare-{name}")(agent)
+    return app
+
+
+def main() -> None:
+    install_uvloop()
+    worker = build_worker(create_bare_app(Settings()), "warning")
+    tune_gc()
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
