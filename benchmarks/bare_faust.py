@@ -22,6 +22,7 @@ from streams.live.app import (  # noqa: E402
     _faust_app_class,
     broker_url,
     build_worker,
+    consumer_options,
     install_uvloop,
     raw_schema,
     tune_gc,
@@ -41,14 +42,7 @@ def create_bare_app(settings: Settings) -> Any:
         datadir=str(settings.worker_data_dir),
         topic_partitions=topics.partitions,
         topic_allow_declare=True,
-        stream_wait_empty=False,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
-        broker_session_timeout=settings.worker_session_timeout_s,
-        broker_rebalance_timeout=settings.worker_rebalance_timeout_s,
-        broker_heartbeat_interval=settings.worker_heartbeat_s,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=max(4096, settings.worker_batch_max * 2),
+        **consumer_options(settings),
     )
     app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
     schema = raw_schema()

@@ -88,6 +88,20 @@ def _faust_app_class() -> Any:
     return App
 
 
+def consumer_options(settings: Settings) -> dict[str, Any]:
+    """How the worker's Faust app reads (shared with the benchmark's bare-Faust baseline)."""
+    return {
+        "stream_wait_empty": False,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_commit_interval": 1.0,
+        "broker_session_timeout": settings.worker_session_timeout_s,
+        "broker_rebalance_timeout": settings.worker_rebalance_timeout_s,
+        "broker_heartbeat_interval": settings.worker_heartbeat_s,
+        "broker_max_poll_records": 5000,
+        "stream_buffer_maxsize": max(4096, settings.worker_batch_max * 2),
+    }
+
+
 def create_app(
     settings: Settings,
     store: Any,
@@ -125,18 +139,11 @@ def create_app(
         # Memory tables are rebuilt from the changelog in each process; the check compares
         # offsets remembered from an earlier assignment and misfires after rebalances on Tansu.
         recovery_consistency_check=False,
-        stream_wait_empty=False,
-        consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         # One batch carries a processed batch's states/alerts per partition (see ``publish``);
         # below Kafka's default 1 MB message limit.
         producer_max_batch_size=512 * 1024,
-        broker_commit_interval=1.0,
-        broker_session_timeout=settings.worker_session_timeout_s,
-        broker_rebalance_timeout=settings.worker_rebalance_timeout_s,
-        broker_heartbeat_interval=settings.worker_heartbeat_s,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=max(4096, settings.worker_batch_max * 2),
+        **consumer_options(settings),
     )
     app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
 
