@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     worker_batch_within_s: float = Field(
         default=0.2, gt=0, description="Longest wait for a batch to fill before it is processed."
     )
+    worker_recovery_stall_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A table recovery that reads nothing for this long re-reads its changelog "
+        "partition; after 3 such re-reads the worker stops (a restart rebuilds its tables).",
+    )
     worker_fetch_max_wait_ms: int = Field(
         default=100,
         ge=1,

@@ -52,7 +52,9 @@ class _Cursor:
 class OffsetGate:
     """Per partition: the next offset that may be processed, and hole handling."""
 
-    def __init__(self, reseek_after_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, reseek_after_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._cursors: dict[Any, _Cursor] = {}
         self.reseek_after_s = reseek_after_s
         self.clock = clock
@@ -132,6 +134,57 @@ async def retry_forever(
             log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_s)
+
+
+class RecoveryWatch:
+    """Changelog partitions whose table recovery stopped making progress.
+
+    Faust rebuilds the tables of newly assigned partitions from their changelogs
+    and waits until each reaches its high-water mark, with no time limit. Once, in
+    CI, a worker waited four minutes for changelog partitions it was never sent a
+    record of, after a rebalance of two workers on Tansu (cause not found; Faust
+    also seeks from the event loop's thread, see ``LiveService._seek_to``). ``check``
+    returns, per partition that still has records to read and whose read offset
+    has not moved for ``stall_s``, the offset to re-read from; after ``attempts``
+    such re-reads without progress the worker should stop (a restart rebuilds
+    the tables from scratch) rather than hang while it reports itself alive.
+    """
+
+    def __init__(
+        self, stall_s: float, attempts: int = 3, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.stall_s = stall_s
+        self.attempts = attempts
+        self.clock = clock
+        self._seen: dict[Any, tuple[int, float, int]] = {}  # tp -> (offset, since, re-reads)
+
+    def check(self, remaining: dict[Any, int], offsets: dict[Any, int]) -> dict[Any, int]:
+        """``remaining``/``offsets``: records still to read and the offset read last, per
+        active changelog partition of the recovery under way."""
+        now = self.clock()
+        seeks: dict[Any, int] = {}
+        for tp in list(self._seen):
+            if remaining.get(tp, 0) <= 0:
+                del self._seen[tp]
+        for tp, left in remaining.items():
+            if left <= 0:
+                continue
+            offset = offsets.get(tp, -1)
+            seen = self._seen.get(tp)
+            if seen is None or seen[0] != offset:
+                self._seen[tp] = (offset, now, 0)
+            elif now - seen[1] >= self.stall_s:
+                seeks[tp] = offset + 1
+                self._seen[tp] = (offset, now, seen[2] + 1)
+        return seeks
+
+    def exhausted(self) -> list[Any]:
+        """Partitions re-read ``attempts`` times without progress."""
+        return [tp for tp, (_, _, tries) in self._seen.items() if tries >= self.attempts]
+
+    def reset(self) -> None:
+        """No recovery under way."""
+        self._seen.clear()
 
 
 def die(reason: str) -> None:

@@ -43,7 +43,14 @@ from typing import Any
 import orjson
 
 from streams.live.deadletter import RejectionLimit, RejectionLimitExceeded
-from streams.live.delivery import HOLE, PROCESS, OffsetGate, die, retry_forever
+from streams.live.delivery import (
+    HOLE,
+    PROCESS,
+    OffsetGate,
+    RecoveryWatch,
+    die,
+    retry_forever,
+)
 from streams.live.horizon import decode_facts_message, encode_fact, encode_horizons, source_name
 from streams.live.processor import CasePartition, FactPartition, Message, Output, Pipeline
 from streams.live.publish import BatchPublisher
@@ -144,6 +151,7 @@ class LiveService:
         self.parts: dict[tuple[str, int], CasePartition] = {}
         self.fact_parts: dict[int, FactPartition] = {}
         self.offsets = OffsetGate()
+        self.recovery_watch = RecoveryWatch(settings.worker_recovery_stall_s)
         self.buffer: list[Message] = []
         self.buffer_since = 0.0
         self.fact_buffer: list[Message] = []
@@ -269,6 +277,30 @@ class LiveService:
             await self.app.consumer._thread.commit(offsets)  # noqa: SLF001 - see ``delivery``
         except Exception as exc:  # the next batch commits again
             log.warning("commit of %d partitions failed: %r", len(offsets), exc)
+
+    async def _watch_recovery(self) -> None:
+        """Re-read changelog partitions whose recovery stalled; stop if that does not help."""
+        recovery = self.app.tables.recovery
+        if not getattr(self.app, "in_recovery", False) or getattr(self.app, "rebalancing", False):
+            self.recovery_watch.reset()
+            return
+        seeks = self.recovery_watch.check(
+            dict(recovery.active_remaining()), dict(recovery.active_offsets)
+        )
+        for tp, offset in seeks.items():
+            log.warning(
+                "table recovery read nothing from %s for %.0f s; re-reading from offset %d",
+                tp,
+                self.recovery_watch.stall_s,
+                offset,
+            )
+            try:
+                await self._seek_to(tp, offset)
+            except Exception as exc:  # revoked meanwhile: the next recovery starts over
+                log.warning("re-reading %s failed: %r", tp, exc)
+        stuck = self.recovery_watch.exhausted()
+        if stuck:
+            die(f"table recovery of {stuck} made no progress after re-reading")
 
     def _ready_for_state(self) -> bool:
         app = self.app
@@ -417,6 +449,7 @@ class LiveService:
         """Fire due timed alerts up to each partition's horizon; report horizons; release facts."""
         if self.health is not None:
             self.health.heartbeat()
+        await self._watch_recovery()
         if not self._ready_for_state():
             return
         consumer = self.app.consumer

@@ -10,7 +10,7 @@ import pytest
 
 from streams.engine import Engine, EventValidator, Fact, InvalidEvent, load_config
 from streams.live.deadletter import DeadLetter, RejectionLimit, RejectionLimitExceeded
-from streams.live.delivery import HOLE, OLD, PROCESS, OffsetGate
+from streams.live.delivery import HOLE, OLD, PROCESS, OffsetGate, RecoveryWatch
 from streams.live.horizon import FactGate, SourceClock, decode_facts_message, encode_horizons
 from streams.live.processor import CasePartition, FactPartition, Message, Output, Pipeline
 from streams.live.state import case_table_key, cross_table_key, pack_case, unpack_case
@@ -364,3 +364,66 @@ def test_alert_key_matches_between_replay_and_rows() -> None:
             "evidence": ["e"],
         }
     ) == ("a", "R", "red", "c", "p", "d", 5, ("e",))
+
+
+def test_recovery_watch_rereads_a_stalled_changelog_partition_then_gives_up() -> None:
+    now = [0.0]
+    watch = RecoveryWatch(stall_s=30, attempts=2, clock=lambda: now[0])
+    remaining = {"cl-0": 5, "cl-1": 3, "cl-2": 0}
+    offsets = {"cl-0": 10, "cl-1": -1, "cl-2": 7}
+    assert watch.check(remaining, offsets) == {}
+    now[0] = 29
+    assert watch.check(remaining, offsets) == {}
+    now[0] = 31  # cl-0 moved meanwhile: only cl-1 stalled (nothing read yet: from offset 0)
+    assert watch.check(remaining, {**offsets, "cl-0": 12}) == {"cl-1": 0}
+    assert watch.exhausted() == []
+    now[0] = 62
+    assert watch.check(remaining, {**offsets, "cl-0": 12}) == {"cl-0": 13, "cl-1": 0}
+    assert watch.exhausted() == ["cl-1"]
+    now[0] = 63  # cl-1 done meanwhile; a new recovery starts clean
+    assert watch.check({"cl-0": 1, "cl-1": 0}, {"cl-0": 14, "cl-1": 20}) == {}
+    assert watch.exhausted() == []
+    watch.reset()
+    assert watch.check(remaining, offsets) == {}
+
+
+def test_service_rereads_stalled_recovery_and_stops_when_that_does_not_help(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from streams.live import service as service_module
+
+    now = [0.0]
+    recovery = SimpleNamespace(
+        active_offsets=Counter({"cl-3": 41}), active_remaining=lambda: Counter({"cl-3": 9})
+    )
+    seeks: list[tuple[str, int]] = []
+
+    async def seek_to(tp: str, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    fake = SimpleNamespace(
+        app=SimpleNamespace(tables=SimpleNamespace(recovery=recovery), in_recovery=True),
+        recovery_watch=RecoveryWatch(stall_s=30, attempts=2, clock=lambda: now[0]),
+        _seek_to=seek_to,
+    )
+
+    def die(reason: str) -> None:
+        raise SystemExit(reason)
+
+    monkeypatch.setattr(service_module, "die", die)
+    watch = service_module.LiveService._watch_recovery
+    for t in (0, 31, 62):
+        now[0] = t
+        if t < 62:
+            asyncio.run(watch(fake))  # type: ignore[arg-type]
+    assert seeks == [("cl-3", 42)]
+    with pytest.raises(SystemExit, match="cl-3"):
+        asyncio.run(watch(fake))  # type: ignore[arg-type]
+    assert seeks == [("cl-3", 42), ("cl-3", 42)]
+    fake.app.in_recovery = False  # recovery over: nothing is watched
+    asyncio.run(watch(fake))  # type: ignore[arg-type]
+    assert fake.recovery_watch.exhausted() == []
