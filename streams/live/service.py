@@ -487,6 +487,10 @@ class LiveService:
                     highwater = consumer.highwater(tp)
                 except Exception:
                     highwater = None
+                if self.metrics is not None and highwater is not None:
+                    self.metrics.set_consumer_lag(
+                        tp.topic, tp.partition, highwater - self.offsets.expected(tp)
+                    )
                 horizon = part.clock.horizon(part.clock.caught_up(highwater), idle)
                 if horizon is None:
                     continue
@@ -501,10 +505,6 @@ class LiveService:
                         for alert in out.alerts[fired_before:]:
                             self.metrics.observe_timer_lag((now - alert.raised_at) / 1e6)
                     due = part.next_timer()
-                if self.metrics is not None and highwater is not None:
-                    self.metrics.set_consumer_lag(
-                        tp.topic, tp.partition, highwater - self.offsets.expected(tp)
-                    )
                 if due is not None and due <= now:  # due by the wall clock, waiting for input
                     lag_s = max(lag_s, (now - due) / 1e6)
             if self.health is not None:
