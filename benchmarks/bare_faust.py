@@ -19,11 +19,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.live.app import (  # noqa: E402
-    _faust_app_class,
-    broker_url,
     build_worker,
-    consumer_options,
     install_uvloop,
+    new_faust_app,
     raw_schema,
     tune_gc,
 )
@@ -33,18 +31,7 @@ from streams.settings import Settings  # noqa: E402
 
 def create_bare_app(settings: Settings) -> Any:
     topics = Topics.from_settings(settings)
-    app = _faust_app_class()(
-        settings.worker_group_id,
-        broker=broker_url(settings.kafka_bootstrap),
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        datadir=str(settings.worker_data_dir),
-        topic_partitions=topics.partitions,
-        topic_allow_declare=True,
-        **consumer_options(settings),
-    )
-    app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
+    app = new_faust_app(settings, topics.partitions)
     schema = raw_schema()
     for name in (topics.approval, topics.fund, topics.trade, topics.inspection):
 

@@ -88,18 +88,30 @@ def _faust_app_class() -> Any:
     return App
 
 
-def consumer_options(settings: Settings) -> dict[str, Any]:
-    """How the worker's Faust app reads (shared with the benchmark's bare-Faust baseline)."""
-    return {
-        "stream_wait_empty": False,
-        "consumer_auto_offset_reset": "earliest",
-        "broker_commit_interval": 1.0,
-        "broker_session_timeout": settings.worker_session_timeout_s,
-        "broker_rebalance_timeout": settings.worker_rebalance_timeout_s,
-        "broker_heartbeat_interval": settings.worker_heartbeat_s,
-        "broker_max_poll_records": 5000,
-        "stream_buffer_maxsize": max(4096, settings.worker_batch_max * 2),
-    }
+def new_faust_app(settings: Settings, partitions: int, **extra: Any) -> Any:
+    """The worker's Faust app: how it reaches the broker and how it reads (shared with the
+    benchmark's bare-Faust baseline, so that both read alike). ``extra`` adds app settings."""
+    app = _faust_app_class()(
+        settings.worker_group_id,
+        broker=broker_url(settings.kafka_bootstrap),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(settings.worker_data_dir),
+        topic_partitions=partitions,
+        topic_allow_declare=True,
+        stream_wait_empty=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_rebalance_timeout=settings.worker_rebalance_timeout_s,
+        broker_heartbeat_interval=settings.worker_heartbeat_s,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=max(4096, settings.worker_batch_max * 2),
+        **extra,
+    )
+    app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
+    return app
 
 
 def create_app(
@@ -125,16 +137,10 @@ def create_app(
     config = load_config(settings.supervision_config)
     partitions = topics.partitions
 
-    app = _faust_app_class()(
-        settings.worker_group_id,
-        broker=broker_url(settings.kafka_bootstrap),
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        datadir=str(settings.worker_data_dir),
-        topic_partitions=partitions,
+    app = new_faust_app(
+        settings,
+        partitions,
         topic_replication_factor=settings.topic_replication,
-        topic_allow_declare=True,
         table_standby_replicas=0,
         # Memory tables are rebuilt from the changelog in each process; the check compares
         # offsets remembered from an earlier assignment and misfires after rebalances on Tansu.
@@ -143,9 +149,7 @@ def create_app(
         # One batch carries a processed batch's states/alerts per partition (see ``publish``);
         # below Kafka's default 1 MB message limit.
         producer_max_batch_size=512 * 1024,
-        **consumer_options(settings),
     )
-    app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
 
     def table(name: str) -> Any:
         t: Any = app.Table(
