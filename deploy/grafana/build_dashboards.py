@@ -107,6 +107,16 @@ ALERT_FILTER = (
     " AND $__conditionalAll(level IN (${level:singlequote}), $level)"
     " AND $__conditionalAll(dept IN (${dept:singlequote}), $dept)"
 )
+# Days are Asia/Shanghai dates; $__dateFilter would cut them at the Grafana
+# server's midnight (UTC in the compose stack), eight hours off.
+DAY_FILTER = "day BETWEEN toDate($__fromTime, 'Asia/Shanghai') AND toDate($__toTime, 'Asia/Shanghai')"
+# On-time rate: of the cases completed that had a deadline (a case clock), the
+# share completed on time. Cases without a clock (penalties, tenders, ...) are
+# completed but neither on time nor late.
+ON_TIME_RATE = (
+    "if(sum(completed_on_time) + sum(completed_late) = 0, NULL,"
+    " round(100 * sum(completed_on_time) / (sum(completed_on_time) + sum(completed_late)), 1))"
+)
 PERF_FILTER = (
     "$__conditionalAll(dept IN (${dept:singlequote}), $dept)"
     " AND $__conditionalAll(process IN (${process:singlequote}), $process)"
@@ -309,13 +319,15 @@ def alert_board() -> dict[str, Any]:
             panel(
                 "table",
                 "最新告警 latest alerts",
-                "Newest first. Click a case id to open its timeline. Messages are masked (身份证号, 信用代码, 电话).",
+                "As they arrive: alerts stored in the range, newest first (a late upload or a replay"
+                " raises alerts with past instants, shown in raised_at). Click a case id to open its timeline."
+                " Messages are masked (身份证号, 信用代码, 电话).",
                 [
                     ch_target(
-                        "SELECT raised_at, level, rule, dept, process, case_id, message, detected_at, alert_id\n"
+                        "SELECT detected_at, raised_at, level, rule, dept, process, case_id, message, alert_id\n"
                         "FROM alerts_v\n"
-                        f"WHERE $__timeFilter(raised_at) AND {ALERT_FILTER}\n"
-                        "ORDER BY raised_at DESC, alert_id\nLIMIT 500",
+                        f"WHERE $__timeFilter(detected_at) AND {ALERT_FILTER}\n"
+                        "ORDER BY detected_at DESC, raised_at DESC, alert_id\nLIMIT 500",
                         TABLE,
                     )
                 ],
@@ -323,7 +335,7 @@ def alert_board() -> dict[str, Any]:
                 overrides=level_colors() + [case_link()],
                 options={
                     "showHeader": True,
-                    "sortBy": [{"displayName": "raised_at", "desc": True}],
+                    "sortBy": [{"displayName": "detected_at", "desc": True}],
                 },
             ),
             24,
@@ -466,7 +478,7 @@ def department_performance() -> dict[str, Any]:
         "sum(completed) AS completed_cases,\n"
         "       sum(completed_on_time) AS on_time_cases,\n"
         "       sum(completed_late) AS late_cases,\n"
-        "       if(completed_cases = 0, NULL, round(100 * on_time_cases / completed_cases, 1)) AS on_time_rate,\n"
+        f"       {ON_TIME_RATE} AS on_time_rate,\n"
         "       sum(yellow_cards) AS yellow, sum(red_cards) AS red, sum(accepted) AS accepted_cases"
     )
     panels = [
@@ -474,10 +486,10 @@ def department_performance() -> dict[str, Any]:
             panel(
                 "stat",
                 "按时办结率 on-time rate",
-                "Share of cases completed in the range that met their deadline.",
+                "Of the cases with a deadline completed in the range, the share completed on time.",
                 [
                     ch_target(
-                        f"SELECT {totals}\nFROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}",
+                        f"SELECT {totals}\nFROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}",
                         TABLE,
                     )
                 ],
@@ -495,7 +507,7 @@ def department_performance() -> dict[str, Any]:
                 "Yellow cards raised in the range.",
                 [
                     ch_target(
-                        f"SELECT sum(yellow_cards) AS yellow FROM dept_daily_v WHERE $__dateFilter(day)"
+                        f"SELECT sum(yellow_cards) AS yellow FROM dept_daily_v WHERE {DAY_FILTER}"
                         f" AND {PERF_FILTER}",
                         TABLE,
                     )
@@ -514,7 +526,7 @@ def department_performance() -> dict[str, Any]:
                 "Red cards raised in the range.",
                 [
                     ch_target(
-                        f"SELECT sum(red_cards) AS red FROM dept_daily_v WHERE $__dateFilter(day)"
+                        f"SELECT sum(red_cards) AS red FROM dept_daily_v WHERE {DAY_FILTER}"
                         f" AND {PERF_FILTER}",
                         TABLE,
                     )
@@ -534,7 +546,7 @@ def department_performance() -> dict[str, Any]:
                 [
                     ch_target(
                         f"SELECT sum(accepted) AS accepted, sum(completed) AS completed FROM dept_daily_v"
-                        f" WHERE $__dateFilter(day) AND {PERF_FILTER}",
+                        f" WHERE {DAY_FILTER} AND {PERF_FILTER}",
                         TABLE,
                     )
                 ],
@@ -552,7 +564,7 @@ def department_performance() -> dict[str, Any]:
                     ch_target(
                         f"SELECT rank() OVER (ORDER BY on_time_rate DESC NULLS LAST, red ASC, yellow ASC) AS rank,\n"
                         f"       dept, {totals}\n"
-                        f"FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "GROUP BY dept\nORDER BY rank, dept",
                         TABLE,
                     )
@@ -586,7 +598,7 @@ def department_performance() -> dict[str, Any]:
                         "FROM (\n"
                         "  SELECT toStartOfInterval(day, INTERVAL 1 ${period}) AS period, dept,\n"
                         f"         {totals}\n"
-                        f"  FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        f"  FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "  GROUP BY period, dept\n"
                         ")\nORDER BY period DESC, rank, dept",
                         TABLE,
@@ -605,9 +617,8 @@ def department_performance() -> dict[str, Any]:
                 [
                     ch_target(
                         "SELECT toDateTime(toStartOfInterval(day, INTERVAL 1 ${period}), 'Asia/Shanghai') AS time, dept,\n"
-                        "       if(sum(completed) = 0, NULL, round(100 * sum(completed_on_time) / sum(completed), 1))"
-                        " AS on_time_rate\n"
-                        f"FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        f"       {ON_TIME_RATE} AS on_time_rate\n"
+                        f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "GROUP BY time, dept ORDER BY time, dept",
                         TIMESERIES,
                     )
@@ -627,7 +638,7 @@ def department_performance() -> dict[str, Any]:
                     ch_target(
                         "SELECT toDateTime(toStartOfInterval(day, INTERVAL 1 ${period}), 'Asia/Shanghai') AS time,\n"
                         "       sum(yellow_cards) AS yellow, sum(red_cards) AS red\n"
-                        f"FROM dept_daily_v WHERE $__dateFilter(day) AND {PERF_FILTER}\n"
+                        f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "GROUP BY time ORDER BY time",
                         TIMESERIES,
                     )

@@ -179,14 +179,18 @@ def performance(
 ) -> list[dict[str, Any]]:
     """Per department over local days [since, until]: counts, on-time rate and rank.
 
+    On-time rate: of the completed cases that had a deadline, the share completed
+    on time; cases without a case clock count as completed only.
+
     Rank: higher on-time rate first (departments with nothing completed last),
     then fewer red cards, then fewer yellow cards, then dept code.
     """
     params = {"since": since, "until": until, "dept": dept, "process": process}
     rows = backend.query(PERFORMANCE_SQL, params).dicts()
     for row in rows:
-        done = row["completed"]
-        row["on_time_rate"] = None if not done else round(row["completed_on_time"] / done, 4)
+        # Only cases with a deadline (a case clock) are on time or late.
+        due = row["completed_on_time"] + row["completed_late"]
+        row["on_time_rate"] = None if not due else round(row["completed_on_time"] / due, 4)
     rows.sort(
         key=lambda r: (
             r["on_time_rate"] is None,

@@ -148,7 +148,9 @@ INSERT INTO alerts (alert_id, rule, level, case_id, process, dept, raised_at, ra
   1793930400000000, ['e4'], '办件C2跳过审查', '{"missing":["review"]}', 'v1',
   toDateTime('2026-11-06 10:00:01', 'Asia/Shanghai')),
  ('a3', 'OVERDUE', 'notice', 'C1', 'approval', 'D01', toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'),
-  1793721600000000, ['e1'], '办件C1即将到期', '{}', 'v1', toDateTime('2026-11-04 00:00:02', 'Asia/Shanghai'));
+  1793721600000000, ['e1'], '办件C1即将到期', '{}', 'v1', toDateTime('2026-11-04 00:00:02', 'Asia/Shanghai')),
+ ('a4', 'OVERDUE', 'notice', 'C2', 'approval', 'D02', toDateTime('2026-11-03 00:00:00', 'Asia/Shanghai'),
+  1793635200000000, ['e3'], '办件C2即将到期', '{}', 'v1', toDateTime('2026-11-20 09:00:00', 'Asia/Shanghai'));
 INSERT INTO case_status (process, case_id, dept, started_at, deadline, terminal, terminal_action, closed_at,
                          card_level, completed_on_time, updated_at, version) VALUES
  ('approval', 'C1', 'D01', toDateTime('2026-11-02 09:00:00', 'Asia/Shanghai'),
@@ -156,7 +158,12 @@ INSERT INTO case_status (process, case_id, dept, started_at, deadline, terminal,
   'notice', 1, toDateTime('2026-11-05 10:00:00', 'Asia/Shanghai'), 2),
  ('approval', 'C2', 'D02', toDateTime('2026-11-02 10:00:00', 'Asia/Shanghai'),
   toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'), 1, 'complete', toDateTime('2026-11-07 10:00:00', 'Asia/Shanghai'),
-  'red', 0, toDateTime('2026-11-07 10:00:00', 'Asia/Shanghai'), 3);
+  'red', 0, toDateTime('2026-11-07 10:00:00', 'Asia/Shanghai'), 3),
+ ('penalty', 'P1', 'D01', NULL, NULL, 1, 'decide', toDateTime('2026-11-08 10:00:00', 'Asia/Shanghai'),
+  '', NULL, toDateTime('2026-11-08 10:00:00', 'Asia/Shanghai'), 1),
+ ('approval', 'C0', 'D02', toDateTime('2026-10-20 09:00:00', 'Asia/Shanghai'),
+  toDateTime('2026-10-27 00:00:00', 'Asia/Shanghai'), 1, 'complete', toDateTime('2026-10-31 10:00:00', 'Asia/Shanghai'),
+  'yellow', 0, toDateTime('2026-10-31 10:00:00', 'Asia/Shanghai'), 2);
 INSERT INTO deadletter (deadletter_id, raw, reason, source, topic, kafka_partition, kafka_offset, file, line)
 VALUES ('d1', '{bad', 'invalid_json', 'supervision.approval[0]@17', 'supervision.approval', 0, 17, '', 0);
 """
@@ -216,7 +223,8 @@ def _query(board: str, title_prefix: str) -> str:
 def test_alert_board_lists_latest_alerts_first_and_filters(chdb_session: Any) -> None:
     sql = _query("alert-board.json", "最新告警")
     rows = run(chdb_session, expand(sql, context("all")))
-    assert [r["alert_id"] for r in rows] == ["a2", "a1", "a3"]
+    # newest stored first: a4 has an older instant but arrived last (a late upload)
+    assert [r["alert_id"] for r in rows] == ["a4", "a2", "a1", "a3"]
     red_only = run(chdb_session, expand(sql, context("some")))
     assert [(r["alert_id"], r["level"], r["dept"]) for r in red_only] == [("a2", "red", "D02")]
     assert run(chdb_session, expand(sql, context("quote"))) == []
@@ -230,6 +238,25 @@ def test_department_ranking_puts_on_time_department_first(chdb_session: Any) -> 
     d01, d02 = rows
     assert float(d01["on_time_rate"]) == 100 and float(d02["on_time_rate"]) == 0
     assert int(d02["red"]) == 1 and int(d02["yellow"]) == 1
+    # D01's penalty P1 has no deadline: completed, but not in the on-time rate
+    assert (int(d01["completed_cases"]), int(d01["on_time_cases"]), int(d01["late_cases"])) == (2, 1, 0)
+
+
+def test_performance_days_are_shanghai_days(chdb_session: Any) -> None:
+    # "This month" in a browser in Beijing: 2026-11-01 00:00 to 2026-11-30 23:59:59 +08:00.
+    # C0 closed on 2026-10-31 (Shanghai), inside the range's first UTC day: not in November.
+    november = Context(
+        start=datetime(2026, 10, 31, 16, tzinfo=UTC),
+        end=datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC),
+        interval_s=3600,
+        values=dict(SELECTIONS["all"]),
+        options=OPTIONS,
+    )
+    rows = run(chdb_session, expand(_query("department-performance.json", "部门排名"), november))
+    d02 = next(r for r in rows if r["dept"] == "D02")
+    assert (int(d02["completed_cases"]), int(d02["late_cases"])) == (1, 1)
+    periods = run(chdb_session, expand(_query("department-performance.json", "分周期排名"), november))
+    assert {str(r["period"]) for r in periods} == {"2026-11-01"}
 
 
 def test_ranking_by_period_has_a_rank_per_period(chdb_session: Any) -> None:
@@ -237,12 +264,13 @@ def test_ranking_by_period_has_a_rank_per_period(chdb_session: Any) -> None:
         chdb_session, expand(_query("department-performance.json", "分周期排名"), context("all"))
     )
     assert {(str(r["period"]), r["dept"], int(r["rank"])) for r in rows} == {
+        ("2026-10-01", "D02", 1),
         ("2026-11-01", "D01", 1),
         ("2026-11-01", "D02", 2),
     }
 
 
-def test_case_timeline_shows_events_in_order_and_is_injection_safe(chdb_session: Any) -> None:
+def test_case_timeline_shows_events_in_order_and_quotes_stay_literal(chdb_session: Any) -> None:
     rows = run(chdb_session, expand(_query("case-timeline.json", "事件时间线"), context("all")))
     assert [r["event_id"] for r in rows] == ["e3", "e4"]
     assert (

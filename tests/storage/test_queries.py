@@ -101,6 +101,19 @@ def test_performance_for_a_period(loaded: Backend) -> None:
     assert queries.performance(loaded, date(2025, 1, 1), date(2025, 12, 31)) == []
 
 
+def test_on_time_rate_counts_only_cases_with_a_deadline(loaded: Backend) -> None:
+    # Penalties, tenders and other cases without a case clock are completed,
+    # neither on time nor late: they must not lower the rate.
+    clockless = [
+        replace(status(50 + i, 1, dept="D5", terminal=True), started_at=None, deadline=None)
+        for i in range(3)
+    ]
+    Writer(loaded).write(case_status=[status(49, 1, dept="D5", terminal=True, on_time=True), *clockless])
+    [d5] = queries.performance(loaded, date(2026, 1, 1), date(2026, 1, 31), dept="D5")
+    assert (d5["completed"], d5["completed_on_time"], d5["completed_late"]) == (4, 1, 0)
+    assert d5["on_time_rate"] == 1.0
+
+
 def test_daily_statistics_count_each_case_once_across_versions(loaded: Backend) -> None:
     # The same case closed again (newer versions, replays) stays one completed case.
     Writer(loaded).write(
