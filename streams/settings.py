@@ -75,7 +75,19 @@ class Settings(BaseSettings):
     )
     health_liveness_timeout_seconds: float = Field(
         default=120.0,
-        description="Liveness fails when the worker has not reported a heartbeat for this long.",
+        description="Liveness fails when the event loop, or the worker's ticks while the broker and "
+        "storage are up, have not beaten for this long.",
+    )
+    health_probe_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Period of the health probe: asks the broker for metadata, pings the storage "
+        "when no write reported on it meanwhile.",
+    )
+    health_probe_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A broker metadata request or storage ping taking longer counts as disconnected.",
     )
 
     # --- live service (streams/live) -----------------------------------------

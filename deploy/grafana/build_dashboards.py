@@ -109,7 +109,9 @@ ALERT_FILTER = (
 )
 # Days are Asia/Shanghai dates; $__dateFilter would cut them at the Grafana
 # server's midnight (UTC in the compose stack), eight hours off.
-DAY_FILTER = "day BETWEEN toDate($__fromTime, 'Asia/Shanghai') AND toDate($__toTime, 'Asia/Shanghai')"
+DAY_FILTER = (
+    "day BETWEEN toDate($__fromTime, 'Asia/Shanghai') AND toDate($__toTime, 'Asia/Shanghai')"
+)
 # On-time rate: of the cases completed that had a deadline (a case clock), the
 # share completed on time. Cases without a clock (penalties, tenders, ...) are
 # completed but neither on time nor late.

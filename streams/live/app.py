@@ -210,6 +210,7 @@ def create_app(
     app.task(service.run_persister)
     app.timer(settings.worker_batch_within_s, name="flush-partial-batch")(service.flush_if_due)
     app.timer(settings.worker_tick_s, name="timers-and-horizons")(service.tick)
+    app.timer(settings.health_probe_interval_s, name="health-probe")(service.probe)
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:

@@ -55,7 +55,9 @@ class SourceClock:
 
     def observed(self, offset: int, occurred_at: int | None) -> None:
         self.next_offset = offset + 1
-        if occurred_at is not None and (self.last_event_at is None or occurred_at > self.last_event_at):
+        if occurred_at is not None and (
+            self.last_event_at is None or occurred_at > self.last_event_at
+        ):
             self.last_event_at = occurred_at
 
     def caught_up(self, highwater: int | None, position: int | None = None) -> bool:

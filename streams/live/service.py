@@ -167,6 +167,8 @@ class LiveService:
         self._persisted = asyncio.Event()
         self._persisted.set()
         self.stats = {"events": 0, "alerts": 0, "dead_letters": 0, "batches": 0, "duplicates": 0}
+        self._storage_seen = 0.0  # monotonic time of the last write or ping outcome
+        self._ping: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ partitions
     def case_partition(self, topic: str, partition: int) -> CasePartition:
@@ -444,6 +446,52 @@ class LiveService:
         await self._seek(seeks)
         await self._commit(commits)
 
+    # ------------------------------------------------------------ health
+    async def probe(self) -> None:
+        """Health probe: the loop beats, the broker answers a metadata request, the storage a ping.
+
+        Takes no lock and waits on nothing the pipeline holds, so it keeps beating while
+        storage back-pressure holds the ticks (``HealthState`` then reports the outage).
+        """
+        health = self.health
+        if health is None:
+            return
+        health.loop_heartbeat()
+        timeout = self.settings.health_probe_timeout_s
+        try:
+            client = self.app.producer._ensure_producer().client  # noqa: SLF001 - aiokafka client
+            cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+            health.set_broker(True, f"{len(cluster.brokers())} broker(s) answer")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            health.set_broker(False, type(exc).__name__)
+        idle = time.monotonic() - self._storage_seen >= self.settings.health_probe_interval_s
+        ping = getattr(self.store, "ping", None)
+        if (
+            ping is not None
+            and idle
+            and self._unpersisted == 0
+            and (self._ping is None or self._ping.done())
+        ):
+            self._ping = asyncio.ensure_future(self._ping_storage(ping, timeout))
+
+    async def _ping_storage(self, ping: Callable[[], None], timeout: float) -> None:
+        """Ping the storage on the writer's thread (never beside a write) when nothing was written."""
+        assert self.health is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(self.executor, ping), timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self._unpersisted == 0:  # a write since then reported for itself
+                self.health.set_storage(False, type(exc).__name__)
+        else:
+            if self._unpersisted == 0:
+                self.health.set_storage(True, "ok")
+        self._storage_seen = time.monotonic()
+
     # ------------------------------------------------------------ time
     async def tick(self) -> None:
         """Fire due timed alerts up to each partition's horizon; report horizons; release facts."""
@@ -638,10 +686,12 @@ class LiveService:
                     ):
                         if rows:
                             self.metrics.record_storage_batch(table, len(rows), seconds)
+                self._storage_seen = time.monotonic()
                 if self.health is not None:
                     self.health.set_storage(True, "ok")
 
             def failed(attempt: int, exc: BaseException) -> None:
+                self._storage_seen = time.monotonic()
                 if self.health is not None:
                     self.health.set_storage(False, type(exc).__name__)
                 if self.metrics is not None:

@@ -54,10 +54,16 @@ class WriterStore:
         from streams.storage import MalformedRows
 
         try:
-            self.writer.write(events=events, alerts=alerts, case_status=cases, deadletters=dead_letters)
+            self.writer.write(
+                events=events, alerts=alerts, case_status=cases, deadletters=dead_letters
+            )
         except MalformedRows as exc:
             self.refused += len(exc.rejected)
             log.error("storage refused %d row(s), all others stored: %s", len(exc.rejected), exc)
+
+    def ping(self) -> None:
+        """One round trip to the storage engine; raises when it is unreachable."""
+        self.writer.backend.query("SELECT 1")
 
     def close(self) -> None:
         close = getattr(self.writer, "close", None)

@@ -107,7 +107,11 @@ def ensure_topics(bootstrap: str, topics: Topics, timeout_s: float = 30.0) -> li
             with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
                 admin.create_topics(
                     [
-                        NewTopic(t, num_partitions=topics.partitions, replication_factor=topics.replication)
+                        NewTopic(
+                            t,
+                            num_partitions=topics.partitions,
+                            replication_factor=topics.replication,
+                        )
                         for t in missing
                     ]
                 )

@@ -6,12 +6,19 @@ The worker owns one :class:`HealthState` and updates it as things happen:
 - ``set_storage(connected, detail)`` after each ClickHouse write or ping;
 - ``set_timer_lag(seconds)`` with the age of the oldest due timed alert not yet
   fired (0 when none is due);
-- ``heartbeat()`` from a periodic task, so a stuck event loop shows as dead.
+- ``loop_heartbeat()`` from the health probe, a timer that takes no lock and
+  waits on nothing, so a stuck event loop shows as dead;
+- ``heartbeat()`` at the start of each timer tick, which waits for the
+  worker's own progress (a tick waits while storage back-pressure holds the
+  pipeline).
 
 Readiness = broker connected, storage connected and timer lag within
-``max_timer_lag_seconds``. Liveness = a heartbeat within
-``liveness_timeout_seconds`` (or none expected yet). Details are masked: an
-error text naming a URL with a password or an identifier never leaves here.
+``max_timer_lag_seconds``. Liveness = the event loop beats within
+``liveness_timeout_seconds``, and so do the ticks unless the broker or the
+storage is down: a worker waiting out an outage is alive (a restart would not
+help it) but not ready; a worker stuck with both up is dead. Before the first
+beat nothing is expected yet. Details are masked: an error text naming a URL
+with a password or an identifier never leaves here.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class HealthState:
         self.timer_lag_seconds = 0.0
         self.started_at = clock()
         self.last_heartbeat: float | None = None
+        self.last_loop_heartbeat: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics | None = METRICS) -> HealthState:
@@ -88,21 +96,34 @@ class HealthState:
         self._publish_ready()
 
     def heartbeat(self) -> None:
+        """The worker made progress (a timer tick started)."""
         with self._lock:
             self.last_heartbeat = self._clock()
+
+    def loop_heartbeat(self) -> None:
+        """The event loop runs (the health probe ran)."""
+        with self._lock:
+            self.last_loop_heartbeat = self._clock()
 
     # --- what the endpoints report ----------------------------------------------------
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         now = self._clock()
         with self._lock:
-            beat = self.last_heartbeat
+            beat, loop_beat = self.last_heartbeat, self.last_loop_heartbeat
+            waiting = self.broker.connected is False or self.storage.connected is False
         age = None if beat is None else now - beat
-        alive = age is None or age <= self.liveness_timeout_seconds
+        loop_age = None if loop_beat is None else now - loop_beat
+        limit = self.liveness_timeout_seconds
+        loop_alive = loop_age is None or loop_age <= limit
+        progressing = age is None or age <= limit or waiting
+        alive = loop_alive and progressing
         return alive, {
             "alive": alive,
             "uptime_seconds": round(now - self.started_at, 3),
             "heartbeat_age_seconds": None if age is None else round(age, 3),
-            "liveness_timeout_seconds": self.liveness_timeout_seconds,
+            "loop_heartbeat_age_seconds": None if loop_age is None else round(loop_age, 3),
+            "waiting_on_outage": waiting,
+            "liveness_timeout_seconds": limit,
         }
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:

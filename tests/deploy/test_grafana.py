@@ -239,7 +239,11 @@ def test_department_ranking_puts_on_time_department_first(chdb_session: Any) -> 
     assert float(d01["on_time_rate"]) == 100 and float(d02["on_time_rate"]) == 0
     assert int(d02["red"]) == 1 and int(d02["yellow"]) == 1
     # D01's penalty P1 has no deadline: completed, but not in the on-time rate
-    assert (int(d01["completed_cases"]), int(d01["on_time_cases"]), int(d01["late_cases"])) == (2, 1, 0)
+    assert (int(d01["completed_cases"]), int(d01["on_time_cases"]), int(d01["late_cases"])) == (
+        2,
+        1,
+        0,
+    )
 
 
 def test_performance_days_are_shanghai_days(chdb_session: Any) -> None:
@@ -255,7 +259,9 @@ def test_performance_days_are_shanghai_days(chdb_session: Any) -> None:
     rows = run(chdb_session, expand(_query("department-performance.json", "部门排名"), november))
     d02 = next(r for r in rows if r["dept"] == "D02")
     assert (int(d02["completed_cases"]), int(d02["late_cases"])) == (1, 1)
-    periods = run(chdb_session, expand(_query("department-performance.json", "分周期排名"), november))
+    periods = run(
+        chdb_session, expand(_query("department-performance.json", "分周期排名"), november)
+    )
     assert {str(r["period"]) for r in periods} == {"2026-11-01"}
 
 

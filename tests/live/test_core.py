@@ -427,3 +427,73 @@ def test_service_rereads_stalled_recovery_and_stops_when_that_does_not_help(
     fake.app.in_recovery = False  # recovery over: nothing is watched
     asyncio.run(watch(fake))  # type: ignore[arg-type]
     assert fake.recovery_watch.exhausted() == []
+
+
+def test_health_probe_reports_broker_and_idle_storage_without_waiting_on_the_pipeline() -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry
+
+    from streams.live.service import LiveService
+    from streams.observability.health import HealthState
+    from streams.observability.metrics import Metrics
+    from streams.settings import Settings
+
+    broker_up = [True]
+    pings: list[str] = []
+    storage_up = [True]
+
+    class Client:
+        async def fetch_all_metadata(self) -> object:
+            if not broker_up[0]:
+                raise ConnectionError("no broker")
+            return SimpleNamespace(brokers=lambda: [1])
+
+    def ping() -> None:
+        pings.append("ping")
+        if not storage_up[0]:
+            raise OSError("refused")
+
+    health = HealthState(metrics=Metrics(CollectorRegistry(), process_metrics=False))
+    fake = SimpleNamespace(
+        health=health,
+        settings=Settings(health_probe_interval_s=5, health_probe_timeout_s=2),
+        app=SimpleNamespace(
+            producer=SimpleNamespace(_ensure_producer=lambda: SimpleNamespace(client=Client()))
+        ),
+        store=SimpleNamespace(ping=ping),
+        executor=ThreadPoolExecutor(1),
+        _storage_seen=0.0,
+        _unpersisted=0,
+        _ping=None,
+        lock=asyncio.Lock(),
+    )
+    fake._ping_storage = lambda p, t: LiveService._ping_storage(fake, p, t)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        async with fake.lock:  # the pipeline holds its lock: the probe does not care
+            await LiveService.probe(fake)  # type: ignore[arg-type]
+            await fake._ping
+        assert health.readiness()[1]["broker"]["connected"] is True
+        assert health.readiness()[1]["storage"] == {**health.storage.as_json(), "connected": True}
+        assert health.last_loop_heartbeat is not None
+        await LiveService.probe(fake)  # type: ignore[arg-type]  # storage just reported: no ping
+        assert pings == ["ping"]
+        broker_up[0], storage_up[0] = False, False
+        fake._storage_seen = 0.0
+        await LiveService.probe(fake)  # type: ignore[arg-type]
+        await fake._ping
+        ready, body = health.readiness()
+        assert not ready
+        assert body["broker"]["detail"] == "ConnectionError"
+        assert body["storage"]["detail"] == "OSError"
+        fake._storage_seen, fake._unpersisted = 0.0, 1  # a batch in flight: never ping beside it
+        await LiveService.probe(fake)  # type: ignore[arg-type]
+        assert len(pings) == 2
+
+    try:
+        asyncio.run(run())
+    finally:
+        fake.executor.shutdown()

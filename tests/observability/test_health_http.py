@@ -88,6 +88,42 @@ def test_stale_heartbeat_is_reported_dead() -> None:
     assert body["heartbeat_age_seconds"] == 31
 
 
+def _clocked_health() -> tuple[HealthState, list[float]]:
+    now = [1000.0]
+    health = HealthState(
+        liveness_timeout_seconds=30,
+        metrics=Metrics(CollectorRegistry(), process_metrics=False),
+        clock=lambda: now[0],
+    )
+    health.set_broker(True)
+    health.set_storage(True)
+    return health, now
+
+
+def test_worker_waiting_out_an_outage_is_alive_but_not_ready() -> None:
+    health, now = _clocked_health()
+    health.heartbeat()
+    health.loop_heartbeat()
+    health.set_storage(False, "StorageUnavailable")
+    now[0] += 300  # ticks wait behind the storage back-pressure; the loop still beats
+    health.loop_heartbeat()
+    alive, body = health.liveness()
+    assert alive is True and body["waiting_on_outage"] is True
+    assert health.readiness()[0] is False
+    health.set_storage(True)  # storage back, ticks still stuck: dead
+    assert health.liveness()[0] is False
+
+
+def test_stuck_event_loop_is_dead_even_during_an_outage() -> None:
+    health, now = _clocked_health()
+    health.loop_heartbeat()
+    health.set_broker(False, "KafkaConnectionError")
+    now[0] += 31
+    alive, body = health.liveness()
+    assert alive is False
+    assert body["loop_heartbeat_age_seconds"] == 31
+
+
 def test_connection_flags_are_exported_as_metrics(served: Served) -> None:
     served.health.set_broker(True)
     served.health.set_storage(False)

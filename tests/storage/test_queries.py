@@ -108,7 +108,9 @@ def test_on_time_rate_counts_only_cases_with_a_deadline(loaded: Backend) -> None
         replace(status(50 + i, 1, dept="D5", terminal=True), started_at=None, deadline=None)
         for i in range(3)
     ]
-    Writer(loaded).write(case_status=[status(49, 1, dept="D5", terminal=True, on_time=True), *clockless])
+    Writer(loaded).write(
+        case_status=[status(49, 1, dept="D5", terminal=True, on_time=True), *clockless]
+    )
     [d5] = queries.performance(loaded, date(2026, 1, 1), date(2026, 1, 31), dept="D5")
     assert (d5["completed"], d5["completed_on_time"], d5["completed_late"]) == (4, 1, 0)
     assert d5["on_time_rate"] == 1.0
