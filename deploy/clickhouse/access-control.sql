@@ -10,13 +10,29 @@
 --                        departments only (row policies), assignments in
 --                        supervision.auditor_departments
 --
--- Idempotent: safe to run after every deployment.
+-- Idempotent: safe to run after every deployment; role settings and row
+-- policies are replaced, so a changed policy takes effect on the next run.
 
+-- The worker inserts the four tables it writes (and the targets their materialized
+-- views fill, which servers without SQL SECURITY DEFINER check against the
+-- inserting user); nothing else: not auditor_departments (who may see what),
+-- not schema_migrations. At connect it reads system.merge_tree_settings to
+-- detect insert de-duplication, which is not among the system tables anyone may
+-- read.
 CREATE ROLE IF NOT EXISTS supervision_write;
-GRANT SELECT, INSERT ON supervision.* TO supervision_write;
+GRANT SELECT ON supervision.* TO supervision_write;
+GRANT INSERT ON supervision.events TO supervision_write;
+GRANT INSERT ON supervision.alerts TO supervision_write;
+GRANT INSERT ON supervision.case_status TO supervision_write;
+GRANT INSERT ON supervision.deadletter TO supervision_write;
+GRANT INSERT ON supervision.events_by_dept TO supervision_write;
+GRANT INSERT ON supervision.dept_daily TO supervision_write;
+GRANT SELECT ON system.merge_tree_settings TO supervision_write;
+REVOKE SELECT ON supervision.auditor_departments FROM supervision_write;
 
 CREATE ROLE IF NOT EXISTS supervision_read;
 GRANT SELECT ON supervision.* TO supervision_read;
+REVOKE SELECT ON supervision.auditor_departments FROM supervision_read;
 
 CREATE USER IF NOT EXISTS supervision_writer
     IDENTIFIED WITH sha256_hash BY '__WRITER_SHA256__'
@@ -43,7 +59,8 @@ CREATE TABLE IF NOT EXISTS supervision.auditor_departments
 ENGINE = ReplacingMergeTree()
 ORDER BY (auditor, dept);
 
-CREATE ROLE IF NOT EXISTS supervision_auditor SETTINGS readonly = 1;
+CREATE ROLE IF NOT EXISTS supervision_auditor;
+ALTER ROLE supervision_auditor SETTINGS readonly = 1;
 GRANT SELECT ON supervision.alerts TO supervision_auditor;
 GRANT SELECT ON supervision.alerts_v TO supervision_auditor;
 GRANT SELECT ON supervision.events TO supervision_auditor;
@@ -53,15 +70,15 @@ GRANT SELECT ON supervision.auditor_departments TO supervision_auditor;
 
 -- Row policies. Users without any policy on a table (writer, Grafana) read every
 -- row: config.d/access-control.xml sets users_without_row_policies_can_read_rows.
-CREATE ROW POLICY IF NOT EXISTS auditor_departments ON supervision.alerts
+CREATE ROW POLICY OR REPLACE auditor_departments ON supervision.alerts
     FOR SELECT USING dept IN (SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser())
     TO supervision_auditor;
-CREATE ROW POLICY IF NOT EXISTS auditor_departments ON supervision.events
+CREATE ROW POLICY OR REPLACE auditor_departments ON supervision.events
     FOR SELECT USING dept IN (SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser())
     TO supervision_auditor;
-CREATE ROW POLICY IF NOT EXISTS auditor_departments ON supervision.events_by_dept
+CREATE ROW POLICY OR REPLACE auditor_departments ON supervision.events_by_dept
     FOR SELECT USING dept IN (SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser())
     TO supervision_auditor;
-CREATE ROW POLICY IF NOT EXISTS own_assignments ON supervision.auditor_departments
+CREATE ROW POLICY OR REPLACE own_assignments ON supervision.auditor_departments
     FOR SELECT USING auditor = currentUser()
     TO supervision_auditor;

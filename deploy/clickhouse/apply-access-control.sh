@@ -26,9 +26,24 @@ secret() {  # secret NAME -> value of $NAME, or the content of the file $NAME_FI
 
 sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
+# Each secret is read into a variable of its own: a failure inside a nested
+# substitution would be lost, and an empty password hashed into the SQL.
+password() {  # password NAME -> the secret, refused when empty or still the example value
+    local value
+    value="$(secret "$1")" || exit 1
+    if [[ -z "$value" || "$value" == change-me* ]]; then
+        echo "apply-access-control: $1 is empty or still the example value; set a real password" >&2
+        exit 1
+    fi
+    printf '%s' "$value"
+}
+
 admin_password="$(secret CLICKHOUSE_ADMIN_PASSWORD)"
-writer_sha="$(sha256 "$(secret CLICKHOUSE_WRITER_PASSWORD)")"
-grafana_sha="$(sha256 "$(secret CLICKHOUSE_GRAFANA_PASSWORD)")"
+writer_password="$(password CLICKHOUSE_WRITER_PASSWORD)"
+grafana_password="$(password CLICKHOUSE_GRAFANA_PASSWORD)"
+writer_sha="$(sha256 "$writer_password")"
+grafana_sha="$(sha256 "$grafana_password")"
+unset writer_password grafana_password
 
 # The admin password goes into a private client config file, not onto the command line.
 workdir="$(mktemp -d)"

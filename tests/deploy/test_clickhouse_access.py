@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import re
@@ -417,9 +418,17 @@ def test_access_control_sql_covers_users_role_and_policies() -> None:
     assert "CREATE USER IF NOT EXISTS supervision_grafana" in text and "readonly = 2" in text
     assert "CREATE ROLE IF NOT EXISTS supervision_auditor" in text
     for table in ("alerts", "events", "events_by_dept"):
-        assert re.search(rf"CREATE ROW POLICY IF NOT EXISTS \w+ ON supervision\.{table}\s", text), (
+        assert re.search(rf"CREATE ROW POLICY OR REPLACE \w+ ON supervision\.{table}\s", text), (
             table
         )
+    # the worker's credentials cannot assign departments to auditors, nor rewrite migrations
+    assert "INSERT ON supervision.*" not in text
+    assert "INSERT ON supervision.auditor_departments" not in text
+    assert "INSERT ON supervision.schema_migrations" not in text
+    for table in ("events", "alerts", "case_status", "deadletter"):
+        assert f"GRANT INSERT ON supervision.{table} TO supervision_write;" in text
+    # what the worker reads at connect (feature detection) is granted
+    assert "GRANT SELECT ON system.merge_tree_settings TO supervision_write;" in text
     assert not re.search(r"BY '(?!__)[^']+'", text), "no password or hash literal in the SQL file"
 
 
@@ -466,3 +475,60 @@ def test_apply_script_never_puts_a_password_on_the_command_line() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert str(REPO)  # repo-relative paths only; the script finds access-control.sql beside itself
+
+
+def _apply(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run apply-access-control.sh with a stub clickhouse-client that keeps the SQL it reads."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    sent = tmp_path / "sent.sql"
+    stub = bin_dir / "clickhouse-client"
+    stub.write_text(f"#!/usr/bin/env bash\ncat > {sent}\n", encoding="utf-8")
+    stub.chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(CLICKHOUSE / "apply-access-control.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+    )
+    return result, sent.read_text(encoding="utf-8") if sent.exists() else ""
+
+
+def test_apply_script_sends_only_digests_of_the_passwords(tmp_path: Path) -> None:
+    writer = tmp_path / "writer.pw"
+    writer.write_text("w-S3cret/+x\n", encoding="utf-8")
+    result, sql = _apply(
+        tmp_path,
+        {
+            "CLICKHOUSE_ADMIN_PASSWORD": "admin-pw",
+            "CLICKHOUSE_WRITER_PASSWORD_FILE": str(writer),
+            "CLICKHOUSE_GRAFANA_PASSWORD": "g-S3cret",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert hashlib.sha256(b"w-S3cret/+x").hexdigest() in sql
+    assert hashlib.sha256(b"g-S3cret").hexdigest() in sql
+    for secret_text in ("w-S3cret", "g-S3cret", "admin-pw"):
+        assert secret_text not in sql + result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {
+            "CLICKHOUSE_WRITER_PASSWORD_FILE": "/nonexistent/writer.pw",
+            "CLICKHOUSE_GRAFANA_PASSWORD": "g",
+        },
+        {"CLICKHOUSE_WRITER_PASSWORD": "w"},
+        {"CLICKHOUSE_WRITER_PASSWORD": "change-me-writer", "CLICKHOUSE_GRAFANA_PASSWORD": "g"},
+    ],
+    ids=["missing-file", "unset", "example-value"],
+)
+def test_apply_script_refuses_a_missing_or_example_password(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    result, sql = _apply(tmp_path, {"CLICKHOUSE_ADMIN_PASSWORD": "admin-pw", **env})
+    assert result.returncode != 0
+    assert sql == ""  # nothing reached the server
+    assert hashlib.sha256(b"").hexdigest() not in result.stdout
