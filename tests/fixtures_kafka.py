@@ -68,10 +68,14 @@ class TansuBroker:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [
-                    str(tansu_binary()), "broker",
-                    "--listener-url", url,
-                    "--advertised-listener-url", url,
-                    "--storage-engine", "memory://tansu/",
+                    str(tansu_binary()),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -22,6 +22,7 @@ import orjson
 from streams.engine.config import SCHEMAS_DIR
 from streams.engine.model import Event
 from streams.engine.timeutil import InstantError, parse_instant
+from streams.privacy import mask_text
 
 # Why an input was refused, for metrics and dead-letter records.
 NOT_JSON = "not_json"
@@ -43,6 +44,9 @@ class InvalidEvent(ValueError):
     """An input line or message that breaks the event contract."""
 
     def __init__(self, reason: str, kind: str = CONTRACT, field: str = "") -> None:
+        # Validator messages quote the offending value, which may be an identifier:
+        # the reason goes to dead letters, logs and dashboards, so it is masked here.
+        reason = mask_text(reason)
         super().__init__(reason)
         self.reason = reason
         self.kind = kind

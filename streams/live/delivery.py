@@ -32,6 +32,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from streams.privacy import mask_text
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -189,6 +191,7 @@ class RecoveryWatch:
 
 def die(reason: str) -> None:
     """Stop the worker loudly, committing nothing: the batch at hand stays unacknowledged."""
+    reason = mask_text(reason)  # print() bypasses the masking log filter
     log.critical("FATAL, worker stops without committing: %s", reason)
     print(f"supervise worker: FATAL: {reason}", file=sys.stderr, flush=True)
     logging.shutdown()

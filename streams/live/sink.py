@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
+from streams.privacy import mask_text
+
 log = logging.getLogger(__name__)
 
 
@@ -88,6 +90,6 @@ class AlertPrinter:
                 level = f"{self.COLORS.get(a.level, '')}{level}\033[0m"
             self.out.write(
                 f"{level} {a.rule:<26} {self.local.format(a.raised_at)}  {a.dept:<10} "
-                f"{a.process}/{a.case_id}  {a.message}\n"
+                f"{a.process}/{mask_text(a.case_id)}  {a.message}\n"
             )
         self.out.flush()

@@ -590,7 +590,9 @@ def test_malformed_lines_are_rejected_with_line_numbers_and_nothing_else_lost() 
 
 def test_identifiers_in_alert_messages_are_masked() -> None:
     citizen_case = "33010619900101123X"  # an ID-card-shaped case number, as some platforms use
-    events = [ev("M-0", citizen_case, "approval", "accept", "2026-03-02T10:00:00", time_limit_days=1)]
+    events = [
+        ev("M-0", citizen_case, "approval", "accept", "2026-03-02T10:00:00", time_limit_days=1)
+    ]
     alerts = run(events, "2026-03-04T00:00:00")
     assert alerts and all(citizen_case not in a["message"] for a in alerts)
     assert all(a["case_id"] == citizen_case for a in alerts)  # the field itself stays exact

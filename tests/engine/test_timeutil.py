@@ -77,7 +77,7 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_format_equals_isoformat_in_the_zone(zone: str) -> None:
     local = timeutil.LocalTime(zone)
     rnd = random.Random(zone)
-    instants = [rnd.randrange(-10**15, 4 * 10**15) for _ in range(5000)]
+    instants = [rnd.randrange(-(10**15), 4 * 10**15) for _ in range(5000)]
     instants += [i - i % 1_000_000 for i in instants]  # whole seconds: no fraction written
     for instant in instants:
         expected = local._format_zoned(instant)

@@ -22,11 +22,15 @@ def test_batches_keep_order_and_the_default_partitioner(kafka_namespace: KafkaNa
     big = b"x" * 40_000  # larger than the small batch size below: takes the single-send path
 
     async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=ns.bootstrap, max_batch_size=16_384, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=ns.bootstrap, max_batch_size=16_384, acks="all"
+        )
         await producer.start()
         try:
             publisher = BatchPublisher(producer)
-            records = [(None, k, str(i).encode() if i % 1000 else big, ()) for i, k in enumerate(keys)]
+            records = [
+                (None, k, str(i).encode() if i % 1000 else big, ()) for i, k in enumerate(keys)
+            ]
             records.append((2, None, b"explicit", [("h", b"v")]))
             await asyncio.gather(*await publisher.send(batched, records))
             for i, k in enumerate(keys):

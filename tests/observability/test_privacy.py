@@ -135,3 +135,19 @@ def test_masked_records_format_under_faust_formatter() -> None:
         logging.setLogRecordFactory(previous)
     text = ExtensionFormatter(fmt="%(message)s").format(record)
     assert text == "[^Worker]: Starting at 100% for 138****5678"
+
+
+def test_rejection_reasons_mask_the_value_they_quote() -> None:
+    # A validator message quotes the offending value; dead letters, logs, the fatal
+    # line on stderr and the pipeline dashboard show the reason.
+    from streams.engine.validate import EventValidator, InvalidEvent
+
+    raw = (
+        b'{"event_id":"e1","case_id":"C1","process":"11010519491231002X","action":"accept",'
+        b'"occurred_at":"2026-03-02T09:00:00+08:00","dept":"D01","actor":"u1"}'
+    )
+    with pytest.raises(InvalidEvent) as caught:
+        EventValidator().parse(raw)
+    assert "11010519491231002X" not in caught.value.reason
+    assert "11010519491231002X" not in str(caught.value)
+    assert "process" in caught.value.reason
