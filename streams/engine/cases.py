@@ -232,6 +232,7 @@ class CaseEngine:
         self._plans: dict[str, dict[str, _ActionPlan]] = {}  # process -> action -> plan
         self.open_count = 0  # cases without a terminal event
         self.timer_count = 0  # cases with a pending timed alert
+        self.duplicate_count = 0  # events ignored: their case had seen their event_id
 
     # ------------------------------------------------------------------ state
     def open_cases(self) -> int:
@@ -557,6 +558,7 @@ class CaseEngine:
         if self.event_ids:
             digest = event_hash(event.event_id)
             if not fresh and state.seen_event(digest):
+                self.duplicate_count += 1
                 return
             state.ids += digest
         may_alert = not state.terminal

@@ -88,6 +88,9 @@ class Output:
     case_states: list[tuple[int, bytes, bytes | None, Any]] = field(default_factory=list)
     cross_states: list[tuple[int, bytes, bytes | None, Any]] = field(default_factory=list)
     duplicates: int = 0  # replayed events already in the state
+    timed: list[int] = field(
+        default_factory=list
+    )  # instants of the timed alerts raised (timer lag)
 
     def empty(self) -> bool:
         return not (
@@ -111,6 +114,7 @@ class CasePartition:
         self.cases = engine.cases
         self.clock = SourceClock(lateness_us)
         self.applied: dict[str, int] = {}
+        self.duplicates_reported = 0  # of cases.duplicate_count, already counted in metrics
 
     def load(self, entries: Iterable[tuple[str, bytes]]) -> int:
         n = 0
@@ -125,6 +129,7 @@ class CasePartition:
         alerts = self.cases.advance(t)
         if alerts:
             out.alerts.extend(alerts)
+            out.timed.extend([a.raised_at for a in alerts])
 
     def process(self, event: Any, offset: int, out: Output) -> None:
         """Apply one event, after the timed alerts of *its case* up to its instant.
@@ -141,6 +146,8 @@ class CasePartition:
         if alerts or more:
             out.alerts.extend(alerts)
             out.alerts.extend(more)
+            if alerts:  # timed alerts this event's instant made due
+                out.timed.extend([a.raised_at for a in alerts])
         if facts:
             out.facts.extend(facts)
 

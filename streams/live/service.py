@@ -389,6 +389,14 @@ class LiveService:
                     commits[tp] = nxt
                 if self.metrics is not None:
                     self.metrics.observe_evaluation(time.perf_counter() - evaluation_started)
+                    self._observe_timer_lag(out, now)
+                    for part in touched:
+                        seen = part.cases.duplicate_count
+                        if seen > part.duplicates_reported:
+                            self.metrics.record_duplicate(
+                                part.topic, seen - part.duplicates_reported
+                            )
+                            part.duplicates_reported = seen
                 await self._enqueue(_Step(out, commits, admitted=admitted))
         await self._seek(seeks)
 
@@ -441,10 +449,17 @@ class LiveService:
                     )
                     commits[tp] = safe
             self.stats["duplicates"] += out.duplicates
+            if self.metrics is not None and out.duplicates:
+                self.metrics.record_duplicate(self.topics.facts, out.duplicates)
             if not out.empty():
                 await self.persist(out)
         await self._seek(seeks)
         await self._commit(commits)
+
+    def _observe_timer_lag(self, out: Output, now: int) -> None:
+        """How late each timed alert fired behind its instant (a tick, or input that made it due)."""
+        for instant in out.timed:
+            self.metrics.observe_timer_lag((now - instant) / 1e6)
 
     # ------------------------------------------------------------ health
     async def probe(self) -> None:
@@ -546,18 +561,15 @@ class LiveService:
                 until = min(horizon, now)
                 due = part.next_timer()
                 if due is not None and due <= until:
-                    fired_before = len(out.alerts)
                     part.advance(until, out)
                     part.collect(out, case_table_key)
-                    if self.metrics is not None:
-                        for alert in out.alerts[fired_before:]:
-                            self.metrics.observe_timer_lag((now - alert.raised_at) / 1e6)
                     due = part.next_timer()
                 if due is not None and due <= now:  # due by the wall clock, waiting for input
                     lag_s = max(lag_s, (now - due) / 1e6)
             if self.health is not None:
                 self.health.set_timer_lag(lag_s)
             if self.metrics is not None:
+                self._observe_timer_lag(out, now)
                 self.metrics.set_timer_backlog(lag_s)
                 self.metrics.set_open_cases(sum(p.cases.open_cases() for p in self.parts.values()))
                 self.metrics.set_pending_timers(

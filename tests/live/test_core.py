@@ -497,3 +497,33 @@ def test_health_probe_reports_broker_and_idle_storage_without_waiting_on_the_pip
         asyncio.run(run())
     finally:
         fake.executor.shutdown()
+
+
+def test_timed_alerts_are_noted_for_timer_lag_wherever_they_fire() -> None:
+    # Timed alerts fire on a tick (advance) or when input makes them due (process);
+    # both count for timer lag, alerts an event raises itself do not.
+    events = workload(80, seed=4)
+    msgs = messages(events)
+    parts: dict = {}
+    out = Output()
+    touched = pipeline(parts).run(msgs, out)
+    timed_rules = {"OVERDUE", "STEP_OVERDUE"}
+    assert out.timed, "the workload has events that arrive after a deadline"
+    assert sorted(out.timed) == sorted(a.raised_at for a in out.alerts if a.rule in timed_rules)
+    later = Output()
+    for part in touched:
+        part.advance(2**62, later)
+    assert later.alerts and later.timed == [a.raised_at for a in later.alerts]
+    assert {a.rule for a in later.alerts} <= timed_rules
+
+
+def test_events_read_twice_are_counted_as_duplicates() -> None:
+    events = workload(40, seed=7)
+    msgs = messages(events)
+    parts: dict = {}
+    pipeline(parts).run(msgs, Output())
+    assert sum(p.cases.duplicate_count for p in parts.values()) == 0
+    again = Output()
+    pipeline(parts).run(msgs, again)
+    assert again.alerts == []
+    assert sum(p.cases.duplicate_count for p in parts.values()) == len(events)
