@@ -92,7 +92,10 @@ def test_image_layout_finds_migrations_and_schemas(tmp_path: Path) -> None:
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     runtime = text.split("\nFROM ", 2)[2]  # the final stage
     app = tmp_path / "app"
-    for source, target in re.findall(r"^COPY (?!--from)(\S+) (\S+)$", runtime, re.MULTILINE):
+    # the build stage's /src holds the repository's files (compiled in place there)
+    for source, target in re.findall(
+        r"^COPY (?:--from=build /src/)?(\S+) (\S+)$", runtime, re.MULTILINE
+    ):
         shutil.copytree(REPO / source, app / target.removeprefix("./"))
     env_block = re.search(r"^ENV (.*?)(?=^\S)", runtime, re.MULTILINE | re.DOTALL)
     assert env_block, "no ENV in the runtime stage"
@@ -120,3 +123,12 @@ def test_image_layout_finds_migrations_and_schemas(tmp_path: Path) -> None:
     assert package.is_relative_to(app)
     assert migrations == app / "schemas" / "clickhouse" and any(migrations.glob("*.sql"))
     assert schemas == app / "schemas"
+
+
+def test_image_runs_the_compiled_engine() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    build, runtime = text.split("\nFROM ", 2)[1:]
+    assert "scripts/build_native.py --strict" in build
+    assert re.search(r"^COPY --from=build /src/streams \./streams$", runtime, re.MULTILINE)
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8")
+    assert "streams/**/*.so" in ignore  # never the build machine's compiled modules
