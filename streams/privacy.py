@@ -3,10 +3,14 @@
 What is masked, wherever it appears inside a text:
 
 - 居民身份证号码: 18 characters (17 digits + digit or ``X``) with a valid birth
-  date and ISO 7064 MOD 11-2 check digit, and the old 15-digit form;
-- 统一社会信用代码 (GB 32100): 18 characters with a valid MOD 31 check character;
-- mobile numbers (``1[3-9]`` + 9 digits, optional ``+86``) and landlines written
-  with an area code and a dash (``010-12345678``);
+  date and ISO 7064 MOD 11-2 check digit, also run into letters after it, and
+  the old 15-digit form;
+- 统一社会信用代码 (GB 32100): 18 characters with a valid MOD 31 check character,
+  in capitals or small letters;
+- mobile numbers (``1[3-9]`` + 9 digits, optional ``+86``; also written
+  ``138 1234 5678`` or ``138-1234-5678``) and landlines written with an area
+  code and a dash (``010-12345678``);
+- the digit forms above written in full-width characters (``１３８…``) too.
 - e-mail addresses;
 - credentials: the password of ``scheme://user:password@host`` URLs and
   ``password=…``/``token: …`` pairs.
@@ -39,14 +43,22 @@ _KEY_VALUE_SECRET = re.compile(
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])(?P<user>[A-Za-z0-9._%+-]+)@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
 )
+# The check digit makes a match an identifier, so letters may follow it (``…002Xabc``).
 _ID18 = re.compile(
     r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
-    + _E
+    r"(?![0-9])"
 )
 _ID15 = re.compile(r"(?<![0-9])[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}" + _E)
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC = re.compile(_B + r"[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _E)
+_USCC = re.compile(_B + r"[1-9ANYany][1-9]\d{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}" + _E)
 _MOBILE = re.compile(r"(?<![0-9+])(?P<cc>(?:\+?86[- ]?)?)(?P<number>1[3-9]\d{9})" + _E)
+_MOBILE_GROUPED = re.compile(
+    r"(?<![0-9+])(?P<head>(?:\+?86[- ]?)?1[3-9]\d(?P<sep>[- ]))(?P<middle>\d{4})(?P<tail>(?P=sep)\d{4})"
+    + _E
+)
+# Full-width forms (０-９, Ｘ, Ａ-Ｚ…) stand for the same identifiers: they are found on an
+# ASCII copy of the text (one character for one, so positions carry over).
+_FULL_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)}
 _LANDLINE = re.compile(_B + r"(?P<area>0\d{2,3})-(?P<number>\d{7,8})" + _E)
 
 # Cheap necessary conditions, tested before each substitution so that a text skips every form
@@ -59,7 +71,10 @@ _LANDLINE = re.compile(_B + r"(?P<area>0\d{2,3})-(?P<number>\d{7,8})" + _E)
 # contains a match of _DIGIT_FORMS: the forms themselves without their boundary checks.
 _SECRET_WORDS = ("pass", "pwd", "secret", "token", "key")
 _ELEVEN_DIGITS = re.compile(r"\d{11}")
-_DIGIT_FORMS = re.compile(r"\d{11}|[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}|0\d{2,3}-\d{7}")
+_DIGIT_FORMS = re.compile(
+    r"\d{11}|[1-9ANYany][1-9]\d{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}|0\d{2,3}-\d{7}"
+    r"|1[3-9]\d[- ]\d{4}[- ]\d{4}"
+)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -76,6 +91,7 @@ def id_number_valid(number: str) -> bool:
 
 def credit_code_valid(code: str) -> bool:
     """GB 32100 MOD 31 check of an 18-character unified social credit code."""
+    code = code.upper()
     if len(code) != 18 or any(c not in _USCC_CHARS for c in code):
         return False
     total = sum(_USCC_CHARS.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
@@ -113,6 +129,21 @@ def mask_text(text: str) -> str:
                 break
     if "@" in text:
         text = _EMAIL.sub(_email, text)
+    if text.isascii():
+        return _mask_digit_forms(text)
+    ascii_digits = text.translate(_FULL_WIDTH)
+    if ascii_digits != text:
+        # Digit forms keep the length: mask the original where the ASCII copy got masked.
+        masked = _mask_digit_forms(ascii_digits)
+        return "".join(
+            MASK if m == MASK and a != MASK else o
+            for o, a, m in zip(text, ascii_digits, masked, strict=True)
+        )
+    return _mask_digit_forms(text)
+
+
+def _mask_digit_forms(text: str) -> str:
+    """The citizen ID, credit code and telephone forms; every substitution keeps the length."""
     if _DIGIT_FORMS.search(text) is None:
         return text
     # Masking only replaces characters with "*": it never lengthens a run of digits.
@@ -123,6 +154,8 @@ def mask_text(text: str) -> str:
     if digits:
         text = _ID15.sub(lambda m: _keep(m.group(0), 3, 3), text)
         text = _MOBILE.sub(lambda m: m.group("cc") + _keep(m.group("number"), 3, 4), text)
+    if "-" in text or " " in text:
+        text = _MOBILE_GROUPED.sub(lambda m: m.group("head") + MASK * 4 + m.group("tail"), text)
     if "-" in text:
         text = _LANDLINE.sub(lambda m: m.group("area") + "-" + _keep(m.group("number"), 0, 4), text)
     return text

@@ -89,8 +89,8 @@ def _digit(text: str, at: int) -> bool:
 
 
 def _code_char(code: int) -> bool:
-    """An ASCII digit or capital letter: what a unified social credit code is made of."""
-    return 48 <= code <= 57 or 65 <= code <= 90
+    """An ASCII digit or letter: what a unified social credit code is made of (either case)."""
+    return 48 <= code <= 57 or 65 <= code <= 90 or 97 <= code <= 122
 
 
 def plain(text: str) -> bool:
@@ -98,9 +98,10 @@ def plain(text: str) -> bool:
 
     Every form ``mask_text`` masks needs an ASCII ":", "=" or "@" (URL credentials, secrets,
     e-mail addresses) or one of the digit forms of its precheck ``_DIGIT_FORMS``: eleven
-    digits in a row; a run of seven digits inside 18 digits and capitals in a row (a credit
-    code); or a run of seven digits right after ``0dd-`` or ``0ddd-`` (a landline). Non-ASCII
-    text (other scripts' digits are decimal digits too) is left to ``mask_text``.
+    digits in a row; a run of seven digits inside 18 digits and letters in a row (a credit
+    code); a run of seven digits right after ``0dd-`` or ``0ddd-`` (a landline); or three
+    digits, a space or "-", four digits, the same separator, four digits (a grouped mobile
+    number). Non-ASCII text (full-width and other scripts' digits) is left to ``mask_text``.
     """
     size = len(text)
     run = 0
@@ -113,10 +114,19 @@ def plain(text: str) -> bool:
             if run >= 11:
                 return False
         else:
+            if (code == 32 or code == 45) and run >= 3 and _grouped_mobile(text, i):
+                return False
             run = 0
             if code >= 128 or code == 58 or code == 61 or code == 64:  # non-ASCII : = @
                 return False
     return True
+
+
+def _grouped_mobile(text: str, sep: int) -> bool:
+    """Whether four digits, ``text[sep]`` again and four digits follow position ``sep``."""
+    if sep + 9 >= len(text) or ord(text[sep + 5]) != ord(text[sep]):
+        return False
+    return all(_digit(text, sep + j) for j in (1, 2, 3, 4, 6, 7, 8, 9))
 
 
 def _plain_run(text: str, start: int) -> bool:

@@ -44,6 +44,13 @@ def test_check_digits() -> None:
             "clickhouse://writer:***@ch:9000/supervision",
         ),
         ("password=hunter2 token: abc", "password=*** token: ***"),
+        ("手机 138 1234 5678", "手机 138 **** 5678"),
+        ("电话138-1234-5678。", "电话138-****-5678。"),
+        ("tel +86 138 1234 5678", "tel +86 138 **** 5678"),
+        (f"证号{CITIZEN_ID}abc", "证号110***********002Xabc"),
+        (f"企业{CREDIT_CODE.lower()}被检查", "企业91************0y43被检查"),
+        ("电话１３８１２３４５６７８", "电话１３８****５６７８"),
+        ("证号１１０１０５１９４９１２３１００２Ｘ", "证号１１０***********００２Ｘ"),
     ],
 )
 def test_identifiers_are_masked(text: str, masked: str) -> None:
@@ -58,6 +65,9 @@ def test_identifiers_are_masked(text: str, masked: str) -> None:
         "拨付金额1234567.89元",
         "事件 evt-000123 已处理，案件 APR-2024-0001",
         "超期3个工作日（截止2024-11-25）",
+        "编号 100 2000 3000 与 138 1234 567",  # no mobile: 0 after 1, three digits at the end
+        "批次138-1234 5678",  # separators differ
+        "全角金额１２３４５６７元",
         "",
     ],
 )

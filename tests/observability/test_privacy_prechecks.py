@@ -51,6 +51,13 @@ _PIECES = [
     "１２３４５６７",  # full-width digits in a landline number
     "91350100",
     "M000100Y43",
+    "91350100m000100y43",  # small letters
+    "138 1234 5678",
+    "138-1234-5678",
+    "+86 138 1234 5678",
+    "１３８",
+    "Ｘ",
+    "ｍ",
 ]
 
 
@@ -61,12 +68,20 @@ def _reference(text: str) -> str:
     text = p._URL_CREDENTIALS.sub(lambda m: m.group("head") + p.MASK * 3, text)
     text = p._KEY_VALUE_SECRET.sub(lambda m: m.group("head") + p.MASK * 3, text)
     text = p._EMAIL.sub(p._email, text)
-    text = p._ID18.sub(p._id18, text)
-    text = p._USCC.sub(p._uscc, text)
-    text = p._ID15.sub(lambda m: p._keep(m.group(0), 3, 3), text)
-    text = p._MOBILE.sub(lambda m: m.group("cc") + p._keep(m.group("number"), 3, 4), text)
-    text = p._LANDLINE.sub(lambda m: m.group("area") + "-" + p._keep(m.group("number"), 0, 4), text)
-    return text
+    # digit forms: on the ASCII copy (full-width characters read as ASCII), masks carried back
+    copy = text.translate(p._FULL_WIDTH)
+    masked = p._ID18.sub(p._id18, copy)
+    masked = p._USCC.sub(p._uscc, masked)
+    masked = p._ID15.sub(lambda m: p._keep(m.group(0), 3, 3), masked)
+    masked = p._MOBILE.sub(lambda m: m.group("cc") + p._keep(m.group("number"), 3, 4), masked)
+    masked = p._MOBILE_GROUPED.sub(lambda m: m.group("head") + p.MASK * 4 + m.group("tail"), masked)
+    masked = p._LANDLINE.sub(
+        lambda m: m.group("area") + "-" + p._keep(m.group("number"), 0, 4), masked
+    )
+    return "".join(
+        p.MASK if m == p.MASK and c != p.MASK else o
+        for o, c, m in zip(text, copy, masked, strict=True)
+    )
 
 
 def test_mask_text_equals_every_substitution_applied() -> None:
