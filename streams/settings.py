@@ -37,6 +37,16 @@ class Settings(BaseSettings):
         default=None,
         description="clickhouse://user:password@host:9000/database; unset = embedded chdb in CHDB_PATH.",
     )
+    clickhouse_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the CLICKHOUSE_URL user, instead of one inside the URL (no "
+        "percent-encoding needed).",
+    )
+    clickhouse_password_file: Path | None = Field(
+        default=None,
+        description="File holding that password (a Docker or Kubernetes secret); wins over "
+        "CLICKHOUSE_PASSWORD and the URL.",
+    )
     chdb_path: Path = Field(
         default=REPO_ROOT / "var" / "chdb", description="Data directory of embedded chdb."
     )
@@ -212,6 +222,20 @@ class Settings(BaseSettings):
         pattern="^(wallclock|stream)$",
         description="What a caught-up partition counts as consumed up to: 'wallclock' (now - grace: real-time upstreams, production) or 'stream' (the newest event time this worker has read, minus lateness: history replayed through the live service, demos, benchmarks).",
     )
+
+
+def clickhouse_password(settings: Settings) -> str | None:
+    """The server password from CLICKHOUSE_PASSWORD_FILE or CLICKHOUSE_PASSWORD; None: the URL's."""
+    path = getattr(settings, "clickhouse_password_file", None)
+    if path is not None:
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(
+                f"CLICKHOUSE_PASSWORD_FILE {path} cannot be read: {exc.strerror}"
+            ) from None
+    secret = getattr(settings, "clickhouse_password", None)
+    return None if secret is None else secret.get_secret_value()
 
 
 @lru_cache(maxsize=1)

@@ -259,16 +259,26 @@ class ServerAddress:
     secure: bool
 
     @classmethod
-    def parse(cls, url: str) -> ServerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in ("clickhouse", "clickhouses"):
+    def parse(cls, url: str, password: str | None = None) -> ServerAddress:
+        """Address of ``url``; ``password``, when given, replaces the URL's."""
+        try:
+            parts = urlsplit(url)
+            scheme, port = parts.scheme, parts.port
+        except ValueError:  # the message would quote the URL, password included
+            raise ValueError(
+                "CLICKHOUSE_URL is not a valid URL: percent-encode the password's special "
+                "characters, or leave it out and set CLICKHOUSE_PASSWORD_FILE"
+            ) from None
+        if scheme not in ("clickhouse", "clickhouses"):
             raise ValueError("CLICKHOUSE_URL must start with clickhouse:// or clickhouses://")
-        secure = parts.scheme == "clickhouses"
+        secure = scheme == "clickhouses"
+        if password is None:
+            password = unquote(parts.password) if parts.password else ""
         return cls(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or (9440 if secure else 9000),
+            port=port or (9440 if secure else 9000),
             user=unquote(parts.username) if parts.username else "default",
-            password=unquote(parts.password) if parts.password else "",
+            password=password,
             database=parts.path.strip("/") or "default",
             secure=secure,
         )
@@ -289,8 +299,9 @@ class ServerBackend(Backend):
         database: str | None = None,
         connect_timeout_s: float = 5.0,
         timeout_s: float = 60.0,
+        password: str | None = None,
     ) -> None:
-        self._address = ServerAddress.parse(url)
+        self._address = ServerAddress.parse(url, password)
         self.database = database or self._address.database
         self._connect_timeout_s = connect_timeout_s
         self._timeout_s = timeout_s
@@ -652,9 +663,12 @@ def open_backend(settings: Any = None, *, database: str | None = None) -> Backen
 
         settings = get_settings()
     if settings.clickhouse_url is not None:
+        from streams.settings import clickhouse_password
+
         return ServerBackend(
             settings.clickhouse_url.get_secret_value(),
             database=database,
             connect_timeout_s=getattr(settings, "clickhouse_connect_timeout_s", 5.0),
+            password=clickhouse_password(settings),
         )
     return ChdbBackend(settings.chdb_path, database=database or "default")

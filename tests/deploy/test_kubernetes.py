@@ -89,7 +89,23 @@ def test_secret_comes_from_a_secret_and_settings_names_exist() -> None:
 
     container = load_yaml(K8S / "deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
-    assert "secretKeyRef" in env["CLICKHOUSE_URL"]["valueFrom"]
+    # the password comes from a mounted Secret, the URL (configmap) names none
+    password_file = Path(env["CLICKHOUSE_PASSWORD_FILE"]["value"])
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {
+        v["name"]: v
+        for v in load_yaml(K8S / "deployment.yaml")["spec"]["template"]["spec"]["volumes"]
+    }
+    secret_mounts = [n for n, v in volumes.items() if "secret" in v]
+    assert any(
+        password_file.parent == Path(mounts[n]["mountPath"])
+        and password_file.name in {i["path"] for i in volumes[n]["secret"]["items"]}
+        for n in secret_mounts
+    )
+    url = load_yaml(K8S / "configmap.yaml")["data"]["CLICKHOUSE_URL"]
+    assert "@" in url and ":" not in url.split("://", 1)[1].split("@", 1)[0], (
+        "no password in the URL"
+    )
     fields = {name.upper() for name in Settings.model_fields}
     unknown = set(load_yaml(K8S / "configmap.yaml")["data"]) - fields
     assert not unknown, f"configmap sets variables no setting reads: {unknown}"
