@@ -102,10 +102,39 @@ PERIOD_VAR = custom_variable(
     multi=False,
     default="month",
 )
+
+
+# Variable values reach SQL percent-encoded and are decoded by ClickHouse: Grafana's quoting
+# formats (singlequote, sqlstring) leave a backslash as it is, and ClickHouse reads it as an
+# escape, so a value typed in a box or set in a URL (var-dept=...) could end the string
+# literal. A percent-encoded value holds only letters, digits and "-_.~%".
+def var_text(name: str) -> str:
+    """One value of variable ``name`` as a ClickHouse string."""
+    return f"decodeURLComponent('${{{name}:percentencode}}')"
+
+
+def var_list(name: str) -> str:
+    """The selected values of multi-value variable ``name`` as an Array(String).
+
+    Grafana encodes several values as "{a,b}": values may not contain "," or end in braces.
+    """
+    return f"splitByChar(',', trim(BOTH '{{}}' FROM {var_text(name)}))"
+
+
+def var_filter(column: str, name: str) -> str:
+    return f"$__conditionalAll(has({var_list(name)}, {column}), ${name})"
+
+
 ALERT_FILTER = (
-    "$__conditionalAll(rule IN (${rule:singlequote}), $rule)"
-    " AND $__conditionalAll(level IN (${level:singlequote}), $level)"
-    " AND $__conditionalAll(dept IN (${dept:singlequote}), $dept)"
+    f"{var_filter('rule', 'rule')} AND {var_filter('level', 'level')}"
+    f" AND {var_filter('dept', 'dept')}"
+)
+PERF_FILTER = f"{var_filter('dept', 'dept')} AND {var_filter('process', 'process')}"
+# Start of the period (variable 周期) a day falls in; weeks start on Monday.
+PERIOD_START = (
+    f"multiIf({var_text('period')} = 'week', toMonday(day), {var_text('period')} = 'quarter',"
+    f" toStartOfQuarter(day), {var_text('period')} = 'year', toStartOfYear(day),"
+    " toStartOfMonth(day))"
 )
 # Days are Asia/Shanghai dates; $__dateFilter would cut them at the Grafana
 # server's midnight (UTC in the compose stack), eight hours off.
@@ -118,10 +147,6 @@ DAY_FILTER = (
 ON_TIME_RATE = (
     "if(sum(completed_on_time) + sum(completed_late) = 0, NULL,"
     " round(100 * sum(completed_on_time) / (sum(completed_on_time) + sum(completed_late)), 1))"
-)
-PERF_FILTER = (
-    "$__conditionalAll(dept IN (${dept:singlequote}), $dept)"
-    " AND $__conditionalAll(process IN (${process:singlequote}), $process)"
 )
 
 # --- panels ---------------------------------------------------------------------------
@@ -401,7 +426,7 @@ def alert_board() -> dict[str, Any]:
 
 def case_timeline() -> dict[str, Any]:
     layout = Layout()
-    case_filter = "process = ${case_process:sqlstring} AND case_id = ${case_id:sqlstring}"
+    case_filter = f"process = {var_text('case_process')} AND case_id = {var_text('case_id')}"
     panels = [
         layout.place(
             panel(
@@ -598,7 +623,7 @@ def department_performance() -> dict[str, Any]:
                         " yellow ASC) AS rank,\n"
                         f"       dept, completed_cases, on_time_rate, yellow, red\n"
                         "FROM (\n"
-                        "  SELECT toStartOfInterval(day, INTERVAL 1 ${period}) AS period, dept,\n"
+                        f"  SELECT {PERIOD_START} AS period, dept,\n"
                         f"         {totals}\n"
                         f"  FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "  GROUP BY period, dept\n"
@@ -618,7 +643,7 @@ def department_performance() -> dict[str, Any]:
                 "On-time rate per department and period.",
                 [
                     ch_target(
-                        "SELECT toDateTime(toStartOfInterval(day, INTERVAL 1 ${period}), 'Asia/Shanghai') AS time, dept,\n"
+                        f"SELECT toDateTime({PERIOD_START}, 'Asia/Shanghai') AS time, dept,\n"
                         f"       {ON_TIME_RATE} AS on_time_rate\n"
                         f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "GROUP BY time, dept ORDER BY time, dept",
@@ -638,7 +663,7 @@ def department_performance() -> dict[str, Any]:
                 "Yellow and red cards per period.",
                 [
                     ch_target(
-                        "SELECT toDateTime(toStartOfInterval(day, INTERVAL 1 ${period}), 'Asia/Shanghai') AS time,\n"
+                        f"SELECT toDateTime({PERIOD_START}, 'Asia/Shanghai') AS time,\n"
                         "       sum(yellow_cards) AS yellow, sum(red_cards) AS red\n"
                         f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "GROUP BY time ORDER BY time",

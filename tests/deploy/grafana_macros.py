@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 ALL = "$__all"
 
@@ -93,6 +94,9 @@ def _format(ctx: Context, name: str, fmt: str | None) -> str:
         return ",".join("'" + v.replace("'", "\\'") + "'" for v in values)
     if fmt == "sqlstring":
         return ",".join("'" + v.replace("'", "''") + "'" for v in values)
+    if fmt == "percentencode":  # encodeURIComponentStrict; an array as "{a,b}"
+        one = isinstance(value, str) and not _is_all(value)
+        return quote(value if one else "{" + ",".join(values) + "}", safe="-_.~")
     if fmt in (None, "raw", "text"):
         if len(values) == 1:
             return values[0]

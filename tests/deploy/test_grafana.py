@@ -70,6 +70,16 @@ SELECTIONS: dict[str, dict[str, list[str] | str]] = {
         "case_process": "approval' OR 1=1 --",
         "instance": ALL,
     },
+    "backslash": {
+        "rule": ["OVERDUE\\", ") OR 1=1 --"],
+        "level": ["red\\"],
+        "dept": ["D02\\", "') OR 1=1 --"],
+        "process": ["approval\\"],
+        "period": "week') OR 1=1 --",
+        "case_id": "x\\' OR 1=1 --",
+        "case_process": "approval\\",
+        "instance": ALL,
+    },
     "quarter": {
         "rule": ALL,
         "level": ["notice", "yellow"],
@@ -283,6 +293,18 @@ def test_case_timeline_shows_events_in_order_and_quotes_stay_literal(chdb_sessio
         run(chdb_session, expand(_query("case-timeline.json", "事件时间线"), context("quote")))
         == []
     )
+
+
+def test_backslashes_and_quotes_in_variables_stay_inside_their_values(chdb_session: Any) -> None:
+    # Grafana's quoting formats leave "\\" alone and ClickHouse reads it as an escape: a value
+    # from a text box or a URL (var-case_id=...) must not end its literal.
+    for board, title in (
+        ("case-timeline.json", "事件时间线"),
+        ("alert-board.json", "最新告警"),
+        ("department-performance.json", "部门排名"),
+        ("department-performance.json", "分周期排名"),
+    ):
+        assert run(chdb_session, expand(_query(board, title), context("backslash"))) == [], title
 
 
 def test_alert_board_links_case_ids_to_the_case_timeline() -> None:
