@@ -54,7 +54,6 @@ def worker(
         from streams.storage.migrations import migrate as apply_migrations
 
         apply_migrations(backend)
-    store = WriterStore(open_writer(settings, backend))
 
     on_alerts = None
     if echo_alerts or settings.live_echo_alerts:
@@ -75,6 +74,7 @@ def worker(
             __version__, config_version=_load_config(settings.supervision_config).version
         )
 
+    store = WriterStore(open_writer(settings, backend), metrics=metrics_registry)
     faust_app, service = create_app(
         settings, store, on_alerts=on_alerts, metrics=metrics_registry, health=health
     )

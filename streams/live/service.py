@@ -57,6 +57,7 @@ from streams.live.publish import BatchPublisher
 from streams.live.state import case_table_key, cross_table_key, expired_key, scan_prefix
 from streams.live.topics import Topics
 from streams.settings import Settings
+from streams.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -682,22 +683,12 @@ class LiveService:
             else []
         )
         if events or out.alerts or out.case_updates or letters:
-
+            # The store reports its batches, rows, latency and failed attempts per table
+            # (WriterStore(metrics=...)); this loop reports health.
             async def store() -> None:
-                started = time.perf_counter()
                 await loop.run_in_executor(
                     self.executor, self.store.store, events, out.alerts, out.case_updates, letters
                 )
-                if self.metrics is not None:
-                    seconds = time.perf_counter() - started
-                    for table, rows in (
-                        ("events", events),
-                        ("alerts", out.alerts),
-                        ("case_status", out.case_updates),
-                        ("deadletter", letters),
-                    ):
-                        if rows:
-                            self.metrics.record_storage_batch(table, len(rows), seconds)
                 self._storage_seen = time.monotonic()
                 if self.health is not None:
                     self.health.set_storage(True, "ok")
@@ -706,8 +697,9 @@ class LiveService:
                 self._storage_seen = time.monotonic()
                 if self.health is not None:
                     self.health.set_storage(False, type(exc).__name__)
-                if self.metrics is not None:
-                    self.metrics.record_storage_failure("batch", exc)
+                if self.metrics is not None and not isinstance(exc, StorageUnavailable):
+                    # an outage is counted per attempt and table by the writer itself
+                    self.metrics.record_storage_failure("all", exc)
 
             await retry_forever(
                 "store rows",

@@ -40,10 +40,12 @@ class WriterStore:
     malformed are named in the log and counted; every other row is stored.
     """
 
-    def __init__(self, writer: Any, max_wait_s: float = 5.0) -> None:
+    def __init__(self, writer: Any, max_wait_s: float = 5.0, metrics: Any = None) -> None:
         self.writer = writer
         if getattr(writer, "max_wait_s", 0) is None:
             writer.max_wait_s = max_wait_s
+        if metrics is not None:  # batches, rows, latency and failed attempts, per table
+            writer.observer = metrics
         self.refused = 0
 
     def store(

@@ -103,8 +103,12 @@ class Writer:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        observer: Any = None,
     ) -> None:
         self.backend = backend
+        # Told of every table batch written (record_storage_batch) and every failed attempt
+        # (record_storage_failure): streams.observability.Metrics, or None.
+        self.observer = observer
         self.batch_rows = batch_rows
         self.flush_interval_s = flush_interval_s
         self.retry_initial_s = retry_initial_s
@@ -318,6 +322,8 @@ class Writer:
             except StorageUnavailable as exc:
                 waited = self._clock() - started
                 self.stats.unavailable = True
+                if self.observer is not None:
+                    self.observer.record_storage_failure(table, exc)
                 if self.max_wait_s is not None and waited + delay > self.max_wait_s:
                     raise StorageUnavailable(
                         f"storage unavailable for {waited:.1f}s, {len(rows)} {table} rows "
@@ -343,6 +349,8 @@ class Writer:
         self.stats.batches_written += 1
         self.stats.last_latency_s = latency
         self.stats.total_latency_s += latency
+        if self.observer is not None:
+            self.observer.record_storage_batch(table, len(rows), latency)
         self.stats.max_latency_s = max(self.stats.max_latency_s, latency)
 
 

@@ -15,7 +15,7 @@ from streams.storage.errors import (
     StorageUnavailable,
 )
 from streams.storage.writer import Writer
-from tests.storage.data import events
+from tests.storage.data import alert, events
 
 
 class FakeBackend(Backend):
@@ -218,3 +218,27 @@ def test_a_refusal_seen_in_the_answer_is_isolated_across_batches() -> None:
     assert sorted(r[0] for r in backend.rows["events"]) == [
         f"e{i:06d}" for i in range(16) if i not in (5, 13)
     ]
+
+
+def test_observer_hears_each_table_batch_and_each_failed_attempt() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from streams.observability.metrics import Metrics
+
+    backend, clock = FakeBackend(), Clock()
+    backend.down_for = 2
+    metrics = Metrics(CollectorRegistry(), process_metrics=False)
+    writer = _writer(backend, clock, observer=metrics)
+    writer.write(events=events(3), alerts=[alert(1)])
+
+    def value(name: str, **labels: str) -> float:
+        return metrics.registry.get_sample_value(f"supervision_{name}", labels) or 0.0
+
+    assert value("storage_write_failures_total", table="events", error="StorageUnavailable") == 2
+    assert value("storage_retries_total", table="events") == 2
+    assert value("storage_batches_total", table="events") == 1
+    assert value("storage_rows_total", table="events") == 3
+    assert value("storage_rows_total", table="alerts") == 1
+    assert value("storage_write_failures_total", table="alerts", error="StorageUnavailable") == 0
+    # the events batch waited out the outage: its latency holds the retries
+    assert value("storage_write_duration_seconds_sum", table="events") == pytest.approx(0.3)
