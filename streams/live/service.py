@@ -529,11 +529,21 @@ class LiveService:
         for tp in assignment:
             if tp.topic in self.domain or tp.topic == self.topics.facts:
                 try:
-                    offset = self.offsets.stalled(tp, consumer.highwater(tp))
+                    highwater = consumer.highwater(tp)
+                    offset = self.offsets.stalled(tp, highwater)
                 except Exception:
-                    offset = None
+                    highwater = offset = None
                 if offset is not None:
                     stalled[tp] = offset
+                if (
+                    tp.topic == self.topics.facts  # domain partitions: below, under the lock
+                    and self.metrics is not None
+                    and highwater is not None
+                    and self.offsets.known(tp)
+                ):
+                    self.metrics.set_consumer_lag(
+                        tp.topic, tp.partition, highwater - self.offsets.expected(tp)
+                    )
         await self._seek(stalled)
         async with self.lock:
             now = int(self.clock() * 1_000_000)
