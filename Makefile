@@ -15,10 +15,11 @@ NATIVE_SOURCES := $(wildcard streams/engine/*.py)
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# Runtime dependencies at the exact versions of deploy/constraints.txt (as in the image).
+$(STAMP): pyproject.toml deploy/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -c deploy/constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # Compiles the hot engine modules with mypyc in place. Without a compiler it warns and the

@@ -167,3 +167,25 @@ def test_image_runs_the_compiled_engine() -> None:
     assert re.search(r"^COPY --from=build /src/streams \./streams$", runtime, re.MULTILINE)
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8")
     assert "streams/**/*.so" in ignore  # never the build machine's compiled modules
+
+
+def test_constraints_pin_every_runtime_dependency_within_its_range() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (DEPLOY / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name] = version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for text in project["dependencies"]:
+        req = Requirement(text)
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert name in pins, f"{name} is not pinned: run scripts/lock_constraints.py"
+        assert req.specifier.contains(pins[name], prereleases=True), (name, pins[name])
+    assert "mypy" in pins  # the image compiles the engine with the tested mypyc
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert dockerfile.count("-c constraints.txt") == 2
+    assert "-c deploy/constraints.txt" in (REPO / "Makefile").read_text(encoding="utf-8")
