@@ -26,7 +26,7 @@ class DeadLetter:
     topic: str
     partition: int
     offset: int
-    kind: str = "contract"  # not_json | not_object | contract (for metrics labels)
+    kind: str = "contract"  # not_json | not_object | contract | wrong_topic (metrics labels)
 
     def headers(self) -> list[tuple[str, bytes]]:
         return [

@@ -26,6 +26,10 @@ from streams.live.state import (
 )
 from streams.live.topics import Topics
 
+# Dead-letter kind of a valid event published on another process's topic (an upstream
+# routing error, told apart from contract errors in metrics and dead letters).
+WRONG_TOPIC = "wrong_topic"
+
 
 def case_key(process: str, case_id: str) -> str:
     return f"{process}|{case_id}"
@@ -275,7 +279,8 @@ class Pipeline:
                 expected = self.topics.for_process(event.process)
                 if expected != m.topic:
                     raise self.invalid_error(
-                        f"process: {event.process!r} events belong on topic {expected!r}, not {m.topic!r}"
+                        f"process: {event.process!r} events belong on topic {expected!r}, not {m.topic!r}",
+                        WRONG_TOPIC,
                     )
             except self.invalid_error as exc:
                 letter = DeadLetter(

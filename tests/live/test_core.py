@@ -339,6 +339,8 @@ def test_pipeline_dead_letters_with_origin_and_wrong_topic() -> None:
     assert [d.original for d in out.dead_letters][:3] == bad
     assert "occurred_at" in out.dead_letters[1].reason
     assert "belong on topic" in out.dead_letters[3].reason
+    assert out.dead_letters[3].kind == "wrong_topic"
+    assert {d.kind for d in out.dead_letters[:3]} <= {"not_json", "not_object", "contract"}
     assert not out.events
 
 
