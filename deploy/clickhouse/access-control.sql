@@ -1,8 +1,11 @@
--- Access control for a current ClickHouse server (SQL-driven RBAC, 21.x and later;
--- tested syntax: ClickHouse 24.8+ LTS). Applied by apply-access-control.sh, which
--- replaces __WRITER_SHA256__ and __GRAFANA_SHA256__ with SHA-256 hex digests of
--- the passwords it reads from the environment or from files: no password is
--- ever written here, printed, or passed on a command line.
+-- Access control for a current ClickHouse server (SQL-driven RBAC). Needs 22.11 or
+-- later: earlier servers evaluate a row policy's subquery to no rows (ClickHouse
+-- #32463, fixed in 22.11), so auditors would see nothing. The compose stack runs
+-- 25.8 LTS; make test parses every statement on chdb (today's engine).
+-- Applied by apply-access-control.sh, which replaces __WRITER_SHA256__ and
+-- __GRAFANA_SHA256__ with SHA-256 hex digests of the passwords it reads from the
+-- environment or from files (no password is ever written here, printed, or passed
+-- on a command line), and __ADMIN_USER__ with the administrator's user name.
 --
 --   supervision_writer   the worker: reads and inserts, nothing else
 --   supervision_grafana  Grafana: read-only, every department (performance is published)
@@ -68,8 +71,19 @@ GRANT SELECT ON supervision.events_v TO supervision_auditor;
 GRANT SELECT ON supervision.events_by_dept TO supervision_auditor;
 GRANT SELECT ON supervision.auditor_departments TO supervision_auditor;
 
--- Row policies. Users without any policy on a table (writer, Grafana) read every
--- row: config.d/access-control.xml sets users_without_row_policies_can_read_rows.
+-- Row policies, deny by default: config.d/access-control.xml sets
+-- users_without_row_policies_can_read_rows = false, so on these tables a user reads
+-- only the rows a policy gives it. Auditors: their departments' rows. The worker,
+-- Grafana and the administrator: every row (all_rows). Any other user, or a user
+-- given SELECT by hand without the auditor role, reads nothing from them.
+CREATE ROW POLICY OR REPLACE all_rows ON supervision.alerts
+    FOR SELECT USING 1 TO supervision_write, supervision_read, __ADMIN_USER__;
+CREATE ROW POLICY OR REPLACE all_rows ON supervision.events
+    FOR SELECT USING 1 TO supervision_write, supervision_read, __ADMIN_USER__;
+CREATE ROW POLICY OR REPLACE all_rows ON supervision.events_by_dept
+    FOR SELECT USING 1 TO supervision_write, supervision_read, __ADMIN_USER__;
+CREATE ROW POLICY OR REPLACE all_rows ON supervision.auditor_departments
+    FOR SELECT USING 1 TO __ADMIN_USER__;
 CREATE ROW POLICY OR REPLACE auditor_departments ON supervision.alerts
     FOR SELECT USING dept IN (SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser())
     TO supervision_auditor;

@@ -38,6 +38,11 @@ password() {  # password NAME -> the secret, refused when empty or still the exa
     printf '%s' "$value"
 }
 
+admin_user="${CLICKHOUSE_ADMIN_USER:-default}"
+if [[ ! "$admin_user" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then  # it is written into SQL
+    echo "apply-access-control: CLICKHOUSE_ADMIN_USER must be a plain identifier" >&2
+    exit 1
+fi
 admin_password="$(secret CLICKHOUSE_ADMIN_PASSWORD)"
 writer_password="$(password CLICKHOUSE_WRITER_PASSWORD)"
 grafana_password="$(password CLICKHOUSE_GRAFANA_PASSWORD)"
@@ -53,13 +58,14 @@ cat > "$workdir/client.xml" <<XML
 <config>
     <host>${CLICKHOUSE_HOST:-127.0.0.1}</host>
     <port>${CLICKHOUSE_PORT:-9000}</port>
-    <user>${CLICKHOUSE_ADMIN_USER:-default}</user>
+    <user>${admin_user}</user>
     <password>$(printf '%s' "$admin_password" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g')</password>
 </config>
 XML
 chmod 600 "$workdir/client.xml"
 
 sed -e "s/__WRITER_SHA256__/$writer_sha/g" -e "s/__GRAFANA_SHA256__/$grafana_sha/g" \
+    -e "s/__ADMIN_USER__/$admin_user/g" \
     "$here/access-control.sql" \
     | clickhouse-client --config-file "$workdir/client.xml" --multiquery
 echo "apply-access-control: users supervision_writer, supervision_grafana and role supervision_auditor are in place"

@@ -20,10 +20,28 @@ OUT = Path(__file__).resolve().parent / "dashboards"
 CH = {"type": "grafana-clickhouse-datasource", "uid": "clickhouse"}
 PROM = {"type": "prometheus", "uid": "prometheus"}
 TABLE, TIMESERIES = 1, 0  # ClickHouse plugin "format"
+# The plugin version the targets are written for; docker-compose.yml installs exactly it.
+CLICKHOUSE_PLUGIN_VERSION = "4.11.2"
 TAGS = ["supervision", "电子监察"]
 CASE_TIMELINE_UID = "supervision-case-timeline"
 
 LEVEL_COLORS = {"notice": "blue", "yellow": "yellow", "red": "red"}
+# Panels colour by thresholds unless told otherwise, and Grafana's default (green, red
+# from 80) would paint a good on-time rate red: every coloured panel says what it means.
+RATE_THRESHOLDS = {
+    "mode": "absolute",
+    "steps": [
+        {"color": "red", "value": None},
+        {"color": "yellow", "value": 80},
+        {"color": "green", "value": 95},
+    ],
+}
+COUNT_COLOR = {"mode": "fixed", "fixedColor": "text"}
+# A stat of how many workers report something: red at 0, green from 1.
+WORKERS_THRESHOLDS = {
+    "mode": "absolute",
+    "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
+}
 
 # --- template variables -------------------------------------------------------------
 
@@ -36,7 +54,9 @@ def ch_variable(name: str, label: str, sql: str) -> dict[str, Any]:
         "datasource": CH,
         "query": sql,
         "definition": sql,
-        "refresh": 2,
+        # On dashboard load: the lists do not depend on the time range, and with
+        # "on time range change" every auto-refresh of the live board re-ran them.
+        "refresh": 1,
         "multi": True,
         "includeAll": True,
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
@@ -79,21 +99,21 @@ def textbox_variable(name: str, label: str, default: str = "") -> dict[str, Any]
     }
 
 
-RULE_VAR = ch_variable("rule", "规则 rule", "SELECT DISTINCT rule FROM alerts_v ORDER BY rule")
+# Value lists read the base tables: DISTINCT needs no FINAL merge (a row not yet merged
+# away has the same rule and department as the one that stays).
+RULE_VAR = ch_variable("rule", "规则 rule", "SELECT DISTINCT rule FROM alerts ORDER BY rule")
 LEVEL_VAR = custom_variable(
     "level",
     "等级 level",
     [("提示 notice", "notice"), ("黄牌 yellow", "yellow"), ("红牌 red", "red")],
     multi=True,
 )
-DEPT_ALERTS_VAR = ch_variable(
-    "dept", "部门 dept", "SELECT DISTINCT dept FROM alerts_v ORDER BY dept"
-)
+DEPT_ALERTS_VAR = ch_variable("dept", "部门 dept", "SELECT DISTINCT dept FROM alerts ORDER BY dept")
 DEPT_PERF_VAR = ch_variable(
-    "dept", "部门 dept", "SELECT DISTINCT dept FROM dept_daily_v ORDER BY dept"
+    "dept", "部门 dept", "SELECT DISTINCT dept FROM dept_daily ORDER BY dept"
 )
 PROCESS_VAR = ch_variable(
-    "process", "流程 process", "SELECT DISTINCT process FROM dept_daily_v ORDER BY process"
+    "process", "流程 process", "SELECT DISTINCT process FROM dept_daily ORDER BY process"
 )
 PERIOD_VAR = custom_variable(
     "period",
@@ -135,6 +155,12 @@ PERIOD_START = (
     f"multiIf({var_text('period')} = 'week', toMonday(day), {var_text('period')} = 'quarter',"
     f" toStartOfQuarter(day), {var_text('period')} = 'year', toStartOfYear(day),"
     " toStartOfMonth(day))"
+)
+# Where a period's point is drawn on a time axis: its start, or the range's first day
+# when the period began before the range (else the first period, and with quarter or
+# year often every period, would fall left of the axis and not be drawn).
+PERIOD_POINT = (
+    f"toDateTime(greatest({PERIOD_START}, toDate($__fromTime, 'Asia/Shanghai')), 'Asia/Shanghai')"
 )
 # Days are Asia/Shanghai dates; $__dateFilter would cut them at the Grafana
 # server's midnight (UTC in the compose stack), eight hours off.
@@ -178,6 +204,7 @@ def ch_target(sql: str, fmt: int, ref: str = "A") -> dict[str, Any]:
         "format": fmt,
         "queryType": "timeSeries" if fmt == TIMESERIES else "table",  # plugin QueryType values
         "rawSql": sql,
+        "pluginVersion": CLICKHOUSE_PLUGIN_VERSION,
     }
 
 
@@ -197,8 +224,9 @@ def panel(
     defaults: dict[str, Any] = {}
     if unit:
         defaults["unit"] = unit
-    if "color" in extra:
-        defaults["color"] = extra.pop("color")
+    for key in ("color", "thresholds", "min", "max"):
+        if key in extra:
+            defaults[key] = extra.pop(key)
     body: dict[str, Any] = {
         "type": kind,
         "title": title,
@@ -233,6 +261,32 @@ def level_colors() -> list[dict[str, Any]]:
             ],
         }
     ]
+
+
+def series_level_colors() -> list[dict[str, Any]]:
+    """Series named notice / yellow / red drawn in their level's colour."""
+    return [
+        {
+            "matcher": {"id": "byName", "options": level},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+        }
+        for level, color in LEVEL_COLORS.items()
+    ]
+
+
+def rate_cell(field: str) -> dict[str, Any]:
+    """A table column of percentages drawn as a gauge: red below 80, yellow, green from 95."""
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [
+            {"id": "unit", "value": "percent"},
+            {"id": "custom.cellOptions", "value": {"type": "gauge"}},
+            {"id": "min", "value": 0},
+            {"id": "max", "value": 100},
+            {"id": "thresholds", "value": RATE_THRESHOLDS},
+            {"id": "color", "value": {"mode": "thresholds"}},
+        ],
+    }
 
 
 def case_link(field: str = "case_id") -> dict[str, Any]:
@@ -336,6 +390,7 @@ def alert_board() -> dict[str, Any]:
                 ],
                 CH,
                 options={"graphMode": "none"},
+                color=COUNT_COLOR,
             ),
             6,
             4,
@@ -385,6 +440,7 @@ def alert_board() -> dict[str, Any]:
                     )
                 ],
                 CH,
+                overrides=series_level_colors(),
                 options={"stacking": "normal", "orientation": "horizontal", "xField": "rule"},
             ),
             12,
@@ -407,6 +463,7 @@ def alert_board() -> dict[str, Any]:
                     )
                 ],
                 CH,
+                overrides=series_level_colors(),
                 options={"stacking": "normal", "orientation": "horizontal", "xField": "dept"},
             ),
             12,
@@ -522,6 +579,10 @@ def department_performance() -> dict[str, Any]:
                 ],
                 CH,
                 unit="percent",
+                thresholds=RATE_THRESHOLDS,
+                min=0,
+                max=100,
+                color={"mode": "thresholds"},
                 options={"reduceOptions": {"fields": "/^on_time_rate$/", "calcs": ["lastNotNull"]}},
             ),
             6,
@@ -578,6 +639,7 @@ def department_performance() -> dict[str, Any]:
                     )
                 ],
                 CH,
+                color=COUNT_COLOR,
             ),
             6,
             5,
@@ -598,16 +660,7 @@ def department_performance() -> dict[str, Any]:
                 ],
                 CH,
                 unit=None,
-                overrides=[
-                    {
-                        "matcher": {"id": "byName", "options": "on_time_rate"},
-                        "properties": [
-                            {"id": "unit", "value": "percent"},
-                            {"id": "custom.cellOptions", "value": {"type": "gauge"}},
-                            {"id": "max", "value": 100},
-                        ],
-                    }
-                ],
+                overrides=[rate_cell("on_time_rate")],
             ),
             24,
             11,
@@ -632,6 +685,7 @@ def department_performance() -> dict[str, Any]:
                     )
                 ],
                 CH,
+                overrides=[rate_cell("on_time_rate")],
             ),
             24,
             11,
@@ -643,7 +697,7 @@ def department_performance() -> dict[str, Any]:
                 "On-time rate per department and period.",
                 [
                     ch_target(
-                        f"SELECT toDateTime({PERIOD_START}, 'Asia/Shanghai') AS time, dept,\n"
+                        f"SELECT {PERIOD_POINT} AS time, dept,\n"
                         f"       {ON_TIME_RATE} AS on_time_rate\n"
                         f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "GROUP BY time, dept ORDER BY time, dept",
@@ -663,7 +717,7 @@ def department_performance() -> dict[str, Any]:
                 "Yellow and red cards per period.",
                 [
                     ch_target(
-                        f"SELECT toDateTime({PERIOD_START}, 'Asia/Shanghai') AS time,\n"
+                        f"SELECT {PERIOD_POINT} AS time,\n"
                         "       sum(yellow_cards) AS yellow, sum(red_cards) AS red\n"
                         f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
                         "GROUP BY time ORDER BY time",
@@ -671,6 +725,7 @@ def department_performance() -> dict[str, Any]:
                     )
                 ],
                 CH,
+                overrides=series_level_colors(),
                 options={"legend": {"showLegend": True}},
             ),
             12,
@@ -723,6 +778,7 @@ def rule_trends() -> dict[str, Any]:
                     )
                 ],
                 CH,
+                overrides=series_level_colors(),
                 options={"legend": {"showLegend": True}},
             ),
             12,
@@ -870,18 +926,18 @@ PIPELINE_PROM: list[tuple[str, str, str, list[tuple[str, str]]]] = [
     ),
     (
         "引擎耗时 engine evaluation",
-        "Rule engine time per event (p50, p99).",
+        "Rule engine time per event (mean), and per batch (p99).",
         "s",
         [
             (
-                "histogram_quantile(0.5, sum by (le) (rate(supervision_engine_evaluation_seconds_bucket"
-                '{instance=~"$instance"}[$__rate_interval])))',
-                "p50",
+                'sum(rate(supervision_engine_batch_evaluation_seconds_sum{instance=~"$instance"}[$__rate_interval]))'
+                ' / sum(rate(supervision_engine_events_evaluated_total{instance=~"$instance"}[$__rate_interval]))',
+                "per event (mean)",
             ),
             (
-                "histogram_quantile(0.99, sum by (le) (rate(supervision_engine_evaluation_seconds_bucket"
+                "histogram_quantile(0.99, sum by (le) (rate(supervision_engine_batch_evaluation_seconds_bucket"
                 '{instance=~"$instance"}[$__rate_interval])))',
-                "p99",
+                "per batch (p99)",
             ),
         ],
     ),
@@ -919,9 +975,14 @@ PIPELINE_PROM: list[tuple[str, str, str, list[tuple[str, str]]]] = [
     ),
     (
         "写入失败与重试 write failures and retries",
-        "Failed ClickHouse writes and retries per second.",
+        "Failed ClickHouse writes and retries per second; rows refused for good (not stored).",
         "ops",
         [
+            (
+                'sum by (table) (rate(supervision_storage_rows_refused_total{instance=~"$instance"}'
+                "[$__rate_interval]))",
+                "refused rows {{table}}",
+            ),
             (
                 'sum by (table, error) (rate(supervision_storage_write_failures_total{instance=~"$instance"}'
                 "[$__rate_interval]))",
@@ -961,6 +1022,8 @@ def pipeline_health() -> dict[str, Any]:
                     "Workers reporting it, out of the scraped replicas.",
                     [prom_target(expr, legend, "A")],
                     PROM,
+                    thresholds=WORKERS_THRESHOLDS,
+                    color={"mode": "thresholds"},
                     options={"graphMode": "none"},
                 ),
                 6,

@@ -192,6 +192,13 @@ def create_app(
         storage_dead_letter=storage_dead_letter,
     )
 
+    if metrics is not None:
+        from streams.engine.validate import CONTRACT, NOT_JSON, NOT_OBJECT
+        from streams.live.processor import WRONG_TOPIC
+        from streams.storage.writer import TABLE_ORDER
+
+        metrics.declare(topics.domain, (NOT_JSON, NOT_OBJECT, CONTRACT, WRONG_TOPIC), TABLE_ORDER)
+
     schema = raw_schema()
 
     def raw_topic(name: str) -> Any:

@@ -389,7 +389,9 @@ class LiveService:
                     )
                     commits[tp] = nxt
                 if self.metrics is not None:
-                    self.metrics.observe_evaluation(time.perf_counter() - evaluation_started)
+                    self.metrics.observe_evaluation(
+                        time.perf_counter() - evaluation_started, len(admitted)
+                    )
                     self._observe_timer_lag(out, now)
                     for part in touched:
                         seen = part.cases.duplicate_count
@@ -535,15 +537,6 @@ class LiveService:
                     highwater = offset = None
                 if offset is not None:
                     stalled[tp] = offset
-                if (
-                    tp.topic == self.topics.facts  # domain partitions: below, under the lock
-                    and self.metrics is not None
-                    and highwater is not None
-                    and self.offsets.known(tp)
-                ):
-                    self.metrics.set_consumer_lag(
-                        tp.topic, tp.partition, highwater - self.offsets.expected(tp)
-                    )
         await self._seek(stalled)
         async with self.lock:
             now = int(self.clock() * 1_000_000)
@@ -590,6 +583,20 @@ class LiveService:
                 # Behind every batch evaluated so far: their facts are published first.
                 await self._enqueue(_Step(out, {}, horizons=horizons))
         await self.flush_facts()
+        if self.metrics is not None:
+            # Facts partitions after their flush (domain partitions: above, under the lock):
+            # each tick publishes horizons there, read by the next flush, so measured before
+            # it an idle worker would always look one message behind.
+            for tp in assignment:
+                if tp.topic == self.topics.facts and self.offsets.known(tp):
+                    try:
+                        highwater = consumer.highwater(tp)
+                    except Exception:
+                        continue
+                    if highwater is not None:
+                        self.metrics.set_consumer_lag(
+                            tp.topic, tp.partition, highwater - self.offsets.expected(tp)
+                        )
 
     def _note_caught_up(self, tps: set[Any], now: int) -> None:
         """After a batch: the partitions it emptied count as consumed up to the idle horizon."""

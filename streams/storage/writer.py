@@ -106,8 +106,9 @@ class Writer:
         observer: Any = None,
     ) -> None:
         self.backend = backend
-        # Told of every table batch written (record_storage_batch) and every failed attempt
-        # (record_storage_failure): streams.observability.Metrics, or None.
+        # Told of every table batch written (record_storage_batch), every failed attempt
+        # (record_storage_failure) and every row refused for good (record_storage_refused):
+        # streams.observability.Metrics, or None.
         self.observer = observer
         self.batch_rows = batch_rows
         self.flush_interval_s = flush_interval_s
@@ -243,6 +244,8 @@ class Writer:
             self.stats.rows_rejected += len(rejected)
             for r in rejected:
                 log.error("storage refused %s", r)
+                if self.observer is not None:
+                    self.observer.record_storage_refused(r.table)
             raise MalformedRows(rejected)
         return written
 

@@ -405,11 +405,84 @@ def test_access_control_sql_parses_on_current_clickhouse(chdb_schema: Any) -> No
     statements = _access_statements()
     assert len(statements) >= 15
     for statement in statements:
-        sql = statement.replace("__WRITER_SHA256__", "0" * 64).replace(
-            "__GRAFANA_SHA256__", "1" * 64
+        _format(chdb_schema, statement)
+
+
+def _format(backend: Any, statement: str) -> str:
+    """The statement as today's ClickHouse parses and prints it (placeholders filled)."""
+    sql = (
+        statement.replace("__WRITER_SHA256__", "0" * 64)
+        .replace("__GRAFANA_SHA256__", "1" * 64)
+        .replace("__ADMIN_USER__", "admin")
+    )
+    quoted = "'" + sql.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(backend.query(f"SELECT formatQuery({quoted})").rows[0][0])
+
+
+RESTRICTED = ("alerts", "events", "events_by_dept")
+AUDITOR_CONDITION = (
+    "dept IN ( SELECT dept FROM supervision.auditor_departments WHERE auditor = currentUser() )"
+)
+
+
+def test_row_policies_deny_by_default_and_scope_auditors(chdb_schema: Any) -> None:
+    """As parsed by today's ClickHouse: who reads which rows of the department tables."""
+    policies: dict[tuple[str, str], tuple[str, set[str]]] = {}
+    for statement in _access_statements():
+        if not statement.startswith("CREATE ROW POLICY"):
+            continue
+        text = " ".join(_format(chdb_schema, statement).split())
+        found = re.fullmatch(
+            r"CREATE ROW POLICY OR REPLACE (\w+) ON supervision\.(\w+) FOR SELECT USING (.+) TO (.+)",
+            text,
         )
-        quoted = "'" + sql.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        chdb_schema.query(f"SELECT formatQuery({quoted})")
+        assert found, text
+        name, table, using, to = found.groups()
+        policies[(table, name)] = (using, {role.strip() for role in to.split(",")})
+    for table in RESTRICTED:
+        assert policies[(table, "auditor_departments")] == (
+            AUDITOR_CONDITION,
+            {"supervision_auditor"},
+        )
+        assert policies[(table, "all_rows")] == (
+            "1",
+            {"supervision_write", "supervision_read", "admin"},
+        ), table
+        # nothing else: no policy widens what an auditor (or anyone else) reads
+        assert {n for t, n in policies if t == table} == {"auditor_departments", "all_rows"}
+    assert policies[("auditor_departments", "own_assignments")] == (
+        "auditor = currentUser()",
+        {"supervision_auditor"},
+    )
+    assert policies[("auditor_departments", "all_rows")] == ("1", {"admin"})
+    config = (CLICKHOUSE / "config.d" / "access-control.xml").read_text(encoding="utf-8")
+    assert (
+        "<users_without_row_policies_can_read_rows>false</users_without_row_policies_can_read_rows>"
+        in config
+    ), "a user named by no policy must read no rows of the department tables"
+
+
+def test_auditor_role_reads_only_the_department_tables() -> None:
+    grants = {
+        (m.group(1), m.group(2))
+        for m in re.finditer(
+            r"GRANT (\w+) ON ([\w.*]+) TO supervision_auditor;",
+            (CLICKHOUSE / "access-control.sql").read_text(encoding="utf-8"),
+        )
+    }
+    assert grants == {
+        ("SELECT", f"supervision.{t}")
+        for t in (
+            "alerts",
+            "alerts_v",
+            "events",
+            "events_v",
+            "events_by_dept",
+            "auditor_departments",
+        )
+    }
+    text = (CLICKHOUSE / "access-control.sql").read_text(encoding="utf-8")
+    assert "ALTER ROLE supervision_auditor SETTINGS readonly = 1;" in text
 
 
 def test_access_control_sql_covers_users_role_and_policies() -> None:
@@ -451,7 +524,7 @@ def test_row_policy_condition_selects_assigned_departments(chdb_schema: Any) -> 
     policy = next(
         s
         for s in statements
-        if s.startswith("CREATE ROW POLICY") and "ON supervision.alerts\n" in s
+        if s.startswith("CREATE ROW POLICY OR REPLACE auditor_departments ON supervision.alerts\n")
     )
     using = re.search(r"USING (.*)\s+TO ", policy, re.S)
     assert using, policy
@@ -509,8 +582,24 @@ def test_apply_script_sends_only_digests_of_the_passwords(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert hashlib.sha256(b"w-S3cret/+x").hexdigest() in sql
     assert hashlib.sha256(b"g-S3cret").hexdigest() in sql
+    assert "TO supervision_write, supervision_read, default;" in sql  # the admin's own rows
+    assert "__" not in sql, "every placeholder is filled"
     for secret_text in ("w-S3cret", "g-S3cret", "admin-pw"):
         assert secret_text not in sql + result.stdout + result.stderr
+
+
+def test_apply_script_names_the_admin_user_in_the_policies(tmp_path: Path) -> None:
+    env = {
+        "CLICKHOUSE_ADMIN_PASSWORD": "admin-pw",
+        "CLICKHOUSE_WRITER_PASSWORD": "w-S3cret",
+        "CLICKHOUSE_GRAFANA_PASSWORD": "g-S3cret",
+    }
+    result, sql = _apply(tmp_path, {**env, "CLICKHOUSE_ADMIN_USER": "admin"})
+    assert result.returncode == 0, result.stderr
+    assert sql.count("TO supervision_write, supervision_read, admin;") == len(RESTRICTED)
+    (tmp_path / "bad").mkdir()
+    result, sql = _apply(tmp_path / "bad", {**env, "CLICKHOUSE_ADMIN_USER": "admin; DROP USER x"})
+    assert result.returncode != 0 and "identifier" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -36,10 +36,20 @@ def test_stack_has_every_component() -> None:
         SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     )  # KRaft, no ZooKeeper
     assert "zookeeper" not in SERVICES
-    assert (
-        "grafana-clickhouse-datasource"
-        in SERVICES["grafana"]["environment"]["GF_PLUGINS_PREINSTALL"]
-    )
+    # Installed before Grafana starts, at the version the dashboards are written for.
+    plugin = SERVICES["grafana"]["environment"]["GF_PLUGINS_PREINSTALL_SYNC"]
+    name, version = plugin.split("@")[:2]
+    assert name == "grafana-clickhouse-datasource"
+    written_for = {
+        target["pluginVersion"]
+        for board in (DEPLOY / "grafana" / "dashboards").glob("*.json")
+        for panel in json.loads(board.read_text(encoding="utf-8"))["panels"]
+        for target in panel["targets"]
+        if target["datasource"]["type"] == name
+    }
+    assert written_for == {version}, (written_for, version)
+    grafana_needs = SERVICES["grafana"]["depends_on"]
+    assert grafana_needs["clickhouse-access"]["condition"] == "service_completed_successfully"
 
 
 def test_images_are_pinned() -> None:

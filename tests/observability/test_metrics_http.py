@@ -37,9 +37,8 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
     m.record_alert("OVERDUE", "yellow")
     m.record_alert("OVERDUE", "yellow")
     m.record_alert("SKIPPED_STEP", "red")
-    with m.time_evaluation():
-        pass
-    m.observe_evaluation(0.002)
+    m.observe_evaluation(0.0004, events=1)
+    m.observe_evaluation(0.002, events=250)
     m.set_open_cases(42)
     m.set_pending_timers(17)
     m.observe_timer_lag(12.5)
@@ -48,6 +47,7 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
     m.set_consumer_lag("supervision.approval", 1, 0)
     m.record_storage_batch("events", rows=500, seconds=0.04)
     m.record_storage_failure("alerts", ConnectionRefusedError())
+    m.record_storage_refused("alerts")
     s = scrape(served)
 
     assert value(s, "supervision_build_info", version="0.1.0") == 1
@@ -69,8 +69,10 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
     )
     assert value(s, "supervision_alerts_total", rule="OVERDUE", level="yellow") == 2
     assert value(s, "supervision_alerts_total", rule="SKIPPED_STEP", level="red") == 1
-    assert value(s, "supervision_engine_evaluation_seconds_count") == 2
-    assert value(s, "supervision_engine_evaluation_seconds_bucket", le="0.0025") == 2
+    assert value(s, "supervision_engine_batch_evaluation_seconds_count") == 2
+    assert value(s, "supervision_engine_batch_evaluation_seconds_bucket", le="0.001") == 1
+    assert value(s, "supervision_engine_batch_evaluation_seconds_bucket", le="0.0025") == 2
+    assert value(s, "supervision_engine_events_evaluated_total") == 251
     assert value(s, "supervision_open_cases") == 42
     assert value(s, "supervision_pending_timers") == 17
     assert value(s, "supervision_timer_lag_seconds_sum") == 12.5
@@ -99,6 +101,7 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
         == 1
     )
     assert value(s, "supervision_storage_retries_total", table="alerts") == 1
+    assert value(s, "supervision_storage_rows_refused_total", table="alerts") == 1
     assert value(s, "supervision_last_event_consumed_timestamp_seconds") > 1.7e9
     assert "process_cpu_seconds_total" in s
 
@@ -114,6 +117,25 @@ def test_counters_end_in_total_and_units_are_in_names(served: Served) -> None:
             assert all(s.name.endswith(("_total", "_created")) for s in family.samples), family.name
         if family.type == "histogram":
             assert family.name.endswith("_seconds"), family.name
+
+
+def test_declared_series_are_scraped_at_zero_before_any_message(served: Served) -> None:
+    """A first dead letter on a topic is counted by increase(), which ignores a new series."""
+    served.metrics.declare(["supervision.fund"], ["contract", "not_json"], ["events"])
+    s = scrape(served)
+    assert value(s, "supervision_events_consumed_total", topic="supervision.fund") == 0
+    assert (
+        value(
+            s, "supervision_deadletter_messages_total", topic="supervision.fund", reason="not_json"
+        )
+        == 0
+    )
+    assert (
+        value(s, "supervision_events_rejected_total", topic="supervision.fund", reason="contract")
+        == 0
+    )
+    assert value(s, "supervision_storage_rows_refused_total", table="events") == 0
+    assert value(s, "supervision_storage_batches_total", table="events") == 0
 
 
 def test_rebalanced_partition_disappears_from_lag(served: Served) -> None:

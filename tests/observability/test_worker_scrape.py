@@ -47,6 +47,16 @@ def totals(body: str) -> dict[str, float]:
     return out
 
 
+def lag_samples(body: str) -> dict[tuple[str, str], float]:
+    """Consumer lag by (topic, partition)."""
+    return {
+        (sample.labels["topic"], sample.labels["partition"]): sample.value
+        for family in text_string_to_metric_families(body)
+        if family.name == "supervision_consumer_lag_messages"
+        for sample in family.samples
+    }
+
+
 def test_running_worker_serves_metrics_and_health(
     kafka_namespace: KafkaNamespace, clickhouse_server: Any, tmp_path: Path
 ) -> None:
@@ -105,13 +115,21 @@ def test_running_worker_serves_metrics_and_health(
         assert seen.get("supervision_deadletter_messages_total", 0) == len(garbage)
         assert seen.get("supervision_events_accepted_total") == len(events)
         assert seen.get("supervision_events_rejected_total") == len(garbage)
-        assert seen.get("supervision_engine_evaluation_seconds_count", 0) > 0
+        # Timed per batch, counted per message: every message read was evaluated.
+        assert seen.get("supervision_engine_events_evaluated_total", 0) >= expected
+        assert 0 < seen["supervision_engine_batch_evaluation_seconds_count"] < expected
+        assert seen["supervision_engine_batch_evaluation_seconds_sum"] > 0
+        assert seen.get("supervision_storage_rows_refused_total") == 0
+        # Declared at start: every domain topic has its dead-letter series, at 0 if unused.
+        for topic in domains_used - {topics["approval"]}:
+            assert seen[f"supervision_deadletter_messages_total{{topic={topic}}}"] == 0
         assert seen.get("supervision_storage_batches_total", 0) > 0
         assert seen.get("supervision_storage_rows_total", 0) >= len(events)
         assert seen.get("supervision_storage_write_duration_seconds_count", 0) > 0
         assert all(name in seen for name in TICK_GAUGES), sorted(seen)
         assert "supervision_build_info" in seen
         assert seen.get("supervision_broker_connected") == 1
+        assert seen.get("supervision_open_cases", 0) > 0
         assert "process_cpu_seconds_total" in seen
 
         status, body = get(base + "/healthz")
@@ -129,6 +147,22 @@ def test_running_worker_serves_metrics_and_health(
             and ready["storage"]["connected"]
             and ready["timers"]["keeping_up"]
         )
+
+        # Caught up and idle: no partition is behind, the internal facts topic included
+        # (the worker publishes horizons there every tick and must not count them as
+        # waiting work, or the stalled-worker alert fires on every quiet night).
+        deadline = time.monotonic() + 30
+        while True:
+            lags = lag_samples(get(base + "/metrics")[1])
+            if lags and not any(lags.values()):
+                break
+            assert time.monotonic() < deadline, lags
+            time.sleep(0.5)
+        assert {topic for topic, _ in lags} == domains_used | {env["TOPIC_FACTS"]}, lags
+        final = totals(get(base + "/metrics")[1])
+        assert final.get("supervision_storage_connected") == 1
+        assert final.get("supervision_ready") == 1
+        assert final.get("supervision_timer_backlog_seconds") == 0
     finally:
         code = worker.stop()
     assert code == 0, worker.output()[-3000:]
