@@ -43,7 +43,7 @@ if [[ ! "$admin_user" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then  # it is written into
     echo "apply-access-control: CLICKHOUSE_ADMIN_USER must be a plain identifier" >&2
     exit 1
 fi
-admin_password="$(secret CLICKHOUSE_ADMIN_PASSWORD)"
+admin_password="$(password CLICKHOUSE_ADMIN_PASSWORD)"
 writer_password="$(password CLICKHOUSE_WRITER_PASSWORD)"
 grafana_password="$(password CLICKHOUSE_GRAFANA_PASSWORD)"
 writer_sha="$(sha256 "$writer_password")"

@@ -325,7 +325,20 @@ def test_rendered_users_file_holds_no_password(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert not any(password in text for password in PASSWORDS.values())
     assert access.sha256_hex(PASSWORDS["CLICKHOUSE_WRITER_PASSWORD"]) in text
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # owner and the server's group
+
+
+def test_users_file_is_replaced_whole_keeping_its_owner(tmp_path: Path) -> None:
+    """The running server re-reads users.xml: it must never see half a file."""
+    access = _access()
+    path = tmp_path / "users.xml"
+    path.write_text("<yandex/>", encoding="utf-8")
+    before = path.stat()
+    access.write_private(path, access.render_users(AUDITORS, environ=PASSWORDS))
+    after = path.stat()
+    assert after.st_ino != before.st_ino  # renamed over, not truncated in place
+    assert (after.st_uid, stat.S_IMODE(after.st_mode)) == (before.st_uid, 0o640)
+    assert [p.name for p in tmp_path.iterdir()] == ["users.xml"]  # no temporary left
 
 
 def test_renderer_reads_secret_files_and_refuses_missing_ones(tmp_path: Path) -> None:
@@ -611,8 +624,13 @@ def test_apply_script_names_the_admin_user_in_the_policies(tmp_path: Path) -> No
         },
         {"CLICKHOUSE_WRITER_PASSWORD": "w"},
         {"CLICKHOUSE_WRITER_PASSWORD": "change-me-writer", "CLICKHOUSE_GRAFANA_PASSWORD": "g"},
+        {
+            "CLICKHOUSE_ADMIN_PASSWORD": "change-me-admin",
+            "CLICKHOUSE_WRITER_PASSWORD": "w",
+            "CLICKHOUSE_GRAFANA_PASSWORD": "g",
+        },
     ],
-    ids=["missing-file", "unset", "example-value"],
+    ids=["missing-file", "unset", "example-value", "example-admin"],
 )
 def test_apply_script_refuses_a_missing_or_example_password(
     tmp_path: Path, env: dict[str, str]

@@ -106,6 +106,10 @@ def test_every_variable_is_documented_in_env_example() -> None:
     example = (DEPLOY / ".env.example").read_text(encoding="utf-8")
     documented = set(re.findall(r"^(\w+)=", example, re.MULTILINE))
     assert used <= documented, f"add to deploy/.env.example: {sorted(used - documented)}"
+    # A copied example must not start a stack: every password is empty, and compose
+    # refuses an empty ${VAR:?} as it refuses an unset one.
+    passwords = re.findall(r"^(\w*PASSWORD\w*)=(.*)$", example, re.MULTILINE)
+    assert passwords and all(value == "" for _, value in passwords), passwords
 
 
 def test_worker_port_matches_prometheus_scrape_and_settings() -> None:

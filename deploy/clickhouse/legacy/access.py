@@ -21,8 +21,8 @@ Usage (as the ClickHouse admin, passwords from the environment or *_FILE):
     python3 deploy/clickhouse/legacy/access.py users auditors.toml /etc/clickhouse-server/users.xml
     python3 deploy/clickhouse/legacy/access.py sql auditors.toml | clickhouse-client --multiquery
 
-``users`` writes users.xml (mode 0600; passwords only as SHA-256 digests,
-nothing secret printed); ``sql`` prints the audit databases' DDL (no secrets),
+``users`` replaces users.xml at once (mode 0640, group ``clickhouse`` so the
+server can read it; passwords only as SHA-256 digests, nothing secret printed); ``sql`` prints the audit databases' DDL (no secrets),
 to run after every migration and whenever assignments change.
 
 What needs a current server (../access-control.sql): per-statement grants (the
@@ -32,9 +32,12 @@ shared tables, and deny-by-default for tables added later.
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import hashlib
 import os
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -213,11 +216,35 @@ def load_auditors(path: Path) -> dict[str, list[str]]:
     return auditors
 
 
-def write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
+def write_private(path: Path, text: str, server_group: str = "clickhouse") -> None:
+    """Replace ``path`` at once: readable by its owner and the server's group, not others.
+
+    The server (Debian runs it as user ``clickhouse``) re-reads users.xml when it
+    changes, so the file is written beside it and renamed over it: the server never
+    reads half a file. Run as root, the file keeps its owner and gets the group
+    ``server_group`` (else the group it had), mode 0640: it holds password digests.
+    """
+    try:
+        current = os.stat(path)
+        owner, group = current.st_uid, current.st_gid
+    except FileNotFoundError:
+        owner, group = os.geteuid(), os.getegid()
+    with contextlib.suppress(KeyError):
+        group = grp.getgrnam(server_group).gr_gid
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o640)
+        if os.geteuid() == 0:
+            os.chown(temporary, owner, group)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def main(argv: list[str]) -> int:
