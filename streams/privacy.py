@@ -3,13 +3,15 @@
 What is masked, wherever it appears inside a text:
 
 - 居民身份证号码: 18 characters (17 digits + digit or ``X``) with a valid birth
-  date and ISO 7064 MOD 11-2 check digit, also run into letters after it, and
-  the old 15-digit form;
+  date and ISO 7064 MOD 11-2 check digit, also run into letters, also written in
+  groups (``110105 19491231 002X``, ``110105-19491231-002X``), and the old
+  15-digit form;
 - 统一社会信用代码 (GB 32100): 18 characters with a valid MOD 31 check character,
-  in capitals or small letters;
-- mobile numbers (``1[3-9]`` + 9 digits, optional ``+86``; also written
-  ``138 1234 5678`` or ``138-1234-5678``) and landlines written with an area
-  code and a dash (``010-12345678``);
+  in capitals or small letters, also run into letters on either side;
+- mobile numbers (``1[3-9]`` + 9 digits, optional ``+86`` or ``0086``, letters may
+  follow, as in an extension ``x123``; also written ``138 1234 5678``,
+  ``138-1234-5678``, ``138.1234.5678`` or ``138 12345678``) and landlines written
+  with an area code and a dash (``010-12345678``);
 - the digit forms above written in full-width characters (``１３８…``) too.
 - e-mail addresses;
 - credentials: the password of ``scheme://user:password@host`` URLs and
@@ -50,11 +52,20 @@ _ID18 = re.compile(
 )
 _ID15 = re.compile(r"(?<![0-9])[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}" + _E)
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC = re.compile(_B + r"[1-9ANYany][1-9]\d{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}" + _E)
-_MOBILE = re.compile(r"(?<![0-9+])(?P<cc>(?:\+?86[- ]?)?)(?P<number>1[3-9]\d{9})" + _E)
+_ID18_GROUPED = re.compile(
+    r"(?<![0-9])(?P<area>[1-9]\d{5})(?P<sep>[- ])(?P<birth>(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
+    r"(?:0[1-9]|[12]\d|3[01]))(?P=sep)(?P<tail>\d{3}[0-9Xx])(?![0-9])"
+)
+# A credit code may touch letters (``USCC9135…``), never digits: a digit next to it would make
+# it part of a longer number (case ids). Every start is tried (a lookahead), since a letter
+# before a code can itself begin a candidate that fails its check.
+_USCC_AT = re.compile(
+    r"(?<![0-9])(?=(?P<code>[1-9ANYany][1-9]\d{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10})(?![0-9]))"
+)
+_MOBILE = re.compile(r"(?<![0-9+])(?P<cc>(?:(?:\+|00)?86[- ]?)?)(?P<number>1[3-9]\d{9})(?![0-9])")
 _MOBILE_GROUPED = re.compile(
-    r"(?<![0-9+])(?P<head>(?:\+?86[- ]?)?1[3-9]\d(?P<sep>[- ]))(?P<middle>\d{4})(?P<tail>(?P=sep)\d{4})"
-    + _E
+    r"(?<![0-9+])(?P<head>(?:(?:\+|00)?86[- ]?)?1[3-9]\d(?P<sep>[- .]))"
+    r"(?:\d{4}(?P<tail>(?P=sep)\d{4})|\d{4}(?P<tail8>\d{4}))(?![0-9])"
 )
 # Full-width forms (０-９, Ｘ, Ａ-Ｚ…) stand for the same identifiers: they are found on an
 # ASCII copy of the text (one character for one, so positions carry over).
@@ -73,7 +84,7 @@ _SECRET_WORDS = ("pass", "pwd", "secret", "token", "key")
 _ELEVEN_DIGITS = re.compile(r"\d{11}")
 _DIGIT_FORMS = re.compile(
     r"\d{11}|[1-9ANYany][1-9]\d{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}|0\d{2,3}-\d{7}"
-    r"|1[3-9]\d[- ]\d{4}[- ]\d{4}"
+    r"|1[3-9]\d[- .]\d{4}[- .]?\d{4}|\d{6}[- ]\d{8}[- ]\d{3}[0-9Xx]"
 )
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -106,8 +117,30 @@ def _id18(m: re.Match[str]) -> str:
     return _keep(m.group(0), 3, 4) if id_number_valid(m.group(0)) else m.group(0)
 
 
-def _uscc(m: re.Match[str]) -> str:
-    return _keep(m.group(0), 2, 4) if credit_code_valid(m.group(0)) else m.group(0)
+def _mask_credit_codes(text: str) -> str:
+    spans = []
+    end = 0
+    for m in _USCC_AT.finditer(text):
+        start = m.start()
+        if start >= end and credit_code_valid(m.group("code")):
+            end = start + 18
+            spans.append(start)
+    for start in spans:
+        text = text[:start] + _keep(text[start : start + 18], 2, 4) + text[start + 18 :]
+    return text
+
+
+def _id18_grouped(m: re.Match[str]) -> str:
+    if not id_number_valid(m.group("area") + m.group("birth") + m.group("tail")):
+        return m.group(0)
+    sep = m.group("sep")
+    return m.group("area")[:3] + MASK * 3 + sep + MASK * 8 + sep + m.group("tail")
+
+
+def _mobile_grouped(m: re.Match[str]) -> str:
+    if m.group("tail") is not None:
+        return m.group("head") + MASK * 4 + m.group("tail")
+    return m.group("head") + MASK * 4 + m.group("tail8")
 
 
 def _email(m: re.Match[str]) -> str:
@@ -150,12 +183,15 @@ def _mask_digit_forms(text: str) -> str:
     digits = _ELEVEN_DIGITS.search(text) is not None
     if digits:
         text = _ID18.sub(_id18, text)
-    text = _USCC.sub(_uscc, text)
+    grouped = "-" in text or " " in text
+    if grouped:
+        text = _ID18_GROUPED.sub(_id18_grouped, text)
+    text = _mask_credit_codes(text)
     if digits:
         text = _ID15.sub(lambda m: _keep(m.group(0), 3, 3), text)
         text = _MOBILE.sub(lambda m: m.group("cc") + _keep(m.group("number"), 3, 4), text)
-    if "-" in text or " " in text:
-        text = _MOBILE_GROUPED.sub(lambda m: m.group("head") + MASK * 4 + m.group("tail"), text)
+    if grouped or "." in text:
+        text = _MOBILE_GROUPED.sub(_mobile_grouped, text)
     if "-" in text:
         text = _LANDLINE.sub(lambda m: m.group("area") + "-" + _keep(m.group("number"), 0, 4), text)
     return text

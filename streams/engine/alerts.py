@@ -100,8 +100,10 @@ def plain(text: str) -> bool:
     e-mail addresses) or one of the digit forms of its precheck ``_DIGIT_FORMS``: eleven
     digits in a row; a run of seven digits inside 18 digits and letters in a row (a credit
     code); a run of seven digits right after ``0dd-`` or ``0ddd-`` (a landline); or three
-    digits, a space or "-", four digits, the same separator, four digits (a grouped mobile
-    number). Non-ASCII text (full-width and other scripts' digits) is left to ``mask_text``.
+    digits, a space, "-" or ".", then four digits and the same separator and four digits, or
+    eight digits (a grouped mobile number; a citizen ID number in groups has three digits
+    and a separator before eight digits too). Non-ASCII text (full-width and other scripts'
+    digits) is left to ``mask_text``.
     """
     size = len(text)
     run = 0
@@ -114,7 +116,7 @@ def plain(text: str) -> bool:
             if run >= 11:
                 return False
         else:
-            if (code == 32 or code == 45) and run >= 3 and _grouped_mobile(text, i):
+            if (code == 32 or code == 45 or code == 46) and run >= 3 and _grouped_digits(text, i):
                 return False
             run = 0
             if code >= 128 or code == 58 or code == 61 or code == 64:  # non-ASCII : = @
@@ -122,11 +124,18 @@ def plain(text: str) -> bool:
     return True
 
 
-def _grouped_mobile(text: str, sep: int) -> bool:
-    """Whether four digits, ``text[sep]`` again and four digits follow position ``sep``."""
-    if sep + 9 >= len(text) or ord(text[sep + 5]) != ord(text[sep]):
+def _grouped_digits(text: str, sep: int) -> bool:
+    """Whether four digits follow position ``sep``, then ``text[sep]`` again and four digits,
+    or four more digits."""
+    if sep + 8 >= len(text) or not all(_digit(text, sep + j) for j in (1, 2, 3, 4)):
         return False
-    return all(_digit(text, sep + j) for j in (1, 2, 3, 4, 6, 7, 8, 9))
+    if all(_digit(text, sep + j) for j in (5, 6, 7, 8)):
+        return True
+    return (
+        sep + 9 < len(text)
+        and ord(text[sep + 5]) == ord(text[sep])
+        and all(_digit(text, sep + j) for j in (6, 7, 8, 9))
+    )
 
 
 def _plain_run(text: str, start: int) -> bool:

@@ -97,7 +97,7 @@ def test_plain_texts_are_those_mask_text_leaves_alone() -> None:
     """``plain`` lets message_for skip mask_text; it may only say so of texts mask_text keeps."""
     rnd = random.Random(7)
     # Near misses: digit runs of 6-12 after dashes and zeros, next to capitals.
-    alphabet = string.digits * 6 + "0000--  1" + "ANYXQ" + "abmy_./ +@:=#１行"
+    alphabet = string.digits * 6 + "0000--  ..1" + "ANYXQ" + "abmy_./ +@:=#１行"
     texts = ["AP-OPEN-20261125-0000041", "123456", "abc-123456-654321", ""]
     texts += ["".join(rnd.choice(_PIECES) for _ in range(rnd.randint(1, 4))) for _ in range(5_000)]
     texts += [
@@ -121,6 +121,10 @@ def test_plain_texts_are_those_mask_text_leaves_alone() -> None:
         "a@b",
         "138 1234 5678",
         "138-1234-5678",
+        "138.1234.5678",
+        "138 12345678",
+        "110105 19491231 002X",
+        "110105-19491231-002X",
         "91350100m000100y43",
         "行",
         "１",

@@ -51,6 +51,16 @@ def test_check_digits() -> None:
         (f"企业{CREDIT_CODE.lower()}被检查", "企业91************0y43被检查"),
         ("电话１３８１２３４５６７８", "电话１３８****５６７８"),
         ("证号１１０１０５１９４９１２３１００２Ｘ", "证号１１０***********００２Ｘ"),
+        # written in groups, run into letters, with a 0086 prefix or an extension
+        ("身份证 110105 19491231 002X 已核", "身份证 110*** ******** 002X 已核"),
+        ("证号110105-19491231-002X。", "证号110***-********-002X。"),
+        (f"USCC{CREDIT_CODE}", "USCC91************0Y43"),
+        (f"N{CREDIT_CODE}号", "N91************0Y43号"),
+        (f"{CREDIT_CODE}abc", "91************0Y43abc"),
+        ("tel 008613812345678", "tel 0086138****5678"),
+        ("分机13812345678x123", "分机138****5678x123"),
+        ("手机 138 12345678", "手机 138 ****5678"),
+        ("手机138.1234.5678", "手机138.****.5678"),
     ],
 )
 def test_identifiers_are_masked(text: str, masked: str) -> None:
@@ -67,6 +77,9 @@ def test_identifiers_are_masked(text: str, masked: str) -> None:
         "超期3个工作日（截止2024-11-25）",
         "编号 100 2000 3000 与 138 1234 567",  # no mobile: 0 after 1, three digits at the end
         "批次138-1234 5678",  # separators differ
+        "证号110105 19491231 0021",  # grouped like an ID, check digit says no
+        f"编号9{CREDIT_CODE}",  # a digit before: part of a longer number
+        "版本 1.2.3, 金额 1234.5678 元",
         "全角金额１２３４５６７元",
         "",
     ],

@@ -55,6 +55,14 @@ _PIECES = [
     "138 1234 5678",
     "138-1234-5678",
     "+86 138 1234 5678",
+    "138.1234.5678",
+    "138 12345678",
+    "0086",
+    "110105 19900101 1237",
+    "110105-19900101-1237",
+    "USCC",
+    "x123",
+    ".",
     "１３８",
     "Ｘ",
     "ｍ",
@@ -71,10 +79,11 @@ def _reference(text: str) -> str:
     # digit forms: on the ASCII copy (full-width characters read as ASCII), masks carried back
     copy = text.translate(p._FULL_WIDTH)
     masked = p._ID18.sub(p._id18, copy)
-    masked = p._USCC.sub(p._uscc, masked)
+    masked = p._ID18_GROUPED.sub(p._id18_grouped, masked)
+    masked = p._mask_credit_codes(masked)
     masked = p._ID15.sub(lambda m: p._keep(m.group(0), 3, 3), masked)
     masked = p._MOBILE.sub(lambda m: m.group("cc") + p._keep(m.group("number"), 3, 4), masked)
-    masked = p._MOBILE_GROUPED.sub(lambda m: m.group("head") + p.MASK * 4 + m.group("tail"), masked)
+    masked = p._MOBILE_GROUPED.sub(p._mobile_grouped, masked)
     masked = p._LANDLINE.sub(
         lambda m: m.group("area") + "-" + p._keep(m.group("number"), 0, 4), masked
     )
