@@ -55,7 +55,7 @@ from streams.live.horizon import decode_facts_message, encode_fact, encode_horiz
 from streams.live.processor import CasePartition, FactPartition, Message, Output, Pipeline
 from streams.live.publish import BatchPublisher
 from streams.live.state import case_table_key, cross_table_key, expired_key, scan_prefix
-from streams.live.topics import Topics
+from streams.live.topics import Topics, bootstrap_list
 from streams.settings import Settings
 from streams.storage.errors import StorageUnavailable
 
@@ -170,6 +170,10 @@ class LiveService:
         self.stats = {"events": 0, "alerts": 0, "dead_letters": 0, "batches": 0, "duplicates": 0}
         self._storage_seen = 0.0  # monotonic time of the last write or ping outcome
         self._ping: asyncio.Task[None] | None = None
+        # Log ends of the owned event partitions as the broker reports them (health probe),
+        # so consumer lag keeps growing when this worker's own fetches stop.
+        self._log_end: dict[tuple[str, int], int] = {}
+        self._log_end_client: Any = None
 
     # ------------------------------------------------------------ partitions
     def case_partition(self, topic: str, partition: int) -> CasePartition:
@@ -484,6 +488,9 @@ class LiveService:
             raise
         except Exception as exc:
             health.set_broker(False, type(exc).__name__)
+        else:
+            if self.metrics is not None:
+                await self._refresh_log_ends(timeout)
         idle = time.monotonic() - self._storage_seen >= self.settings.health_probe_interval_s
         ping = getattr(self.store, "ping", None)
         if (
@@ -493,6 +500,73 @@ class LiveService:
             and (self._ping is None or self._ping.done())
         ):
             self._ping = asyncio.ensure_future(self._ping_storage(ping, timeout))
+
+    async def _refresh_log_ends(self, timeout: float) -> None:
+        """Ask the broker where the owned event partitions end, and report their lag.
+
+        The lag the tick reports compares with the high watermark of this worker's own
+        fetches, which stops moving when the fetches do (a stuck consumer, a paused
+        partition): the broker's answer keeps it growing, so the stalled-worker and
+        growing-lag alerts see it. A client of its own (no group), on this event loop.
+        """
+        try:
+            owned = [tp for tp in self.app.consumer.assignment() if tp.topic in self.domain]
+        except Exception:  # consumer not started yet
+            return
+        if not owned:
+            return
+        from aiokafka.structs import TopicPartition
+
+        try:
+            if self._log_end_client is None:
+                from aiokafka import AIOKafkaConsumer
+
+                client = AIOKafkaConsumer(
+                    bootstrap_servers=bootstrap_list(self.settings.kafka_bootstrap),
+                    group_id=None,
+                    enable_auto_commit=False,
+                    client_id=f"{self.settings.worker_group_id}-log-ends",
+                )
+                try:
+                    await asyncio.wait_for(client.start(), timeout)
+                except BaseException:
+                    await client.stop()
+                    raise
+                self._log_end_client = client
+            ends = await asyncio.wait_for(
+                self._log_end_client.end_offsets(
+                    [TopicPartition(tp.topic, tp.partition) for tp in owned]
+                ),
+                timeout,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next probe asks again; the fetch high watermark stands
+            log.debug("log ends: %r", exc)
+            return
+        for tp in owned:
+            end = ends.get(TopicPartition(tp.topic, tp.partition))
+            if end is not None:
+                self._log_end[(tp.topic, tp.partition)] = end
+        consumer = self.app.consumer
+        for tp in owned:
+            if self.offsets.known(tp):
+                try:
+                    highwater = consumer.highwater(tp)
+                except Exception:
+                    highwater = None
+                self._report_lag(tp, highwater)
+
+    def _report_lag(self, tp: Any, highwater: int | None) -> None:
+        """Consumer lag of a partition: from the further of the fetch high watermark and the
+        log end the broker last reported (Tansu reports the start of the last batch there)."""
+        end = self._log_end.get((tp.topic, tp.partition))
+        if highwater is None or (end is not None and end > highwater):
+            highwater = end
+        if highwater is not None:
+            self.metrics.set_consumer_lag(
+                tp.topic, tp.partition, highwater - self.offsets.expected(tp)
+            )
 
     async def _ping_storage(self, ping: Callable[[], None], timeout: float) -> None:
         """Ping the storage on the writer's thread (never beside a write) when nothing was written."""
@@ -554,10 +628,8 @@ class LiveService:
                     highwater = consumer.highwater(tp)
                 except Exception:
                     highwater = None
-                if self.metrics is not None and highwater is not None:
-                    self.metrics.set_consumer_lag(
-                        tp.topic, tp.partition, highwater - self.offsets.expected(tp)
-                    )
+                if self.metrics is not None:
+                    self._report_lag(tp, highwater)
                 horizon = part.clock.horizon(part.clock.caught_up(highwater), idle)
                 if horizon is None:
                     continue
@@ -817,8 +889,9 @@ class LiveService:
         revoked partition is dropped (``_write_states``) and its commit refused
         by the consumer, so the next owner starts from a consistent state.
         """
-        if self.metrics is not None:
-            for tp in revoked:
+        for tp in revoked:
+            self._log_end.pop((tp.topic, tp.partition), None)
+            if self.metrics is not None:
                 self.metrics.forget_partition(tp.topic, tp.partition)
         locks = []
         for lock in (self.lock, self.fact_lock):
@@ -845,6 +918,12 @@ class LiveService:
                 lock.release()
 
     async def close(self) -> None:
+        if self._log_end_client is not None:
+            client, self._log_end_client = self._log_end_client, None
+            try:
+                await asyncio.wait_for(client.stop(), self.settings.health_probe_timeout_s)
+            except Exception as exc:
+                log.debug("log ends client: %r", exc)
         self.executor.shutdown(wait=True)
 
 

@@ -471,6 +471,7 @@ def test_health_probe_reports_broker_and_idle_storage_without_waiting_on_the_pip
         _unpersisted=0,
         _ping=None,
         lock=asyncio.Lock(),
+        metrics=None,
     )
     fake._ping_storage = lambda p, t: LiveService._ping_storage(fake, p, t)  # type: ignore[arg-type]
 
@@ -499,6 +500,59 @@ def test_health_probe_reports_broker_and_idle_storage_without_waiting_on_the_pip
         asyncio.run(run())
     finally:
         fake.executor.shutdown()
+
+
+def test_consumer_lag_follows_the_broker_when_the_workers_fetches_stop() -> None:
+    """A stuck fetcher keeps its last high watermark; the lag must still grow, from the
+    log end the broker reports to the health probe (and never shrink below the fetch's)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from aiokafka.structs import TopicPartition
+    from prometheus_client import CollectorRegistry
+
+    from streams.live.service import LiveService
+    from streams.observability.metrics import Metrics
+
+    approval, facts = TopicPartition("t.approval", 0), TopicPartition("t.facts", 0)
+    log_end = {approval: 50}
+
+    class LogEnds:
+        asked: list[list[TopicPartition]] = []
+
+        async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+            self.asked.append(tps)
+            return {tp: log_end[tp] for tp in tps}
+
+    metrics = Metrics(CollectorRegistry(), process_metrics=False)
+    fake = SimpleNamespace(
+        app=SimpleNamespace(
+            consumer=SimpleNamespace(
+                assignment=lambda: {approval, facts},
+                highwater=lambda tp: 10,  # stale
+            )
+        ),
+        domain={"t.approval"},
+        offsets=SimpleNamespace(known=lambda tp: True, expected=lambda tp: 10),
+        metrics=metrics,
+        settings=None,
+        _log_end={},
+        _log_end_client=LogEnds(),
+    )
+    fake._report_lag = lambda tp, hw: LiveService._report_lag(fake, tp, hw)  # type: ignore[arg-type]
+
+    def lag() -> float | None:
+        return metrics.registry.get_sample_value(
+            "supervision_consumer_lag_messages", {"topic": "t.approval", "partition": "0"}
+        )
+
+    asyncio.run(LiveService._refresh_log_ends(fake, 1.0))  # type: ignore[arg-type]
+    assert LogEnds.asked == [[approval]]  # event partitions only: the worker writes facts itself
+    assert lag() == 40
+    LiveService._report_lag(fake, approval, 10)  # type: ignore[arg-type]  # the tick, stale
+    assert lag() == 40
+    LiveService._report_lag(fake, approval, 70)  # type: ignore[arg-type]  # fetches resumed
+    assert lag() == 60
 
 
 def test_timed_alerts_are_noted_for_timer_lag_wherever_they_fire() -> None:
