@@ -432,3 +432,39 @@ def test_clickhouse_targets_use_the_plugin_query_model() -> None:
                 assert re.search(r"\bAS time\b", target["rawSql"]), (
                     f"{where}: a time series needs a time column"
                 )
+
+
+def test_template_variables_reach_sql_only_percent_encoded() -> None:
+    """A value is quoted by ClickHouse's decodeURLComponent, never by Grafana's formats.
+
+    The only other place a variable may stand is the plugin's ``$__conditionalAll``, whose
+    second argument is the variable itself (it tests for All and is replaced, not quoted).
+    The macro emulation of this suite models exactly these two forms.
+    """
+    for where, sql in _ch_queries():
+        rest = re.sub(r"decodeURLComponent\('\$\{\w+:percentencode\}'\)", "", sql)
+        rest = re.sub(r",\s*\$\w+\)", ")", rest)  # $__conditionalAll(condition, $var)
+        stray = re.findall(r"\$(?!__)\{?\w+", rest)
+        assert not stray, f"{where}: variables outside percent-encoding: {stray}"
+
+
+def test_on_time_rates_are_coloured_red_low_green_high() -> None:
+    """Grafana's default thresholds (green, red from 80) would paint a good rate red."""
+    board = DASHBOARDS["department-performance.json"]
+    coloured = 0
+    for panel in board["panels"]:
+        configs = [panel["fieldConfig"]["defaults"]] if panel["type"] == "stat" else []
+        configs += [
+            {p["id"]: p["value"] for p in o["properties"]}
+            for o in panel["fieldConfig"]["overrides"]
+            if o["matcher"]["options"] == "on_time_rate"
+        ]
+        for config in configs:
+            if config.get("unit") != "percent":
+                continue
+            steps = config["thresholds"]["steps"]
+            assert [s["color"] for s in steps] == ["red", "yellow", "green"], panel["title"]
+            assert [s["value"] for s in steps][1:] == sorted(s["value"] for s in steps[1:])
+            assert (config["min"], config["max"]) == (0, 100)
+            coloured += 1
+    assert coloured >= 3  # the stat, the ranking and the ranking by period
