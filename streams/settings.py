@@ -1,7 +1,9 @@
 """Every setting of the product, in one typed object read from the environment.
 
-Secrets (passwords inside URLs) are never printed: ``Settings.safe_dump()``
-masks them, and ``repr`` of secret fields shows ``**********``.
+Secrets are never printed: ``CLICKHOUSE_URL`` (it may hold a password) and the
+passwords are ``SecretStr`` (``repr`` shows ``**********``), log records pass through
+``streams.privacy.mask_text``, and ``CLICKHOUSE_PASSWORD_FILE`` keeps the password out
+of the environment.
 """
 
 from __future__ import annotations

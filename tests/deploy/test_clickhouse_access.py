@@ -1,7 +1,7 @@
 """ClickHouse access control.
 
 - On a real ClickHouse 18.16 server (Debian's clickhouse-server), started here
-  with the users.xml that deploy/clickhouse/legacy/render_users_xml.py renders:
+  with the users.xml that deploy/clickhouse/legacy/access.py renders:
   the writer writes, Grafana reads everything and cannot write, each auditor
   sees only the alerts and events of their departments, wrong passwords fail.
 - deploy/clickhouse/access-control.sql (a current server's SQL RBAC) is parsed
