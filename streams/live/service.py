@@ -548,14 +548,9 @@ class LiveService:
             end = ends.get(TopicPartition(tp.topic, tp.partition))
             if end is not None:
                 self._log_end[(tp.topic, tp.partition)] = end
-        consumer = self.app.consumer
         for tp in owned:
             if self.offsets.known(tp):
-                try:
-                    highwater = consumer.highwater(tp)
-                except Exception:
-                    highwater = None
-                self._report_lag(tp, highwater)
+                self._report_lag(tp, _highwater(self.app.consumer, tp))
 
     def _report_lag(self, tp: Any, highwater: int | None) -> None:
         """Consumer lag of a partition: from the further of the fetch high watermark and the
@@ -624,10 +619,7 @@ class LiveService:
                 part = self.case_partition(tp.topic, tp.partition)
                 if part.clock.next_offset is None:
                     part.clock.next_offset = self.offsets.expected(tp)
-                try:
-                    highwater = consumer.highwater(tp)
-                except Exception:
-                    highwater = None
+                highwater = _highwater(consumer, tp)
                 if self.metrics is not None:
                     self._report_lag(tp, highwater)
                 horizon = part.clock.horizon(part.clock.caught_up(highwater), idle)
@@ -661,14 +653,7 @@ class LiveService:
             # it an idle worker would always look one message behind.
             for tp in assignment:
                 if tp.topic == self.topics.facts and self.offsets.known(tp):
-                    try:
-                        highwater = consumer.highwater(tp)
-                    except Exception:
-                        continue
-                    if highwater is not None:
-                        self.metrics.set_consumer_lag(
-                            tp.topic, tp.partition, highwater - self.offsets.expected(tp)
-                        )
+                    self._report_lag(tp, _highwater(consumer, tp))
 
     def _note_caught_up(self, tps: set[Any], now: int) -> None:
         """After a batch: the partitions it emptied count as consumed up to the idle horizon."""
@@ -925,6 +910,15 @@ class LiveService:
             except Exception as exc:
                 log.debug("log ends client: %r", exc)
         self.executor.shutdown(wait=True)
+
+
+def _highwater(consumer: Any, tp: Any) -> int | None:
+    """The high watermark of the consumer's last fetch of ``tp``; None when it has none."""
+    try:
+        highwater: int | None = consumer.highwater(tp)
+    except Exception:
+        return None
+    return highwater
 
 
 def _facts_tp(service: LiveService, partition: int) -> Any:
