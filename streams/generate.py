@@ -48,20 +48,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from streams.contract import topic_for
+
 # --------------------------------------------------------------------------
 # Contract facts
 
-TOPIC_SUFFIX_BY_PROCESS: dict[str, str] = {
-    "approval": "approval",
-    "leader_assignment": "approval",
-    "complaint": "approval",
-    "penalty": "approval",
-    "fund_disbursement": "fund",
-    "tender": "trade",
-    "inspection_plan": "inspection",
-    "inspection": "inspection",
-}
-"""Topic of each process is ``{prefix}.{suffix}`` (events.md § Transport)."""
 
 PREFIX_BY_PROCESS: dict[str, str] = {
     "approval": "AP",
@@ -1681,10 +1672,6 @@ def _malformed(ev: dict[str, Any], rng: random.Random, event_id: str) -> bytes:
         bad["dept"] = rng.choice((17, None, ""))
     return orjson.dumps(bad)
 
-
-def topic_for(process: str, prefix: str = "supervision") -> str:
-    """The topic carrying ``process`` (events.md § Transport); unknown ones go with approvals."""
-    return f"{prefix}.{TOPIC_SUFFIX_BY_PROCESS.get(process, 'approval')}"
 
 
 __all__ = [

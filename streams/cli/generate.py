@@ -116,20 +116,14 @@ def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) ->
 
 def topic_map(prefix: str | None) -> dict[str, str]:
     """Topic per process: ``{prefix}.approval`` etc., or the TOPIC_* settings without a prefix."""
-    from streams.generate import TOPIC_SUFFIX_BY_PROCESS
+    from streams.contract import DOMAIN_SUFFIXES, topics_by_process
 
     if prefix:
-        return {p: f"{prefix}.{suffix}" for p, suffix in TOPIC_SUFFIX_BY_PROCESS.items()}
+        return topics_by_process({s: f"{prefix}.{s}" for s in DOMAIN_SUFFIXES})
     from streams.settings import get_settings
 
     settings = get_settings()
-    by_suffix = {
-        "approval": settings.topic_approval,
-        "fund": settings.topic_fund,
-        "trade": settings.topic_trade,
-        "inspection": settings.topic_inspection,
-    }
-    return {p: by_suffix[suffix] for p, suffix in TOPIC_SUFFIX_BY_PROCESS.items()}
+    return topics_by_process({s: getattr(settings, f"topic_{s}") for s in DOMAIN_SUFFIXES})
 
 
 @app.command("generate")

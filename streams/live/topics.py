@@ -13,21 +13,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+from streams.contract import topic_suffix
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Which topic carries which process (events.md § Transport).
-PROCESS_TOPIC_FIELD: dict[str, str] = {
-    "approval": "topic_approval",
-    "leader_assignment": "topic_approval",
-    "complaint": "topic_approval",
-    "penalty": "topic_approval",
-    "fund_disbursement": "topic_fund",
-    "tender": "topic_trade",
-    "inspection_plan": "topic_inspection",
-    "inspection": "topic_inspection",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +56,8 @@ class Topics:
         return (*self.domain, self.alerts, self.deadletter, self.facts)
 
     def for_process(self, process: str) -> str | None:
-        name = {
-            "topic_approval": self.approval,
-            "topic_fund": self.fund,
-            "topic_trade": self.trade,
-            "topic_inspection": self.inspection,
-        }
-        field = PROCESS_TOPIC_FIELD.get(process)
-        return name[field] if field else None
+        suffix = topic_suffix(process)
+        return getattr(self, suffix) if suffix else None
 
 
 def bootstrap_list(bootstrap: str) -> list[str]:

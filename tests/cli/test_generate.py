@@ -11,18 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from streams.contract import TOPIC_SUFFIX_BY_PROCESS as TOPIC_OF
 from streams.engine import EventValidator
-
-TOPIC_OF = {
-    "approval": "approval",
-    "leader_assignment": "approval",
-    "complaint": "approval",
-    "penalty": "approval",
-    "fund_disbursement": "fund",
-    "tender": "trade",
-    "inspection_plan": "inspection",
-    "inspection": "inspection",
-}
 
 
 def supervise(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
