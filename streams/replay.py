@@ -3,13 +3,19 @@
 Lines are validated; rejected ones are reported with their line number and
 reason. Accepted events are de-duplicated by ``event_id`` in read order (the
 first one read wins), ordered by ``occurred_at`` (stable, so equal instants
-keep read order) and fed to the engine; timed alerts are raised up to the
-as-of instant (default: the latest ``occurred_at`` of the input).
+keep read order) and fed to the engine.
+
+Replay gives the supervision state as of an instant T (rules.md §1.3; default:
+the latest ``occurred_at`` of the input): only events with ``occurred_at`` ≤ T
+are evaluated (later ones are read, counted in ``beyond_as_of`` and left out),
+and every alert whose ``raised_at`` is ≤ T is raised — what the live service
+had raised by T once every event up to T had arrived.
 """
 
 from __future__ import annotations
 
 import gc
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -35,6 +41,8 @@ class ReplaySummary:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    beyond_as_of: int = 0
+    """Accepted events with ``occurred_at`` after the as-of instant: read, not evaluated."""
     as_of: int | None = None
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -106,6 +114,12 @@ def _replay(
     summary = ReplaySummary()
     events = read_events(lines, validator or EventValidator(), summary, on_reject)
     events.sort(key=lambda e: e.occurred_at)
+    if as_of is None:
+        as_of = events[-1].occurred_at if events else None
+    elif events and events[-1].occurred_at > as_of:
+        cut = bisect_right(events, as_of, key=lambda e: e.occurred_at)
+        summary.beyond_as_of = len(events) - cut
+        del events[cut:]
     events.reverse()  # fed by popping off the end: each event is freed once the engine has it
     total = len(events)
     # Nothing is persisted and event ids are already unique: no change tracking, no id memory.
@@ -113,11 +127,11 @@ def _replay(
 
     def emit(alerts: list[Alert]) -> None:
         for alert in alerts:
+            if as_of is not None and alert.raised_at > as_of:
+                continue  # not yet raised as of the cut (e.g. raised at a later reported_at)
             summary.alerts[(alert.rule, alert.level)] += 1
             on_alert(alert)
 
-    if as_of is None:
-        as_of = events[0].occurred_at if events else None
     while events:
         emit(engine.feed_popped(events, _CHUNK))
         if progress is not None:

@@ -1,4 +1,9 @@
-"""The worked scenarios of ../shared/scenarios: events in, expected alerts out."""
+"""Worked scenarios: events in, expected alerts out.
+
+The contract's own live in ``../shared/scenarios``; the project's, for behaviour
+the contract states in prose (such as the as-of cut), in ``tests/worked``. Both
+have the same layout (``../shared/scenarios/README.md``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 import orjson
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "scenarios"
+WORKED_DIR = Path(__file__).resolve().parent / "worked"
 
 
 @dataclass(frozen=True)
@@ -24,9 +30,9 @@ class Scenario:
         return self.path / "events.jsonl"
 
 
-def load_scenarios() -> list[Scenario]:
+def load_scenarios(root: Path = SCENARIOS_DIR) -> list[Scenario]:
     scenarios = []
-    for path in sorted(p for p in SCENARIOS_DIR.iterdir() if p.is_dir()):
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
         readme = (path / "README.md").read_text(encoding="utf-8")
         match = re.search(r"(\d+) rejected lines", readme)
         scenarios.append(

@@ -39,7 +39,10 @@ def _print_summary(summary: ReplaySummary, source: str, format_instant: object) 
         f"replay {source}: read {summary.lines} lines, accepted {summary.accepted}, "
         f"rejected {summary.rejected}, duplicates dropped {summary.duplicates}, blank {summary.blank}"
     )
-    echo(f"as of {as_of}: {summary.alert_count} alerts")
+    echo(
+        f"as of {as_of}: {summary.alert_count} alerts; "
+        f"{summary.beyond_as_of} events after as-of read and left out"
+    )
     for (rule, level), count in sorted(summary.alerts.items()):
         echo(f"  {rule:<28} {level:<7} {count}")
 
@@ -52,7 +55,9 @@ def replay_command(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", help="Evaluation instant (RFC 3339 with offset); default: latest event."
+            "--as-of",
+            help="State as of this instant (RFC 3339 with offset): later events are left out, "
+            "alerts raised up to it are given; default: latest event.",
         ),
     ] = None,
     out: Annotated[

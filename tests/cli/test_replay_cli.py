@@ -9,9 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.scenarios import comparable, load_scenarios
+from tests.scenarios import WORKED_DIR, comparable, load_scenarios
 
 SCENARIOS = load_scenarios()
+WORKED = load_scenarios(WORKED_DIR)
 
 
 def supervise(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -28,7 +29,7 @@ def test_there_are_scenarios() -> None:
     assert len(SCENARIOS) >= 8
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", SCENARIOS + WORKED, ids=lambda s: s.name)
 def test_scenario_through_replay(scenario, tmp_path: Path) -> None:
     rejects = tmp_path / "rejects.jsonl"
     result = supervise(
@@ -137,3 +138,26 @@ def test_missing_calendar_year_stops_with_the_year(tmp_path: Path) -> None:
     result = supervise("replay", str(source))
     assert result.returncode == 2
     assert "2027" in result.stderr.decode()
+
+
+def test_as_of_cut_counts_the_events_left_out() -> None:
+    """rules.md §1.3: events after as-of are read, counted in the summary and not evaluated."""
+    (scenario,) = [s for s in WORKED if s.name == "01-as-of-cut"]
+    result = supervise("replay", str(scenario.events), "--as-of", scenario.as_of)
+    assert result.returncode == 0, result.stderr.decode()
+    summary = result.stderr.decode()
+    assert "accepted 10" in summary
+    assert "3 alerts; 4 events after as-of read and left out" in summary
+    # Without --as-of the latest event is the cut: nothing is left out, every alert is raised.
+    full = supervise("replay", str(scenario.events))
+    rules = sorted(orjson.loads(line)["rule"] for line in full.stdout.splitlines())
+    assert rules.count("SKIPPED_STEP") == 1 and rules.count("REFUSAL_WITHOUT_REASON") == 2
+    assert "0 events after as-of" in full.stderr.decode()
+
+
+def test_as_of_before_every_event_gives_nothing() -> None:
+    (scenario,) = [s for s in WORKED if s.name == "01-as-of-cut"]
+    result = supervise("replay", str(scenario.events), "--as-of", "2026-03-01T00:00:00+08:00")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b""
+    assert "0 alerts; 10 events after as-of read and left out" in result.stderr.decode()
