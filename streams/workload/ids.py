@@ -4,19 +4,15 @@ An inspector watching a demo sees numbers like the ones the business systems
 print on their forms, never a hint of what the generator planted (that goes to
 the planted-case record, ``streams.workload.stream.PlantedCase``):
 
-===================  =================================  ==============================
-process              format                             example
-===================  =================================  ==============================
-approval             area code, accept date, number     ``3301022026010573122046``
-                     (办件编号, 22 digits)
-leader_assignment    ``JB-{year}-{number}`` (交办单号)     ``JB-2026-73122046``
-complaint            ``GD{date}{number}`` (12345 工单号)  ``GD2026010573122046``
-penalty              ``CF-{dept}-{year}-{number}`` (案号)  ``CF-SCJ-2026-73122046``
-fund_disbursement    ``BF{date}{number}`` (拨付单号)       ``BF2026010573122046``
-tender               ``ZFCG-{year}-{number}`` (项目编号)    ``ZFCG-2026-73122046``
-inspection_plan      ``JCJH-{dept}-{year}-{number}``     ``JCJH-SCJ-2026-73122046``
-inspection           ``JC{date}{number}`` (检查编号)       ``JC2026010573122046``
-===================  =================================  ==============================
+- approval 办件编号: area code, accept date, number (22 digits),
+  ``3301022026010573122046``;
+- leader_assignment 交办单号: ``JB-{year}-{number}``, ``JB-2026-73122046``;
+- complaint 12345 工单号: ``GD{date}{number}``, ``GD2026010573122046``;
+- penalty 处罚案号: ``CF-{dept}-{year}-{number}``, ``CF-SCJ-2026-73122046``;
+- fund_disbursement 拨付单号: ``BF{date}{number}``, ``BF2026010573122046``;
+- tender 采购项目编号: ``ZFCG-{year}-{number}``, ``ZFCG-2026-73122046``;
+- inspection_plan 检查计划编号: ``JCJH-{dept}-{year}-{number}``, ``JCJH-SCJ-2026-73122046``;
+- inspection 检查编号: ``JC{date}{number}``, ``JC2026010573122046``.
 
 ``number`` is an eight-digit running number: the case's serial plus an offset
 drawn from the seed, so ids are unique within a workload and workloads of
