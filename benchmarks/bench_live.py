@@ -51,9 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from streams.contract import TOPIC_SUFFIX_BY_PROCESS  # noqa: E402
-from streams.generate import GenerateConfig, generate_events  # noqa: E402
 from streams.live.topics import Topics, ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.workload import GenerateConfig, generate_events  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
 

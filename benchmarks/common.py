@@ -13,14 +13,16 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / ".bench"
+WORKLOAD_FORMAT = 2  # bumped when the generator's bytes change (2: upstream-style case ids)
 
 
 def workload_file(cases: int, seed: int, open_share: float, order: str = "feed") -> Path:
     """A generated JSONL workload, cached under .bench/ (same parameters, same bytes)."""
-    from streams.generate import GenerateConfig, generate_events
+    from streams.workload import GenerateConfig, generate_events
 
     BENCH_DIR.mkdir(exist_ok=True)
-    path = BENCH_DIR / f"workload-{cases}-{seed}-{open_share}-{order}.jsonl"
+    name = f"workload-v{WORKLOAD_FORMAT}-{cases}-{seed}-{open_share}-{order}.jsonl"
+    path = BENCH_DIR / name
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as out:

@@ -104,8 +104,10 @@ PY
 
 # --- 4. workload ----------------------------------------------------------------
 say "streaming $CASES generated cases at $RATE events/s"
+# What each case carries goes to a file beside the stream, for checking afterwards: the case
+# ids on screen are upstream-style numbers that do not give the planted violations away.
 "$PY" -m streams.cli generate --cases "$CASES" --seed 7 --kafka "$BOOTSTRAP" --no-create-topics \
-  --rate "$RATE" >&2
+  --rate "$RATE" --planted "$DEMO_DIR/planted.jsonl" >&2
 
 # Wait until every event is stored (offsets are committed only after storage) and alerts settle.
 "$PY" - <<'PY'
@@ -167,4 +169,6 @@ Query them:
   $ENVSET .venv/bin/supervise query alerts --rule OVERDUE --level red
   $ENVSET .venv/bin/supervise query alerts --dept <DEPT> --format json
   $ENVSET .venv/bin/supervise query timeline <CASE_ID>
+
+What the generator planted in each case: $DEMO_DIR/planted.jsonl
 EOF

@@ -1,23 +1,30 @@
-"""``supervise generate``: a seeded, realistic workload as JSON Lines or straight to Kafka."""
+"""``supervise generate``: a seeded, realistic workload as JSON Lines or straight to Kafka.
+
+``--planted FILE`` writes, beside the events, one JSON line per case saying what
+the generator planted in it (``{"process", "case_id", "planted": [...], "open"}``):
+the case ids themselves look like the upstream systems' numbers and tell nothing.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
+import orjson
 import typer
 
 from streams.cli import app
-from streams.generate import (
+from streams.workload import (
     LAST_START,
     ORDERS,
     GenerateConfig,
     Line,
+    PlantedCase,
     WorkloadGenerator,
     encode_lines,
 )
@@ -66,6 +73,24 @@ def write_lines(lines: Iterator[Line], sink: BinaryIO, batch_size: int = WRITE_B
         count += len(batch)
     sink.flush()
     return count
+
+
+def open_sink(stack: ExitStack, target: str) -> BinaryIO:
+    """Standard output for ``-``, else the file (its folder created), closed with ``stack``."""
+    if target == "-":
+        return sys.stdout.buffer
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context(path.open("wb", buffering=1 << 20))
+
+
+def planted_writer(sink: BinaryIO) -> Callable[[PlantedCase], None]:
+    """A generator callback writing each case's planted record as one JSON line."""
+
+    def write(case: PlantedCase) -> None:
+        sink.write(orjson.dumps(case.to_dict()) + b"\n")
+
+    return write
 
 
 def produce_lines(lines: Iterator[Line], bootstrap: str, topics: dict[str, str]) -> int:
@@ -201,6 +226,13 @@ def generate_command(
             "--duplicate-rate", min=0, max=1, help="Share of events re-sent (same event_id)."
         ),
     ] = 0.0,
+    planted: Annotated[
+        str | None,
+        typer.Option(
+            "--planted",
+            help="JSON Lines file: per case, the violations planted in it (not in its ids).",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary on standard error.")
     ] = False,
@@ -226,32 +258,22 @@ def generate_command(
     except ValueError as exc:
         raise _fail(str(exc)) from None
 
-    generator = WorkloadGenerator(config)
-    lines = _paced(encode_lines(generator.events(), bad_rate=bad_rate, seed=seed), rate)
-    began = time.perf_counter()
-    if kafka is not None:
-        from kafka.errors import KafkaError
-
-        topics = topic_map(topic_prefix)
-        try:
-            if make_topics:
-                create_topics(kafka, topics, topic_prefix)
-            written = produce_lines(lines, kafka, topics)
-        except KafkaError as exc:
-            typer.echo(f"supervise generate: Kafka at {kafka}: {exc!r}", err=True)
-            raise typer.Exit(code=1) from None
-        target = f"Kafka {kafka} ({', '.join(sorted(set(topics.values())))})"
-    else:
-        target = out or "-"
-        with ExitStack() as stack:
-            if target == "-":
-                sink: BinaryIO = sys.stdout.buffer
-            else:
-                path = Path(target)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                sink = stack.enter_context(path.open("wb", buffering=1 << 20))
+    with ExitStack() as stack:
+        on_case = None
+        if planted is not None:
+            if planted == "-" or planted == out:
+                raise _fail("--planted needs a file of its own")
+            on_case = planted_writer(open_sink(stack, planted))
+        generator = WorkloadGenerator(config, on_case)
+        lines = _paced(encode_lines(generator.events(), bad_rate=bad_rate, seed=seed), rate)
+        began = time.perf_counter()
+        if kafka is not None:
+            written, target = _to_kafka(lines, kafka, topic_prefix, make_topics)
+        else:
+            target = out or "-"
+            sink = open_sink(stack, target)
             written = write_lines(lines, sink, 1 if rate > 0 else WRITE_BATCH)
-    elapsed = time.perf_counter() - began
+        elapsed = time.perf_counter() - began
     if not quiet:
         stats = generator.stats
         typer.echo(
@@ -261,3 +283,20 @@ def generate_command(
             f"{written - stats.events} malformed",
             err=True,
         )
+
+
+def _to_kafka(
+    lines: Iterator[Line], kafka: str, topic_prefix: str | None, make_topics: bool
+) -> tuple[int, str]:
+    """Produce the lines; returns (lines written, a description of the target)."""
+    from kafka.errors import KafkaError
+
+    topics = topic_map(topic_prefix)
+    try:
+        if make_topics:
+            create_topics(kafka, topics, topic_prefix)
+        written = produce_lines(lines, kafka, topics)
+    except KafkaError as exc:
+        typer.echo(f"supervise generate: Kafka at {kafka}: {exc!r}", err=True)
+        raise typer.Exit(code=1) from None
+    return written, f"Kafka {kafka} ({', '.join(sorted(set(topics.values())))})"

@@ -95,6 +95,34 @@ def test_generated_file_replays_with_every_bad_line_rejected(tmp_path: Path) -> 
     assert {"OVERDUE", "SKIPPED_STEP", "UNAUTHORIZED_INSPECTION", "STEP_OVERDUE"} <= rules
 
 
+def test_planted_record_beside_the_output(tmp_path: Path) -> None:
+    """--planted says what each case carries; the ids say nothing; the events are unchanged."""
+    events, planted, alerts = (tmp_path / n for n in ("e.jsonl", "p.jsonl", "a.jsonl"))
+    args = ("generate", "--cases", "1200", "--seed", "9", "--violation-rate", "0.5")
+    result = supervise(*args, "--out", str(events), "--planted", str(planted), "--quiet")
+    assert result.returncode == 0, result.stderr.decode()
+    plain = supervise(*args, "--out", "-", "--quiet")
+    assert plain.stdout == events.read_bytes()  # the record changes no byte of the output
+
+    record = [orjson.loads(line) for line in planted.read_bytes().splitlines()]
+    assert len(record) == 1200
+    assert all(set(r) == {"process", "case_id", "planted", "open"} for r in record)
+    case_ids = {orjson.loads(line)["case_id"] for line in events.read_bytes().splitlines()}
+    assert {r["case_id"] for r in record} == case_ids
+    kinds = {kind for r in record for kind in r["planted"]}
+    assert {"SKIP", "OVERDUE_R", "UNAUTH_NOPLAN"} <= kinds
+    assert not any(kind in case_id for kind in kinds for case_id in case_ids)
+
+    replayed = supervise("replay", str(events), "--out", str(alerts))
+    assert replayed.returncode == 0, replayed.stderr.decode()
+    skipped = {
+        a["case_id"]
+        for a in map(orjson.loads, alerts.read_bytes().splitlines())
+        if a["rule"] == "SKIPPED_STEP"
+    }
+    assert skipped == {r["case_id"] for r in record if r["planted"] == ["SKIP"]}
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -103,6 +131,7 @@ def test_generated_file_replays_with_every_bad_line_rejected(tmp_path: Path) -> 
         ("--start", "2026-12-01"),
         ("--start", "Monday"),
         ("--order", "backwards"),
+        ("--out", "x.jsonl", "--planted", "x.jsonl"),
     ],
 )
 def test_refuses_impossible_requests(args: tuple[str, ...], tmp_path: Path) -> None:

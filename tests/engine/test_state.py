@@ -6,8 +6,8 @@ import random
 
 from streams.engine import Engine, EventValidator, alert_to_dict, load_config
 from streams.engine.cases import STATE_FIELDS, CaseState
-from streams.generate import GenerateConfig, generate_events
 from streams.replay import ReplaySummary, read_events
+from streams.workload import GenerateConfig, generate_events
 
 CONFIG = load_config()
 

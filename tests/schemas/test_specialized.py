@@ -12,7 +12,7 @@ import jsonschema_rs
 
 from streams.engine import EventValidator
 from streams.engine.validate import _SPECIALIZED_MAX, SCHEMAS_DIR, load_schema, specialize
-from streams.generate import GenerateConfig, generate_events
+from streams.workload import GenerateConfig, generate_events
 
 SCHEMA = load_schema("event.schema.json")
 WHOLE = jsonschema_rs.validator_for(SCHEMA, validate_formats=True)
