@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 NATIVE := streams/engine/_native.json
-NATIVE_SOURCES := $(wildcard streams/engine/*.py)
+NATIVE_SOURCES := $(wildcard streams/engine/*.py streams/engine/rules/*.py)
 
 .DEFAULT_GOAL := help
 
