@@ -21,7 +21,7 @@ from streams.engine.facts import Fact
 from streams.engine.model import Alert, CaseStatus, Event
 from streams.engine.rules import core
 from streams.engine.rules.context import CaseRule, RuleContext
-from streams.engine.state import STATE_FIELDS, CaseState, event_hash, to_decimal
+from streams.engine.state import STATE_FIELDS, CaseState, case_status, event_hash, to_decimal
 
 __all__ = ["STATE_FIELDS", "CaseEngine", "CaseState", "event_hash", "to_decimal"]
 
@@ -41,6 +41,25 @@ class _ActionPlan:
     capture: tuple[str, ...]
     terminal: bool
     timers: bool
+
+
+def plan_for(config: SupervisionConfig, process: str, action: str) -> _ActionPlan:
+    """What an action of a process needs evaluated (decided once per (process, action))."""
+    template = config.templates[process]
+    on_event, facts = rules.rules_for(process, action)
+    return _ActionPlan(
+        template=template,
+        bit=template.bit[action],
+        check_order=action in template.order and "SKIPPED_STEP" in config.enabled,
+        clock_action=action in CLOCK_ACTIONS,
+        steps=bool(template.step_clocks),
+        remembers=rules.remembers(process),
+        rules=on_event,
+        facts=facts,
+        capture=template.capture.get(action, ()),
+        terminal=action in template.terminal,
+        timers=action in template.timer_actions,
+    )
 
 
 class CaseEngine:
@@ -67,7 +86,6 @@ class CaseEngine:
         self.index = DeadlineIndex()
         self._dirty: set[str] = set()
         self._status_dirty: set[str] = set()
-        self._on = config.enabled
         self._plans: dict[str, dict[str, _ActionPlan]] = {}  # process -> action -> plan
         self.open_count = 0  # cases without a terminal event
         self.timer_count = 0  # cases with a pending timed alert
@@ -132,24 +150,7 @@ class CaseEngine:
         return out
 
     def status_of(self, key: str, state: CaseState) -> CaseStatus:
-        deadline = self.local.end_of(state.last) if state.last is not None else None
-        on_time = None
-        if state.terminal and state.deadline_at_close is not None and state.closed_at is not None:
-            on_time = state.closed_at < state.deadline_at_close
-        return CaseStatus(
-            process=state.process,
-            case_id=key[len(state.process) + 1 :],
-            dept=state.dept,
-            started_at=state.started_at,
-            deadline=deadline,
-            terminal=state.terminal,
-            terminal_action=state.terminal_action,
-            closed_at=state.closed_at,
-            card_level=state.card,
-            updated_at=state.updated_at,
-            version=state.version,
-            completed_on_time=on_time,
-        )
+        return case_status(key, state, self.local)
 
     def _touch(self, key: str, state: CaseState, when: int, status: bool) -> None:
         if status:
@@ -205,26 +206,6 @@ class CaseEngine:
         self._reschedule(state)
 
     # ------------------------------------------------------------------ events
-    def _plan(self, process: str, action: str) -> _ActionPlan:
-        """What an action of a process needs evaluated, decided once per (process, action)."""
-        template = self.config.templates[process]
-        on_event, facts = rules.rules_for(process, action)
-        plan = _ActionPlan(
-            template=template,
-            bit=template.bit[action],
-            check_order=action in template.order and "SKIPPED_STEP" in self._on,
-            clock_action=action in CLOCK_ACTIONS,
-            steps=bool(template.step_clocks),
-            remembers=rules.remembers(process),
-            rules=on_event,
-            facts=facts,
-            capture=template.capture.get(action, ()),
-            terminal=action in template.terminal,
-            timers=action in template.timer_actions,
-        )
-        self._plans.setdefault(process, {})[action] = plan
-        return plan
-
     def process(self, event: Event) -> tuple[list[Alert], list[Fact]]:
         """Apply one event (the caller has advanced time to its instant first)."""
         alerts: list[Alert] = []
@@ -238,7 +219,8 @@ class CaseEngine:
         plans = self._plans.get(event.process)
         plan = plans.get(action) if plans is not None else None
         if plan is None:
-            plan = self._plan(event.process, action)
+            plan = plan_for(self.config, event.process, action)
+            self._plans.setdefault(event.process, {})[action] = plan
         template = plan.template
         key = template.name + "|" + event.case_id
         state = self.states.get(key)

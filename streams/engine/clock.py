@@ -32,10 +32,10 @@ class CaseClock:
 
     def __init__(self, ctx: RuleContext) -> None:
         self.ctx = ctx
-        self.cal = ctx.cal
+        self.calendar = ctx.calendar
         self.local = ctx.local
-        self.on = ctx.on
-        self.red_k = ctx.red_k
+        self.enabled = ctx.enabled
+        self.red_after_working_days = ctx.red_after_working_days
 
     def deadline(self, state: CaseState) -> int:
         """The deadline instant D = end(last)."""
@@ -49,7 +49,7 @@ class CaseClock:
             return
         state.limit_days = days
         state.started_at = event.occurred_at
-        state.last = self.cal.wd_after(self.local.date_of(event.occurred_at), days)
+        state.last = self.calendar.wd_after(self.local.date_of(event.occurred_at), days)
         state.clock_evidence = [event.event_id]
 
     def _add_evidence(self, state: CaseState, event_id: str) -> None:
@@ -74,11 +74,11 @@ class CaseClock:
             if state.paused_since is not None:
                 moved = False
                 if state.pause_shifts:
-                    paused = self.cal.count_workdays(
+                    paused = self.calendar.count_workdays(
                         self.local.date_of(state.paused_since), self.local.date_of(now)
                     )
                     if paused > 0:
-                        state.last = self.cal.wd_after(state.last, paused)
+                        state.last = self.calendar.wd_after(state.last, paused)
                         moved = True
                 state.paused_since = None
                 state.pause_shifts = False
@@ -92,7 +92,7 @@ class CaseClock:
                 return False
             days = event.attrs.get("extension_days")
             if isinstance(days, int):
-                state.last = self.cal.wd_after(state.last, days)
+                state.last = self.calendar.wd_after(state.last, days)
                 self._add_evidence(state, event.event_id)
                 return True
         return False
@@ -116,7 +116,7 @@ class CaseClock:
                 continue  # the clock starts at the first A only
             day = self.local.date_of(event.occurred_at)
             if clock.unit == "working_days":
-                instant = self.local.end_of(self.cal.wd_after(day, clock.within))
+                instant = self.local.end_of(self.calendar.wd_after(day, clock.within))
             else:
                 instant = self.local.end_of(day + clock.within)
             if state.steps is None:
@@ -129,14 +129,14 @@ class CaseClock:
             return self.local.start_of(state.last)
         if level == YELLOW:
             return self.local.end_of(state.last)
-        return self.local.end_of(self.cal.wd_after(state.last, self.red_k))
+        return self.local.end_of(self.calendar.wd_after(state.last, self.red_after_working_days))
 
     def due(self, state: CaseState) -> Due | None:
         """The earliest timed alert this case can still raise."""
         if state.terminal or state.paused_since is not None:
             return None
         best: Due | None = None
-        if state.last is not None and "OVERDUE" in self.on:
+        if state.last is not None and "OVERDUE" in self.enabled:
             for level in (NOTICE, YELLOW, RED):
                 if state.fired & LEVEL_BITS[level]:
                     continue
@@ -144,7 +144,7 @@ class CaseClock:
                 if instant > state.not_before:
                     best = (instant, "overdue", level)
                     break
-        if state.steps and "STEP_OVERDUE" in self.on:
+        if state.steps and "STEP_OVERDUE" in self.enabled:
             for step in state.steps:
                 if step[1] > state.not_before and (best is None or step[1] < best[0]):
                     best = (step[1], "step", step)

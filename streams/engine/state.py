@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from streams.engine.model import NOTICE, RED, YELLOW
+from streams.engine.model import NOTICE, RED, YELLOW, CaseStatus
+from streams.engine.timeutil import LocalTime
 
 # Bits of CaseState.raised for once-per-case rules.
 ONCE = {
@@ -157,3 +158,25 @@ class CaseState:
         state.process = sys.intern(state.process)
         state.dept = sys.intern(state.dept)
         return state
+
+
+def case_status(key: str, state: CaseState, local: LocalTime) -> CaseStatus:
+    """The case's row of the case status table (storage), from its state."""
+    deadline = local.end_of(state.last) if state.last is not None else None
+    on_time = None
+    if state.terminal and state.deadline_at_close is not None and state.closed_at is not None:
+        on_time = state.closed_at < state.deadline_at_close
+    return CaseStatus(
+        process=state.process,
+        case_id=key[len(state.process) + 1 :],
+        dept=state.dept,
+        started_at=state.started_at,
+        deadline=deadline,
+        terminal=state.terminal,
+        terminal_action=state.terminal_action,
+        closed_at=state.closed_at,
+        card_level=state.card,
+        updated_at=state.updated_at,
+        version=state.version,
+        completed_on_time=on_time,
+    )

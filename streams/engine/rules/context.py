@@ -27,10 +27,10 @@ class RuleContext:
         self.config = config
         self.version = config.version
         self.local = config.local
-        self.cal = config.calendar
-        self.on = config.enabled
+        self.calendar = config.calendar
+        self.enabled = config.enabled
         self.exempt = config.exempt_categories
-        self.red_k = config.red_after_working_days
+        self.red_after_working_days = config.red_after_working_days
 
     def param(self, rule: str, name: str) -> Any:
         """A threshold of ``rule`` from the configuration (rules.md §3 defaults)."""
@@ -38,7 +38,7 @@ class RuleContext:
 
     def once(self, state: CaseState, rule: str) -> bool:
         """True (and marks it) when ``rule`` is on and not yet raised for this case."""
-        if rule not in self.on or state.raised & ONCE[rule]:
+        if rule not in self.enabled or state.raised & ONCE[rule]:
             return False
         state.raised |= ONCE[rule]
         return True

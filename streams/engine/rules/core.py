@@ -33,7 +33,7 @@ def overdue(ctx: RuleContext, state: CaseState, level: str, instant: int) -> Ale
         "started_at": ctx.local.format(state.started_at or 0),
     }
     if level == RED:
-        details["red_after_working_days"] = ctx.red_k
+        details["red_after_working_days"] = ctx.red_after_working_days
     evidence = list(state.clock_evidence or [])
     return ctx.timed_alert("OVERDUE", level, state, state.dept, instant, evidence, details)
 

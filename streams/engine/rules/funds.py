@@ -89,7 +89,7 @@ def disbursement_fact(
 ) -> None:
     """DUPLICATE_DISBURSEMENT, case half: a disbursement of a case with a `program`."""
     program = (state.facts or EMPTY).get("program")
-    if program is None or "DUPLICATE_DISBURSEMENT" not in ctx.on:
+    if program is None or "DUPLICATE_DISBURSEMENT" not in ctx.enabled:
         return
     attrs = event.attrs
     amount = amount_key(to_decimal(attrs["amount"]))

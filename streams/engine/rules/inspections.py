@@ -39,7 +39,7 @@ def quiet_day_inspection(
     day (default: days 1–5 of every month; configurable dates and day ranges) | (case)"
     (rules.md §3.5)."""
     attrs = event.attrs
-    if attrs.get("category") in ctx.exempt or "QUIET_DAY_INSPECTION" not in ctx.on:
+    if attrs.get("category") in ctx.exempt or "QUIET_DAY_INSPECTION" not in ctx.enabled:
         return
     day = ctx.local.date_of(event.occurred_at)
     if is_quiet_day(ctx, day) and ctx.once(state, "QUIET_DAY_INSPECTION"):
@@ -61,7 +61,7 @@ def unauthorized_inspection(
     attrs = event.attrs
     if (
         attrs.get("category") in ctx.exempt
-        or "UNAUTHORIZED_INSPECTION" not in ctx.on
+        or "UNAUTHORIZED_INSPECTION" not in ctx.enabled
         or state.raised & ONCE["UNAUTHORIZED_INSPECTION"]
     ):
         return
@@ -179,7 +179,7 @@ def start_fact(
 ) -> None:
     """FREQUENT_INSPECTION, case half: a non-exempt inspection start at an enterprise."""
     attrs = event.attrs
-    if attrs.get("category") in ctx.exempt or "FREQUENT_INSPECTION" not in ctx.on:
+    if attrs.get("category") in ctx.exempt or "FREQUENT_INSPECTION" not in ctx.enabled:
         return
     enterprise = attrs["enterprise_id"]
     data = {"enterprise_id": enterprise, "category": attrs.get("category")}

@@ -154,7 +154,7 @@ def award_fact(
     """SPLIT_PURCHASE, case half: an award of a `direct`/`single_source` tender below the
     threshold."""
     method = (state.facts or EMPTY).get("method")
-    if "SPLIT_PURCHASE" not in ctx.on or method not in ctx.param("SPLIT_PURCHASE", "methods"):
+    if "SPLIT_PURCHASE" not in ctx.enabled or method not in ctx.param("SPLIT_PURCHASE", "methods"):
         return
     amount = to_decimal(event.attrs["amount"])
     if amount >= ctx.param("SPLIT_PURCHASE", "threshold"):
