@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from streams.engine import rules
 from streams.engine.clock import CLOCK_ACTIONS, CaseClock, Due
 from streams.engine.config import SupervisionConfig, Template
-from streams.engine.deadlines import DeadlineIndex
+from streams.engine.deadlines import DeadlineIndex, DueHandler
 from streams.engine.facts import Fact
 from streams.engine.model import Alert, CaseStatus, Event
 from streams.engine.rules import core
@@ -62,7 +62,7 @@ def plan_for(config: SupervisionConfig, process: str, action: str) -> _ActionPla
     )
 
 
-class CaseEngine:
+class CaseEngine(DueHandler):
     """Per-case evaluation and the deadline index.
 
     ``track_changes`` records which states and statuses changed, for
@@ -180,7 +180,7 @@ class CaseEngine:
 
     def advance_into(self, until: int, alerts: list[Alert]) -> None:
         """``advance``, appending the alerts to ``alerts``."""
-        self.index.advance_into(until, self._fire_due, alerts)
+        self.index.advance_into(until, self, alerts)
 
     def advance_case(self, key: str, until: int) -> list[Alert]:
         """Raise the timed alerts of one case with instant <= ``until``.
@@ -192,10 +192,10 @@ class CaseEngine:
         state = self.states.get(key)
         alerts: list[Alert] = []
         while state is not None and state.next_at is not None and state.next_at <= until:
-            self._fire_due(state, state.next_at, alerts)
+            self.fire_due(state, state.next_at, alerts)
         return alerts
 
-    def _fire_due(self, state: CaseState, instant: int, alerts: list[Alert]) -> None:
+    def fire_due(self, state: CaseState, instant: int, alerts: list[Alert]) -> None:
         """The timer of ``state`` at ``instant`` is due: raise what is still due, re-arm."""
         due: Due | None = self.clock.due(state)
         state.next_at = None

@@ -10,13 +10,20 @@ and skipped. No scan of open cases.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
 
 from streams.engine.model import Alert
 from streams.engine.state import CaseState
 
-# Fires the timer of a state at an instant, appending its alerts (and re-arming it).
-Fire = Callable[[CaseState, int, list[Alert]], None]
+
+class DueHandler:
+    """What ``DeadlineIndex.advance_into`` calls for each case due (``CaseEngine`` is one).
+
+    A base class rather than a callable: compiled, the call is direct.
+    """
+
+    def fire_due(self, state: CaseState, instant: int, alerts: list[Alert]) -> None:
+        """The timer of ``state`` at ``instant`` is due: append its alerts, re-arm it."""
+        raise NotImplementedError
 
 
 def _armed_at(state: CaseState) -> int | None:
@@ -71,8 +78,8 @@ class DeadlineIndex:
         """Every (instant, key) of the index, stale ones included (for measurements)."""
         return [(instant, state.key) for instant, due in self._due_at.items() for state in due]
 
-    def advance_into(self, until: int, fire: Fire, alerts: list[Alert]) -> None:
-        """``fire`` every live entry with instant <= ``until``, in (instant, key) order."""
+    def advance_into(self, until: int, handler: DueHandler, alerts: list[Alert]) -> None:
+        """Fire every live entry with instant <= ``until``, in (instant, key) order."""
         instants = self._instants
         while instants and instants[0] <= until:
             instant = heapq.heappop(instants)
@@ -86,11 +93,11 @@ class DeadlineIndex:
                     if state.next_at != instant:
                         continue  # stale index entry
                     self._firing_state = state
-                    fire(state, instant, alerts)
+                    handler.fire_due(state, instant, alerts)
                     # Re-armed at this same instant (another clock)? Read through a call: mypy
-                    # would keep next_at narrowed to this instant across fire().
+                    # would keep next_at narrowed to this instant across fire_due().
                     while _armed_at(state) == instant:
-                        fire(state, instant, alerts)
+                        handler.fire_due(state, instant, alerts)
             except BaseException:
                 # An error stopped this instant: keep the rest indexed, the failed case too
                 # (it may be re-armed here; a stale entry is skipped).
