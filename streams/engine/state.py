@@ -18,7 +18,8 @@ import orjson
 from streams.engine.model import NOTICE, RED, YELLOW, CaseStatus
 from streams.engine.timeutil import LocalTime
 
-# Bits of CaseState.raised for once-per-case rules.
+# Bits of CaseState.raised for once-per-case rules. Stored: a new rule goes at the end (at
+# most 32, below SKIP_SHIFT), and no rule moves.
 ONCE = {
     rule: 1 << i
     for i, rule in enumerate(
