@@ -94,14 +94,9 @@ EXACT: dict[str, set[str]] = {
     "NORISK": {"OVERDUE:notice", "OVERDUE:yellow", "RISK_NOT_REPORTED"},
     "LATENOTICE": {"LATE_EXTENSION"},
 }
-# ...where a process differs from its tag's row
-EXACT_BY_PROCESS: dict[tuple[str, str], set[str]] = {
-    # on its last day: the notice card came first; an engine without notice periods
-    # (before issue #19) sees an extension in time
-    ("leader_assignment", "LATENOTICE"): {"OVERDUE:notice", "LATE_EXTENSION"}
-    if ENGINE_HAS_ISSUE_19
-    else {"OVERDUE:notice"},
-}
+# ...where a process differs from its tag's row: a joint leader assignment's LATENOTICE
+# extension comes on its last day, after the notice card
+LEADER_LATENOTICE = {"OVERDUE:notice", "LATE_EXTENSION"}
 # ...or, for groups of cases where only some members raise, at most these.
 AT_MOST: dict[str, set[str]] = {
     "DUPPAY": {"DUPLICATE_DISBURSEMENT"},
@@ -112,10 +107,14 @@ AT_MOST: dict[str, set[str]] = {
 }
 
 
-def expected(process: str, tag: str) -> set[str] | None:
-    """Exactly the alerts a case of ``tag`` raises (None: at most ``AT_MOST[tag]``)."""
-    if (process, tag) in EXACT_BY_PROCESS:
-        return EXACT_BY_PROCESS[(process, tag)]
+def expected(process: str, tag: str, issue_19: bool = ENGINE_HAS_ISSUE_19) -> set[str] | None:
+    """Exactly the alerts a case of ``tag`` raises (None: at most ``AT_MOST[tag]``).
+
+    ``issue_19``: whether extensions have notice periods (rules.md §2); without them a
+    LATENOTICE extension is in time.
+    """
+    if (process, tag) == ("leader_assignment", "LATENOTICE"):
+        return LEADER_LATENOTICE if issue_19 else {"OVERDUE:notice"}
     return EXACT.get(tag)
 
 

@@ -74,7 +74,7 @@ def build_key_task(b: CaseBuilder, t0: int, tag: str) -> Case:
             plan.append((risk, 1, "risk_report", _risk_attrs(b, cal.wd_after(due, late + 2))))
     elif tag == "OVERDUE_N":
         done = due  # on the due date itself (a weekend's overtime, if need be)
-    elif tag in COMPLIANT and rng.random() < 0.08:  # risk reported in time, extension granted
+    elif tag in COMPLIANT and rng.random() < 0.15:  # risk reported in time, extension granted
         risk = _workday(b, max(start_day, due - 30), risk_by)
         extension = rng.randint(10, 30)
         new_last = cal.wd_after(due, extension)
