@@ -13,7 +13,7 @@ import pytest
 
 from streams.contract import TOPIC_SUFFIX_BY_PROCESS as TOPIC_OF
 from streams.engine import EventValidator
-from tests.workload.corpus import ENGINE_PROCESSES
+from tests.workload.corpus import SCHEMA_PROCESSES
 
 
 def supervise(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -39,7 +39,7 @@ def test_writes_json_lines_deterministically(tmp_path: Path) -> None:
     validator = EventValidator()
     for line in lines:
         event = orjson.loads(line)
-        if event["process"] in ENGINE_PROCESSES:  # issue #19's: tests/workload/test_issue19.py
+        if event["process"] in SCHEMA_PROCESSES:  # issue #19's: tests/workload/test_issue19.py
             validator.check(event)
     assert len({orjson.loads(line)["case_id"] for line in lines}) == 400
     assert b"generate: " in supervise("generate", "--cases", "5", "--out", str(first)).stderr
@@ -96,7 +96,7 @@ def test_generated_file_replays_with_every_bad_line_rejected(tmp_path: Path) -> 
         1
         for line in events.read_bytes().splitlines()
         if line.startswith(b'{"event_id":"E')
-        and orjson.loads(line)["process"] not in ENGINE_PROCESSES
+        and orjson.loads(line)["process"] not in SCHEMA_PROCESSES
     )
     assert len(rejects.read_bytes().splitlines()) == malformed + unknown
     rules = {

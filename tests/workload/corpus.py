@@ -39,9 +39,9 @@ PROCESSES = {
     "inspection",
 } | ISSUE_19
 _SCHEMA = json.loads((SCHEMAS_DIR / "event.schema.json").read_bytes())
-ENGINE_PROCESSES = frozenset(_SCHEMA["properties"]["process"]["enum"]) & set(
-    load_config(None).templates
-)
+SCHEMA_PROCESSES = frozenset(_SCHEMA["properties"]["process"]["enum"])
+"""Processes the event schema of this checkout accepts."""
+ENGINE_PROCESSES = SCHEMA_PROCESSES & set(load_config(None).templates)
 """Processes the event schema accepts and the default configuration has templates for."""
 ENGINE_HAS_ISSUE_19 = ISSUE_19 <= ENGINE_PROCESSES
 """Whether the engine applies issue #19 (notice periods of extensions, rules.md §3.6)."""

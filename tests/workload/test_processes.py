@@ -18,6 +18,7 @@ from tests.workload.corpus import (
     ENGINE_PROCESSES,
     ISSUE_19,
     PROCESSES,
+    SCHEMA_PROCESSES,
     alert_key,
     engine_events,
     expected,
@@ -30,8 +31,9 @@ from tests.workload.corpus import (
 def test_every_event_is_valid_per_the_contract() -> None:
     events, _, _ = moderate()
     validator = EventValidator()
-    for event in engine_events(events):  # issue #19's by hand too: test_issue19.py
-        validator.check(event)
+    for event in events:  # issue #19's by hand too: test_issue19.py
+        if event["process"] in SCHEMA_PROCESSES:
+            validator.check(event)
     for event in events:
         assert set(event) <= {
             "event_id",

@@ -18,7 +18,7 @@ from streams.workload import (
     generate_events,
     generate_workload,
 )
-from tests.workload.corpus import ENGINE_PROCESSES, TERMINAL, engine_events, lines_of, run_replay
+from tests.workload.corpus import SCHEMA_PROCESSES, TERMINAL, engine_events, lines_of, run_replay
 
 
 def test_same_seed_same_bytes() -> None:
@@ -52,7 +52,7 @@ def test_bad_lines_and_duplicates_leave_the_valid_events_alone() -> None:
         except Exception:
             continue
         valid.append(raw)
-    known = [raw for raw in plain if orjson.loads(raw)["process"] in ENGINE_PROCESSES]
+    known = [raw for raw in plain if orjson.loads(raw)["process"] in SCHEMA_PROCESSES]
     assert list(dict.fromkeys(valid)) == known  # re-sent copies are byte-identical
 
 
