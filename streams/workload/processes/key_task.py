@@ -3,9 +3,10 @@
 A key task is assigned with a due date (mostly a month's end, 1-8 months
 ahead); its clock is by date (rules.md §2: ``last`` = the due date). It reports
 progress in every calendar month after the assignment's that ends before it is
-done (at some working day from the 20th), and when it will be late it reports
-so in writing at least 10 days before the due date (``risk_report``), mostly
-followed by an extension. Violations: OVERDUE_N (done on the due date),
+done (at some working day from the 20th). A task that will be late reports so
+in writing at least 10 days before the due date (``risk_report``); some
+compliant ones are then granted an extension before the due date and finish
+within it. Violations: OVERDUE_N (done on the due date),
 OVERDUE_Y/R (1-3 / 4-8 working days late, the risk reported in time), NOREPORT
 (one month's report missing) and NORISK (1-3 working days late with no risk
 report, or one less than 10 days ahead).
@@ -38,7 +39,7 @@ def _due_date(b: CaseBuilder, start: date, at_least: int) -> int:
 
 
 def _workday(b: CaseBuilder, first: int, last: int) -> int:
-    """A working day in [first, last] (ordinals)."""
+    """A working day in [first, last] (ordinals); none (a long holiday): built again."""
     days = [o for o in range(first, last + 1) if b.cal.is_workday(o)]
     if not days:
         raise OutOfYear(last)
