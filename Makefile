@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 NATIVE := streams/engine/_native.json
-NATIVE_SOURCES := $(wildcard streams/engine/*.py)
+NATIVE_SOURCES := $(wildcard streams/engine/*.py streams/engine/rules/*.py)
 
 .DEFAULT_GOAL := help
 
@@ -51,9 +51,10 @@ test: venv services ## Run the whole test suite (starts Tansu and ClickHouse on 
 check: lint test test-pure ## What CI runs, plus lint and type checks
 
 .PHONY: lint
-lint: venv ## ruff and mypy
+lint: venv ## ruff and mypy (--strict on the engine)
 	$(VENV)/bin/ruff check streams tests benchmarks
 	$(VENV)/bin/mypy streams
+	$(VENV)/bin/mypy --strict streams/engine
 
 .PHONY: bench
 bench: venv services ## Benchmarks: replay engine, storage writer, live service (prints figures and ratios)

@@ -52,7 +52,7 @@ def build(native: ModuleType) -> None:
     from mypyc.build import mypycify
     from setuptools import Distribution
 
-    sources = [f"streams/engine/{module}.py" for module in native.MODULES]
+    sources = [f"streams/engine/{native.source_name(module)}" for module in native.MODULES]
     digests = {module: native.source_digest(module) for module in native.MODULES}
     os.chdir(REPO)
     extensions = mypycify(sources, opt_level="3", group_name=GROUP)

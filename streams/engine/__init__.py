@@ -3,6 +3,20 @@
 Nothing here reads a clock or talks to Kafka, Faust or ClickHouse; the same
 engine serves replay, the live agents and tests.
 
+| module         | holds                                                               |
+| -------------- | ------------------------------------------------------------------- |
+| ``engine``     | ``Engine``: the two halves joined (replay, tests)                   |
+| ``cases``      | ``CaseEngine``: per-case evaluation, dispatch to the rules          |
+| ``state``      | ``CaseState`` and its serialized form (the live changelog's)        |
+| ``clock``      | the case clock and step clocks (rules.md §1.1, §1.2)                |
+| ``deadlines``  | the deadline index: which cases are due when                        |
+| ``cross``      | ``CrossEngine``: facts per comparison key, windows, expiry          |
+| ``facts``      | ``Fact``: what one case did that another case's rule compares       |
+| ``rules/``     | every rule as a named function, by domain (rules.md §3)             |
+| ``alerts``     | alert ids, messages, the events.md JSON form                        |
+| ``model``      | ``Event``, ``Alert``, ``CaseStatus``                                |
+| ``validate``, ``config``, ``calendar``, ``timeutil`` | input, configuration, time  |
+
 The hot modules may run compiled (mypyc, ``make native``); ``_native``
 decides, before any of them is imported, whether the compiled form matches
 the sources (else the ``.py`` files run).

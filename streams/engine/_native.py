@@ -31,20 +31,46 @@ from types import ModuleType
 PACKAGE = "streams.engine"
 ENGINE_DIR = Path(__file__).resolve().parent
 # The modules scripts/build_native.py compiles (the hot path of replay and the live service).
-MODULES = ("alerts", "calendar", "cases", "cross", "engine", "model", "timeutil", "validate")
+# Dotted names are modules of a subpackage ("rules.core": streams/engine/rules/core.py).
+MODULES = (
+    "alerts",
+    "calendar",
+    "cases",
+    "clock",
+    "cross",
+    "deadlines",
+    "engine",
+    "facts",
+    "model",
+    "rules.approval",
+    "rules.context",
+    "rules.core",
+    "rules.funds",
+    "rules.inspections",
+    "rules.trading",
+    "state",
+    "timeutil",
+    "validate",
+)
 MANIFEST = ENGINE_DIR / "_native.json"
 PURE_ENV = "SUPERVISION_PURE_PYTHON"
 
 
+def source_name(module: str) -> str:
+    """The source of a module of ``MODULES``, relative to the engine ("rules/core.py")."""
+    return module.replace(".", "/") + ".py"
+
+
 def source_digest(module: str) -> str:
-    return hashlib.sha256((ENGINE_DIR / f"{module}.py").read_bytes()).hexdigest()
+    return hashlib.sha256((ENGINE_DIR / source_name(module)).read_bytes()).hexdigest()
 
 
 def compiled_files(module: str) -> list[Path]:
+    stem = ENGINE_DIR / module.replace(".", "/")
     return [
-        ENGINE_DIR / f"{module}{suffix}"
+        stem.with_name(stem.name + suffix)
         for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        if (ENGINE_DIR / f"{module}{suffix}").exists()
+        if stem.with_name(stem.name + suffix).exists()
     ]
 
 
@@ -59,7 +85,7 @@ def _stale_reason() -> str | None:
         if not compiled_files(module):
             return f"{module} is not compiled"
         if digests.get(module) != source_digest(module):
-            return f"{module}.py changed after it was compiled"
+            return f"{source_name(module)} changed after it was compiled"
     return None
 
 
@@ -69,10 +95,12 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        package, _, name = fullname.rpartition(".")
-        if package != PACKAGE or name not in MODULES:
+        if not fullname.startswith(PACKAGE + "."):
             return None
-        return importlib.util.spec_from_file_location(fullname, ENGINE_DIR / f"{name}.py")
+        name = fullname[len(PACKAGE) + 1 :]
+        if name not in MODULES:
+            return None
+        return importlib.util.spec_from_file_location(fullname, ENGINE_DIR / source_name(name))
 
 
 def _select() -> bool:

@@ -54,3 +54,28 @@ def test_compiled_modules_used_only_while_they_match_their_sources(tmp_path: Pat
     assert not edited["compiled"] and edited["file"] == str(cases)
     if has_build:
         assert any("cases.py changed after it was compiled" in w for w in edited["warnings"])
+
+
+def test_a_stale_rules_module_also_sends_the_engine_back_to_its_sources(tmp_path: Path) -> None:
+    """The rules/ subpackage is compiled too; an edited rule module is detected like any."""
+    assert {"rules.core", "rules.funds", "rules.trading"} <= set(_native.MODULES)
+    shutil.copytree(REPO / "streams", tmp_path / "streams")
+    shutil.copytree(REPO / "schemas", tmp_path / "schemas")
+    core = tmp_path / "streams" / "engine" / "rules" / "core.py"
+    core.write_text(core.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    probe_rules = PROBE.replace("streams.engine.cases as c", "streams.engine.rules.core as c")
+    out = subprocess.run(
+        [sys.executable, "-c", probe_rules],
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if k != _native.PURE_ENV},
+            "PYTHONPATH": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    edited = json.loads(out.stdout)
+    assert not edited["compiled"] and edited["file"] == str(core)
+    if any(_native.compiled_files(m) for m in _native.MODULES):
+        assert any("rules/core.py changed after it was compiled" in w for w in edited["warnings"])

@@ -1,0 +1,165 @@
+"""The case clock and the step clocks (rules.md §1.1, §1.2): when a case is due.
+
+``CaseClock`` starts a case's clock at its start action, moves its last day on
+pauses and extensions, starts and stops step clocks, and says which timed alert
+a case can raise next (``due``) and raises it (``fire``). What the alerts hold is
+in ``rules/core.py``; which cases are due when is the deadline index's
+(``deadlines.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.engine.config import Template
+from streams.engine.model import NOTICE, RED, YELLOW, Alert, Event
+from streams.engine.rules import core
+from streams.engine.rules.context import RuleContext
+from streams.engine.state import LEVEL_BITS, MAX_EVIDENCE, STEP_SHIFT, CaseState
+
+CLOCK_ACTIONS = frozenset(
+    {"suspend", "resume", "supplement_request", "supplement_received", "extend"}
+)
+_CARD_RANK = {"": 0, NOTICE: 1, YELLOW: 2, RED: 3}
+
+# What ``due`` found: (instant, kind, detail); kind "overdue" (detail: the level) or
+# "step" (detail: the step clock entry of CaseState.steps).
+Due = tuple[int, str, Any]
+
+
+class CaseClock:
+    """The clock arithmetic of every case (stateless: a case's clock is in its state)."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self.ctx = ctx
+        self.calendar = ctx.calendar
+        self.local = ctx.local
+        self.enabled = ctx.enabled
+        self.red_after_working_days = ctx.red_after_working_days
+
+    def deadline(self, state: CaseState) -> int:
+        """The deadline instant D = end(last)."""
+        assert state.last is not None
+        return self.local.end_of(state.last)
+
+    def start(self, state: CaseState, template: Template, event: Event) -> None:
+        """Start the clock at the case's start action: last = wd_after(date(t0), N)."""
+        days = template.limit_days(event.attrs)
+        if days is None:
+            return
+        state.limit_days = days
+        state.started_at = event.occurred_at
+        state.last = self.calendar.wd_after(self.local.date_of(event.occurred_at), days)
+        state.clock_evidence = [event.event_id]
+
+    def _add_evidence(self, state: CaseState, event_id: str) -> None:
+        assert state.clock_evidence is not None
+        if len(state.clock_evidence) < MAX_EVIDENCE:
+            state.clock_evidence.append(event_id)
+
+    def on_event(self, state: CaseState, event: Event, alerts: list[Alert]) -> bool:
+        """A pause, resume or extension of a case with a clock; True when its last day moved.
+
+        An extension at or after the deadline moves nothing and raises LATE_EXTENSION.
+        """
+        action = event.action
+        now = event.occurred_at
+        assert state.last is not None
+        if action == "suspend" or action == "supplement_request":
+            if state.paused_since is None:
+                state.paused_since = now
+                state.pause_shifts = now < self.deadline(state)
+                self._add_evidence(state, event.event_id)
+        elif action == "resume" or action == "supplement_received":
+            if state.paused_since is not None:
+                moved = False
+                if state.pause_shifts:
+                    paused = self.calendar.count_workdays(
+                        self.local.date_of(state.paused_since), self.local.date_of(now)
+                    )
+                    if paused > 0:
+                        state.last = self.calendar.wd_after(state.last, paused)
+                        moved = True
+                state.paused_since = None
+                state.pause_shifts = False
+                state.not_before = now
+                self._add_evidence(state, event.event_id)
+                return moved
+        elif action == "extend":
+            deadline = self.deadline(state)
+            if now >= deadline:
+                core.late_extension(self.ctx, state, event, deadline, alerts)
+                return False
+            days = event.attrs.get("extension_days")
+            if isinstance(days, int):
+                state.last = self.calendar.wd_after(state.last, days)
+                self._add_evidence(state, event.event_id)
+                return True
+        return False
+
+    def step_clocks(self, state: CaseState, template: Template, event: Event) -> None:
+        """Stop the step clocks waiting for this action; start those it starts (first A only)."""
+        action = event.action
+        if state.steps:
+            state.steps = [
+                s for s in state.steps if template.step_clocks[s[0]].action != action
+            ] or None
+        for index in template.step_after.get(action, ()):
+            clock = template.step_clocks[index]
+            if state.seen & template.bit[clock.action] or state.raised & (
+                1 << (STEP_SHIFT + index)
+            ):
+                continue
+            if state.steps and any(s[0] == index for s in state.steps):
+                continue
+            if state.seen & template.bit[action]:
+                continue  # the clock starts at the first A only
+            day = self.local.date_of(event.occurred_at)
+            if clock.unit == "working_days":
+                instant = self.local.end_of(self.calendar.wd_after(day, clock.within))
+            else:
+                instant = self.local.end_of(day + clock.within)
+            if state.steps is None:
+                state.steps = []
+            state.steps.append([index, instant, event.dept, event.event_id])
+
+    def _level_instant(self, state: CaseState, level: str) -> int:
+        assert state.last is not None
+        if level == NOTICE:
+            return self.local.start_of(state.last)
+        if level == YELLOW:
+            return self.local.end_of(state.last)
+        return self.local.end_of(self.calendar.wd_after(state.last, self.red_after_working_days))
+
+    def due(self, state: CaseState) -> Due | None:
+        """The earliest timed alert this case can still raise."""
+        if state.terminal or state.paused_since is not None:
+            return None
+        best: Due | None = None
+        if state.last is not None and "OVERDUE" in self.enabled:
+            for level in (NOTICE, YELLOW, RED):
+                if state.fired & LEVEL_BITS[level]:
+                    continue
+                instant = self._level_instant(state, level)
+                if instant > state.not_before:
+                    best = (instant, "overdue", level)
+                    break
+        if state.steps and "STEP_OVERDUE" in self.enabled:
+            for step in state.steps:
+                if step[1] > state.not_before and (best is None or step[1] < best[0]):
+                    best = (step[1], "step", step)
+        return best
+
+    def fire(self, state: CaseState, due: Due) -> Alert:
+        """Raise ``due`` (from ``due(state)``) and mark it raised."""
+        instant, kind, detail = due
+        if kind == "overdue":
+            level: str = detail
+            state.fired |= LEVEL_BITS[level]
+            if _CARD_RANK[level] > _CARD_RANK[state.card]:
+                state.card = level
+            return core.overdue(self.ctx, state, level, instant)
+        assert state.steps is not None
+        state.steps.remove(detail)
+        state.raised |= 1 << (STEP_SHIFT + detail[0])
+        return core.step_overdue(self.ctx, state, detail, instant)

@@ -1,0 +1,77 @@
+"""Facts: what one case did that another case's rule compares against.
+
+A rule that looks across cases has two halves, both in its ``rules/`` module:
+the fact its case-side half emits (keyed by what it compares) and the
+judgement ``CrossEngine`` calls for each fact of that key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+_CENT = Decimal("0.01")
+
+
+def amount_key(amount: Decimal) -> str:
+    """A canonical text for an amount (two decimals), so equal amounts compare equal."""
+    return str(amount.quantize(_CENT))
+
+
+@dataclass(slots=True, init=False)  # its own __init__ compiles (see model.Event)
+class Fact:
+    """Something one case did that another case's rule compares against."""
+
+    key: str  # "<kind>|...": the kind names the cross-case rule (rules.CROSS_RULES)
+    occurred_at: int
+    kind: str  # plan | check | disburse | award | start
+    data: dict[str, Any]
+    event_id: str
+    case_id: str
+    dept: str
+    may_alert: bool  # False when the case had already ended: counts, but raises nothing
+    seq: int  # evaluation order among equal instants (set by the router)
+
+    def __init__(
+        self,
+        key: str,
+        occurred_at: int,
+        kind: str,
+        data: dict[str, Any],
+        event_id: str,
+        case_id: str,
+        dept: str,
+        may_alert: bool = True,
+        seq: int = 0,
+    ) -> None:
+        self.key = key
+        self.occurred_at = occurred_at
+        self.kind = kind
+        self.data = data
+        self.event_id = event_id
+        self.case_id = case_id
+        self.dept = dept
+        self.may_alert = may_alert
+        self.seq = seq
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            [
+                self.key,
+                self.occurred_at,
+                self.kind,
+                self.data,
+                self.event_id,
+                self.case_id,
+                self.dept,
+                self.may_alert,
+                self.seq,
+            ]
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Fact:
+        return cls(*orjson.loads(blob))

@@ -1,0 +1,183 @@
+"""What the engine remembers about one case, and its serialized form.
+
+``CaseState`` is one case's memory; ``to_bytes``/``from_bytes`` are the form the
+live service keeps in its changelog-backed table, so ``STATE_FIELDS`` (their order)
+and the bit layout of ``raised`` are a storage format: change them only with a
+migration of the stored states.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from streams.engine.model import NOTICE, RED, YELLOW, CaseStatus
+from streams.engine.timeutil import LocalTime
+
+# Bits of CaseState.raised for once-per-case rules. Stored: a new rule goes at the end (at
+# most 32, below SKIP_SHIFT), and no rule moves.
+ONCE = {
+    rule: 1 << i
+    for i, rule in enumerate(
+        (
+            "LATE_EXTENSION",
+            "UNAUTHORIZED_INSPECTION",
+            "REFUSAL_WITHOUT_REASON",
+            "REPEATED_SUPPLEMENT",
+            "OVER_DISBURSEMENT",
+            "PAYEE_MISMATCH",
+            "SHORT_TENDER_PERIOD",
+            "TOO_FEW_BIDS",
+            "LATE_BID_AWARDED",
+            "CONTRACT_EXCEEDS_AWARD",
+            "CONTRACT_SUPPLIER_MISMATCH",
+            "QUIET_DAY_INSPECTION",
+        )
+    )
+}
+SKIP_SHIFT = 32  # SKIPPED_STEP raised for action i: bit 32 + i
+STEP_SHIFT = 96  # STEP_OVERDUE raised for step clock j: bit 96 + j
+LEVEL_BITS = {NOTICE: 1, YELLOW: 2, RED: 4}  # CaseState.fired: OVERDUE levels raised
+MAX_EVIDENCE = 16  # event ids kept per list of evidence (clock, disbursements)
+EMPTY: dict[str, Any] = {}
+
+
+def to_decimal(value: Any) -> Decimal:
+    """An amount of the contract (number or decimal string) as an exact Decimal.
+
+    A JSON number arrives as a float; its shortest repr is the decimal it was
+    written as (the contract allows at most 15 significant digits).
+    """
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def event_hash(event_id: str) -> bytes:
+    """The 8 bytes a case remembers of each event id (``CaseState.ids``)."""
+    return hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
+
+
+# CaseState's attributes, in their serialized order (``to_bytes``).
+STATE_FIELDS = (
+    "process",
+    "dept",
+    "seen",
+    "terminal",
+    "terminal_action",
+    "closed_at",
+    "last",
+    "limit_days",
+    "started_at",
+    "paused_since",
+    "pause_shifts",
+    "not_before",
+    "fired",
+    "clock_evidence",
+    "steps",
+    "raised",
+    "facts",
+    "ids",
+    "next_at",
+    "version",
+    "card",
+    "updated_at",
+    "deadline_at_close",
+)
+_IDS = STATE_FIELDS.index("ids")
+_RAISED = STATE_FIELDS.index("raised")
+
+
+class CaseState:
+    """Everything the rules remember about one case. Small: ~0.5 KB for an open case."""
+
+    __slots__ = (*STATE_FIELDS, "key")  # the key is not serialized: the store has it
+
+    def __init__(self, process: str, dept: str, key: str = "") -> None:
+        self.key = key  # "process|case_id", for the deadline index
+        self.process = process
+        self.dept = dept
+        self.seen = 0  # bit i: action i of the template has occurred
+        self.terminal = False
+        self.terminal_action: str | None = None
+        self.closed_at: int | None = None
+        self.last: int | None = None  # last working day (date ordinal) of the case clock
+        self.limit_days = 0
+        self.started_at: int | None = None
+        self.paused_since: int | None = None
+        self.pause_shifts = False
+        self.not_before = 0
+        self.fired = 0  # LEVEL_BITS of the OVERDUE levels raised
+        self.clock_evidence: list[str] | None = None
+        self.steps: list[list[Any]] | None = None  # [clock index, instant, dept, event_id]
+        self.raised = 0  # ONCE bits, SKIPPED_STEP and STEP_OVERDUE bits (see the shifts)
+        self.facts: dict[str, Any] | None = None  # what the rule packs remember
+        self.ids = b""  # event_hash of every event of the case
+        self.next_at: int | None = None  # the instant of its next timed alert
+        self.version = 0
+        self.card = ""
+        self.updated_at = 0
+        self.deadline_at_close: int | None = None
+
+    def seen_event(self, digest: bytes) -> bool:
+        ids = self.ids
+        start = ids.find(digest)
+        while start != -1:
+            if start % 8 == 0:
+                return True
+            start = ids.find(digest, start + 1)
+        return False
+
+    def known(self) -> dict[str, Any]:
+        """The rule packs' memory of this case (created on first use)."""
+        facts = self.facts
+        if facts is None:
+            facts = {}
+            self.facts = facts
+        return facts
+
+    def to_bytes(self) -> bytes:
+        values = [getattr(self, name) for name in STATE_FIELDS]
+        values[_IDS] = self.ids.hex()
+        values[_RAISED] = format(self.raised, "x")  # may exceed 64 bits
+        return orjson.dumps(values)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> CaseState:
+        values = orjson.loads(blob)
+        if len(values) != len(STATE_FIELDS):
+            raise ValueError(f"case state has {len(values)} fields, expected {len(STATE_FIELDS)}")
+        values[_IDS] = bytes.fromhex(values[_IDS])
+        values[_RAISED] = int(values[_RAISED], 16)
+        state = cls("", "")
+        for name, value in zip(STATE_FIELDS, values, strict=True):
+            setattr(state, name, value)
+        state.process = sys.intern(state.process)
+        state.dept = sys.intern(state.dept)
+        return state
+
+
+def case_status(key: str, state: CaseState, local: LocalTime) -> CaseStatus:
+    """The case's row of the case status table (storage), from its state."""
+    deadline = local.end_of(state.last) if state.last is not None else None
+    on_time = None
+    if state.terminal and state.deadline_at_close is not None and state.closed_at is not None:
+        on_time = state.closed_at < state.deadline_at_close
+    return CaseStatus(
+        process=state.process,
+        case_id=key[len(state.process) + 1 :],
+        dept=state.dept,
+        started_at=state.started_at,
+        deadline=deadline,
+        terminal=state.terminal,
+        terminal_action=state.terminal_action,
+        closed_at=state.closed_at,
+        card_level=state.card,
+        updated_at=state.updated_at,
+        version=state.version,
+        completed_on_time=on_time,
+    )
