@@ -50,7 +50,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.contract import TOPIC_SUFFIX_BY_PROCESS  # noqa: E402
+from streams.contract import topic_for  # noqa: E402
 from streams.live.topics import Topics, ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.workload import GenerateConfig, generate_events  # noqa: E402
@@ -116,7 +116,7 @@ async def produce_backlog(ns: Namespace, evs: list[dict[str, Any]]) -> float:
     try:
         futures = []
         for e in evs:
-            futures.append(await producer.send(ns.topic(TOPIC_SUFFIX_BY_PROCESS[e["process"]]), orjson.dumps(e), key=e["case_id"].encode()))
+            futures.append(await producer.send(topic_for(e["process"], ns.prefix), orjson.dumps(e), key=e["case_id"].encode()))
             if len(futures) >= 20000:
                 await asyncio.gather(*futures)
                 futures.clear()
@@ -311,7 +311,7 @@ async def latency(ns: Namespace, store_env: dict[str, str], tmp: Path, rate: flo
             while n < due and n < len(evs) and n < target:
                 e = dict(evs[n], occurred_at=datetime.now(CST).isoformat(timespec="microseconds"))
                 sent_at[e["event_id"]] = time.time()
-                await producer.send(ns.topic(TOPIC_SUFFIX_BY_PROCESS[e["process"]]), orjson.dumps(e), key=e["case_id"].encode())
+                await producer.send(topic_for(e["process"], ns.prefix), orjson.dumps(e), key=e["case_id"].encode())
                 n += 1
             await asyncio.sleep(tick)
         await producer.flush()

@@ -13,7 +13,8 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / ".bench"
-WORKLOAD_FORMAT = 2  # bumped when the generator's bytes change (2: upstream-style case ids)
+WORKLOAD_FORMAT = 3  # bumped when the generator's bytes change (2: upstream-style case ids;
+# 3: issue #19 processes, catalogue items, 超时默许 and notice-period cases)
 
 
 def workload_file(cases: int, seed: int, open_share: float, order: str = "feed") -> Path:

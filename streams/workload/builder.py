@@ -64,10 +64,10 @@ class CaseBuilder:
         self.serial += 1
         return self.serial
 
-    def new_case(self, process: str, tag: str, start: int, dept: str) -> Case:
+    def new_case(self, process: str, tag: str, start: int, dept: str, series: str = "") -> Case:
         """A new case of ``process`` starting at instant ``start``, opened by ``dept``."""
         serial = self.next_serial()
-        case_id = self.ids.case_id(process, serial, self.day(start), dept)
+        case_id = self.ids.case_id(process, serial, self.day(start), dept, series)
         return Case(case_id, process, tag, f"E{self.seed}-{serial:07d}-")
 
     def ev(

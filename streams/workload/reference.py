@@ -15,8 +15,11 @@ VIOLATION_KINDS: dict[str, tuple[str, ...]] = {
         "LATEEXT",
         "NOREASON",
         "RESUPP",
+        "DEEMED",
+        "DEEMEDDENY",
+        "UNCOMPRESSED",
     ),
-    "leader_assignment": ("OVERDUE_N", "OVERDUE_Y", "OVERDUE_R", "LATEEXT"),
+    "leader_assignment": ("OVERDUE_N", "OVERDUE_Y", "OVERDUE_R", "LATEEXT", "LATENOTICE"),
     "complaint": ("OVERDUE_N", "OVERDUE_Y", "OVERDUE_R", "STEP", "SKIP", "LATEEXT"),
     "penalty": ("SKIP",),
     "fund_disbursement": ("STEP", "SKIP", "OVERPAY", "PAYEE", "DUPPAY"),
@@ -42,6 +45,9 @@ VIOLATION_KINDS: dict[str, tuple[str, ...]] = {
         "QUIET",
         "FREQ",
     ),
+    "key_task": ("OVERDUE_N", "OVERDUE_Y", "OVERDUE_R", "NOREPORT", "NORISK"),
+    "proposal": ("OVERDUE_N", "OVERDUE_Y", "OVERDUE_R", "NOREPORT"),
+    "meeting_item": ("OVERDUE_N", "OVERDUE_Y", "OVERDUE_R", "LATEEXT", "LATENOTICE"),
 }
 """The deliberate violations, per process (the tags of the planted-case record).
 
@@ -50,7 +56,9 @@ tag                     what the case does (rule it should raise)
 ======================  =====================================================
 OVERDUE_N               terminal action on the last day (OVERDUE notice)
 OVERDUE_Y               terminal 1-3 working days late (notice, yellow)
-OVERDUE_R               terminal 4-8 working days late (notice, yellow, red)
+OVERDUE_R               terminal 4-8 working days late (notice, yellow, red);
+                        an approval's decision, and a key task's risk
+                        report, still come in time
 STEP                    complaint assigned 2-4 working days after accept;
                         fund disbursed 11-15 working days after approve;
                         tender contract 31-45 days after award (STEP_OVERDUE)
@@ -61,6 +69,25 @@ LATEEXT                 extend after the deadline (LATE_EXTENSION, and the
                         OVERDUE notice and yellow it implies)
 NOREASON                approval reject without reason (REFUSAL_WITHOUT_REASON)
 RESUPP                  two supplement requests (REPEATED_SUPPLEMENT)
+DEEMED                  approval of an item with 超时默许 (catalogue
+                        deemed_approval = true), undecided at its deadline,
+                        approved 1-2 working days later and completed by
+                        the third (OVERDUE notice, yellow; DEEMED_APPROVAL
+                        where 超时默许 applies)
+DEEMEDDENY              as DEEMED, but denied: decide deny, or reject
+                        (also DENIED_AFTER_DEEMED where 超时默许 applies)
+UNCOMPRESSED            approval promising more than its item allows
+                        (LIMIT_NOT_COMPRESSED with the item catalogue loaded),
+                        otherwise compliant
+LATENOTICE              extend before the deadline but inside the notice
+                        period (LATE_EXTENSION): a joint leader assignment on
+                        its last day (so also OVERDUE notice), a meeting item
+                        1-2 working days before its last day (nothing else)
+NOREPORT                key task or proposal with one month's progress
+                        report missing (REPORT_MISSING for that month)
+NORISK                  key task finished 1-3 working days after its due
+                        date with no risk report, or one less than 10 days
+                        ahead (RISK_NOT_REPORTED, OVERDUE notice, yellow)
 OVERPAY                 disbursed total above approved (OVER_DISBURSEMENT)
 PAYEE                   disbursement to another payee (PAYEE_MISMATCH)
 DUPPAY                  two cases, same program, payee and amount, within
@@ -115,39 +142,31 @@ BUREAUS = (
 PLAN_APPROVER = "SFJ"  # 司法局 (行政执法监督): approves 涉企检查 plans
 HOTLINE = "RXZX"  # 12345 政务服务便民热线中心
 
-# (item_code, item_name, dept or None for a district centre, statutory limit, weight)
-APPROVAL_ITEMS: tuple[tuple[str, str, str | None, int, int], ...] = (
-    ("330100-001", "个体工商户设立登记", None, 1, 14),
-    ("330100-002", "企业名称变更登记", None, 1, 8),
-    ("330100-003", "食品经营许可证核发", None, 10, 12),
-    ("330100-004", "公共场所卫生许可证核发", None, 10, 6),
-    ("330100-005", "就业创业证申领", None, 3, 6),
-    ("330100-006", "城乡居民养老保险参保登记", None, 1, 5),
-    ("330100-007", "建筑工程施工许可证核发", "ZJJ", 7, 4),
-    ("330100-008", "城镇污水排入排水管网许可", "ZJJ", 7, 2),
-    ("330100-009", "建设工程消防设计审查", "ZJJ", 15, 2),
-    ("330100-010", "道路货物运输经营许可", "JTJ", 10, 3),
-    ("330100-011", "出租汽车驾驶员从业资格证核发", "JTJ", 5, 2),
-    ("330100-012", "排污许可证核发", "HBJ", 20, 2),
-    ("330100-013", "建设项目环境影响评价文件审批", "HBJ", 15, 2),
-    ("330100-014", "药品零售企业许可", "SCJ", 15, 3),
-    ("330100-015", "特种设备使用登记", "SCJ", 5, 3),
-    ("330100-016", "医疗机构执业登记", "WJW", 20, 2),
-    ("330100-017", "建设工程规划许可证核发", "ZRJ", 15, 2),
-    ("330100-018", "民办学校办学许可", "JYJ", 20, 1),
-    ("330100-019", "户外广告设施设置审批", "CGJ", 5, 3),
-    ("330100-020", "城市道路占用挖掘许可", "CGJ", 5, 3),
-    ("330100-021", "危险化学品经营许可证核发", "YJJ", 15, 2),
-    ("330100-022", "人力资源服务许可", "RSJ", 10, 2),
-    ("330100-023", "劳务派遣经营许可", "RSJ", 10, 1),
-    ("330100-024", "旅行社业务经营许可", "WLJ", 10, 1),
-    ("330100-025", "娱乐场所经营许可", "WLJ", 10, 1),
-    ("330100-026", "出版物零售业务经营许可", "WLJ", 10, 1),
-    ("330100-027", "取水许可", "SLJ", 20, 1),
-    ("330100-028", "农药经营许可", "NYJ", 10, 1),
-    ("330100-029", "养老机构备案", "MZJ", 5, 1),
-    ("330100-030", "大型群众性活动安全许可", "GAJ", 7, 1),
-)
+# Where each catalogue item (``item_catalogue.toml``) is handled, and how often:
+# item_code -> (dept, or None for a district service centre; weight)
+ITEM_PLACES: dict[str, tuple[str | None, int]] = {
+    "330000-XK-0001": ("ZRJ", 2),  # 建设工程规划许可证核发
+    "330000-XK-0002": (None, 14),  # 个体工商户设立登记
+    "330000-XK-0003": (None, 8),  # 企业名称变更登记
+    "330000-XK-0004": (None, 12),  # 食品经营许可证核发
+    "330000-XK-0005": (None, 6),  # 公共场所卫生许可证核发
+    "330000-XK-0006": (None, 6),  # 就业创业证申领
+    "330000-XK-0007": ("ZJJ", 4),  # 建筑工程施工许可证核发
+    "330000-XK-0008": ("JTJ", 3),  # 道路货物运输经营许可
+    "330000-XK-0009": ("SCJ", 3),  # 药品零售企业许可
+    "330000-XK-0010": ("HBJ", 2),  # 建设项目环境影响报告书审批
+    "330000-XK-0011": ("WJW", 2),  # 医疗机构执业登记
+    "330000-XK-0012": ("SLJ", 1),  # 取水许可
+    "330000-XK-0013": ("JYJ", 1),  # 民办高等学校正式设立审批
+    "330000-XK-0014": ("SCJ", 3),  # 特种设备使用登记
+    "330000-XK-0015": ("CGJ", 3),  # 户外广告设施设置审批
+    "330000-XK-0016": ("CGJ", 3),  # 城市道路占用挖掘许可
+    "330000-XK-0017": ("YJJ", 2),  # 危险化学品经营许可证核发
+    "330000-XK-0018": ("WLJ", 1),  # 娱乐场所经营许可
+    "330000-XK-0019": ("GAJ", 1),  # 大型群众性活动安全许可
+    "330000-XK-0020": ("RSJ", 2),  # 人力资源服务许可
+}
+ONE_DAY_ITEM = "330000-XK-0002"  # 个体工商户设立登记: the one-day fallback approval
 
 SUPPLEMENT_ITEMS = (
     "营业执照副本",
@@ -204,13 +223,17 @@ COMPLAINT_ASSIGNEES = (*DISTRICTS, "ZJJ", "CGJ", "SCJ", "HBJ", "JTJ", "RSJ", "WJ
 
 # Share of slots per process on a working day.
 PROCESS_WEIGHTS: tuple[tuple[str, float], ...] = (
-    ("approval", 0.38),
+    ("approval", 0.345),
     ("complaint", 0.20),
     ("inspection", 0.14),
     ("fund_disbursement", 0.08),
     ("tender", 0.07),
     ("penalty", 0.07),
     ("leader_assignment", 0.06),
+    # far rarer than approvals: a city's year holds hundreds, not hundreds of thousands
+    ("key_task", 0.01),
+    ("proposal", 0.0125),
+    ("meeting_item", 0.0125),
 )
 REST_DAY_WEIGHT = 0.12  # hotline complaints on weekends and holidays, relative to a working day
 
@@ -218,3 +241,50 @@ REST_DAY_WEIGHT = 0.12  # hotline complaints on weekends and holidays, relative 
 AREA_CODE_BY_DEPT: dict[str, str] = {d: f"3301{i:02d}" for i, d in enumerate(DISTRICTS, 2)}
 """Administrative division code of each district centre (a bureau's cases carry the city's)."""
 CITY_AREA_CODE = "330100"
+
+# ---------------------------------------------------------------- issue #19: 督查督办, 建议提案
+
+# 重点工作 (key tasks) by source: 市委工作要点 (party_committee), 政府工作报告 (government)
+KEY_TASKS: tuple[tuple[str, str], ...] = (
+    ("government", "新增城镇就业3万人"),
+    ("government", "完成城镇老旧小区改造60个"),
+    ("government", "新改建农村公路120公里"),
+    ("government", "新增3岁以下婴幼儿托位2000个"),
+    ("government", "新建5G基站1500个"),
+    ("government", "新增公共停车泊位5000个"),
+    ("government", "新开工保障性租赁住房3000套"),
+    ("government", "完成城市危旧房治理改造"),
+    ("government", "建成污水零直排区10个"),
+    ("government", "新建改建城市公园绿地20处"),
+    ("party_committee", "深化政务服务增值化改革"),
+    ("party_committee", "推进数字政府重大应用落地"),
+    ("party_committee", "开展优化营商环境攻坚行动"),
+    ("party_committee", "深化基层治理体系统筹改革"),
+    ("party_committee", "推进山区海岛县高质量发展结对帮扶"),
+    ("party_committee", "实施科技创新平台提能造峰行动"),
+)
+KEY_TASK_DEPTS = ("ZJJ", "JTJ", "RSJ", "JXJ", "KJJ", "HBJ", "WJW", "JYJ", "SWJ", "ZRJ", *DISTRICTS)
+PROGRESS_SUMMARIES = (
+    "已完成年度目标的{pct}%",
+    "按序时进度推进，累计完成{pct}%",
+    "完成阶段性任务，形象进度{pct}%",
+    "协调解决问题{n}个，完成{pct}%",
+)
+RISK_MEASURES = (
+    "倒排工期、增派力量，申请调整完成时限",
+    "用地指标未落实，已提请市政府协调",
+    "资金未到位，申请延期并同步推进前期工作",
+    "受汛期影响停工，申请顺延",
+)
+
+# 人大代表建议 / 政协委员提案 (proposals): id prefix per kind, and the departments handling them
+PROPOSAL_PREFIX = {"npc_suggestion": "RDJY", "cppcc_proposal": "ZXTA"}
+PROPOSAL_DEPTS = ("ZJJ", "JTJ", "RSJ", "JYJ", "WJW", "HBJ", "CGJ", "SCJ", "NYJ", "MZJ", "ZRJ")
+
+# 会议议定事项 (meeting items): (id prefix, meeting name, days between two meetings of the kind)
+MEETINGS: tuple[tuple[str, str, int], ...] = (
+    ("CWHY", "市政府第{n}次常务会议", 14),
+    ("BGHY", "市长办公会议纪要〔{year}〕{n}号", 7),
+    ("ZTHY", "专题会议纪要〔{year}〕{n}号", 3),
+)
+MEETING_DEPTS = (*BUREAUS, *DISTRICTS)

@@ -2,20 +2,32 @@
 
 What each case carries comes from the planted-case record the generator keeps
 beside its output (``PlantedCase``), never from the case ids.
+
+The engine replays the events of the processes this checkout's event schema
+and rule templates know (``ENGINE_PROCESSES``): issue #19's processes
+(``key_task``, ``proposal``, ``meeting_item``) join the replay as soon as the
+schema and engine changes of that issue are in the same tree, and the
+expectations below then cover them too. Their events are checked against
+events.md by hand (``test_issue19.py``) and their violations by construction
+(``oracle.py``) whatever the engine knows.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
 import orjson
 
 from streams.engine import alert_to_dict, load_config
+from streams.engine.config import SCHEMAS_DIR
 from streams.engine.timeutil import parse_instant
 from streams.replay import replay
 from streams.workload import GenerateConfig, PlantedCase, encode_lines, generate_workload
 
+ISSUE_19 = {"key_task", "proposal", "meeting_item"}
 PROCESSES = {
     "approval",
     "leader_assignment",
@@ -25,7 +37,14 @@ PROCESSES = {
     "tender",
     "inspection_plan",
     "inspection",
-}
+} | ISSUE_19
+_SCHEMA = json.loads((SCHEMAS_DIR / "event.schema.json").read_bytes())
+SCHEMA_PROCESSES = frozenset(_SCHEMA["properties"]["process"]["enum"])
+"""Processes the event schema of this checkout accepts."""
+ENGINE_PROCESSES = SCHEMA_PROCESSES & set(load_config(None).templates)
+"""Processes the event schema accepts and the default configuration has templates for."""
+ENGINE_HAS_ISSUE_19 = ISSUE_19 <= ENGINE_PROCESSES
+"""Whether the engine applies issue #19 (notice periods of extensions, rules.md §3.6)."""
 TERMINAL = {
     "approval": {"complete", "reject", "withdraw"},
     "leader_assignment": {"complete"},
@@ -35,6 +54,9 @@ TERMINAL = {
     "tender": {"contract"},
     "inspection_plan": {"revoke"},
     "inspection": {"finish"},
+    "key_task": {"complete"},
+    "proposal": {"complete"},
+    "meeting_item": {"complete"},
 }
 OVERDUE_ALL = {"OVERDUE:notice", "OVERDUE:yellow", "OVERDUE:red"}
 UNAUTH = "UNAUTHORIZED_INSPECTION:"
@@ -64,15 +86,41 @@ EXACT: dict[str, set[str]] = {
     "UNAUTH_DEPT": {UNAUTH + "dept_mismatch"},
     "UNAUTH_ENT": {UNAUTH + "enterprise_not_in_plan"},
     "UNAUTH_WINDOW": {UNAUTH + "outside_window"},
+    # rules.md §3.6 under the default configuration: 超时默许 off, an empty item catalogue
+    "DEEMED": {"OVERDUE:notice", "OVERDUE:yellow"},
+    "DEEMEDDENY": {"OVERDUE:notice", "OVERDUE:yellow"},
+    "UNCOMPRESSED": set(),
+    "NOREPORT": {"REPORT_MISSING"},
+    "NORISK": {"OVERDUE:notice", "OVERDUE:yellow", "RISK_NOT_REPORTED"},
+    "LATENOTICE": {"LATE_EXTENSION"},
 }
+# ...where a process differs from its tag's row: a joint leader assignment's LATENOTICE
+# extension comes on its last day, after the notice card
+LEADER_LATENOTICE = {"OVERDUE:notice", "LATE_EXTENSION"}
 # ...or, for groups of cases where only some members raise, at most these.
 AT_MOST: dict[str, set[str]] = {
     "DUPPAY": {"DUPLICATE_DISBURSEMENT"},
     "SPLIT": {"SPLIT_PURCHASE"},
     "FREQ": {"FREQUENT_INSPECTION"},
-    # an open case never reaches its terminal action (or its timed step)
-    "OPEN": OVERDUE_ALL | {"STEP_OVERDUE"},
+    # an open case never reaches its terminal action (or its timed step, or its reports)
+    "OPEN": OVERDUE_ALL | {"STEP_OVERDUE", "REPORT_MISSING", "RISK_NOT_REPORTED"},
 }
+
+
+def expected(process: str, tag: str, issue_19: bool = ENGINE_HAS_ISSUE_19) -> set[str] | None:
+    """Exactly the alerts a case of ``tag`` raises (None: at most ``AT_MOST[tag]``).
+
+    ``issue_19``: whether extensions have notice periods (rules.md §2); without them a
+    LATENOTICE extension is in time.
+    """
+    if (process, tag) == ("leader_assignment", "LATENOTICE"):
+        return LEADER_LATENOTICE if issue_19 else {"OVERDUE:notice"}
+    return EXACT.get(tag)
+
+
+def engine_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events the engine of this checkout knows the process of."""
+    return [event for event in events if event["process"] in ENGINE_PROCESSES]
 
 
 def alert_key(alert: dict[str, Any]) -> str:
@@ -105,8 +153,16 @@ def run_replay(lines: list[bytes], as_of: str | None = None) -> tuple[list[dict[
 @cache
 def moderate() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, PlantedCase]]:
     """A moderate generation (about 25,000 events), its alerts as of the end of 2026, and
-    the planted record by case id."""
+    the planted record by case id. Alerts are those of ``ENGINE_PROCESSES``."""
     events, planted = generate_workload(GenerateConfig(cases=7_000, seed=2026))
-    alerts, rejected = run_replay([orjson.dumps(e) for e in events], "2026-12-31T00:00:00+08:00")
+    replayed = [orjson.dumps(e) for e in engine_events(events)]
+    alerts, rejected = run_replay(replayed, "2026-12-31T00:00:00+08:00")
     assert rejected == 0
     return events, alerts, {case.case_id: case for case in planted}
+
+
+@cache
+def violating() -> tuple[list[dict[str, Any]], dict[str, PlantedCase]]:
+    """A generation where most cases violate (issue #19's rare processes carry every kind)."""
+    events, planted = generate_workload(GenerateConfig(cases=8_000, seed=19, violation_rate=0.6))
+    return events, {case.case_id: case for case in planted}

@@ -21,6 +21,9 @@ FORMATS = {
     "tender": r"ZFCG-2026-\d{8}",  # 采购项目编号
     "inspection_plan": r"JCJH-[A-Z]{3,4}-2026-\d{8}",  # 检查计划编号
     "inspection": r"JC2026\d{4}\d{8}",  # 检查编号
+    "key_task": r"ZDGZ-2026-\d{4,}",  # 督办编号
+    "proposal": r"(RDJY|ZXTA)-2026-\d{4,}",  # 人大代表建议 / 政协委员提案编号
+    "meeting_item": r"(CWHY|BGHY|ZTHY)-2026-\d{3}-\d{2,}",  # 会议纪要事项号
 }
 
 

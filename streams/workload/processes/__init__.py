@@ -17,9 +17,12 @@ from streams.workload.processes.approval import (
 from streams.workload.processes.complaint import build_complaint
 from streams.workload.processes.fund import build_fund
 from streams.workload.processes.inspection import build_single_inspection
+from streams.workload.processes.key_task import build_key_task
+from streams.workload.processes.meeting import build_meeting_item
 from streams.workload.processes.penalty import build_penalty
 from streams.workload.processes.plan import ROOM as PLAN_GROUP_ROOM
 from streams.workload.processes.plan import PlanGroup
+from streams.workload.processes.proposal import build_proposal
 from streams.workload.processes.tender import build_tender
 
 DUPPAY_ROOM = 2  # cases of a duplicate-payment pair
@@ -51,6 +54,12 @@ def build_slot(b: CaseBuilder, process: str, tag: str, t: int, room: int) -> lis
         if room < PLAN_GROUP_ROOM:
             return None
         return PlanGroup(b, t, tag).build()
+    if process == "key_task":
+        return [build_key_task(b, t, tag)]
+    if process == "proposal":
+        return [build_proposal(b, t, tag)]
+    if process == "meeting_item":
+        return [build_meeting_item(b, t, tag)]
     raise AssertionError(process)
 
 
