@@ -71,6 +71,20 @@ EVENTS: list[dict[str, Any]] = [
     # day of 2026-12-30) does not and fires; K: a step clock into 2027 (accept 12-31).
     ev("H1", "H", "complaint", "accept", "2026-12-30T10:00:00", category="simple"),
     ev("K1", "K", "complaint", "accept", "2026-12-31T10:00:00", category="simple"),
+    # P, Q: no case clock; approved 2026-12-24, the disbursement is due in 2027. P pays late,
+    # Q in time.
+    *[
+        ev(f"{case}{i}", case, "fund_disbursement", action, at, "CZJ", **attrs)
+        for case, paid in (("P", "2027-01-20T10:00:00"), ("Q", "2026-12-28T10:00:00"))
+        for i, (action, at, attrs) in enumerate(
+            [
+                ("apply", "2026-12-20T09:00:00", {"amount": "100", "payee": "X", "program": "p"}),
+                ("review", "2026-12-21T10:00:00", {}),
+                ("approve", "2026-12-24T11:00:00", {"approved_amount": "100", "payee": "X"}),
+                ("disburse", paid, {"amount": "100", "payee": "X"}),
+            ]
+        )
+    ],
 ]
 
 
@@ -120,10 +134,13 @@ def live_then_restart(
         if event.occurred_at <= cut:
             raised.extend(first.feed(event))
     raised.extend(first.advance(cut))
-    changelog = {key: state.to_bytes() for key, state in first.cases.states.items()}
+    changelog = first.cases.export_dirty()
+    cross_changelog = first.cross.export_dirty()
     second = Engine(after)
     for key, blob in changelog.items():
         second.cases.load(key, blob)
+    for key, blob in cross_changelog.items():
+        second.cross.load(key, blob)
     out = as_dicts(raised, before)
     later: list[Alert] = []
     for event in ordered:
@@ -163,8 +180,10 @@ def test_the_engine_names_the_pending_cases_and_years() -> None:
         ("approval", "G"): (("case clock",), (2027,)),
         ("complaint", "H"): (("case clock",), (2027,)),
         ("complaint", "K"): (("case clock", "step clock accept → assign"), (2027,)),
+        ("fund_disbursement", "P"): (("step clock approve → disburse",), (2027,)),
+        ("fund_disbursement", "Q"): (("step clock approve → disburse",), (2027,)),
     }
-    assert engine.pending_calendar() == {2027: 7}
+    assert engine.pending_calendar() == {2027: 9}
 
 
 def test_with_the_year_the_pending_cases_raise_their_alerts(with_2027: SupervisionConfig) -> None:
@@ -173,6 +192,8 @@ def test_with_the_year_the_pending_cases_raise_their_alerts(with_2027: Supervisi
     assert ("OVERDUE", "yellow", "A", "2027-01-03T00:00:00") in alerts
     assert ("OVERDUE", "red", "F", "2027-01-05T00:00:00") in alerts
     assert ("STEP_OVERDUE", "yellow", "K", "2027-01-03T00:00:00") in alerts
+    steps = [a for a in alerts if a[0] == "STEP_OVERDUE" and a[2] in "PQ"]
+    assert steps == [("STEP_OVERDUE", "yellow", "P", "2027-01-08T00:00:00")]
     late = [a for a in alerts if a[0] == "LATE_EXTENSION"]
     assert late == [
         ("LATE_EXTENSION", "yellow", "C", "2027-02-22T10:00:00"),
@@ -211,7 +232,7 @@ def test_adding_the_year_and_restarting_equals_replay_with_it(
 def test_restored_without_the_year_the_cases_stay_pending() -> None:
     alerts, engine = live_then_restart(EVENTS, "2027-01-07T12:00:00", DEFAULT, DEFAULT)
     assert comparable(alerts) == comparable(run(EVENTS, as_of=AS_OF))
-    assert engine.pending_calendar() == {2027: 7}
+    assert engine.pending_calendar() == {2027: 9}
 
 
 def test_resolved_alerts_come_with_the_next_advance(with_2027: SupervisionConfig) -> None:
@@ -264,3 +285,34 @@ def test_state_round_trip_of_a_pending_case(tmp_path: Path, with_2027: Supervisi
     expected = [a for a in run(EVENTS, as_of=AS_OF, config=with_2027) if a["case_id"] == "E"]
     assert comparable(restored) == comparable(expected)
     assert {a["rule"] for a in restored} == {"OVERDUE", "LATE_EXTENSION"}
+
+
+# A complaint's step clock of 15 working days (a configuration of its own): its case
+# clock (7 days) runs in 2026 while the step clock waits for 2027, so the cards come live.
+LONG_STEP = {'within = 1, unit = "working_days"': 'within = 15, unit = "working_days"'}
+LONG_STEP_EVENTS = [
+    ev("S1", "S", "complaint", "accept", "2026-12-14T10:00:00", category="simple"),
+    ev("T1", "T", "complaint", "accept", "2026-12-14T10:00:00", category="simple"),
+    ev("T2", "T", "complaint", "assign", "2027-01-04T10:00:00", assignee_dept="D02"),
+    ev("T3", "T", "complaint", "complete", "2027-01-20T10:00:00"),
+]
+
+
+@pytest.mark.parametrize("restart_at", ["2026-12-15T00:00:00", "2027-01-10T00:00:00"])
+def test_a_waiting_step_clock_leaves_the_case_clock_running(
+    tmp_path: Path, restart_at: str
+) -> None:
+    before = config_with(tmp_path, LONG_STEP)
+    (tmp_path / "test-2027.toml").write_text(TEST_YEAR_2027, encoding="utf-8")
+    after = config_with(tmp_path, {**LONG_STEP, "files = []": 'files = ["test-2027.toml"]'})
+    live = brief(run(LONG_STEP_EVENTS, as_of=AS_OF, config=before))
+    assert [a for a in live if a[2] == "S"] == [
+        ("OVERDUE", "notice", "S", "2026-12-23T00:00:00"),
+        ("OVERDUE", "red", "S", "2026-12-29T00:00:00"),
+        ("OVERDUE", "yellow", "S", "2026-12-24T00:00:00"),
+    ]
+    alerts, engine = live_then_restart(LONG_STEP_EVENTS, restart_at, before, after)
+    full = run(LONG_STEP_EVENTS, as_of=AS_OF, config=after)
+    assert ("STEP_OVERDUE", "yellow", "S", "2027-01-05T00:00:00") in brief(full)
+    assert comparable(alerts) == comparable(full)
+    assert engine.pending_calendar() == {}
