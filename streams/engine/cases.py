@@ -516,10 +516,14 @@ class CaseEngine(DueHandler):
                     break
             clock.due(sim)  # its next timed instant is known too
         except CalendarYearMissing as exc:
-            if exc.year not in pending["years"]:
+            # Still pending: for the years still missing (one added, a later one needed).
+            covered = self.config.calendar.years
+            years = sorted({y for y in pending["years"] if y not in covered} | {exc.year})
+            if years != pending["years"]:
                 self._forget_pending(state)
-                pending["years"] = sorted([*pending["years"], exc.year])
+                pending["years"] = years
                 self._count_pending(state)
+                self._touch(state.key, state, 0, status=False)
             return False
         state.last = sim.last
         state.limit_days = sim.limit_days

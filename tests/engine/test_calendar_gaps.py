@@ -9,6 +9,8 @@ calendar, with the true ``raised_at``.
 
 from __future__ import annotations
 
+import random
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -316,3 +318,85 @@ def test_a_waiting_step_clock_leaves_the_case_clock_running(
     assert ("STEP_OVERDUE", "yellow", "S", "2027-01-05T00:00:00") in brief(full)
     assert comparable(alerts) == comparable(full)
     assert engine.pending_calendar() == {}
+
+
+def test_a_case_that_needs_a_later_year_still_waits_for_that_one(
+    with_2027: SupervisionConfig,
+) -> None:
+    """Restored with 2027, a case of 300 working days waits on, now for 2028 only."""
+    events = [accept("L1", "L", "2026-12-04T10:00:00", 300)]
+    first = Engine(DEFAULT)
+    for event in events_of(events):
+        first.feed(event)
+    assert first.pending_calendar() == {2027: 1}
+    second = Engine(with_2027)
+    for key, blob in first.cases.export_dirty().items():
+        second.cases.load(key, blob)
+    assert second.pending_calendar() == {2028: 1}
+    assert [p.years for p in second.pending_cases()] == [(2028,)]
+    assert second.advance(parse_instant(AS_OF + "+08:00")) == []
+
+
+def _random_case(rng: random.Random, i: int) -> list[dict[str, Any]]:
+    """A case around the new year: clocks, pauses, extensions, steps, terminal or not."""
+    start = datetime(2026, 12, 1, 8)
+    times = sorted(
+        (start + timedelta(minutes=rng.randrange(50 * 24 * 60))).strftime("%Y-%m-%dT%H:%M:%S")
+        for _ in range(6)
+    )
+    case = f"R{i}"
+    process = rng.choice(["approval", "approval", "complaint", "fund_disbursement"])
+    plan: list[tuple[str, dict[str, Any]]] = []
+    if process == "approval":
+        plan.append(("accept", {"time_limit_days": rng.choice([3, 10, 15, 20, 25])}))
+        for _ in times[1:]:
+            plan.append(
+                rng.choice(
+                    [
+                        ("suspend", {"reason": "hearing"}),
+                        ("resume", {}),
+                        ("supplement_request", {}),
+                        ("supplement_received", {}),
+                        ("extend", {"extension_days": rng.choice([2, 5, 10]), "approver": "L"}),
+                        ("review", {}),
+                        ("decide", {"decision": "approve"}),
+                        ("complete", {}),
+                    ]
+                )
+            )
+    elif process == "complaint":
+        plan.append(("accept", {"category": rng.choice(["simple", "heavy"])}))
+        plan += rng.sample(
+            [("assign", {"assignee_dept": "D2"}), ("reply", {}), ("complete", {})], 2
+        )
+    else:
+        payee = {"payee": f"X{i}"}
+        plan += [
+            ("apply", {"amount": "100", "program": "p", **payee}),
+            ("review", {}),
+            ("approve", {"approved_amount": "100", **payee}),
+        ]
+        if rng.random() < 0.6:
+            plan.append(("disburse", {"amount": "100", **payee}))
+    return [
+        ev(f"{case}-{n}", case, process, action, at, **attrs)
+        for n, ((action, attrs), at) in enumerate(zip(plan, times, strict=False))
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_cases_restarted_with_the_year_equal_replay_with_it(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    extra = rng.choice([{}, LONG_STEP])
+    (tmp_path / "test-2027.toml").write_text(TEST_YEAR_2027, encoding="utf-8")
+    before = config_with(tmp_path, extra)
+    after = config_with(tmp_path, {**extra, "files = []": 'files = ["test-2027.toml"]'})
+    events = [e for i in range(8) for e in _random_case(rng, i)]
+    full = comparable(run(events, as_of=AS_OF, config=after))
+    assert set(comparable(run(events, as_of=AS_OF, config=before))) <= set(full)
+    for _ in range(3):
+        restart = datetime(2026, 12, 1) + timedelta(minutes=rng.randrange(60 * 24 * 60))
+        alerts, _ = live_then_restart(events, restart.strftime("%Y-%m-%dT%H:%M:%S"), before, after)
+        assert comparable(alerts) == full, restart
