@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from streams.engine import Alert, Engine, EventValidator, SupervisionConfig
+from streams.engine.cases import PendingCase
 from streams.engine.model import Event
 
 _CHUNK = 10_000  # events fed per call (and per progress report)
@@ -45,6 +46,10 @@ class ReplaySummary:
     """Accepted events with ``occurred_at`` after the as-of instant: read, not evaluated."""
     as_of: int | None = None
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    pending: list[PendingCase] = field(default_factory=list)
+    """Cases whose timed decisions wait for a year without calendar data (rules.md §1.5)."""
+    pending_years: dict[int, int] = field(default_factory=dict)
+    """Pending cases per missing year."""
 
     @property
     def alert_count(self) -> int:
@@ -139,6 +144,8 @@ def _replay(
     if as_of is not None:
         emit(engine.advance(as_of))
     summary.as_of = as_of
+    summary.pending = engine.pending_cases()
+    summary.pending_years = engine.pending_calendar()
     if progress is not None:
         progress(total)
     return summary

@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from streams.cli import app
-from streams.engine import CalendarYearMissing, ConfigError, alert_to_dict, load_config
+from streams.engine import ConfigError, alert_to_dict, load_config
 from streams.engine.timeutil import InstantError, parse_instant
 from streams.replay import Reject, ReplaySummary, replay
 
@@ -32,6 +32,9 @@ def _reject_record(reject: Reject) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 
+PENDING_LISTED = 20  # pending cases named in the summary; the rest are counted
+
+
 def _print_summary(summary: ReplaySummary, source: str, format_instant: object) -> None:
     echo = lambda text: typer.echo(text, err=True)  # noqa: E731
     as_of = format_instant(summary.as_of) if summary.as_of is not None else "-"  # type: ignore[operator]
@@ -45,6 +48,20 @@ def _print_summary(summary: ReplaySummary, source: str, format_instant: object) 
     )
     for (rule, level), count in sorted(summary.alerts.items()):
         echo(f"  {rule:<28} {level:<7} {count}")
+    if summary.pending:
+        years = ", ".join(
+            f"{year} ({n} cases)" for year, n in sorted(summary.pending_years.items())
+        )
+        echo(
+            f"pending: {len(summary.pending)} cases wait for calendar years without data: {years}; "
+            "their timed alerts are not decided (rules.md §1.5). Add the years to a calendar "
+            "file named in the configuration's [calendar] files (README: Missing calendar year)"
+        )
+        for case in summary.pending[:PENDING_LISTED]:
+            years_needed = ", ".join(map(str, case.years))
+            echo(f"  {case.process} {case.case_id}: {', '.join(case.waits)} (needs {years_needed})")
+        if len(summary.pending) > PENDING_LISTED:
+            echo(f"  ... and {len(summary.pending) - PENDING_LISTED} more")
 
 
 @app.command("replay")
@@ -69,6 +86,13 @@ def replay_command(
     config: Annotated[
         Path | None, typer.Option("--config", help="Supervision configuration (TOML).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 2 when any case waits for a calendar year without data (rules.md §1.5).",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate every rule over a file of events and print the alerts, one JSON object per line."""
     try:
@@ -106,9 +130,9 @@ def replay_command(
             bar = stack.enter_context(Progress(transient=True, console=None))
             task = bar.add_task("replaying", total=None)
             progress = lambda done: bar.update(task, completed=done)  # noqa: E731
-        try:
-            summary = replay(source, cfg, on_alert, on_reject, as_of=as_of_us, progress=progress)
-        except CalendarYearMissing as exc:
-            raise _fail(str(exc)) from None
+        summary = replay(source, cfg, on_alert, on_reject, as_of=as_of_us, progress=progress)
         sink.flush()
     _print_summary(summary, events, cfg.local.format)
+    if strict and summary.pending:
+        years = ", ".join(map(str, sorted(summary.pending_years)))
+        raise _fail(f"--strict: {len(summary.pending)} cases pending for calendar years {years}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.engine.calendar import CalendarYearMissing
 from streams.engine.config import Template
 from streams.engine.model import NOTICE, RED, YELLOW, Alert, Event
 from streams.engine.rules import core
@@ -61,6 +62,8 @@ class CaseClock:
         """A pause, resume or extension of a case with a clock; True when its last day moved.
 
         An extension at or after the deadline moves nothing and raises LATE_EXTENSION.
+        A year without calendar data raises ``CalendarYearMissing`` before anything
+        changes (the caller keeps the event pending, rules.md §1.5).
         """
         action = event.action
         now = event.occurred_at
@@ -97,8 +100,33 @@ class CaseClock:
                 return True
         return False
 
-    def step_clocks(self, state: CaseState, template: Template, event: Event) -> None:
-        """Stop the step clocks waiting for this action; start those it starts (first A only)."""
+    def track_pause(self, state: CaseState, event: Event) -> None:
+        """A pause or resume of a case whose clock waits for a calendar year (rules.md §1.5).
+
+        Only the pause itself (no timed alert of the case fires while paused; after the
+        resume only later instants can): its shift of the last day is decided later.
+        """
+        action = event.action
+        if action == "suspend" or action == "supplement_request":
+            if state.paused_since is None:
+                state.paused_since = event.occurred_at
+        elif (action == "resume" or action == "supplement_received") and (
+            state.paused_since is not None
+        ):
+            state.paused_since = None
+            state.pause_shifts = False
+            state.not_before = event.occurred_at
+
+    def step_clocks(
+        self, state: CaseState, template: Template, event: Event
+    ) -> list[tuple[int, int]] | None:
+        """Stop the step clocks waiting for this action; start those it starts (first A only).
+
+        A working-day clock whose instant falls in a year without calendar data is not
+        started: returned as (clock index, missing year) for the caller to keep pending
+        (rules.md §1.5). None when every clock could start.
+        """
+        missed: list[tuple[int, int]] | None = None
         action = event.action
         if state.steps:
             state.steps = [
@@ -116,12 +144,19 @@ class CaseClock:
                 continue  # the clock starts at the first A only
             day = self.local.date_of(event.occurred_at)
             if clock.unit == "working_days":
-                instant = self.local.end_of(self.calendar.wd_after(day, clock.within))
+                try:
+                    instant = self.local.end_of(self.calendar.wd_after(day, clock.within))
+                except CalendarYearMissing as exc:
+                    if missed is None:
+                        missed = []
+                    missed.append((index, exc.year))
+                    continue
             else:
                 instant = self.local.end_of(day + clock.within)
             if state.steps is None:
                 state.steps = []
             state.steps.append([index, instant, event.dept, event.event_id])
+        return missed
 
     def _level_instant(self, state: CaseState, level: str) -> int:
         assert state.last is not None

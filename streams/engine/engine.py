@@ -13,7 +13,7 @@ event (an alert at instant T is decided on the events before T) and
 
 from __future__ import annotations
 
-from streams.engine.cases import CaseEngine
+from streams.engine.cases import CaseEngine, PendingCase
 from streams.engine.config import SupervisionConfig
 from streams.engine.cross import CrossEngine, Fact
 from streams.engine.model import Alert, CaseStatus, Event
@@ -103,6 +103,14 @@ class Engine:
 
     def next_timer(self) -> int | None:
         return self.cases.next_timer()
+
+    def pending_calendar(self) -> dict[int, int]:
+        """Cases waiting for a year without calendar data, per year (rules.md §1.5)."""
+        return self.cases.pending_calendar()
+
+    def pending_cases(self) -> list[PendingCase]:
+        """The cases waiting for calendar years: what waits, which years."""
+        return self.cases.pending_cases()
 
     def take_case_updates(self) -> list[CaseStatus]:
         return self.cases.take_status()

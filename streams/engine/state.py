@@ -4,6 +4,10 @@
 live service keeps in its changelog-backed table, so ``STATE_FIELDS`` (their order)
 and the bit layout of ``raised`` are a storage format: change them only with a
 migration of the stored states.
+
+A case waiting for a calendar year (rules.md §1.5) also has ``pending``,
+serialized after ``STATE_FIELDS`` and only when set: other cases keep their bytes,
+and states written before it existed read as they were.
 """
 
 from __future__ import annotations
@@ -91,11 +95,34 @@ STATE_FIELDS = (
 _IDS = STATE_FIELDS.index("ids")
 _RAISED = STATE_FIELDS.index("raised")
 
+# What a pending case's clocks were when it became pending (``CaseState.pending["base"]``):
+# its timed decisions are made again from there, over the events logged since.
+CLOCK_FIELDS = (
+    "last",
+    "limit_days",
+    "started_at",
+    "paused_since",
+    "pause_shifts",
+    "not_before",
+    "fired",
+    "card",
+    "clock_evidence",
+    "steps",
+    "raised",
+    "seen",
+)
+_BASE_RAISED = CLOCK_FIELDS.index("raised")
+# Kinds of logged events (``CaseState.pending["log"]``): the start of the case clock; an
+# event whose clock change is already in the base (only the first); any other event.
+LOG_START = 1
+LOG_CLOCK_DONE = 2
+LOG_EVENT = 0
+
 
 class CaseState:
     """Everything the rules remember about one case. Small: ~0.5 KB for an open case."""
 
-    __slots__ = (*STATE_FIELDS, "key")  # the key is not serialized: the store has it
+    __slots__ = (*STATE_FIELDS, "key", "pending")  # the key is not serialized: the store has it
 
     def __init__(self, process: str, dept: str, key: str = "") -> None:
         self.key = key  # "process|case_id", for the deadline index
@@ -122,6 +149,10 @@ class CaseState:
         self.card = ""
         self.updated_at = 0
         self.deadline_at_close: int | None = None
+        # Set while timed decisions wait for a calendar year (rules.md §1.5): {"years": [year],
+        # "clock": the case clock waits, "steps": [step clock index], "base": CLOCK_FIELDS
+        # values, "log": [[occurred_at, action, event_id, dept, attrs, kind]]}.
+        self.pending: dict[str, Any] | None = None
 
     def seen_event(self, digest: bytes) -> bool:
         ids = self.ids
@@ -140,15 +171,34 @@ class CaseState:
             self.facts = facts
         return facts
 
+    def checkpoint(self) -> list[Any]:
+        """The CLOCK_FIELDS values, copied (``pending["base"]``)."""
+        values: list[Any] = [getattr(self, name) for name in CLOCK_FIELDS]
+        values[_BASE_RAISED] = format(self.raised, "x")  # may exceed 64 bits
+        copied: list[Any] = orjson.loads(orjson.dumps(values))  # a deep copy, as stored
+        return copied
+
+    def restore_checkpoint(self, base: list[Any]) -> None:
+        """Set the CLOCK_FIELDS from a ``checkpoint()`` (copied)."""
+        values: list[Any] = orjson.loads(orjson.dumps(base))
+        values[_BASE_RAISED] = int(values[_BASE_RAISED], 16)
+        for name, value in zip(CLOCK_FIELDS, values, strict=True):
+            setattr(self, name, value)
+
     def to_bytes(self) -> bytes:
         values = [getattr(self, name) for name in STATE_FIELDS]
         values[_IDS] = self.ids.hex()
         values[_RAISED] = format(self.raised, "x")  # may exceed 64 bits
+        if self.pending is not None:
+            values.append(self.pending)
         return orjson.dumps(values)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> CaseState:
         values = orjson.loads(blob)
+        pending = None
+        if len(values) == len(STATE_FIELDS) + 1:
+            pending = values.pop()
         if len(values) != len(STATE_FIELDS):
             raise ValueError(f"case state has {len(values)} fields, expected {len(STATE_FIELDS)}")
         values[_IDS] = bytes.fromhex(values[_IDS])
@@ -158,6 +208,7 @@ class CaseState:
             setattr(state, name, value)
         state.process = sys.intern(state.process)
         state.dept = sys.intern(state.dept)
+        state.pending = pending
         return state
 
 

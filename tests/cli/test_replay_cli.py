@@ -119,25 +119,94 @@ def test_unusable_arguments_exit_non_zero_with_one_line(args: list[str], message
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_missing_calendar_year_stops_with_the_year(tmp_path: Path) -> None:
+def _case_into_2027(tmp_path: Path) -> Path:
+    """An approval accepted 2026-12-04 with 20 working days: its deadline is in 2027."""
     source = tmp_path / "late.jsonl"
     source.write_bytes(
-        orjson.dumps(
-            {
-                "event_id": "E1",
-                "case_id": "A",
-                "process": "approval",
-                "action": "accept",
-                "occurred_at": "2026-12-28T10:00:00+08:00",
-                "dept": "D",
-                "attrs": {"time_limit_days": 10},
-            }
+        b"".join(
+            orjson.dumps(event) + b"\n"
+            for event in (
+                {
+                    "event_id": "E1",
+                    "case_id": "A-2027",
+                    "process": "approval",
+                    "action": "accept",
+                    "occurred_at": "2026-12-04T10:00:00+08:00",
+                    "dept": "D",
+                    "attrs": {"time_limit_days": 20},
+                },
+                {
+                    "event_id": "E2",
+                    "case_id": "B",
+                    "process": "approval",
+                    "action": "accept",
+                    "occurred_at": "2026-12-04T10:00:00+08:00",
+                    "dept": "D",
+                    "attrs": {"time_limit_days": 3},
+                },
+            )
         )
-        + b"\n"
+    )
+    return source
+
+
+def test_missing_calendar_year_leaves_the_case_pending_and_names_it(tmp_path: Path) -> None:
+    """rules.md §1.5: exit 0; the summary names the pending case and the missing year."""
+    result = supervise(
+        "replay", str(_case_into_2027(tmp_path)), "--as-of", "2026-12-31T00:00:00+08:00"
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    alerts = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert {(a["case_id"], a["level"]) for a in alerts} == {
+        ("B", "notice"),
+        ("B", "yellow"),
+        ("B", "red"),
+    }
+    err = result.stderr.decode()
+    assert "pending: 1 cases wait for calendar years without data: 2027 (1 cases)" in err
+    assert "  approval A-2027: case clock (needs 2027)" in err
+
+
+def test_strict_fails_when_a_case_is_pending(tmp_path: Path) -> None:
+    result = supervise("replay", str(_case_into_2027(tmp_path)), "--strict")
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert "approval A-2027" in err
+    assert err.splitlines()[-1] == (
+        "supervise replay: --strict: 1 cases pending for calendar years 2027"
+    )
+
+
+def test_strict_passes_when_nothing_is_pending(tmp_path: Path) -> None:
+    source = tmp_path / "one.jsonl"
+    source.write_bytes(_case_into_2027(tmp_path).read_bytes().splitlines()[1] + b"\n")
+    assert supervise("replay", str(source), "--strict").returncode == 0
+
+
+def test_many_pending_cases_are_counted_not_all_listed(tmp_path: Path) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "event_id": f"E{i}",
+                    "case_id": f"C{i:02d}",
+                    "process": "approval",
+                    "action": "accept",
+                    "occurred_at": "2026-12-20T10:00:00+08:00",
+                    "dept": "D",
+                    "attrs": {"time_limit_days": 10},
+                }
+            )
+            + b"\n"
+            for i in range(25)
+        )
     )
     result = supervise("replay", str(source))
-    assert result.returncode == 2
-    assert "2027" in result.stderr.decode()
+    assert result.returncode == 0
+    err = result.stderr.decode()
+    assert "pending: 25 cases" in err and "  ... and 5 more" in err
+    assert "approval C19:" in err and "approval C20:" not in err
 
 
 def test_as_of_cut_counts_the_events_left_out() -> None:

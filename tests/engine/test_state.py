@@ -123,12 +123,13 @@ def test_open_case_and_timer_counts_match_a_scan() -> None:
 
 
 def test_an_error_while_firing_keeps_the_other_cases_of_that_instant_indexed() -> None:
-    """Red needs working days of 2027, which the default calendar lacks: firing A's yellow
-    fails while re-arming it. B, due at the same instant, stays in the deadline index."""
+    """A's stored state names a step clock its template does not have (a broken record):
+    firing it fails. B, due at the same instant, stays in the deadline index."""
+    import orjson
     import pytest
 
     from streams.engine import Engine, EventValidator, load_config
-    from streams.engine.calendar import CalendarYearMissing
+    from streams.engine.state import STATE_FIELDS
     from streams.engine.timeutil import parse_instant
     from tests.engine.harness import ev
 
@@ -136,14 +137,16 @@ def test_an_error_while_firing_keeps_the_other_cases_of_that_instant_indexed() -
     validator = EventValidator()
     for case in ("A", "B"):
         accept = ev(
-            f"{case}-0", case, "approval", "accept", "2026-12-28T09:00:00", time_limit_days=2
+            f"{case}-0", case, "approval", "accept", "2026-03-02T09:00:00", time_limit_days=2
         )
         engine.feed(validator.from_document(accept))
-    assert len(engine.advance(parse_instant("2026-12-30T12:00:00+08:00"))) == 2  # the notices
-    yellow = parse_instant("2026-12-31T00:00:00+08:00")
-    with pytest.raises(CalendarYearMissing):
-        engine.advance(yellow)
-    assert engine.cases.next_timer() == yellow
+    notice = parse_instant("2026-03-04T00:00:00+08:00")
+    broken = orjson.loads(engine.cases.states["approval|A"].to_bytes())
+    broken[STATE_FIELDS.index("steps")] = [[7, notice, "D01", "A-0"]]
+    engine.cases.load("approval|A", orjson.dumps(broken))
+    with pytest.raises(IndexError):
+        engine.advance(notice)
+    assert engine.cases.next_timer() == notice
 
 
 def test_a_state_replaced_or_dropped_by_load_leaves_no_live_index_entry() -> None:
