@@ -1,8 +1,8 @@
 """Every Prometheus metric of the worker, defined once, in one registry.
 
 The worker never touches a metric object directly: it calls the small helper
-methods of :class:`Metrics` (or the module-level aliases bound to the default
-instance ``METRICS``), so names, labels and units live in this file only.
+methods of :class:`Metrics` (the default instance is ``METRICS``), so names,
+labels and units live in this file only.
 
 Naming follows the Prometheus conventions: ``supervision_`` prefix, base units
 in the name (``_seconds``), counters end in ``_total``. Label values must come
@@ -261,7 +261,8 @@ class Metrics:
         self.events_accepted.labels(_label(topic)).inc(count)
 
     def record_rejected(self, topic: str, reason: str, count: int = 1) -> None:
-        """``reason`` is a short code (``invalid_json``, ``schema``, ``unknown_action``…), not a message."""
+        """``reason`` is a short code (``streams.contract.REJECTION_KINDS``: ``not_json``,
+        ``not_object``, ``contract``, ``wrong_topic``), never a message."""
         self.events_rejected.labels(_label(topic), _label(reason)).inc(count)
 
     def record_duplicate(self, topic: str, count: int = 1) -> None:
@@ -321,22 +322,3 @@ class Metrics:
 
 METRICS = Metrics()
 REGISTRY = METRICS.registry
-
-# Module-level aliases of the default instance, for ``from ... import metrics; metrics.record_alert(...)``.
-set_build_info = METRICS.set_build_info
-record_consumed = METRICS.record_consumed
-record_accepted = METRICS.record_accepted
-record_rejected = METRICS.record_rejected
-record_duplicate = METRICS.record_duplicate
-record_deadletter = METRICS.record_deadletter
-record_alert = METRICS.record_alert
-observe_evaluation = METRICS.observe_evaluation
-set_open_cases = METRICS.set_open_cases
-set_pending_timers = METRICS.set_pending_timers
-observe_timer_lag = METRICS.observe_timer_lag
-set_timer_backlog = METRICS.set_timer_backlog
-set_consumer_lag = METRICS.set_consumer_lag
-forget_partition = METRICS.forget_partition
-record_storage_batch = METRICS.record_storage_batch
-record_storage_failure = METRICS.record_storage_failure
-record_storage_refused = METRICS.record_storage_refused
