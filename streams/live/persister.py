@@ -35,7 +35,7 @@ from streams.live.horizon import encode_fact, encode_horizons
 from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
-from streams.live.processor import Message, Output
+from streams.live.processor import Message, Output, StateWrite
 from streams.live.publish import BatchPublisher
 from streams.live.sink import RowStore
 from streams.live.state import StateTable
@@ -225,7 +225,7 @@ class Persister:
         partitions = self.partitions
         current_cases = set(map(id, partitions.cases.values()))
         current_facts = set(map(id, partitions.facts.values()))
-        tables: tuple[tuple[StateTable, list[Any], set[int]], ...] = (
+        tables: tuple[tuple[StateTable, list[StateWrite], set[int]], ...] = (
             (partitions.case_table, out.case_states, current_cases),
             (partitions.cross_table, out.cross_states, current_facts),
         )
