@@ -7,6 +7,7 @@ committed, so a restart reads it again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +26,9 @@ from streams.observability.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
+LANES = ("events", "facts")  # persisted side by side, each in evaluation order
+
+
 @dataclass(slots=True)
 class Step:
     """What one evaluated batch or tick leaves to persist, in evaluation order."""
@@ -33,6 +37,8 @@ class Step:
     commits: dict[TP, int]  # partition -> next offset, committed once ``out`` is persisted
     horizons: dict[str, int] | None = None  # published after ``out`` (tick)
     admitted: list[Message] | None = None  # the event batch's messages (metrics)
+    lane: str = "events"  # event batches and ticks; "facts": fact batches
+    committed: asyncio.Event | None = None  # set once persisted and committed, if asked for
 
 
 def observe_timer_lag(metrics: Metrics, out: Output, now: int) -> None:
@@ -143,7 +149,7 @@ class Evaluator:
                 commits[tp] = safe
         if out.duplicates:
             self.metrics.record_duplicate(partitions.topics.facts, out.duplicates)
-        return Step(out, commits)
+        return Step(out, commits, lane="facts")
 
     def _facts_tp(self, partition: int) -> TP | None:
         """The TopicPartition of a facts partition this worker owns, if it knows it."""

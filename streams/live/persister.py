@@ -1,7 +1,10 @@
 """The one way out of the live service: store, publish, write states, then commit.
 
 Every evaluated ``Step`` (a batch of events, of facts, or a tick) goes through
-one queue and is persisted in evaluation order:
+``persist`` and then ``commit``, in evaluation order within its lane: one lane
+for event batches and ticks (a tick's horizons follow the facts of every batch
+before it), one for fact batches, persisted side by side as the two agents
+read side by side. Per step:
 
 1. events, alerts, case status and dead letters are stored (ClickHouse),
    retried with back-off until they are (the agents stop reading meanwhile:
@@ -30,7 +33,7 @@ from streams.contract import DeadLetter
 from streams.engine import SupervisionConfig, alert_to_dict
 from streams.engine.model import Alert
 from streams.live.delivery import die, retry_forever
-from streams.live.evaluate import Step
+from streams.live.evaluate import LANES, Step
 from streams.live.horizon import encode_fact, encode_horizons
 from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
@@ -47,7 +50,7 @@ from streams.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
-PIPELINE_DEPTH = 1  # evaluated steps waiting for the persister (besides the one it persists)
+PIPELINE_DEPTH = 1  # evaluated steps waiting in a lane (besides the one it persists)
 
 
 def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None:
@@ -94,7 +97,9 @@ class Persister:
         self.clock = clock
         self.retry = (settings.store_retry_initial_s, settings.store_retry_max_s)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="store")
-        self.steps: asyncio.Queue[Step] = asyncio.Queue(PIPELINE_DEPTH)
+        self.lanes: dict[str, asyncio.Queue[Step]] = {
+            lane: asyncio.Queue(PIPELINE_DEPTH) for lane in LANES
+        }
         self.unpersisted = 0  # steps enqueued and not yet persisted
         self.persisted = asyncio.Event()  # set while ``unpersisted`` is 0
         self.persisted.set()
@@ -107,7 +112,7 @@ class Persister:
         self.unpersisted += 1
         self.persisted.clear()
         try:
-            await self.steps.put(step)
+            await self.lanes[step.lane].put(step)
         except BaseException:
             self._done()
             raise
@@ -118,13 +123,17 @@ class Persister:
             self.persisted.set()
 
     async def run(self) -> None:
-        """Persist the steps one by one, in order, then commit what each carried.
+        """Persist the steps of every lane; stops (cancelled) with the worker."""
+        await asyncio.gather(*(self._run(queue) for queue in self.lanes.values()))
+
+    async def _run(self, steps: asyncio.Queue[Step]) -> None:
+        """Persist a lane's steps one by one, in order, then commit what each carried.
 
         Evaluation of the next batch overlaps with the storage and Kafka round trips of
         this one; the order of everything written is the order of evaluation.
         """
         while True:
-            step = await self.steps.get()
+            step = await steps.get()
             try:
                 if not step.out.empty():
                     await self.persist(step.out)
@@ -139,6 +148,8 @@ class Persister:
             if step.admitted is not None:
                 record_batch(self.metrics, step.admitted, step.out)
             await self.offsets.commit(step.commits)
+            if step.committed is not None:
+                step.committed.set()
 
     # ------------------------------------------------------------ one step
     async def persist(self, out: Output) -> None:

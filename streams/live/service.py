@@ -18,7 +18,7 @@ gets there first, under one lock. Per batch, in this order:
 
 The facts agent's batches take the same path under their own lock: admitted,
 fed to the fact gates, what they release applied, then persisted and committed
-by the same persister, in evaluation order with everything else.
+by the same persister (in a lane of their own, beside the events').
 
 A SIGKILL anywhere replays from the last commit: rows are idempotent, the
 engine ignores events a case already holds, facts carry order stamps; users
@@ -109,8 +109,11 @@ class LiveService:
             admitted, seeks = self._admit(buffer, unknown)
             step = self.evaluator.facts(admitted)
             if not step.out.empty() or step.commits:
+                step.committed = asyncio.Event()
                 await self.persister.enqueue(step)
         await self.offsets.seek(seeks)
+        if step.committed is not None:  # the agent reads on (and the tick ends) once it is
+            await step.committed.wait()
 
     # ------------------------------------------------------------ time
     async def tick(self) -> None:

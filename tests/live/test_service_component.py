@@ -86,9 +86,12 @@ def test_facts_go_out_through_the_same_persister_and_commit() -> None:
 
     async def run() -> None:
         service.intake.facts.messages = [Message(facts.topic, 0, 0, None, horizons, facts)]
-        await service.flush_facts()
-        assert port.committed == []  # not before the persister has written the state
+        flushing = asyncio.ensure_future(service.flush_facts())
+        await asyncio.sleep(0.05)
+        assert not flushing.done()  # the facts agent waits for its batch to be persisted
+        assert port.committed == []  # and nothing is committed before the persister wrote it
         await persist_all(service)
+        await asyncio.wait_for(flushing, 5)
 
     asyncio.run(run())
     assert port.committed == [{facts: 1}]
