@@ -3,8 +3,9 @@
 Every evaluated ``Step`` (a batch of events, of facts, or a tick) goes through
 ``persist`` and then ``commit``, in evaluation order within its lane: one lane
 for event batches and ticks (a tick's horizons follow the facts of every batch
-before it), one for fact batches, persisted side by side as the two agents
-read side by side. Per step:
+before it; the next batch is evaluated while one is persisted), one for fact
+batches (whose flush waits until its step is committed: the facts agent and
+the tick pace themselves on it). Per step:
 
 1. events, alerts, case status and dead letters are stored (ClickHouse),
    retried with back-off until they are (the agents stop reading meanwhile:
