@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.live.app import (  # noqa: E402
+from streams.live.faust_app import (  # noqa: E402
     build_worker,
     install_uvloop,
     new_faust_app,

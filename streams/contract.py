@@ -1,11 +1,14 @@
 """The transport contract every room shares (events.md § Transport).
 
-One place says which topic carries which process. The live service, the
-workload generator, the benchmarks and the tests read it from here.
+One place says which topic carries which process, and what a dead letter is.
+The live service, storage, the workload generator, the benchmarks and the
+tests read it from here.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Final
 
 TOPIC_SUFFIX_BY_PROCESS: Final[dict[str, str]] = {
@@ -37,3 +40,59 @@ def topic_for(process: str, prefix: str = "supervision") -> str:
 def topics_by_process(by_suffix: dict[str, str]) -> dict[str, str]:
     """Topic name per process, given the topic name per suffix."""
     return {p: by_suffix[s] for p, s in TOPIC_SUFFIX_BY_PROCESS.items()}
+
+
+# --------------------------------------------------------------------------- dead letters
+
+REJECTION_KINDS: Final[tuple[str, ...]] = ("not_json", "not_object", "contract", "wrong_topic")
+"""Why a message was rejected, as metrics label it: the validator's three kinds, then an
+event valid in itself but published on another process's topic (an upstream routing error)."""
+
+WRONG_TOPIC: Final = "wrong_topic"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One rejected input record, exactly as read, with the reason and where it came from.
+
+    The one shape of a dead letter: the live service publishes it to the dead-letter topic
+    (``raw`` as the value, ``key`` as the key, the rest in ``headers()``) and stores it
+    (``streams.storage``); file inputs fill ``file``/``line`` instead of the Kafka position.
+    ``received_at`` is epoch microseconds (stamped when stored); ``kind`` is one of
+    ``REJECTION_KINDS``.
+    """
+
+    raw: bytes
+    reason: str
+    received_at: int = 0
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    file: str = ""
+    line: int = 0
+    key: bytes | None = None
+    kind: str = "contract"
+
+    @property
+    def source(self) -> str:
+        if self.topic:
+            return f"{self.topic}/{self.partition}@{self.offset}"
+        return f"{self.file}:{self.line}"
+
+    @property
+    def deadletter_id(self) -> str:
+        """Deterministic: the same record from the same position is one dead letter."""
+        digest = hashlib.sha256()
+        digest.update(self.source.encode())
+        digest.update(b"\0")
+        digest.update(self.raw)
+        return digest.hexdigest()[:32]
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers of the dead-letter record: the reason and the origin."""
+        return [
+            ("reason", self.reason.encode("utf-8")),
+            ("source_topic", self.topic.encode("utf-8")),
+            ("source_partition", str(self.partition).encode("ascii")),
+            ("source_offset", str(self.offset).encode("ascii")),
+        ]

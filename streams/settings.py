@@ -18,7 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+    # Frozen: built once at start (``get_settings``) and shared; nothing changes it after.
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, frozen=True
+    )
 
     # --- rules -------------------------------------------------------------
     supervision_config: Path | None = Field(
@@ -228,7 +231,7 @@ class Settings(BaseSettings):
 
 def clickhouse_password(settings: Settings) -> str | None:
     """The server password from CLICKHOUSE_PASSWORD_FILE or CLICKHOUSE_PASSWORD; None: the URL's."""
-    path = getattr(settings, "clickhouse_password_file", None)
+    path = settings.clickhouse_password_file
     if path is not None:
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
@@ -236,7 +239,7 @@ def clickhouse_password(settings: Settings) -> str | None:
             raise ValueError(
                 f"CLICKHOUSE_PASSWORD_FILE {path} cannot be read: {exc.strerror}"
             ) from None
-    secret = getattr(settings, "clickhouse_password", None)
+    secret = settings.clickhouse_password
     return None if secret is None else secret.get_secret_value()
 
 

@@ -29,82 +29,38 @@ def worker(
     metrics: bool = typer.Option(
         True, help="Serve /metrics, /healthz, /readyz on METRICS_HOST:METRICS_PORT."
     ),
+    profile: str | None = typer.Option(
+        None, envvar="SUPERVISE_PROFILE", help="Write a cProfile of the worker to this file."
+    ),
 ) -> None:
     """Run a live supervision worker: Kafka in, alerts and events into ClickHouse."""
-    from streams.live.app import create_app, install_uvloop, run_worker
-    from streams.live.sink import AlertPrinter, WriterStore
-    from streams.live.topics import Topics, ensure_topics
+    from streams.live.app import build
+    from streams.live.faust_app import install_uvloop
+    from streams.privacy import install_log_masking
     from streams.settings import get_settings
 
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from streams.privacy import install_log_masking
-
     install_log_masking()  # identifiers and secrets never reach the logs unmasked
-    settings = get_settings()
     install_uvloop()
-    if create_topics:
-        ensure_topics(settings.kafka_bootstrap, Topics.from_settings(settings))
-
-    from streams.storage import open_backend, open_writer
-
-    backend = open_backend(settings)
-    if migrate:
-        from streams.storage.migrations import migrate as apply_migrations
-
-        apply_migrations(backend)
-
-    on_alerts = None
-    if echo_alerts or settings.live_echo_alerts:
-        from streams.engine import load_config
-
-        on_alerts = AlertPrinter(load_config(settings.supervision_config).local)
-
-    health = metrics_registry = None
-    if metrics:
-        from streams.observability import METRICS, HealthState
-
-        health = HealthState.from_settings(settings)
-        metrics_registry = METRICS
-        from streams import __version__
-        from streams.engine import load_config as _load_config
-
-        METRICS.set_build_info(
-            __version__, config_version=_load_config(settings.supervision_config).version
-        )
-
-    store = WriterStore(open_writer(settings, backend), metrics=metrics_registry)
-    faust_app, service = create_app(
-        settings, store, on_alerts=on_alerts, metrics=metrics_registry, health=health
+    built = build(
+        get_settings(),
+        create_topics=create_topics,
+        migrate=migrate,
+        observe=metrics,
+        echo_alerts=echo_alerts,
     )
-    if health is not None:
-        from streams.observability.http import ObservabilityServer
-
-        server = ObservabilityServer(health, host=settings.metrics_host, port=settings.metrics_port)
-
-        @faust_app.task
-        async def _serve_metrics() -> None:
-            await server.start()
-
-    code = 0
-    profile_path = os.environ.get("SUPERVISE_PROFILE")  # benchmarks: cProfile the worker
     profiler = None
-    if profile_path:
+    if profile:  # benchmarks: cProfile the worker
         import cProfile
 
         profiler = cProfile.Profile()
         profiler.enable()
-    try:
-        run_worker(faust_app, loglevel=loglevel)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        store.close()  # every row of a committed batch is already stored
-        backend.close()
-    if profiler is not None and profile_path:
+    code = built.run(loglevel)
+    if profiler is not None and profile:
         profiler.disable()
-        profiler.dump_stats(profile_path)
+        profiler.dump_stats(profile)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,24 +1,39 @@
 """The live supervision service: Faust agents from Kafka to alerts and ClickHouse.
 
-Rooms of this package (``app`` is the composition root and nothing else):
+Rooms of this package. The orchestrator and its steps, in the order a message
+meets them:
 
-- ``topics``     topic names and creation (pre-created; every topic has the same
-                 partition count so partition *p* of every topic, and of every
-                 table changelog, lives on one worker).
-- ``deadletter`` the error policy for bad input: dead-letter records and the
-                 rejection-rate limit that stops the worker loudly.
+- ``service``    ``LiveService``: admit → evaluate → store → publish → save state
+                 → commit; tick; rebalance. Composes the steps below.
+- ``intake``     the agents' bodies: read (never acknowledge), buffer, flush.
+- ``offsets``    start offsets, admission in exact offset order, seeks, commits.
+- ``evaluate``   a batch of events or facts in, a ``Step`` (what to persist and
+                 commit) out.
+- ``persister``  the one way out: store rows, publish alerts, dead letters and
+                 facts, write the engine state, then commit — one queue.
+- ``ticker``     timed alerts up to each partition's horizon; horizons.
+- ``probe``      health probe (broker, storage ping) and consumer lag.
+- ``recovery``   table recovery watch: re-read a stalled changelog, or stop.
+
+What they stand on:
+
+- ``kafka_port`` the Kafka edge: every Faust/aiokafka internal the service uses.
+- ``processor``  the Faust-free core: ``CasePartition``, ``FactPartition``,
+                 ``Pipeline`` (validate, route, dead-letter); ``Output``.
+- ``partitions`` the partitions a worker owns, restored from the state tables.
 - ``horizon``    time: per-partition consumption watermarks (rules.md §1.3) and
                  the fact gate that releases cross-partition facts in
-                 ``occurred_at`` order only once every source partition has been
-                 consumed past them.
-- ``state``      engine state in Faust tables: blobs written in batches with an
-                 explicit changelog partition, each stamped with what it already
-                 contains so a replay after a crash never applies an event twice.
-- ``delivery``   at-least-once plumbing: in-order acknowledgement after the rows
-                 are stored (works around faust-streaming #606) and retry with
-                 back-off that never drops data.
-- ``processor``  the Faust-free core: one ``CasePartition`` per source partition,
-                 one ``FactPartition`` per facts partition; a batch in, rows out.
-- ``sink``       where stored rows go (the storage writer), alerts topic.
-- ``app``        the Faust app: agents, tables, timers, wiring.
+                 ``occurred_at`` order once every source is past them.
+- ``state``      engine state in Faust tables: keys, stamps, codecs.
+- ``delivery``   at-least-once plumbing: the offset gate (works around
+                 faust-streaming #606), retry that never drops data, ``die``.
+- ``deadletter`` the rejection-rate limit (the dead-letter shape itself is
+                 ``streams.contract.DeadLetter``).
+- ``publish``    many records in one producer batch per partition.
+- ``sink``       where stored rows go (the storage writer); the demo's printer.
+- ``topics``     topic names and creation (every topic has the same partition
+                 count: partition *p* of every topic and changelog lives on
+                 one worker).
+- ``faust_app``  the Faust app, raw schema, agents' wrapper, worker, GC tuning.
+- ``app``        the composition root: builds the worker from settings.
 """

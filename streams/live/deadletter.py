@@ -2,39 +2,20 @@
 
 An invalid message goes to the dead-letter topic with its original bytes as the
 value (and its original key); the reason and where it came from travel in
-headers. A rejection-rate limit (after Arroyo's ``DlqLimit``) stops the worker
-loudly: a broken upstream must not silently drain into the dead-letter topic.
+headers (``streams.contract.DeadLetter``, the one dead-letter shape). A
+rejection-rate limit (after Arroyo's ``DlqLimit``) stops the worker loudly: a
+broken upstream must not silently drain into the dead-letter topic.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+
+from streams.contract import DeadLetter
 
 
 class RejectionLimitExceeded(RuntimeError):
     """Too much input is being rejected: the worker must stop, not dead-letter it all."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One rejected message, exactly as read, with the reason and its origin."""
-
-    original: bytes
-    key: bytes | None
-    reason: str
-    topic: str
-    partition: int
-    offset: int
-    kind: str = "contract"  # not_json | not_object | contract | wrong_topic (metrics labels)
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        return [
-            ("reason", self.reason.encode("utf-8")),
-            ("source_topic", self.topic.encode("utf-8")),
-            ("source_partition", str(self.partition).encode("ascii")),
-            ("source_offset", str(self.offset).encode("ascii")),
-        ]
 
 
 class RejectionLimit:

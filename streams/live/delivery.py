@@ -28,9 +28,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import NoReturn, TypeVar
 
 from streams.privacy import mask_text
 
@@ -57,18 +57,18 @@ class OffsetGate:
     def __init__(
         self, reseek_after_s: float = 5.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._cursors: dict[Any, _Cursor] = {}
+        self._cursors: dict[Hashable, _Cursor] = {}
         self.reseek_after_s = reseek_after_s
         self.clock = clock
 
-    def known(self, tp: Any) -> bool:
+    def known(self, tp: Hashable) -> bool:
         return tp in self._cursors
 
-    def start(self, tp: Any, offset: int) -> None:
+    def start(self, tp: Hashable, offset: int) -> None:
         now = self.clock()
         self._cursors[tp] = _Cursor(offset, seek_at=now, progress_at=now)
 
-    def stalled(self, tp: Any, highwater: int | None) -> int | None:
+    def stalled(self, tp: Hashable, highwater: int | None) -> int | None:
         """Offset to seek to when the partition has more to read but nothing came for a while.
 
         Covers a hole with nothing behind it to reveal it (Faust dropped the end of
@@ -83,14 +83,14 @@ class OffsetGate:
             return cur.expected
         return None
 
-    def expected(self, tp: Any) -> int:
+    def expected(self, tp: Hashable) -> int:
         return self._cursors[tp].expected
 
-    def forget(self, tps: set[Any]) -> None:
+    def forget(self, tps: Iterable[Hashable]) -> None:
         for tp in tps:
             self._cursors.pop(tp, None)
 
-    def admit(self, tp: Any, offset: int) -> tuple[str, int | None]:
+    def admit(self, tp: Hashable, offset: int) -> tuple[str, int | None]:
         """(verdict, offset to seek to or None). Verdicts: PROCESS, OLD (stored already), HOLE."""
         cur = self._cursors[tp]
         if offset == cur.expected:
@@ -138,58 +138,7 @@ async def retry_forever(
             delay = min(delay * 2, max_s)
 
 
-class RecoveryWatch:
-    """Changelog partitions whose table recovery stopped making progress.
-
-    Faust rebuilds the tables of newly assigned partitions from their changelogs
-    and waits until each reaches its high-water mark, with no time limit. Once, in
-    CI, a worker waited four minutes for changelog partitions it was never sent a
-    record of, after a rebalance of two workers on Tansu (cause not found; Faust
-    also seeks from the event loop's thread, see ``LiveService._seek_to``). ``check``
-    returns, per partition that still has records to read and whose read offset
-    has not moved for ``stall_s``, the offset to re-read from; after ``attempts``
-    such re-reads without progress the worker should stop (a restart rebuilds
-    the tables from scratch) rather than hang while it reports itself alive.
-    """
-
-    def __init__(
-        self, stall_s: float, attempts: int = 3, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.stall_s = stall_s
-        self.attempts = attempts
-        self.clock = clock
-        self._seen: dict[Any, tuple[int, float, int]] = {}  # tp -> (offset, since, re-reads)
-
-    def check(self, remaining: dict[Any, int], offsets: dict[Any, int]) -> dict[Any, int]:
-        """``remaining``/``offsets``: records still to read and the offset read last, per
-        active changelog partition of the recovery under way."""
-        now = self.clock()
-        seeks: dict[Any, int] = {}
-        for tp in list(self._seen):
-            if remaining.get(tp, 0) <= 0:
-                del self._seen[tp]
-        for tp, left in remaining.items():
-            if left <= 0:
-                continue
-            offset = offsets.get(tp, -1)
-            seen = self._seen.get(tp)
-            if seen is None or seen[0] != offset:
-                self._seen[tp] = (offset, now, 0)
-            elif now - seen[1] >= self.stall_s:
-                seeks[tp] = offset + 1
-                self._seen[tp] = (offset, now, seen[2] + 1)
-        return seeks
-
-    def exhausted(self) -> list[Any]:
-        """Partitions re-read ``attempts`` times without progress."""
-        return [tp for tp, (_, _, tries) in self._seen.items() if tries >= self.attempts]
-
-    def reset(self) -> None:
-        """No recovery under way."""
-        self._seen.clear()
-
-
-def die(reason: str) -> None:
+def die(reason: str) -> NoReturn:
     """Stop the worker loudly, committing nothing: the batch at hand stays unacknowledged."""
     reason = mask_text(reason)  # print() bypasses the masking log filter
     log.critical("FATAL, worker stops without committing: %s", reason)

@@ -30,6 +30,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.engine import Fact
+
 
 def source_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
@@ -113,7 +115,7 @@ def fact_order_key(occurred_at: int, fact_bytes: bytes) -> tuple[int, bytes]:
 class PendingFact:
     order: tuple[int, bytes]
     offset: int
-    fact: Any = field(compare=False)
+    fact: Fact = field(compare=False)
     fact_bytes: bytes = field(compare=False, default=b"")
 
 

@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.live.deadletter import DeadLetter, RejectionLimit
+from streams.contract import WRONG_TOPIC, DeadLetter
+from streams.engine import CaseEngine, CrossEngine, EventValidator, Fact, InvalidEvent
+from streams.engine.model import Alert, CaseStatus, Event
+from streams.live.deadletter import RejectionLimit
 from streams.live.horizon import FactGate, PendingFact, SourceClock, fact_order_key
 from streams.live.state import (
     NO_OFFSET,
@@ -26,41 +29,22 @@ from streams.live.state import (
 )
 from streams.live.topics import Topics
 
-# Dead-letter kind of a valid event published on another process's topic (an upstream
-# routing error, told apart from contract errors in metrics and dead letters).
-WRONG_TOPIC = "wrong_topic"
+__all__ = ["WRONG_TOPIC", "CasePartition", "FactPartition", "Message", "Output", "Pipeline"]
+
+DAY_US = 86_400_000_000
+
+# A table write: (changelog partition, table key, value or None, owner). The owner is the
+# CasePartition / FactPartition that produced it (writes of a revoked owner are dropped).
+StateWrite = tuple[int, bytes, bytes | None, object | None]
 
 
 def case_key(process: str, case_id: str) -> str:
     return f"{process}|{case_id}"
 
 
-def advance_case(cases: Any, key: str, until: int) -> list[Any]:
-    """Timed alerts of one case with instant <= ``until`` (the deadline index keeps working).
-
-    Uses ``CaseEngine.advance_case`` when the engine has it; otherwise the same
-    steps as ``CaseEngine.advance`` restricted to one case (the heap entry left
-    behind is stale and skipped by ``advance``).
-    """
-    own = getattr(cases, "advance_case", None)
-    if own is not None:
-        result: list[Any] = own(key, until)
-        return result
-    state = cases.states.get(key)
-    alerts: list[Any] = []
-    while state is not None and state.next_at is not None and state.next_at <= until:
-        instant = state.next_at
-        due = cases._due(state)
-        state.next_at = None
-        if due is not None and due[0] == instant:
-            alerts.append(cases._fire(key, state, due))
-        cases._reschedule(key, state)
-    return alerts
-
-
 @dataclass(slots=True)
 class Message:
-    """One consumed Kafka message (``handle`` is the framework's event, for the ack)."""
+    """One consumed Kafka message; ``tp`` is the framework's TopicPartition (offsets, seeks)."""
 
     topic: str
     partition: int
@@ -72,7 +56,7 @@ class Message:
 
 @dataclass(slots=True)
 class StoredEvent:
-    event: Any  # streams.engine.model.Event
+    event: Event
     topic: str
     partition: int
     offset: int
@@ -83,14 +67,12 @@ class Output:
     """What one batch (or tick) produced: to store, publish and persist before acking."""
 
     events: list[StoredEvent] = field(default_factory=list)
-    alerts: list[Any] = field(default_factory=list)
-    case_updates: list[Any] = field(default_factory=list)
-    facts: list[Any] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    case_updates: list[CaseStatus] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    # table writes: (changelog partition, table key, value or None, owner) — the owner is the
-    # CasePartition / FactPartition that produced it (writes of a revoked owner are dropped)
-    case_states: list[tuple[int, bytes, bytes | None, Any]] = field(default_factory=list)
-    cross_states: list[tuple[int, bytes, bytes | None, Any]] = field(default_factory=list)
+    case_states: list[StateWrite] = field(default_factory=list)
+    cross_states: list[StateWrite] = field(default_factory=list)
     duplicates: int = 0  # replayed events already in the state
     timed: list[int] = field(
         default_factory=list
@@ -111,11 +93,10 @@ class Output:
 class CasePartition:
     """Case state, deadline index and stamps of one source topic-partition."""
 
-    def __init__(self, topic: str, partition: int, engine: Any, lateness_us: int = 0) -> None:
+    def __init__(self, topic: str, partition: int, cases: CaseEngine, lateness_us: int = 0) -> None:
         self.topic = topic
         self.partition = partition
-        self.engine = engine
-        self.cases = engine.cases
+        self.cases = cases
         self.clock = SourceClock(lateness_us)
         self.applied: dict[str, int] = {}
         self.duplicates_reported = 0  # of cases.duplicate_count, already counted in metrics
@@ -135,7 +116,7 @@ class CasePartition:
             out.alerts.extend(alerts)
             out.timed.extend([a.raised_at for a in alerts])
 
-    def process(self, event: Any, offset: int, out: Output) -> None:
+    def process(self, event: Event, offset: int, out: Output) -> None:
         """Apply one event, after the timed alerts of *its case* up to its instant.
 
         Only this case's clock moves here: other cases of the partition may
@@ -144,7 +125,7 @@ class CasePartition:
         already holds (replay after a crash) is a no-op in the engine.
         """
         key = case_key(event.process, event.case_id)
-        alerts = advance_case(self.cases, key, event.occurred_at)
+        alerts = self.cases.advance_case(key, event.occurred_at)
         more, facts = self.cases.process(event)
         self.applied[key] = max(offset, self.applied.get(key, NO_OFFSET))
         if alerts or more:
@@ -165,33 +146,40 @@ class CasePartition:
                 out.case_states.append(
                     (self.partition, tkey, pack_case(self.applied.get(key, NO_OFFSET), blob), self)
                 )
-        updates = self.engine.take_case_updates()
+        updates = self.cases.take_status()
         if updates:
             out.case_updates.extend(updates)
 
     def next_timer(self) -> int | None:
-        fn = getattr(self.cases, "next_timer", None) or self.engine.next_timer
-        result: int | None = fn()
-        return result
+        return self.cases.next_timer()
 
 
 class FactPartition:
     """Cross-case state of one facts partition, fed in global order by its gate."""
 
-    def __init__(
-        self, partition: int, engine: Any, sources: frozenset[str], fact_type: Any
-    ) -> None:
+    def __init__(self, partition: int, cross: CrossEngine, sources: frozenset[str]) -> None:
         self.partition = partition
-        self.engine = engine
-        self.cross = engine.cross
+        self.cross = cross
         self.gate = FactGate(sources)
-        self.fact_type = fact_type
         self.applied: dict[str, tuple[int, bytes]] = {}
         # The horizon the cross state was last expired at (stored with the state). A fact read
         # again after a restart that is out of its window at this horizon was applied before
         # and its key since forgotten: applying it again would revive what replay forgot.
         self.expired_at: int | None = None
         self._expired_dirty = False
+        self.next_expiry: int | None = None  # the gate's horizon at which state expires next
+
+    def expire_daily(self) -> None:
+        """Expire cross-case state once per day of global horizon, as replay's ``Engine`` does
+        per day of event time (the first horizon seen starts the day)."""
+        horizon = self.gate.horizon()
+        if horizon is None:
+            return
+        if self.next_expiry is None:
+            self.next_expiry = horizon + DAY_US
+        elif horizon >= self.next_expiry:
+            self.expire(horizon)
+            self.next_expiry = horizon + DAY_US
 
     def expire(self, horizon: int) -> int:
         self.expired_at = horizon
@@ -209,7 +197,7 @@ class FactPartition:
         return n
 
     def add(self, offset: int, fact_bytes: bytes) -> None:
-        fact = self.fact_type.from_bytes(fact_bytes)
+        fact = Fact.from_bytes(fact_bytes)
         order = fact_order_key(fact.occurred_at, fact_bytes)
         self.gate.add(PendingFact(order, offset, fact, fact_bytes))
 
@@ -258,14 +246,12 @@ class Pipeline:
     def __init__(
         self,
         topics: Topics,
-        validator: Any,
-        invalid_error: type[Exception],
+        validator: EventValidator,
         limit: RejectionLimit,
         case_partition: Callable[[str, int], CasePartition],
     ) -> None:
         self.topics = topics
         self.validator = validator
-        self.invalid_error = invalid_error
         self.limit = limit
         self.case_partition = case_partition
 
@@ -278,19 +264,19 @@ class Pipeline:
                 event = parse(m.value)
                 expected = self.topics.for_process(event.process)
                 if expected != m.topic:
-                    raise self.invalid_error(
+                    raise InvalidEvent(
                         f"process: {event.process!r} events belong on topic {expected!r}, not {m.topic!r}",
                         WRONG_TOPIC,
                     )
-            except self.invalid_error as exc:
+            except InvalidEvent as exc:
                 letter = DeadLetter(
-                    m.value,
-                    m.key,
-                    str(exc),
-                    m.topic,
-                    m.partition,
-                    m.offset,
-                    getattr(exc, "kind", "contract"),
+                    raw=m.value,
+                    key=m.key,
+                    reason=str(exc),
+                    topic=m.topic,
+                    partition=m.partition,
+                    offset=m.offset,
+                    kind=exc.kind,
                 )
                 out.dead_letters.append(letter)
                 part = self.case_partition(m.topic, m.partition)

@@ -23,7 +23,7 @@ Record = tuple[int | None, bytes | None, bytes | None, Sequence[Header]]
 
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives ``key`` (positive murmur2 modulo count)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 
 class BatchPublisher:

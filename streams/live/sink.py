@@ -12,9 +12,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
+from streams.contract import DeadLetter
+from streams.engine.model import Alert, CaseStatus, Event
 from streams.privacy import mask_text
+
+if TYPE_CHECKING:
+    from streams.observability.metrics import Metrics
+    from streams.storage.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +28,13 @@ log = logging.getLogger(__name__)
 class RowStore(Protocol):
     def store(
         self,
-        events: Sequence[Any],
-        alerts: Sequence[Any],
-        cases: Sequence[Any],
-        dead_letters: Sequence[Any],
+        events: Sequence[Event],
+        alerts: Sequence[Alert],
+        cases: Sequence[CaseStatus],
+        dead_letters: Sequence[DeadLetter],
     ) -> None: ...
+
+    def ping(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -40,7 +48,9 @@ class WriterStore:
     malformed are named in the log and counted; every other row is stored.
     """
 
-    def __init__(self, writer: Any, max_wait_s: float = 5.0, metrics: Any = None) -> None:
+    def __init__(
+        self, writer: Writer, max_wait_s: float = 5.0, metrics: Metrics | None = None
+    ) -> None:
         self.writer = writer
         if getattr(writer, "max_wait_s", 0) is None:
             writer.max_wait_s = max_wait_s
@@ -50,10 +60,10 @@ class WriterStore:
 
     def store(
         self,
-        events: Sequence[Any],
-        alerts: Sequence[Any],
-        cases: Sequence[Any],
-        dead_letters: Sequence[Any],
+        events: Sequence[Event],
+        alerts: Sequence[Alert],
+        cases: Sequence[CaseStatus],
+        dead_letters: Sequence[DeadLetter],
     ) -> None:
         from streams.storage import MalformedRows
 
@@ -75,17 +85,23 @@ class WriterStore:
             close()
 
 
+class LocalTime(Protocol):
+    def format(self, instant: int) -> str: ...
+
+
 class AlertPrinter:
     """The demo's live view: one line per stored alert."""
 
     COLORS = {"notice": "\033[36m", "yellow": "\033[33m", "red": "\033[31m"}
 
-    def __init__(self, local: Any, out: TextIO = sys.stdout, color: bool | None = None) -> None:
+    def __init__(
+        self, local: LocalTime, out: TextIO = sys.stdout, color: bool | None = None
+    ) -> None:
         self.local = local
         self.out = out
         self.color = out.isatty() if color is None else color
 
-    def __call__(self, alerts: Sequence[Any]) -> None:
+    def __call__(self, alerts: Sequence[Alert]) -> None:
         for a in alerts:
             level = a.level.upper().ljust(6)
             if self.color:

@@ -26,7 +26,8 @@ committed. Deletions are tombstones (value ``None``).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 _OFFSET = struct.Struct(">q")
@@ -41,6 +42,11 @@ def case_table_key(partition: int, topic: str, case_key: str) -> bytes:
 
 def cross_table_key(partition: int, fact_key: str) -> bytes:
     return f"{partition}|{fact_key}".encode()
+
+
+def next_offset_key(partition: int, topic: str) -> bytes:
+    """Table key of a source partition's next offset (stored with its states)."""
+    return f"{partition}|@next|{topic}".encode()
 
 
 def expired_key(partition: int) -> bytes:
@@ -76,3 +82,17 @@ def scan_prefix(data: Mapping[Any, Any], prefix: bytes) -> Iterator[tuple[str, b
             key = key.encode()
         if value and key.startswith(prefix) and key[n : n + 1] != b"@":
             yield key[n:].decode(), value
+
+
+@dataclass(frozen=True, slots=True)
+class StateTable:
+    """One engine-state table as the live service uses it: the local data (rebuilt by Faust
+    from the changelog) and the changelog topic the service writes in batches."""
+
+    data: MutableMapping[Any, Any]
+    changelog: str
+
+    def get_int(self, key: bytes) -> int | None:
+        """An integer bookkeeping entry (next offset, expiry horizon); None when absent."""
+        value = self.data.get(key)
+        return int(value) if value else None

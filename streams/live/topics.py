@@ -19,7 +19,6 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Topics:
     approval: str

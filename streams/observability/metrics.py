@@ -1,8 +1,8 @@
 """Every Prometheus metric of the worker, defined once, in one registry.
 
 The worker never touches a metric object directly: it calls the small helper
-methods of :class:`Metrics` (or the module-level aliases bound to the default
-instance ``METRICS``), so names, labels and units live in this file only.
+methods of :class:`Metrics` (the default instance is ``METRICS``), so names,
+labels and units live in this file only.
 
 Naming follows the Prometheus conventions: ``supervision_`` prefix, base units
 in the name (``_seconds``), counters end in ``_total``. Label values must come
@@ -13,7 +13,7 @@ names) — never event ids, case ids or free text.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 
 from prometheus_client import (
@@ -25,6 +25,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 NAMESPACE = "supervision"
 
@@ -44,12 +45,226 @@ def _label(value: object) -> str:
     return text if len(text) <= MAX_LABEL_LENGTH else text[:MAX_LABEL_LENGTH]
 
 
+# Every metric: (attribute, kind, name, help, labels, histogram buckets).
+_DECLARATIONS: tuple[
+    tuple[
+        str, Callable[..., MetricWrapperBase], str, str, tuple[str, ...], tuple[float, ...] | None
+    ],
+    ...,
+] = (
+    ("build_info", Info, "build", "Version of the supervision worker.", (), None),
+    # --- input
+    (
+        "events_consumed",
+        Counter,
+        "events_consumed",
+        "Kafka messages read by the worker.",
+        ("topic",),
+        None,
+    ),
+    (
+        "events_accepted",
+        Counter,
+        "events_accepted",
+        "Events that passed validation and were evaluated.",
+        ("topic",),
+        None,
+    ),
+    (
+        "events_rejected",
+        Counter,
+        "events_rejected",
+        "Messages rejected as invalid, by reason code.",
+        ("topic", "reason"),
+        None,
+    ),
+    (
+        "events_duplicate",
+        Counter,
+        "events_duplicate",
+        "Events ignored because their event_id was already seen.",
+        ("topic",),
+        None,
+    ),
+    (
+        "deadletter_messages",
+        Counter,
+        "deadletter_messages",
+        "Messages published to the dead-letter topic, by source topic and reason.",
+        ("topic", "reason"),
+        None,
+    ),
+    (
+        "last_event_timestamp",
+        Gauge,
+        "last_event_consumed_timestamp_seconds",
+        "Unix time the worker last consumed a message.",
+        (),
+        None,
+    ),
+    (
+        "consumer_lag",
+        Gauge,
+        "consumer_lag_messages",
+        "Messages behind the partition's high watermark.",
+        ("topic", "partition"),
+        None,
+    ),
+    # --- engine
+    ("alerts", Counter, "alerts", "Alerts raised, by rule and level.", ("rule", "level"), None),
+    # Timed per batch: a histogram observation per event would cost more than many rules.
+    # Per event: rate(..._seconds_sum) / rate(supervision_engine_events_evaluated_total).
+    (
+        "evaluation_seconds",
+        Histogram,
+        "engine_batch_evaluation_seconds",
+        "Time the rule engine took to evaluate one batch: validation, rules and the timed alerts the batch made due.",
+        (),
+        EVALUATION_BUCKETS,
+    ),
+    (
+        "events_evaluated",
+        Counter,
+        "engine_events_evaluated",
+        "Messages in the batches the engine evaluated (valid or not).",
+        (),
+        None,
+    ),
+    (
+        "open_cases",
+        Gauge,
+        "open_cases",
+        "Cases held in engine state that have not reached a terminal action.",
+        (),
+        None,
+    ),
+    (
+        "pending_timers",
+        Gauge,
+        "pending_timers",
+        "Cases with a timed alert scheduled and not yet fired or cancelled.",
+        (),
+        None,
+    ),
+    (
+        "timer_lag",
+        Histogram,
+        "timer_lag_seconds",
+        "How late a timed alert fired behind its instant (wall clock).",
+        (),
+        TIMER_LAG_BUCKETS,
+    ),
+    (
+        "timer_backlog",
+        Gauge,
+        "timer_backlog_seconds",
+        "Age of the oldest due timed alert not yet fired (0 when timers keep up).",
+        (),
+        None,
+    ),
+    # --- storage
+    (
+        "storage_batches",
+        Counter,
+        "storage_batches",
+        "Batches written to ClickHouse.",
+        ("table",),
+        None,
+    ),
+    ("storage_rows", Counter, "storage_rows", "Rows written to ClickHouse.", ("table",), None),
+    (
+        "storage_failures",
+        Counter,
+        "storage_write_failures",
+        "Failed ClickHouse write attempts, by error class.",
+        ("table", "error"),
+        None,
+    ),
+    (
+        "storage_rows_refused",
+        Counter,
+        "storage_rows_refused",
+        "Rows ClickHouse refused for good (every other row of the batch was stored); each is logged with its id and reason.",
+        ("table",),
+        None,
+    ),
+    (
+        "storage_retries",
+        Counter,
+        "storage_retries",
+        "ClickHouse writes retried after a failure.",
+        ("table",),
+        None,
+    ),
+    (
+        "storage_write_seconds",
+        Histogram,
+        "storage_write_duration_seconds",
+        "Time one successful ClickHouse batch write took.",
+        ("table",),
+        WRITE_BUCKETS,
+    ),
+    (
+        "storage_last_success",
+        Gauge,
+        "storage_last_success_timestamp_seconds",
+        "Unix time of the last successful write.",
+        ("table",),
+        None,
+    ),
+    # --- health (mirrored by HealthState)
+    (
+        "broker_connected",
+        Gauge,
+        "broker_connected",
+        "1 while the worker is connected to Kafka.",
+        (),
+        None,
+    ),
+    (
+        "storage_connected",
+        Gauge,
+        "storage_connected",
+        "1 while the worker can reach ClickHouse.",
+        (),
+        None,
+    ),
+    ("ready", Gauge, "ready", "1 while the worker reports ready on /readyz.", (), None),
+)
+
+
 class Metrics:
     """The worker's metrics, registered in ``registry``.
 
     One instance per process (``METRICS``); tests may build their own on a
     fresh :class:`CollectorRegistry`.
     """
+
+    build_info: Info
+    events_consumed: Counter
+    events_accepted: Counter
+    events_rejected: Counter
+    events_duplicate: Counter
+    deadletter_messages: Counter
+    last_event_timestamp: Gauge
+    consumer_lag: Gauge
+    alerts: Counter
+    evaluation_seconds: Histogram
+    events_evaluated: Counter
+    open_cases: Gauge
+    pending_timers: Gauge
+    timer_lag: Histogram
+    timer_backlog: Gauge
+    storage_batches: Counter
+    storage_rows: Counter
+    storage_failures: Counter
+    storage_rows_refused: Counter
+    storage_retries: Counter
+    storage_write_seconds: Histogram
+    storage_last_success: Gauge
+    broker_connected: Gauge
+    storage_connected: Gauge
+    ready: Gauge
 
     def __init__(
         self, registry: CollectorRegistry | None = None, *, process_metrics: bool = True
@@ -59,173 +274,10 @@ class Metrics:
         if process_metrics:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
-        ns = NAMESPACE
-
-        self.build_info = Info(
-            "build", "Version of the supervision worker.", namespace=ns, registry=r
-        )
-
-        # --- input ---------------------------------------------------------
-        self.events_consumed = Counter(
-            "events_consumed",
-            "Kafka messages read by the worker.",
-            ["topic"],
-            namespace=ns,
-            registry=r,
-        )
-        self.events_accepted = Counter(
-            "events_accepted",
-            "Events that passed validation and were evaluated.",
-            ["topic"],
-            namespace=ns,
-            registry=r,
-        )
-        self.events_rejected = Counter(
-            "events_rejected",
-            "Messages rejected as invalid, by reason code.",
-            ["topic", "reason"],
-            namespace=ns,
-            registry=r,
-        )
-        self.events_duplicate = Counter(
-            "events_duplicate",
-            "Events ignored because their event_id was already seen.",
-            ["topic"],
-            namespace=ns,
-            registry=r,
-        )
-        self.deadletter_messages = Counter(
-            "deadletter_messages",
-            "Messages published to the dead-letter topic, by source topic and reason.",
-            ["topic", "reason"],
-            namespace=ns,
-            registry=r,
-        )
-        self.last_event_timestamp = Gauge(
-            "last_event_consumed_timestamp_seconds",
-            "Unix time the worker last consumed a message.",
-            namespace=ns,
-            registry=r,
-        )
-        self.consumer_lag = Gauge(
-            "consumer_lag_messages",
-            "Messages behind the partition's high watermark.",
-            ["topic", "partition"],
-            namespace=ns,
-            registry=r,
-        )
-
-        # --- engine --------------------------------------------------------
-        self.alerts = Counter(
-            "alerts",
-            "Alerts raised, by rule and level.",
-            ["rule", "level"],
-            namespace=ns,
-            registry=r,
-        )
-        # Timed per batch: a histogram observation per event would cost more than many
-        # rules. Per event: rate(..._seconds_sum) / rate(supervision_engine_events_evaluated_total).
-        self.evaluation_seconds = Histogram(
-            "engine_batch_evaluation_seconds",
-            "Time the rule engine took to evaluate one batch: validation, rules and the timed"
-            " alerts the batch made due.",
-            namespace=ns,
-            registry=r,
-            buckets=EVALUATION_BUCKETS,
-        )
-        self.events_evaluated = Counter(
-            "engine_events_evaluated",
-            "Messages in the batches the engine evaluated (valid or not).",
-            namespace=ns,
-            registry=r,
-        )
-        self.open_cases = Gauge(
-            "open_cases",
-            "Cases held in engine state that have not reached a terminal action.",
-            namespace=ns,
-            registry=r,
-        )
-        self.pending_timers = Gauge(
-            "pending_timers",
-            "Cases with a timed alert scheduled and not yet fired or cancelled.",
-            namespace=ns,
-            registry=r,
-        )
-        self.timer_lag = Histogram(
-            "timer_lag_seconds",
-            "How late a timed alert fired behind its instant (wall clock).",
-            namespace=ns,
-            registry=r,
-            buckets=TIMER_LAG_BUCKETS,
-        )
-        self.timer_backlog = Gauge(
-            "timer_backlog_seconds",
-            "Age of the oldest due timed alert not yet fired (0 when timers keep up).",
-            namespace=ns,
-            registry=r,
-        )
-
-        # --- storage -------------------------------------------------------
-        self.storage_batches = Counter(
-            "storage_batches", "Batches written to ClickHouse.", ["table"], namespace=ns, registry=r
-        )
-        self.storage_rows = Counter(
-            "storage_rows", "Rows written to ClickHouse.", ["table"], namespace=ns, registry=r
-        )
-        self.storage_failures = Counter(
-            "storage_write_failures",
-            "Failed ClickHouse write attempts, by error class.",
-            ["table", "error"],
-            namespace=ns,
-            registry=r,
-        )
-        self.storage_rows_refused = Counter(
-            "storage_rows_refused",
-            "Rows ClickHouse refused for good (every other row of the batch was stored); each"
-            " is logged with its id and reason.",
-            ["table"],
-            namespace=ns,
-            registry=r,
-        )
-        self.storage_retries = Counter(
-            "storage_retries",
-            "ClickHouse writes retried after a failure.",
-            ["table"],
-            namespace=ns,
-            registry=r,
-        )
-        self.storage_write_seconds = Histogram(
-            "storage_write_duration_seconds",
-            "Time one successful ClickHouse batch write took.",
-            ["table"],
-            namespace=ns,
-            registry=r,
-            buckets=WRITE_BUCKETS,
-        )
-        self.storage_last_success = Gauge(
-            "storage_last_success_timestamp_seconds",
-            "Unix time of the last successful write.",
-            ["table"],
-            namespace=ns,
-            registry=r,
-        )
-
-        # --- health (mirrored by HealthState) --------------------------------
-        self.broker_connected = Gauge(
-            "broker_connected",
-            "1 while the worker is connected to Kafka.",
-            namespace=ns,
-            registry=r,
-        )
-        self.storage_connected = Gauge(
-            "storage_connected",
-            "1 while the worker can reach ClickHouse.",
-            namespace=ns,
-            registry=r,
-        )
-        self.ready = Gauge(
-            "ready", "1 while the worker reports ready on /readyz.", namespace=ns, registry=r
-        )
+        for attr, kind, name, help_text, labels, buckets in _DECLARATIONS:
+            extra = {} if buckets is None else {"buckets": buckets}
+            metric = kind(name, help_text, labels, namespace=NAMESPACE, registry=r, **extra)
+            setattr(self, attr, metric)
 
     # --- helpers the worker calls ------------------------------------------------
     def declare(self, topics: Iterable[str], reasons: Iterable[str], tables: Iterable[str]) -> None:
@@ -261,7 +313,8 @@ class Metrics:
         self.events_accepted.labels(_label(topic)).inc(count)
 
     def record_rejected(self, topic: str, reason: str, count: int = 1) -> None:
-        """``reason`` is a short code (``invalid_json``, ``schema``, ``unknown_action``…), not a message."""
+        """``reason`` is a short code (``streams.contract.REJECTION_KINDS``: ``not_json``,
+        ``not_object``, ``contract``, ``wrong_topic``), never a message."""
         self.events_rejected.labels(_label(topic), _label(reason)).inc(count)
 
     def record_duplicate(self, topic: str, count: int = 1) -> None:
@@ -321,22 +374,3 @@ class Metrics:
 
 METRICS = Metrics()
 REGISTRY = METRICS.registry
-
-# Module-level aliases of the default instance, for ``from ... import metrics; metrics.record_alert(...)``.
-set_build_info = METRICS.set_build_info
-record_consumed = METRICS.record_consumed
-record_accepted = METRICS.record_accepted
-record_rejected = METRICS.record_rejected
-record_duplicate = METRICS.record_duplicate
-record_deadletter = METRICS.record_deadletter
-record_alert = METRICS.record_alert
-observe_evaluation = METRICS.observe_evaluation
-set_open_cases = METRICS.set_open_cases
-set_pending_timers = METRICS.set_pending_timers
-observe_timer_lag = METRICS.observe_timer_lag
-set_timer_backlog = METRICS.set_timer_backlog
-set_consumer_lag = METRICS.set_consumer_lag
-forget_partition = METRICS.forget_partition
-record_storage_batch = METRICS.record_storage_batch
-record_storage_failure = METRICS.record_storage_failure
-record_storage_refused = METRICS.record_storage_refused

@@ -11,16 +11,15 @@ JSON text). A bad value is refused, never coerced into a plausible one.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
+from streams.contract import DeadLetter as DeadLetter  # the one dead-letter shape, re-exported
 from streams.engine.model import LEVELS, Alert, CaseStatus, Event
 
 EVENTS = "events"
@@ -98,41 +97,6 @@ _MAX_ID = 128
 
 class RowError(ValueError):
     """One object cannot become a row; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One rejected input record, as the dead-letter queue keeps it.
-
-    ``raw`` is the original bytes; ``source`` a readable position such as
-    ``supervision.approval/3@1234`` or ``events.jsonl:17``. Kafka inputs fill
-    ``topic``/``partition``/``offset``, files fill ``file``/``line``.
-    ``received_at`` is epoch microseconds.
-    """
-
-    raw: bytes
-    reason: str
-    received_at: int
-    topic: str = ""
-    partition: int = -1
-    offset: int = -1
-    file: str = ""
-    line: int = 0
-
-    @property
-    def source(self) -> str:
-        if self.topic:
-            return f"{self.topic}/{self.partition}@{self.offset}"
-        return f"{self.file}:{self.line}"
-
-    @property
-    def deadletter_id(self) -> str:
-        """Deterministic: the same record from the same position is one dead letter."""
-        digest = hashlib.sha256()
-        digest.update(self.source.encode())
-        digest.update(b"\0")
-        digest.update(self.raw)
-        return digest.hexdigest()[:32]
 
 
 def _json_default(value: Any) -> Any:

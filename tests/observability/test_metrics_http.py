@@ -163,10 +163,13 @@ def test_long_label_values_are_bounded(served: Served) -> None:
 
 
 def test_default_registry_holds_every_metric_once() -> None:
-    from streams.observability import metrics
+    from prometheus_client.metrics import MetricWrapperBase
 
-    names = {
-        name for collector in metrics.REGISTRY._collector_to_names.values() for name in collector
-    }
-    assert "supervision_alerts_total" in names
-    assert metrics.record_alert == metrics.METRICS.record_alert
+    from streams.observability.metrics import METRICS, REGISTRY
+
+    declared = [v for v in vars(METRICS).values() if isinstance(v, MetricWrapperBase)]
+    described = [family.name for metric in declared for family in metric.describe()]
+    served = [family.name for family in REGISTRY.collect()]
+    assert len(served) == len(set(served))  # no metric twice
+    assert len(described) == len(set(described)) and set(described) <= set(served)
+    assert "supervision_alerts" in described and len(declared) >= 25

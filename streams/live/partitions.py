@@ -1,0 +1,97 @@
+"""The engine state a worker owns, one object per partition, restored from the state tables.
+
+A ``CasePartition`` per source topic-partition (its cases, deadline index and
+consumption clock), a ``FactPartition`` per facts partition (its cross-case
+state behind the fact gate). Each is built on first use from what its table
+holds, and forgotten when the partition is revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from streams.engine import CaseEngine, CrossEngine, SupervisionConfig
+from streams.live.horizon import source_name
+from streams.live.kafka_port import TP
+from streams.live.processor import CasePartition, FactPartition
+from streams.live.state import StateTable, expired_key, next_offset_key, scan_prefix
+from streams.live.topics import Topics
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Partitions:
+    def __init__(
+        self,
+        config: SupervisionConfig,
+        topics: Topics,
+        settings: Settings,
+        case_table: StateTable,
+        cross_table: StateTable,
+    ) -> None:
+        self.config = config
+        self.topics = topics
+        self.case_table = case_table
+        self.cross_table = cross_table
+        self.grace_us = int(settings.watermark_grace_s * 1_000_000)
+        self.lateness_us = int(settings.watermark_lateness_s * 1_000_000)
+        self.idle_mode = settings.watermark_idle
+        self.domain = frozenset(topics.domain)
+        self.sources = frozenset(
+            source_name(t, p) for t in topics.domain for p in range(topics.partitions)
+        )
+        self.cases: dict[tuple[str, int], CasePartition] = {}
+        self.facts: dict[int, FactPartition] = {}
+
+    def case(self, topic: str, partition: int) -> CasePartition:
+        part = self.cases.get((topic, partition))
+        if part is None:
+            part = CasePartition(topic, partition, CaseEngine(self.config), self.lateness_us)
+            n = part.load(scan_prefix(self.case_table.data, f"{partition}|{topic}|".encode()))
+            log.info("source %s[%d]: %d case states restored", topic, partition, n)
+            self.cases[(topic, partition)] = part
+        return part
+
+    def fact(self, partition: int) -> FactPartition:
+        part = self.facts.get(partition)
+        if part is None:
+            part = FactPartition(partition, CrossEngine(self.config), self.sources)
+            n = part.load(scan_prefix(self.cross_table.data, f"{partition}|".encode()))
+            part.expired_at = self.cross_table.get_int(expired_key(partition))
+            log.info("facts[%d]: %d cross states restored", partition, n)
+            self.facts[partition] = part
+        return part
+
+    def owns(self, tp: TP) -> bool:
+        """A domain or facts partition: one the service reads (not a changelog)."""
+        return tp.topic in self.domain or tp.topic == self.topics.facts
+
+    def stored_next_offset(self, tp: TP) -> int | None:
+        """The next offset stored with the partition's state; None when nothing was stored."""
+        table = self.cross_table if tp.topic == self.topics.facts else self.case_table
+        return table.get_int(next_offset_key(tp.partition, tp.topic))
+
+    def idle_horizon(self, now: int) -> int | None:
+        """What a caught-up partition counts as consumed up to (``watermark_idle``)."""
+        if self.idle_mode == "wallclock":
+            return now - self.grace_us
+        # 'stream': history replayed faster than real time; the stream's own clock.
+        newest = [
+            p.clock.last_event_at for p in self.cases.values() if p.clock.last_event_at is not None
+        ]
+        if not newest:
+            return None
+        return min(now - self.grace_us, max(newest) - self.lateness_us)
+
+    def forget(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self.cases.pop((tp.topic, tp.partition), None)
+            if tp.topic == self.topics.facts:
+                self.facts.pop(tp.partition, None)
+
+    def open_cases(self) -> int:
+        return sum(p.cases.open_cases() for p in self.cases.values())
+
+    def pending_timers(self) -> int:
+        return sum(p.cases.pending_timers() for p in self.cases.values())

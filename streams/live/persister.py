@@ -1,0 +1,276 @@
+"""The one way out of the live service: store, publish, write states, then commit.
+
+Every evaluated ``Step`` (a batch of events, of facts, or a tick) goes through
+``persist`` and then ``commit``, in evaluation order within its lane: one lane
+for event batches and ticks (a tick's horizons follow the facts of every batch
+before it; the next batch is evaluated while one is persisted), one for fact
+batches (whose flush waits until its step is committed: the facts agent and
+the tick pace themselves on it). Per step:
+
+1. events, alerts, case status and dead letters are stored (ClickHouse),
+   retried with back-off until they are (the agents stop reading meanwhile:
+   back-pressure; nothing is committed);
+2. alerts, dead letters and cross-case facts are produced to Kafka and awaited;
+3. the changed engine states, then each partition's next offset, are produced
+   to the table changelogs and awaited; a tick's horizons after them;
+4. only then are the step's offsets committed.
+
+A failure other than an outage (retried forever) stops the worker uncommitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from streams.contract import DeadLetter
+from streams.engine import SupervisionConfig, alert_to_dict
+from streams.engine.model import Alert
+from streams.live.delivery import die, retry_forever
+from streams.live.evaluate import LANES, Step
+from streams.live.horizon import encode_fact, encode_horizons
+from streams.live.kafka_port import KafkaPort
+from streams.live.offsets import OffsetKeeper
+from streams.live.partitions import Partitions
+from streams.live.processor import Message, Output, StateWrite
+from streams.live.publish import BatchPublisher
+from streams.live.sink import RowStore
+from streams.live.state import StateTable
+from streams.live.topics import Topics
+from streams.observability.health import HealthState
+from streams.observability.metrics import Metrics
+from streams.settings import Settings
+from streams.storage.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+PIPELINE_DEPTH = 1  # evaluated steps waiting in a lane (besides the one it persists)
+
+
+def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None:
+    """Consumed, accepted and rejected counts of one batch, by topic (and reason)."""
+    consumed: dict[str, int] = {}
+    for m in admitted:
+        consumed[m.topic] = consumed.get(m.topic, 0) + 1
+    accepted: dict[str, int] = {}
+    for stored in out.events:
+        accepted[stored.topic] = accepted.get(stored.topic, 0) + 1
+    for topic, count in consumed.items():
+        metrics.record_consumed(topic, count)
+    for topic, count in accepted.items():
+        metrics.record_accepted(topic, count)
+    for letter in out.dead_letters:
+        metrics.record_rejected(letter.topic, letter.kind)
+
+
+class Persister:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        topics: Topics,
+        config: SupervisionConfig,
+        port: KafkaPort,
+        offsets: OffsetKeeper,
+        partitions: Partitions,
+        store: RowStore,
+        metrics: Metrics,
+        health: HealthState,
+        on_alerts: Callable[[Sequence[Alert]], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.topics = topics
+        self.local = config.local
+        self.port = port
+        self.offsets = offsets
+        self.partitions = partitions
+        self.store = store
+        self.metrics = metrics
+        self.health = health
+        self.on_alerts = on_alerts
+        self.clock = clock
+        self.retry = (settings.store_retry_initial_s, settings.store_retry_max_s)
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self.lanes: dict[str, asyncio.Queue[Step]] = {
+            lane: asyncio.Queue(PIPELINE_DEPTH) for lane in LANES
+        }
+        self.unpersisted = 0  # steps enqueued and not yet persisted
+        self.persisted = asyncio.Event()  # set while ``unpersisted`` is 0
+        self.persisted.set()
+        self.storage_seen = 0.0  # monotonic time of the last write outcome (health probe)
+        self._batches: BatchPublisher | None = None
+
+    # ------------------------------------------------------------ the queue
+    async def enqueue(self, step: Step) -> None:
+        """Hand an evaluated step over (waits while ``PIPELINE_DEPTH`` are queued)."""
+        self.unpersisted += 1
+        self.persisted.clear()
+        try:
+            await self.lanes[step.lane].put(step)
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self) -> None:
+        self.unpersisted -= 1
+        if self.unpersisted == 0:
+            self.persisted.set()
+
+    async def run(self) -> None:
+        """Persist the steps of every lane; stops (cancelled) with the worker."""
+        await asyncio.gather(*(self._run(queue) for queue in self.lanes.values()))
+
+    async def _run(self, steps: asyncio.Queue[Step]) -> None:
+        """Persist a lane's steps one by one, in order, then commit what each carried.
+
+        Evaluation of the next batch overlaps with the storage and Kafka round trips of
+        this one; the order of everything written is the order of evaluation.
+        """
+        while True:
+            step = await steps.get()
+            try:
+                if not step.out.empty():
+                    await self.persist(step.out)
+                if step.horizons:
+                    await self.publish_horizons(step.horizons)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # nothing of this step is committed
+                log.exception("persisting a batch failed")
+                die(f"persisting a batch failed: {exc!r}")
+            self._done()
+            if step.admitted is not None:
+                record_batch(self.metrics, step.admitted, step.out)
+            await self.offsets.commit(step.commits)
+            if step.committed is not None:
+                step.committed.set()
+
+    # ------------------------------------------------------------ one step
+    async def persist(self, out: Output) -> None:
+        """Store rows, publish, write states — all awaited, all retried — before any commit."""
+        initial_s, max_s = self.retry
+        if out.events or out.alerts or out.case_updates or out.dead_letters:
+            now_us = int(self.clock() * 1_000_000)
+            letters = [dataclasses.replace(d, received_at=now_us) for d in out.dead_letters]
+            await retry_forever(
+                "store rows", lambda: self.store_rows(out, letters), initial_s, max_s, self._failed
+            )
+        if out.alerts or out.dead_letters or out.facts:
+            await retry_forever(
+                "publish alerts/facts/dead letters", lambda: self.publish(out), initial_s, max_s
+            )
+        if out.case_states or out.cross_states:
+            await retry_forever(
+                "write engine state", lambda: self.write_states(out), initial_s, max_s
+            )
+        metrics = self.metrics
+        if out.alerts:
+            for a in out.alerts:
+                metrics.record_alert(a.rule, a.level)
+            if self.on_alerts is not None:
+                self.on_alerts(out.alerts)
+        for d in out.dead_letters:
+            metrics.record_deadletter(d.topic, d.kind)
+
+    async def store_rows(self, out: Output, letters: list[DeadLetter]) -> None:
+        """One write of the step's rows on the writer's thread (the event loop keeps serving
+        Kafka heartbeats). The store reports batches, rows and latency per table itself."""
+        events = [s.event for s in out.events]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self.executor, self.store.store, events, out.alerts, out.case_updates, letters
+        )
+        self.storage_seen = time.monotonic()
+        self.health.set_storage(True, "ok")
+
+    def _failed(self, attempt: int, exc: BaseException) -> None:
+        self.storage_seen = time.monotonic()
+        self.health.set_storage(False, type(exc).__name__)
+        if not isinstance(exc, StorageUnavailable):
+            # an outage is counted per attempt and table by the writer itself
+            self.metrics.record_storage_failure("all", exc)
+
+    def _publisher(self) -> BatchPublisher:
+        producer = self.port.producer()
+        if self._batches is None or self._batches.producer is not producer:
+            self._batches = BatchPublisher(producer)
+        return self._batches
+
+    async def publish(self, out: Output) -> None:
+        topics = self.topics
+        publisher = self._publisher()
+        futures: list[asyncio.Future[Any]] = []
+        if out.alerts:
+            local = self.local
+            futures += await publisher.send(
+                topics.alerts,
+                [
+                    (None, a.alert_id.encode(), orjson.dumps(alert_to_dict(a, local)), ())
+                    for a in out.alerts
+                ],
+            )
+        if out.dead_letters:
+            futures += await publisher.send(
+                topics.deadletter,
+                # keyless dead letters all go to partition 0 (the key decides otherwise)
+                [(None if d.key else 0, d.key, d.raw, d.headers()) for d in out.dead_letters],
+            )
+        if out.facts:
+            futures += await publisher.send(
+                topics.facts,
+                [(None, f.key.encode(), encode_fact(f.to_bytes()), ()) for f in out.facts],
+            )
+        await asyncio.gather(*futures)
+
+    async def write_states(self, out: Output) -> None:
+        """Changelog writes, in order; those of a partition revoked meanwhile are dropped
+        (its next owner rebuilds them from the events, which were not committed)."""
+        publisher = self._publisher()
+        futures: list[asyncio.Future[Any]] = []
+        partitions = self.partitions
+        current_cases = set(map(id, partitions.cases.values()))
+        current_facts = set(map(id, partitions.facts.values()))
+        tables: tuple[tuple[StateTable, list[StateWrite], set[int]], ...] = (
+            (partitions.case_table, out.case_states, current_cases),
+            (partitions.cross_table, out.cross_states, current_facts),
+        )
+        for table, writes, current in tables:
+            data = table.data
+            records = []
+            for partition, key, value, owner in writes:
+                if owner is not None and id(owner) not in current:
+                    continue
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+                records.append((partition, key, value, ()))
+            if records:
+                futures += await publisher.send(table.changelog, records)
+        await asyncio.gather(*futures)
+
+    async def publish_horizons(self, horizons: dict[str, int]) -> None:
+        """Each owned source partition's horizon, to every facts partition (``horizon``)."""
+        value = encode_horizons(horizons)
+        facts, port = self.topics.facts, self.port
+
+        async def send() -> None:
+            futures = [await port.send(facts, q, value) for q in range(self.topics.partitions)]
+            await asyncio.gather(*futures)
+
+        await retry_forever("publish horizons", send, *self.retry)
+
+    async def ping(self, timeout: float) -> None:
+        """One storage round trip on the writer's thread (never beside a write)."""
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.run_in_executor(self.executor, self.store.ping), timeout)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)

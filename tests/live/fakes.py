@@ -1,0 +1,204 @@
+"""In-process stand-ins for the live service's edges: the Kafka port and the row store.
+
+``build_service`` wires the real steps (as ``streams.live.app.build`` does) over them, so
+a test drives the service's public methods with no broker and no ClickHouse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from prometheus_client import CollectorRegistry
+
+from streams.live.deadletter import RejectionLimit
+from streams.live.delivery import OffsetGate
+from streams.live.evaluate import Evaluator
+from streams.live.offsets import OffsetKeeper
+from streams.live.partitions import Partitions
+from streams.live.persister import Persister
+from streams.live.probe import LagReport
+from streams.live.processor import Pipeline
+from streams.live.recovery import Recovery, RecoveryWatch
+from streams.live.service import LiveService
+from streams.live.state import StateTable
+from streams.live.ticker import Ticker
+from streams.live.topics import Topics
+from streams.observability.health import HealthState
+from streams.observability.metrics import Metrics
+from streams.settings import Settings
+from tests.live.core import CONFIG
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+def done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+class Batch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes | None]] = []
+
+    def append(
+        self, *, timestamp: Any, key: bytes | None, value: bytes | None, headers: Any
+    ) -> bool:
+        self.records.append((key, value))
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Producer:
+    """The aiokafka producer's batch API; records per topic, in order."""
+
+    partitions: int
+    journal: list[str]
+    sent: dict[str, list[tuple[bytes | None, bytes | None]]] = field(default_factory=dict)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
+    def create_batch(self) -> Batch:
+        return Batch()
+
+    async def send_batch(self, batch: Batch, topic: str, partition: int) -> asyncio.Future[None]:
+        self.sent.setdefault(topic, []).extend(batch.records)
+        self.journal.append(f"publish {topic}")
+        return done()
+
+
+@dataclass
+class Port:
+    """``KafkaPort`` of one worker that owns everything; logs of ``log_end`` messages each."""
+
+    partitions: int
+    log_end: int = 0
+    assigned: set[TP] = field(default_factory=set)
+    committed: list[dict[Any, int]] = field(default_factory=list)
+    seeks: list[tuple[Any, int]] = field(default_factory=list)
+    horizons: list[tuple[str, int, bytes]] = field(default_factory=list)
+    journal: list[str] = field(default_factory=list)  # what reached Kafka and storage, in order
+
+    def __post_init__(self) -> None:
+        self.aiokafka = Producer(self.partitions, self.journal)
+
+    def assignment(self) -> set[TP]:
+        return set(self.assigned)
+
+    def highwater(self, tp: TP) -> int:
+        return self.log_end
+
+    async def earliest_offsets(self, tps: set[TP]) -> dict[TP, int]:
+        return {tp: 0 for tp in tps}
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.committed.append(dict(offsets))
+        self.journal.append("commit")
+
+    def producer(self) -> Producer:
+        return self.aiokafka
+
+    async def send(self, topic: str, partition: int, value: bytes) -> asyncio.Future[None]:
+        self.horizons.append((topic, partition, value))
+        return done()
+
+    def in_recovery(self) -> bool:
+        return False
+
+    def rebalancing(self) -> bool:
+        return False
+
+    def recovery_completed(self) -> bool:
+        return True
+
+    async def close(self, timeout: float) -> None:
+        pass
+
+
+@dataclass
+class Store:
+    """``RowStore`` that keeps the rows; ``down`` makes it fail like an outage."""
+
+    events: list[Any] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)
+    letters: list[Any] = field(default_factory=list)
+    down: int = 0  # failures to come
+    journal: list[str] = field(default_factory=list)
+
+    def store(
+        self,
+        events: Sequence[Any],
+        alerts: Sequence[Any],
+        cases: Sequence[Any],
+        dead_letters: Sequence[Any],
+    ) -> None:
+        if self.down:
+            self.down -= 1
+            self.journal.append("store failed")
+            raise ConnectionError("storage down")
+        self.journal.append("store")
+        self.events += events
+        self.alerts += alerts
+        self.letters += dead_letters
+
+    def ping(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def build_service(port: Port, store: Store, **settings: Any) -> LiveService:
+    """The real steps over the fakes, wired as the composition root wires them."""
+    config = Settings(store_retry_initial_s=0.01, store_retry_max_s=0.01, **settings)
+    topics = Topics.from_settings(config)
+    metrics = Metrics(CollectorRegistry(), process_metrics=False)
+    health = HealthState(metrics=metrics)
+    case_table, cross_table = StateTable({}, "case-changelog"), StateTable({}, "cross-changelog")
+    partitions = Partitions(CONFIG, topics, config, case_table, cross_table)
+    offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate())
+    from streams.engine import EventValidator
+
+    limit = RejectionLimit(100, 0.9, 50)
+    pipeline = Pipeline(topics, EventValidator(), limit, partitions.case)
+    persister = Persister(
+        settings=config,
+        topics=topics,
+        config=CONFIG,
+        port=port,
+        offsets=offsets,
+        partitions=partitions,
+        store=store,
+        metrics=metrics,
+        health=health,
+    )
+    lags = LagReport(metrics, offsets)
+    return LiveService(
+        config,
+        port,
+        offsets,
+        Evaluator(partitions, pipeline, offsets, port, metrics),
+        persister,
+        Ticker(
+            partitions=partitions,
+            offsets=offsets,
+            port=port,
+            lags=lags,
+            metrics=metrics,
+            health=health,
+        ),
+        Recovery(port, RecoveryWatch(30.0)),
+    )
