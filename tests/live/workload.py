@@ -6,6 +6,11 @@ with missing, revoked or foreign plans (plans live on other partitions than the
 inspections that cite them), frequent inspections of one enterprise, split
 purchases. Times are in 2026 (covered by the calendar), in the past: the live
 service sees them as a backlog.
+
+Hand-written on purpose, beside ``streams.workload``: a few hundred events whose
+cross-partition cases (plans and inspections, programs, split purchases) are
+placed so that a live run exercises the fact gate, small enough to read; the
+generator is for volume and benchmarks.
 """
 
 from __future__ import annotations
@@ -17,18 +22,12 @@ from typing import Any
 
 import orjson
 
+from streams.contract import TOPIC_SUFFIX_BY_PROCESS
+
 CST = timezone(timedelta(hours=8))
 
-TOPIC_OF = {
-    "approval": "approval",
-    "leader_assignment": "approval",
-    "complaint": "approval",
-    "penalty": "approval",
-    "fund_disbursement": "fund",
-    "tender": "trade",
-    "inspection_plan": "inspection",
-    "inspection": "inspection",
-}
+TOPIC_OF = TOPIC_SUFFIX_BY_PROCESS
+"""Topic suffix of each process, as the contract says."""
 
 
 def _at(t: datetime) -> str:
