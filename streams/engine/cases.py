@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.engine import rules
-from streams.engine.clock import CLOCK_ACTIONS, CaseClock, Due
+from streams.engine.clock import CLOCK_ACTIONS, NOTE_REPORT, NOTE_RISK, CaseClock, Due
 from streams.engine.config import SupervisionConfig, Template
 from streams.engine.deadlines import DeadlineIndex, DueHandler
 from streams.engine.facts import Fact
@@ -41,6 +41,7 @@ class _ActionPlan:
     capture: tuple[str, ...]
     terminal: bool
     timers: bool
+    note: int  # NOTE_REPORT, NOTE_RISK: the action is a monthly or early report (§3.6)
 
 
 def plan_for(config: SupervisionConfig, process: str, action: str) -> _ActionPlan:
@@ -59,6 +60,8 @@ def plan_for(config: SupervisionConfig, process: str, action: str) -> _ActionPla
         capture=template.capture.get(action, ()),
         terminal=action in template.terminal,
         timers=action in template.timer_actions,
+        note=(NOTE_REPORT if action == template.report_action else 0)
+        | (NOTE_RISK if action == template.risk_action else 0),
     )
 
 
@@ -201,8 +204,8 @@ class CaseEngine(DueHandler):
         state.next_at = None
         self.timer_count -= 1
         if due is not None and due[0] == instant:
-            alerts.append(self.clock.fire(state, due))
-            self._touch(state.key, state, instant, status=due[1] == "overdue")
+            status = self.clock.fire_into(state, due, alerts)
+            self._touch(state.key, state, instant, status=status)
         self._reschedule(state)
 
     # ------------------------------------------------------------------ events
@@ -251,6 +254,8 @@ class CaseEngine(DueHandler):
                 self._touch(key, state, event.occurred_at, status=True)
             if plan.steps:
                 self.clock.step_clocks(state, template, event)
+            if plan.note:
+                self.clock.note(state, plan.note, event)
             if plan.remembers:
                 state.known()
             for rule in plan.rules:

@@ -86,21 +86,32 @@ def skipped_step(
 
 
 def late_extension(
-    ctx: RuleContext, state: CaseState, event: Event, deadline: int, alerts: list[Alert]
+    ctx: RuleContext,
+    state: CaseState,
+    event: Event,
+    deadline: int,
+    notice: int,
+    notice_by: int,
+    alerts: list[Alert],
 ) -> None:
     """LATE_EXTENSION — "yellow | `extend` later than its template's notice period allows
     (§2: at or after `end(wd_before(last, N))`; N = 0 means at or after the deadline
     instant) | (case)" (rules.md §3.1).
 
-    The templates have N = 0: an ``extend`` at or after the deadline ``deadline`` (the
-    clock calls this then; such an extension does not move the deadline).
+    The clock calls this for an ``extend`` at or after the deadline ``deadline`` (which it
+    does not move; ``notice`` 0) or, when the case's notice N is > 0, before the deadline
+    but at or after ``notice_by`` = end(wd_before(last, N)) (which it still moves): then
+    ``notice`` is N and the details also give N and ``notice_by``.
     """
     if not ctx.once(state, "LATE_EXTENSION"):
         return
-    details = {
+    details: dict[str, Any] = {
         "deadline": ctx.local.format(deadline),
         "extension_days": event.attrs.get("extension_days"),
         "approver": event.attrs.get("approver"),
     }
+    if notice:
+        details["notice_working_days"] = notice
+        details["notice_by"] = ctx.local.format(notice_by)
     evidence = [(state.clock_evidence or [""])[0], event.event_id]
     alerts.append(ctx.alert("LATE_EXTENSION", YELLOW, event, evidence, details))
