@@ -22,12 +22,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError, model_validator
+from pydantic import ConfigDict, ValidationError, model_validator
 
 from streams.engine.configfile import CompressionRow, ConfigError, _Strict
 
 
 class ItemSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     name: str
     legal_limit_days: int
     max_promised_days: int | None = None
