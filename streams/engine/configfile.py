@@ -319,5 +319,3 @@ class ConfigFile(_Strict):
         if unknown:
             raise ValueError(f"unknown rules {unknown}; known: {', '.join(RULES)}")
         return value
-
-

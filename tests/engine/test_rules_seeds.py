@@ -45,9 +45,7 @@ def leader(name: str, accept_at: str, attrs: dict[str, Any], *rest: tuple) -> li
 
 
 def approval(name: str, accept_at: str, limit: int, *rest: tuple, **attrs: Any) -> list[dict]:
-    return case(
-        "approval", name, ("accept", accept_at, {"time_limit_days": limit, **attrs}), *rest
-    )
+    return case("approval", name, ("accept", accept_at, {"time_limit_days": limit, **attrs}), *rest)
 
 
 EXTEND = {"extension_days": 2, "approver": "L1"}
@@ -410,7 +408,9 @@ DEEMED_CASES = [
     pytest.param(
         # a reject exactly at D comes after the alert of D: denied after deemed
         True,
-        approval("DA2", "2026-03-02T10:00:00", 5, ("reject", "2026-03-10T00:00:00", {"reason": "x"})),
+        approval(
+            "DA2", "2026-03-02T10:00:00", 5, ("reject", "2026-03-10T00:00:00", {"reason": "x"})
+        ),
         [
             ("DEEMED_APPROVAL", "notice", "DA2", "2026-03-10T00:00:00"),
             ("DENIED_AFTER_DEEMED", "red", "DA2", "2026-03-10T00:00:00"),
@@ -625,7 +625,7 @@ def test_a_missing_catalogue_file_is_named(tmp_path: Path) -> None:
             {"extension_notice_working_days = 3": "extension_notice_working_days = -1"},
             "outside 0..365",
         ),
-        ({'report_day = 28': 'report_day = 32'}, "report_day"),
+        ({"report_day = 28": "report_day = 32"}, "report_day"),
         ({"days_before = 10": "days_before = -1"}, "RISK_NOT_REPORTED.days_before"),
     ],
 )
