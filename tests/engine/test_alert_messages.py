@@ -142,3 +142,9 @@ def test_plain_texts_are_those_mask_text_leaves_alone() -> None:
         "１",
     ):
         assert not plain(text), text
+
+
+def test_every_process_of_the_contract_has_its_name() -> None:
+    from streams.engine.validate import process_titles
+
+    assert process_titles() == PROCESS_NAMES
