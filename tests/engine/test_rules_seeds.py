@@ -636,11 +636,22 @@ def test_new_configuration_keys_are_validated(
         config_with(tmp_path, replace)
 
 
-def test_demo_configuration_turns_deemed_approval_on() -> None:
-    demo = Path(__file__).resolve().parents[2] / "deploy" / "config" / "supervision.demo.toml"
-    text = demo.read_text(encoding="utf-8")
-    assert 'file = "item-catalogue.example.toml"' in text
-    assert "deemed_approval = true" in text
-    if (demo.parent / "item-catalogue.example.toml").is_file():
-        config = load_config(demo)
-        assert config.templates["approval"].deemed_approval
+DEMO = Path(__file__).resolve().parents[2] / "deploy" / "config" / "supervision.demo.toml"
+
+
+def test_demo_configuration_is_the_defaults_with_deemed_approval_and_the_catalogue(
+    tmp_path: Path,
+) -> None:
+    text = DEMO.read_text(encoding="utf-8")
+    (tmp_path / "supervision.demo.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "item-catalogue.example.toml").write_text(ITEMS, encoding="utf-8")
+    demo = load_config(tmp_path / "supervision.demo.toml")
+    default = load_config()
+    assert demo.templates["approval"].deemed_approval
+    assert not default.templates["approval"].deemed_approval
+    assert set(demo.catalogue) == {"X-ON", "X-OFF", "X-PLAIN"}
+    assert demo.params == default.params and demo.enabled == default.enabled
+    assert set(demo.templates) == set(default.templates)
+    assert demo.version != default.version
+    if (DEMO.parent / "item-catalogue.example.toml").is_file():  # the shipped example
+        assert load_config(DEMO).templates["approval"].deemed_approval
