@@ -23,7 +23,8 @@ def overdue(ctx: RuleContext, state: CaseState, level: str, instant: int) -> Ale
     notice at ``start(last)`` (one working day left), yellow at the deadline
     ``D = end(last)``, red at ``end(wd_after(last, K))`` with K =
     ``red_after_working_days`` (3); not terminal, not paused. Raised at its instant,
-    with the dept of the start event; evidence: the events that set the clock.
+    with the dept of the start event; evidence: the events that set the clock. A clock
+    by date (``key_task``) has no ``limit_days`` in its details.
     """
     assert state.last is not None
     details: dict[str, Any] = {
@@ -32,6 +33,8 @@ def overdue(ctx: RuleContext, state: CaseState, level: str, instant: int) -> Ale
         "limit_days": state.limit_days,
         "started_at": ctx.local.format(state.started_at or 0),
     }
+    if not state.limit_days:  # a clock by date (key_task): its last day is the given date
+        del details["limit_days"]
     if level == RED:
         details["red_after_working_days"] = ctx.red_after_working_days
     evidence = list(state.clock_evidence or [])
