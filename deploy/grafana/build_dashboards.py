@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "dashboards"
+EVENT_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "event.schema.json"
 CH = {"type": "grafana-clickhouse-datasource", "uid": "clickhouse"}
 PROM = {"type": "prometheus", "uid": "prometheus"}
 TABLE, TIMESERIES = 1, 0  # ClickHouse plugin "format"
@@ -43,10 +44,46 @@ WORKERS_THRESHOLDS = {
     "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
 }
 
+
+def process_names() -> dict[str, str]:
+    """Chinese display name of each process of the event contract, in contract order
+    (the ``title`` of its ``$defs/process_<name>``)."""
+    schema = json.loads(EVENT_SCHEMA.read_text(encoding="utf-8"))
+    return {
+        name: schema["$defs"][f"process_{name}"]["title"]
+        for name in schema["properties"]["process"]["enum"]
+    }
+
+
+PROCESS_NAMES = process_names()
+
+
+def _sql_strings(values: list[str]) -> str:
+    for value in values:  # names from our own schema: plain words, never quotes or backslashes
+        if "'" in value or "\\" in value:
+            raise ValueError(f"process name {value!r} needs quoting")
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+PROCESS_CODES_SQL = _sql_strings(list(PROCESS_NAMES))
+
+
+def process_label(column: str = "process", with_code: bool = False) -> str:
+    """SQL: the Chinese name of the process in ``column`` ("名称 code" with ``with_code``);
+    a process the contract does not list shows as itself."""
+    names = [f"{n} {p}" if with_code else n for p, n in PROCESS_NAMES.items()]
+    return f"transform({column}, {PROCESS_CODES_SQL}, {_sql_strings(names)}, {column})"
+
+
+# Contract processes first, in contract order, then any other stored process by name.
+PROCESS_ORDER = (
+    f"indexOf({PROCESS_CODES_SQL}, process) = 0, indexOf({PROCESS_CODES_SQL}, process), process"
+)
+
 # --- template variables -------------------------------------------------------------
 
 
-def ch_variable(name: str, label: str, sql: str) -> dict[str, Any]:
+def ch_variable(name: str, label: str, sql: str, sort: int = 1) -> dict[str, Any]:
     return {
         "name": name,
         "label": label,
@@ -60,7 +97,7 @@ def ch_variable(name: str, label: str, sql: str) -> dict[str, Any]:
         "multi": True,
         "includeAll": True,
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "sort": 1,
+        "sort": sort,
     }
 
 
@@ -112,8 +149,16 @@ DEPT_ALERTS_VAR = ch_variable("dept", "部门 dept", "SELECT DISTINCT dept FROM 
 DEPT_PERF_VAR = ch_variable(
     "dept", "部门 dept", "SELECT DISTINCT dept FROM dept_daily ORDER BY dept"
 )
+# Every process of the contract, with or without data yet, and any other process stored.
+# Two columns: the plugin takes the first as the value and the second as the text.
 PROCESS_VAR = ch_variable(
-    "process", "流程 process", "SELECT DISTINCT process FROM dept_daily ORDER BY process"
+    "process",
+    "流程 process",
+    f"SELECT process, {process_label(with_code=True)} AS label\n"
+    f"FROM (SELECT arrayJoin({PROCESS_CODES_SQL}) AS process\n"
+    "      UNION ALL SELECT DISTINCT process FROM dept_daily)\n"
+    f"GROUP BY process\nORDER BY {PROCESS_ORDER}",
+    sort=0,
 )
 PERIOD_VAR = custom_variable(
     "period",
@@ -689,6 +734,27 @@ def department_performance() -> dict[str, Any]:
             ),
             24,
             11,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "分流程 by process",
+                "Per process (行政审批, 重点工作, 建议提案, 会议议定事项, ...): cases, on-time rate and cards"
+                " over the time range.",
+                [
+                    ch_target(
+                        f"SELECT process, {process_label()} AS process_name,\n"
+                        f"       {totals}\n"
+                        f"FROM dept_daily_v WHERE {DAY_FILTER} AND {PERF_FILTER}\n"
+                        f"GROUP BY process\nORDER BY {PROCESS_ORDER}",
+                        TABLE,
+                    )
+                ],
+                CH,
+                overrides=[rate_cell("on_time_rate")],
+            ),
+            24,
+            8,
         ),
         layout.place(
             panel(

@@ -15,6 +15,7 @@ import typer
 
 from streams.cli import app
 from streams.engine.timeutil import InstantError, LocalTime, parse_instant
+from streams.engine.validate import process_titles
 from streams.storage import queries
 from streams.storage.backends import Backend, open_backend
 from streams.storage.errors import StorageError
@@ -25,6 +26,9 @@ query_app = typer.Typer(
 app.add_typer(query_app, name="query")
 
 ZONE = LocalTime("Asia/Shanghai")
+# Display names of the contract's processes (schemas/event.schema.json), e.g. 重点工作督办事项.
+PROCESS_NAMES = process_titles()
+PROCESS_HELP = "Process template name: " + ", ".join(PROCESS_NAMES) + "."
 
 
 class Format(enum.StrEnum):
@@ -115,10 +119,18 @@ def _times(rows: list[dict[str, Any]], key: str, out: str) -> None:
         row[out] = ZONE.format(row[key])
 
 
+def _process_names(rows: list[dict[str, Any]]) -> None:
+    """``process_name``: the Chinese name of the row's process (the name itself when unknown)."""
+    for row in rows:
+        row["process_name"] = PROCESS_NAMES.get(row["process"], row["process"])
+
+
 @query_app.command("timeline")
 def timeline_command(
     case_id: Annotated[str, typer.Argument(help="The case (办件编号, 拨付单号, 项目编号, ...).")],
-    process: Annotated[str, typer.Option("--process", help="Only this process.")] = "",
+    process: Annotated[
+        str, typer.Option("--process", help=f"Only this process. {PROCESS_HELP}")
+    ] = "",
     fmt: FormatOption = Format.table,
 ) -> None:
     """A case's events in time order, then its alerts."""
@@ -127,6 +139,7 @@ def timeline_command(
         raise _fail(f"no events or alerts for case {case_id!r}")
     _times(found.events, "occurred_at_us", "occurred_at")
     _times(found.alerts, "raised_at_us", "raised_at")
+    _process_names(found.events)
     if fmt is Format.json:
         for e in found.events:
             e["kind"] = "event"
@@ -135,6 +148,7 @@ def timeline_command(
     ev_cols = [
         "occurred_at",
         "process",
+        "process_name",
         "action",
         "dept",
         "actor",
@@ -159,7 +173,7 @@ def alerts_command(
     rule: Annotated[str, typer.Option("--rule", help="Rule code, e.g. OVERDUE.")] = "",
     level: Annotated[str, typer.Option("--level", help="notice, yellow or red.")] = "",
     dept: Annotated[str, typer.Option("--dept", help="Department code.")] = "",
-    process: Annotated[str, typer.Option("--process", help="Process template name.")] = "",
+    process: Annotated[str, typer.Option("--process", help=PROCESS_HELP)] = "",
     since: Annotated[
         str | None, typer.Option("--since", help="From (local date or RFC 3339), inclusive.")
     ] = None,
@@ -186,7 +200,18 @@ def alerts_command(
         )
     )
     _times(rows, "raised_at_us", "raised_at")
-    cols = ["raised_at", "rule", "level", "process", "case_id", "dept", "alert_id", "message"]
+    _process_names(rows)
+    cols = [
+        "raised_at",
+        "rule",
+        "level",
+        "process",
+        "process_name",
+        "case_id",
+        "dept",
+        "alert_id",
+        "message",
+    ]
     if fmt is not Format.table:
         cols += ["evidence", "details", "config_version"]
     _emit(rows, cols, fmt, f"{len(rows)} alerts")
@@ -195,7 +220,7 @@ def alerts_command(
 @query_app.command("events")
 def events_command(
     dept: Annotated[str, typer.Option("--dept", help="Department code.")] = "",
-    process: Annotated[str, typer.Option("--process", help="Process template name.")] = "",
+    process: Annotated[str, typer.Option("--process", help=PROCESS_HELP)] = "",
     action: Annotated[str, typer.Option("--action", help="Action, e.g. disburse.")] = "",
     party: Annotated[
         str, typer.Option("--party", help="Payee, supplier, winner, bidder or enterprise id.")
@@ -225,7 +250,18 @@ def events_command(
         )
     )
     _times(rows, "occurred_at_us", "occurred_at")
-    cols = ["occurred_at", "process", "case_id", "action", "dept", "party", "amount", "event_id"]
+    _process_names(rows)
+    cols = [
+        "occurred_at",
+        "process",
+        "process_name",
+        "case_id",
+        "action",
+        "dept",
+        "party",
+        "amount",
+        "event_id",
+    ]
     if fmt is not Format.table:
         cols += ["actor", "attrs"]
     _emit(rows, cols, fmt, f"{len(rows)} events")
@@ -236,7 +272,9 @@ def performance_command(
     since: Annotated[str, typer.Option("--since", help="First local date (YYYY-MM-DD).")],
     until: Annotated[str, typer.Option("--until", help="Last local date (YYYY-MM-DD), inclusive.")],
     dept: Annotated[str, typer.Option("--dept", help="Only this department.")] = "",
-    process: Annotated[str, typer.Option("--process", help="Only this process.")] = "",
+    process: Annotated[
+        str, typer.Option("--process", help=f"Only this process. {PROCESS_HELP}")
+    ] = "",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Department performance (绩效测评) over a period: counts, on-time rate, rank."""

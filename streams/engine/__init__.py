@@ -13,9 +13,10 @@ engine serves replay, the live agents and tests.
 | ``cross``      | ``CrossEngine``: facts per comparison key, windows, expiry          |
 | ``facts``      | ``Fact``: what one case did that another case's rule compares       |
 | ``rules/``     | every rule as a named function, by domain (rules.md §3)             |
+| ``catalogue``  | the item catalogue (事项目录) and the compression of promised limits |
 | ``alerts``     | alert ids, messages, the events.md JSON form                        |
 | ``model``      | ``Event``, ``Alert``, ``CaseStatus``                                |
-| ``validate``, ``config``, ``calendar``, ``timeutil`` | input, configuration, time  |
+| ``validate``, ``config``, ``configfile``, ``calendar``, ``timeutil`` | input, configuration (``configfile``: the file's form), time |
 
 The hot modules may run compiled (mypyc, ``make native``); ``_native``
 decides, before any of them is imported, whether the compiled form matches

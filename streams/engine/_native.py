@@ -47,6 +47,7 @@ MODULES = (
     "rules.core",
     "rules.funds",
     "rules.inspections",
+    "rules.tasks",
     "rules.trading",
     "state",
     "timeutil",

@@ -15,6 +15,9 @@ PROCESS_NAMES = {
     "leader_assignment": "领导批办事项",
     "complaint": "群众诉求工单",
     "penalty": "涉企行政处罚案件",
+    "key_task": "重点工作督办事项",
+    "proposal": "建议提案办理事项",
+    "meeting_item": "会议议定事项",
     "fund_disbursement": "专项资金拨付单",
     "tender": "公共资源交易项目",
     "inspection_plan": "涉企检查计划",
@@ -43,7 +46,17 @@ _MESSAGES = {
     "SPLIT_PURCHASE": "同一单位向同一供应商{window_hours}小时内直接采购累计{total}元，涉嫌化整为零",
     "QUIET_DAY_INSPECTION": "在企业安宁日（{date}）入企检查",
     "FREQUENT_INSPECTION": "{window_hours}小时内第{count}次入企检查同一企业",
+    "LATE_EXTENSION/notice_by": "未提前{notice_working_days}个工作日书面说明即申请延期"
+    "（应于{notice_by}前提出，延期{extension_days}个工作日）",
+    "DEEMED_APPROVAL": "超过承诺时限（最后期限 {last_day}）未作出决定，视为准予许可（超时默许）",
+    "DENIED_AFTER_DEEMED": "已于{deemed_at}超时默许，其后又作出不予许可/不予受理决定",
+    "REPORT_MISSING": "{month} 未按月报告工作进展",
+    "RISK_NOT_REPORTED": "不能按期完成未提前{days_before}天书面报告",
+    "LIMIT_NOT_COMPRESSED": "承诺时限{time_limit_days}个工作日超过该事项允许的{allowed_days}个工作日"
+    "（法定时限{legal_limit_days}个工作日），未压缩办理时限",
 }
+# A rule whose message depends on a detail: the variant "rule/detail" when it is present.
+_VARIANT_DETAIL = {"LATE_EXTENSION": "notice_by"}
 _REASON_NAMES = {
     "no_plan_reference": "未关联检查计划",
     "plan_not_approved": "检查计划未获批准",
@@ -197,7 +210,13 @@ def message_for(rule: str, level: str, process: str, case_id: str, details: dict
     ``key=secret`` pairs, e-mail addresses) need an ASCII "@", ":" or "="; a message with one
     is masked whole as well.
     """
-    parts = _PARTS.get(rule + "/" + level) or _PARTS[rule]
+    parts = _PARTS.get(rule + "/" + level)
+    if parts is None:
+        variant = _VARIANT_DETAIL.get(rule)
+        if variant is not None and variant in details:
+            parts = _PARTS[rule + "/" + variant]
+        else:
+            parts = _PARTS[rule]
     pieces = [PROCESS_NAMES.get(process) or _mask(process), " ", _mask(case_id), "："]
     for literal, name in parts:
         pieces.append(literal)

@@ -172,6 +172,18 @@ class WorkCalendar:
         self._check_years(day, result)
         return result
 
+    def wd_before(self, day: int, n: int) -> int:
+        """The n-th working day strictly before date ``day`` (n >= 1; rules.md §2)."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        self._check_years(day, day)
+        index = bisect_left(self._workdays, day) - n
+        if index < 0:
+            raise CalendarYearMissing(self.first_year - 1)
+        result = self._workdays[index]
+        self._check_years(result, day)
+        return result
+
     def count_workdays(self, first_day: int, end_day: int) -> int:
         """Working days d with first_day <= d < end_day."""
         if end_day <= first_day:

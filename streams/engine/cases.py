@@ -23,7 +23,14 @@ from typing import Any
 
 from streams.engine import rules
 from streams.engine.calendar import CalendarYearMissing
-from streams.engine.clock import CLOCK_ACTIONS, CaseClock, Due
+from streams.engine.clock import (
+    CLOCK_ACTIONS,
+    NOTE_REPORT,
+    NOTE_RISK,
+    RISK_BIT,
+    CaseClock,
+    Due,
+)
 from streams.engine.config import SupervisionConfig, Template
 from streams.engine.deadlines import DeadlineIndex, DueHandler
 from streams.engine.facts import Fact
@@ -72,6 +79,7 @@ class _ActionPlan:
     capture: tuple[str, ...]
     terminal: bool
     timers: bool
+    note: int  # NOTE_REPORT, NOTE_RISK: the action is a monthly or early report (§3.6)
 
 
 def plan_for(config: SupervisionConfig, process: str, action: str) -> _ActionPlan:
@@ -90,6 +98,8 @@ def plan_for(config: SupervisionConfig, process: str, action: str) -> _ActionPla
         capture=template.capture.get(action, ()),
         terminal=action in template.terminal,
         timers=action in template.timer_actions,
+        note=(NOTE_REPORT if action == template.report_action else 0)
+        | (NOTE_RISK if action == template.risk_action else 0),
     )
 
 
@@ -256,8 +266,8 @@ class CaseEngine(DueHandler):
         state.next_at = None
         self.timer_count -= 1
         if due is not None and due[0] == instant:
-            alerts.append(self.clock.fire(state, due))
-            self._touch(state.key, state, instant, status=due[1] == "overdue")
+            status = self.clock.fire_into(state, due, alerts)
+            self._touch(state.key, state, instant, status=status)
         self._reschedule(state)
 
     # ------------------------------------------------------------------ events
@@ -316,6 +326,8 @@ class CaseEngine(DueHandler):
                     missed = self.clock.step_clocks(state, template, event)
                     if missed is not None:
                         self._pend_steps(state, event, missed)
+            if plan.note:
+                self.clock.note(state, plan.note, event)
             if plan.remembers:
                 state.known()
             for rule in plan.rules:
@@ -556,14 +568,22 @@ class CaseEngine(DueHandler):
         raised (decisions that needed no missing year were made live)."""
         clock = self.clock
         due = clock.due(sim)
+        fired: list[Alert] = []
         while due is not None and due[0] <= until:
-            alert = clock.fire(sim, due)
-            if due[1] == "overdue":
-                known = state.fired & LEVEL_BITS[due[2]]
-            else:
-                known = state.raised & (1 << (STEP_SHIFT + due[2][0]))
+            clock.fire_into(sim, due, fired)
+            kind = due[1]
+            if kind == "overdue":
+                known = bool(state.fired & LEVEL_BITS[due[2]])
+            elif kind == "step":
+                known = bool(state.raised & (1 << (STEP_SHIFT + due[2][0])))
+            elif kind == "report":  # calendar months: decided live unless the live case lags
+                report = state.facts.get("report") if state.facts is not None else None
+                known = report is not None and report[0] > due[2]
+            else:  # "risk"
+                known = bool(state.raised & RISK_BIT)
             if not known:
-                alerts.append(alert)
+                alerts.extend(fired)
+            fired.clear()
             due = clock.due(sim)
 
     def _take_resolved(self, until: int, key: str | None, alerts: list[Alert]) -> None:

@@ -1,10 +1,19 @@
-"""The case clock and the step clocks (rules.md §1.1, §1.2): when a case is due.
+"""The case clock and the step clocks (rules.md §1.1, §1.2, §2, §3.6): when a case is due.
 
-``CaseClock`` starts a case's clock at its start action, moves its last day on
-pauses and extensions, starts and stops step clocks, and says which timed alert
-a case can raise next (``due``) and raises it (``fire``). What the alerts hold is
-in ``rules/core.py``; which cases are due when is the deadline index's
-(``deadlines.py``).
+``CaseClock`` starts a case's clock at its start action (working days, or by date),
+moves its last day on pauses and extensions, starts and stops step clocks, keeps
+the monthly report period and the early-report mark of §3.6, and says which timed
+alert a case can raise next (``due``) and raises it (``fire_into``). What the alerts
+hold is in ``rules/``; which cases are due when is the deadline index's
+(``deadlines.py``): a monthly report period is one more instant of the case there,
+the next month's armed when one is due, never a scan of open cases.
+
+What §2 and §3.6 add to a case lives in its ``facts`` (``CaseState.known()``), so
+the stored state keeps its form: ``notice_days`` (extension notice, when > 0),
+``report`` ([month index, due instant] of the next monthly report), ``progress_at``
+(the latest report), ``risk_at`` (the first early report; the key exists from the
+start when the template has one), ``deemed`` (超时默许 applies; set by
+``rules/approval.py``).
 """
 
 from __future__ import annotations
@@ -14,18 +23,23 @@ from typing import Any
 from streams.engine.calendar import CalendarYearMissing
 from streams.engine.config import Template
 from streams.engine.model import NOTICE, RED, YELLOW, Alert, Event
-from streams.engine.rules import core
+from streams.engine.rules import approval, core, tasks
 from streams.engine.rules.context import RuleContext
-from streams.engine.state import LEVEL_BITS, MAX_EVIDENCE, STEP_SHIFT, CaseState
+from streams.engine.state import LEVEL_BITS, MAX_EVIDENCE, ONCE, STEP_SHIFT, CaseState
+from streams.engine.timeutil import month_due_day, month_first_day, month_index
 
 CLOCK_ACTIONS = frozenset(
     {"suspend", "resume", "supplement_request", "supplement_received", "extend"}
 )
 _CARD_RANK = {"": 0, NOTICE: 1, YELLOW: 2, RED: 3}
 
-# What ``due`` found: (instant, kind, detail); kind "overdue" (detail: the level) or
-# "step" (detail: the step clock entry of CaseState.steps).
+# What ``due`` found: (instant, kind, detail); kind "overdue" (detail: the level), "step"
+# (detail: the step clock entry of CaseState.steps), "report" (detail: the month index) or
+# "risk" (detail: None).
 Due = tuple[int, str, Any]
+NOTE_REPORT = 1  # _ActionPlan.note: the action is its template's monthly report
+NOTE_RISK = 2  # the action is its template's early (risk) report
+RISK_BIT = ONCE["RISK_NOT_REPORTED"]
 
 
 class CaseClock:
@@ -44,14 +58,47 @@ class CaseClock:
         return self.local.end_of(state.last)
 
     def start(self, state: CaseState, template: Template, event: Event) -> None:
-        """Start the clock at the case's start action: last = wd_after(date(t0), N)."""
-        days = template.limit_days(event.attrs)
-        if days is None:
-            return
-        state.limit_days = days
-        state.started_at = event.occurred_at
-        state.last = self.calendar.wd_after(self.local.date_of(event.occurred_at), days)
+        """Start the clock at the case's start action: last = wd_after(date(t0), N), or the
+        date itself for a clock by date (rules.md §2; only its instants after t0 count)."""
+        now = event.occurred_at
+        if template.by_date is not None:
+            last = template.limit_date(event.attrs)
+            if last is None:
+                return
+            state.last = last
+            state.not_before = now
+        else:
+            days = template.limit_days(event.attrs)
+            if days is None:
+                return
+            state.limit_days = days
+            state.last = self.calendar.wd_after(self.local.date_of(now), days)
+        state.started_at = now
         state.clock_evidence = [event.event_id]
+        if template.notice:
+            notice = template.notice_days(event.attrs)
+            if notice > 0:
+                state.known()["notice_days"] = notice
+        if template.report_action is not None:
+            day = self.local.date_of(now)
+            month = month_index(day) + 1
+            state.known()["report"] = [month, self._report_instant(template, month)]
+        if template.risk_action is not None:
+            state.known()["risk_at"] = None
+
+    def _report_instant(self, template: Template, month: int) -> int:
+        """The due instant of month ``month``'s report (rules.md §3.6 REPORT_MISSING)."""
+        return self.local.end_of(month_due_day(month, template.report_day))
+
+    def note(self, state: CaseState, note: int, event: Event) -> None:
+        """A monthly or early report of a case with a clock (``NOTE_REPORT``, ``NOTE_RISK``)."""
+        facts = state.facts
+        if facts is None:
+            return
+        if note & NOTE_REPORT and "report" in facts:
+            facts["progress_at"] = event.occurred_at
+        if note & NOTE_RISK and "risk_at" in facts and facts["risk_at"] is None:
+            facts["risk_at"] = event.occurred_at
 
     def _add_evidence(self, state: CaseState, event_id: str) -> None:
         assert state.clock_evidence is not None
@@ -90,9 +137,15 @@ class CaseClock:
                 return moved
         elif action == "extend":
             deadline = self.deadline(state)
-            if now >= deadline:
-                core.late_extension(self.ctx, state, event, deadline, alerts)
+            notice = state.facts.get("notice_days", 0) if state.facts is not None else 0
+            notice_by = (
+                self.local.end_of(self.calendar.wd_before(state.last, notice)) if notice else 0
+            )
+            if now >= deadline:  # late whatever the notice period: said as before
+                core.late_extension(self.ctx, state, event, deadline, 0, 0, alerts)
                 return False
+            if notice and now >= notice_by:  # late, but before D: it still moves the deadline
+                core.late_extension(self.ctx, state, event, deadline, notice, notice_by, alerts)
             days = event.attrs.get("extension_days")
             if isinstance(days, int):
                 state.last = self.calendar.wd_after(state.last, days)
@@ -183,18 +236,68 @@ class CaseClock:
             for step in state.steps:
                 if step[1] > state.not_before and (best is None or step[1] < best[0]):
                     best = (step[1], "step", step)
+        facts = state.facts
+        if facts is not None:
+            report = facts.get("report")
+            if report is not None and "REPORT_MISSING" in self.enabled:
+                if report[1] <= state.not_before:  # inside a pause, or before a clock by date
+                    self._skip_reports(state, report)
+                if best is None or report[1] < best[0]:
+                    best = (report[1], "report", report[0])
+            if (
+                "risk_at" in facts
+                and state.last is not None
+                and not state.raised & RISK_BIT
+                and "RISK_NOT_REPORTED" in self.enabled
+            ):
+                instant = self.local.end_of(state.last)
+                if instant > state.not_before and (best is None or instant < best[0]):
+                    best = (instant, "risk", None)
         return best
 
-    def fire(self, state: CaseState, due: Due) -> Alert:
-        """Raise ``due`` (from ``due(state)``) and mark it raised."""
+    def _skip_reports(self, state: CaseState, report: list[int]) -> None:
+        """Move a case's monthly report period past ``not_before`` (those months are skipped)."""
+        template = self.ctx.config.templates[state.process]
+        while report[1] <= state.not_before:
+            report[0] += 1
+            report[1] = self._report_instant(template, report[0])
+
+    def fire_into(self, state: CaseState, due: Due, alerts: list[Alert]) -> bool:
+        """Raise ``due`` (from ``due(state)``), mark it raised; True when it changed the
+        case's status (an OVERDUE card)."""
         instant, kind, detail = due
         if kind == "overdue":
             level: str = detail
             state.fired |= LEVEL_BITS[level]
             if _CARD_RANK[level] > _CARD_RANK[state.card]:
                 state.card = level
-            return core.overdue(self.ctx, state, level, instant)
-        assert state.steps is not None
-        state.steps.remove(detail)
-        state.raised |= 1 << (STEP_SHIFT + detail[0])
-        return core.step_overdue(self.ctx, state, detail, instant)
+            alerts.append(core.overdue(self.ctx, state, level, instant))
+            if level == YELLOW and state.facts is not None and state.facts.get("deemed"):
+                approval.deemed_approval(self.ctx, state, instant, alerts)
+            return True
+        if kind == "step":
+            assert state.steps is not None
+            state.steps.remove(detail)
+            state.raised |= 1 << (STEP_SHIFT + detail[0])
+            alerts.append(core.step_overdue(self.ctx, state, detail, instant))
+            return False
+        facts = state.known()
+        if kind == "report":
+            report = facts["report"]
+            month: int = detail
+            progress_at = facts.get("progress_at")
+            month_start = self.local.start_of(month_first_day(month))
+            if progress_at is None or progress_at < month_start:
+                alerts.append(tasks.report_missing(self.ctx, state, month, instant))
+            template = self.ctx.config.templates[state.process]
+            report[0] = month + 1
+            report[1] = self._report_instant(template, month + 1)
+            return False
+        state.raised |= RISK_BIT
+        days_before: int = self.ctx.param("RISK_NOT_REPORTED", "days_before")
+        assert state.last is not None
+        report_by = self.local.end_of(state.last - days_before)
+        risk_at = facts.get("risk_at")
+        if risk_at is None or risk_at >= report_by:
+            alerts.append(tasks.risk_not_reported(self.ctx, state, report_by, instant))
+        return False

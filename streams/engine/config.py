@@ -2,8 +2,9 @@
 
 One TOML file (``defaults/supervision.toml`` is the built-in one) holds every
 default of rules.md §2–3. It is validated at load with errors that name the
-key; its version is a content hash of the parsed configuration together with
-the calendar data, recorded on every alert.
+key (its form: ``configfile.py``); its version is a content hash of the parsed
+configuration together with the calendar data and the item catalogue
+(``catalogue.py``), recorded on every alert.
 """
 
 from __future__ import annotations
@@ -12,15 +13,42 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from streams.engine.calendar import CalendarError, WorkCalendar, YearData, load_calendar_file
+from streams.engine.catalogue import EMPTY_CATALOGUE, CatalogueItem, compressed, load_catalogue
+from streams.engine.configfile import (
+    CORE_RULES,
+    RULES,
+    CompressionRow,
+    Condition,
+    ConfigError,
+    ConfigFile,
+    LimitRule,
+    NoticeRule,
+    ProcessTemplate,
+    RuleSettings,
+    StepClock,
+)
 from streams.engine.timeutil import LocalTime, parse_date
+
+__all__ = [
+    "CORE_RULES",
+    "DEFAULT_CONFIG",
+    "RULES",
+    "SCHEMAS_DIR",
+    "CatalogueItem",
+    "ConfigError",
+    "SupervisionConfig",
+    "Template",
+    "compressed",
+    "load_config",
+]
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 # The event and alert JSON Schemas (the repository's schemas/ folder). Located here because
@@ -28,224 +56,6 @@ DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 DEFAULT_CONFIG = DEFAULTS_DIR / "supervision.toml"
 DEFAULT_CALENDAR = DEFAULTS_DIR / "calendar.toml"
-
-RULES = (
-    "OVERDUE",
-    "STEP_OVERDUE",
-    "SKIPPED_STEP",
-    "LATE_EXTENSION",
-    "UNAUTHORIZED_INSPECTION",
-    "REFUSAL_WITHOUT_REASON",
-    "REPEATED_SUPPLEMENT",
-    "OVER_DISBURSEMENT",
-    "PAYEE_MISMATCH",
-    "DUPLICATE_DISBURSEMENT",
-    "SHORT_TENDER_PERIOD",
-    "TOO_FEW_BIDS",
-    "LATE_BID_AWARDED",
-    "CONTRACT_EXCEEDS_AWARD",
-    "CONTRACT_SUPPLIER_MISMATCH",
-    "SPLIT_PURCHASE",
-    "QUIET_DAY_INSPECTION",
-    "FREQUENT_INSPECTION",
-)
-CORE_RULES = RULES[:5]
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message names the key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Condition(_Strict):
-    """A predicate on the event's attrs (``attr``) or the case's captured facts (``case``)."""
-
-    attr: str | None = None
-    case: str | None = None
-    in_: list[str] | None = Field(default=None, alias="in")
-    gte: str | None = None
-    any: list[Condition] | None = None
-    all: list[Condition] | None = None
-    not_: Condition | None = Field(default=None, alias="not")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Condition:
-        forms = [
-            self.any is not None,
-            self.all is not None,
-            self.not_ is not None,
-            self.attr is not None or self.case is not None,
-        ]
-        if sum(forms) != 1:
-            raise ValueError(
-                "a condition is exactly one of: any, all, not, or attr/case with in/gte"
-            )
-        if self.attr is not None and self.case is not None:
-            raise ValueError("a condition names either attr or case, not both")
-        if (self.attr is not None or self.case is not None) and (self.in_ is None) == (
-            self.gte is None
-        ):
-            raise ValueError("attr/case conditions take exactly one of 'in' or 'gte'")
-        if self.gte is not None:
-            try:
-                Decimal(self.gte)
-            except InvalidOperation:
-                raise ValueError(f"gte {self.gte!r} is not a decimal number") from None
-        return self
-
-
-class LimitRule(_Strict):
-    """One way to find a case clock's limit: an attr, a true flag, a mapping, or fixed days."""
-
-    attr: str | None = None
-    if_true: str | None = None
-    by: str | None = None
-    days: int | dict[str, int] | None = None
-
-    @model_validator(mode="after")
-    def _one_form(self) -> LimitRule:
-        if self.attr is not None:
-            if self.days is not None or self.if_true or self.by:
-                raise ValueError("'attr' limits take no other keys")
-        elif self.if_true is not None:
-            if not isinstance(self.days, int) or self.by:
-                raise ValueError("'if_true' limits need integer 'days'")
-        elif self.by is not None:
-            if not isinstance(self.days, dict):
-                raise ValueError("'by' limits need a table of 'days'")
-        elif not isinstance(self.days, int):
-            raise ValueError("a limit is one of: attr, if_true + days, by + days table, days")
-        values = (
-            self.days.values() if isinstance(self.days, dict) else [self.days] if self.days else []
-        )
-        for value in values:
-            if not 1 <= value <= 365:
-                raise ValueError(f"limit days {value} outside 1..365")
-        return self
-
-
-class OrderRule(_Strict):
-    action: str
-    requires: list[str] = Field(min_length=1)
-    when: Condition | None = None
-
-
-class StepClock(_Strict):
-    after: str
-    action: str
-    within: int = Field(ge=1, le=3650)
-    unit: Literal["working_days", "calendar_days"]
-
-
-class ProcessTemplate(_Strict):
-    actions: list[str] = Field(min_length=1)
-    start: str | None = None
-    limit: list[LimitRule] = Field(default_factory=list)
-    terminal: list[str] = Field(default_factory=list)
-    order: list[OrderRule] = Field(default_factory=list)
-    step_clocks: list[StepClock] = Field(default_factory=list)
-    capture: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _known_actions(self) -> ProcessTemplate:
-        known = set(self.actions)
-        named = list(self.terminal) + list(self.capture.values())
-        named += [self.start] if self.start else []
-        for rule in self.order:
-            named += [rule.action, *rule.requires]
-        for clock in self.step_clocks:
-            named += [clock.after, clock.action]
-        unknown = sorted({a for a in named if a not in known})
-        if unknown:
-            raise ValueError(f"actions {unknown} are not in this template's actions")
-        if self.start and not self.limit:
-            raise ValueError("a template with a start action needs a limit")
-        return self
-
-
-class TimeSection(_Strict):
-    zone: str = "Asia/Shanghai"
-
-
-class CalendarSection(_Strict):
-    files: list[str] = Field(default_factory=list)
-
-
-class OverdueSection(_Strict):
-    red_after_working_days: int = Field(default=3, ge=1, le=365)
-
-
-class InspectionSection(_Strict):
-    exempt_categories: list[str] = Field(
-        default_factory=lambda: ["safety", "environment", "unified"]
-    )
-
-
-class RuleSettings(_Strict):
-    enabled: bool = True
-    plan_retention_hours: int | None = Field(default=None, ge=1)
-    nth_request: int | None = Field(default=None, ge=2)
-    window_hours: int | None = Field(default=None, ge=1)
-    methods: list[str] | None = None
-    min_hours: int | None = Field(default=None, ge=1)
-    min_bidders: int | None = Field(default=None, ge=1)
-    max_ratio: str | None = None
-    threshold: str | None = None
-    month_days: list[tuple[int, int]] | None = None
-    dates: list[str] | None = None
-    min_count: int | None = Field(default=None, ge=1)
-
-    @field_validator("max_ratio", "threshold")
-    @classmethod
-    def _decimal(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                if Decimal(value) < 0:
-                    raise ValueError
-            except (InvalidOperation, ValueError):
-                raise ValueError(f"{value!r} is not a non-negative decimal") from None
-        return value
-
-    @field_validator("month_days")
-    @classmethod
-    def _day_ranges(cls, value: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
-        for first, last in value or []:
-            if not 1 <= first <= last <= 31:
-                raise ValueError(
-                    f"day range [{first}, {last}] must satisfy 1 <= first <= last <= 31"
-                )
-        return value
-
-    @field_validator("dates")
-    @classmethod
-    def _dates(cls, value: list[str] | None) -> list[str] | None:
-        for text in value or []:
-            try:
-                parse_date(text)
-            except ValueError:
-                raise ValueError(f"{text!r} is not a date YYYY-MM-DD") from None
-        return value
-
-
-class ConfigFile(_Strict):
-    time: TimeSection = Field(default_factory=TimeSection)
-    calendar: CalendarSection = Field(default_factory=CalendarSection)
-    overdue: OverdueSection = Field(default_factory=OverdueSection)
-    inspection: InspectionSection = Field(default_factory=InspectionSection)
-    processes: dict[str, ProcessTemplate]
-    rules: dict[str, RuleSettings] = Field(default_factory=dict)
-
-    @field_validator("rules")
-    @classmethod
-    def _known_rules(cls, value: dict[str, RuleSettings]) -> dict[str, RuleSettings]:
-        unknown = sorted(set(value) - set(RULES))
-        if unknown:
-            raise ValueError(f"unknown rules {unknown}; known: {', '.join(RULES)}")
-        return value
-
 
 # Rule parameters the engine needs, with the rule book's defaults.
 _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -262,6 +72,7 @@ _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "QUIET_DAY_INSPECTION": {"month_days": [(1, 5)], "dates": []},
     "FREQUENT_INSPECTION": {"window_hours": 720, "min_count": 3},
+    "RISK_NOT_REPORTED": {"days_before": 10},
 }
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -327,9 +138,35 @@ class Template:
     step_after: Mapping[str, tuple[int, ...]]  # action -> indices of clocks it starts
     capture: Mapping[str, tuple[str, ...]]  # action -> fact names it captures
     timer_actions: frozenset[str]  # actions that can move this template's timers
+    notice: tuple[NoticeRule, ...]  # extension notice (rules.md §2), first that applies
+    deemed_approval: bool
+    report_action: str | None
+    report_day: int  # 0: the month's last day
+    risk_action: str | None
+
+    by_date: str | None  # a clock by date: the start event's attr giving its last day
+
+    def limit_date(self, attrs: Mapping[str, Any]) -> int | None:
+        """A clock by date: its last day (date ordinal); None when the attr is not a date."""
+        value = attrs.get(self.by_date) if self.by_date is not None else None
+        if not isinstance(value, str):
+            return None
+        try:
+            return parse_date(value)
+        except ValueError:
+            return None
+
+    def notice_days(self, attrs: Mapping[str, Any]) -> int:
+        """Working days of notice an extension of a case started with ``attrs`` needs."""
+        for rule in self.notice:
+            if rule.if_true is None or attrs.get(rule.if_true) is True:
+                return rule.days
+        return 0
 
     def limit_days(self, attrs: Mapping[str, Any]) -> int | None:
         for rule in self.limit:
+            if rule.date is not None:
+                continue
             if rule.attr is not None:
                 value = attrs.get(rule.attr)
                 if isinstance(value, int) and not isinstance(value, bool):
@@ -361,6 +198,8 @@ class SupervisionConfig:
     params: Mapping[str, Mapping[str, Any]]
     quiet_month_days: tuple[tuple[int, int], ...]
     quiet_dates: frozenset[int]
+    catalogue: Mapping[str, CatalogueItem] = field(default_factory=lambda: EMPTY_CATALOGUE)
+    compression: tuple[CompressionRow, ...] = ()
 
     def rule_on(self, rule: str) -> bool:
         return rule in self.enabled
@@ -417,6 +256,16 @@ def _build_template(name: str, spec: ProcessTemplate) -> Template:
                 & set(spec.actions)
             )
         ),
+        notice=(
+            (NoticeRule(days=spec.extension_notice_working_days),)
+            if isinstance(spec.extension_notice_working_days, int)
+            else tuple(spec.extension_notice_working_days)
+        ),
+        deemed_approval=spec.deemed_approval,
+        report_action=spec.report_action,
+        report_day=spec.report_day or 0,
+        risk_action=spec.risk_action,
+        by_date=next((rule.date for rule in spec.limit if rule.date is not None), None),
     )
 
 
@@ -468,8 +317,16 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         params[rule]["max_ratio"] = Decimal(params[rule]["max_ratio"])
     params["SPLIT_PURCHASE"]["threshold"] = Decimal(params["SPLIT_PURCHASE"]["threshold"])
 
+    catalogue: Mapping[str, CatalogueItem] = EMPTY_CATALOGUE
+    catalogue_content: dict[str, object] = {}
+    if parsed.catalogue.file:
+        catalogue, catalogue_content = load_catalogue(
+            config_path.parent / parsed.catalogue.file, parsed.catalogue.compression
+        )
+
     canonical = {
         "config": parsed.model_dump(mode="json", by_alias=True),
+        "catalogue": catalogue_content,
         "calendar": {
             str(year): {
                 "holidays": sorted(map(str, d.holidays)),
@@ -496,4 +353,6 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
             (int(r[0]), int(r[1])) for r in params["QUIET_DAY_INSPECTION"]["month_days"]
         ),
         quiet_dates=frozenset(parse_date(d) for d in params["QUIET_DAY_INSPECTION"]["dates"]),
+        catalogue=catalogue,
+        compression=tuple(parsed.catalogue.compression),
     )

@@ -40,6 +40,10 @@ ONCE = {
             "CONTRACT_EXCEEDS_AWARD",
             "CONTRACT_SUPPLIER_MISMATCH",
             "QUIET_DAY_INSPECTION",
+            "DEEMED_APPROVAL",
+            "DENIED_AFTER_DEEMED",
+            "RISK_NOT_REPORTED",
+            "LIMIT_NOT_COMPRESSED",
         )
     )
 }

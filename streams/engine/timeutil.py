@@ -186,3 +186,28 @@ def format_date(day: int) -> str:
 
 def parse_date(text: str) -> int:
     return date.fromisoformat(text).toordinal()
+
+
+# Months as indices (year * 12 + month - 1): the monthly report periods (rules.md §3.6).
+def month_index(day: int) -> int:
+    """The month of a date ordinal."""
+    d = date.fromordinal(day)
+    return d.year * 12 + d.month - 1
+
+
+def month_first_day(month: int) -> int:
+    """The first day (date ordinal) of a month index."""
+    return date(month // 12, month % 12 + 1, 1).toordinal()
+
+
+def month_due_day(month: int, day: int) -> int:
+    """Day ``day`` of a month index (its last day when ``day`` is 0 or past its end)."""
+    last = month_first_day(month + 1) - 1
+    if day <= 0:
+        return last
+    return min(month_first_day(month) + day - 1, last)
+
+
+def format_month(month: int) -> str:
+    """A month index as ``YYYY-MM``."""
+    return f"{month // 12:04d}-{month % 12 + 1:02d}"

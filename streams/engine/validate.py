@@ -122,6 +122,17 @@ def load_schema(name: str, schemas_dir: Path | None = None) -> dict[str, Any]:
     return schema
 
 
+def process_titles(schemas_dir: Path | None = None) -> dict[str, str]:
+    """Display name (Chinese) of each process, in contract order: the ``title`` of its
+    ``$defs/process_<name>`` in the event schema (the process itself when it has none)."""
+    schema = load_schema("event.schema.json", schemas_dir)
+    defs = schema.get("$defs", {})
+    return {
+        name: defs.get(f"process_{name}", {}).get("title") or name
+        for name in schema.get("properties", {}).get("process", {}).get("enum", ())
+    }
+
+
 class EventValidator:
     """Parses raw bytes or text into an ``Event``, or raises ``InvalidEvent``."""
 

@@ -303,8 +303,98 @@ def test_backslashes_and_quotes_in_variables_stay_inside_their_values(chdb_sessi
         ("alert-board.json", "最新告警"),
         ("department-performance.json", "部门排名"),
         ("department-performance.json", "分周期排名"),
+        ("department-performance.json", "分流程"),
     ):
         assert run(chdb_session, expand(_query(board, title), context("backslash"))) == [], title
+
+
+def _variable(board: str, name: str) -> dict[str, Any]:
+    return next(v for v in DASHBOARDS[board]["templating"]["list"] if v["name"] == name)
+
+
+@pytest.fixture
+def issue_19_session(chdb_path: Path) -> Iterator[Any]:
+    """A database holding cases of key_task, proposal and meeting_item (tests/storage/data.py)."""
+    from streams.storage.backends import ChdbBackend
+    from streams.storage.migrations import migrate
+    from streams.storage.writer import Writer
+    from tests.storage.data import NEW_ALERTS, NEW_EVENTS, NEW_STATUSES
+
+    database = f"grafana_{uuid.uuid4().hex[:10]}"
+    backend = ChdbBackend(chdb_path, database=database)
+    try:
+        migrate(backend)
+        Writer(backend).write(events=NEW_EVENTS, alerts=NEW_ALERTS, case_status=NEW_STATUSES)
+        yield backend
+    finally:
+        try:
+            backend.execute(f"DROP DATABASE IF EXISTS `{database}`")
+        finally:
+            backend.close()
+
+
+def test_process_variable_lists_every_contract_process_by_its_chinese_name(
+    issue_19_session: Any,
+) -> None:
+    """Processes without data yet (issue #19's) are listed too; a stored process the
+    contract does not know still shows. The plugin reads column 1 as value, 2 as text."""
+    from streams.engine.validate import process_titles
+
+    variable = _variable("department-performance.json", "process")
+    rows = issue_19_session.query(variable["query"]).rows
+    titles = process_titles()
+    assert [(value, text) for value, text in rows] == [
+        (process, f"{name} {process}") for process, name in titles.items()
+    ]
+    assert ("key_task", "重点工作督办事项 key_task") in rows
+    assert variable["sort"] == 0  # query order: contract order, not the labels' code points
+    issue_19_session.execute(
+        "INSERT INTO case_status (process, case_id, dept, started_at, deadline, terminal,"
+        " terminal_action, closed_at, card_level, completed_on_time, updated_at, version) VALUES"
+        " ('supervision', 'W1', 'D09', toDateTime('2025-01-02 09:00:00', 'Asia/Shanghai'), NULL,"
+        " 0, '', NULL, '', NULL, toDateTime('2025-01-02 09:00:00', 'Asia/Shanghai'), 1)"
+    )
+    rows = issue_19_session.query(variable["query"]).rows
+    assert rows[-1] == ("supervision", "supervision") and len(rows) == len(titles) + 1
+
+
+def test_department_performance_shows_on_time_rates_of_key_tasks_proposals_meeting_items(
+    issue_19_session: Any,
+) -> None:
+    spring = Context(
+        start=datetime(2026, 2, 28, 16, tzinfo=UTC),
+        end=datetime(2026, 4, 30, 16, tzinfo=UTC),
+        interval_s=3600,
+        values=dict(SELECTIONS["all"]),
+        options={**OPTIONS, "process": ["key_task", "proposal", "meeting_item"]},
+    )
+    rows = run(issue_19_session, expand(_query("department-performance.json", "分流程"), spring))
+    assert [
+        (r["process"], r["process_name"], int(r["completed_cases"]), r["on_time_rate"])
+        for r in rows
+    ] == [
+        ("key_task", "重点工作督办事项", 1, 100),
+        ("proposal", "建议提案办理事项", 2, 50),
+        ("meeting_item", "会议议定事项", 1, 100),
+    ]
+    ranking = run(
+        issue_19_session, expand(_query("department-performance.json", "部门排名"), spring)
+    )
+    assert [(int(r["rank"]), r["dept"], float(r["on_time_rate"])) for r in ranking] == [
+        (1, "DK", 100.0),
+        (2, "DP", 50.0),
+    ]
+    only_proposals = Context(
+        start=spring.start,
+        end=spring.end,
+        interval_s=3600,
+        values={**SELECTIONS["all"], "process": ["proposal"]},
+        options=spring.options,
+    )
+    ranking = run(
+        issue_19_session, expand(_query("department-performance.json", "部门排名"), only_proposals)
+    )
+    assert [(r["dept"], int(r["late_cases"])) for r in ranking] == [("DP", 1)]
 
 
 def test_alert_board_links_case_ids_to_the_case_timeline() -> None:

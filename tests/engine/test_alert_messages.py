@@ -7,7 +7,15 @@ import re
 import string
 from typing import Any
 
-from streams.engine.alerts import _MESSAGES, LEVEL_NAMES, PROCESS_NAMES, _value, message_for, plain
+from streams.engine.alerts import (
+    _MESSAGES,
+    _VARIANT_DETAIL,
+    LEVEL_NAMES,
+    PROCESS_NAMES,
+    _value,
+    message_for,
+    plain,
+)
 from streams.privacy import mask_text
 from tests.observability.test_privacy_prechecks import _PIECES
 
@@ -36,7 +44,11 @@ def test_template_text_next_to_a_value_never_joins_it() -> None:
 
 
 def _unmasked(rule: str, level: str, process: str, case_id: str, details: dict[str, Any]) -> str:
-    template = _MESSAGES.get(rule + "/" + level) or _MESSAGES[rule]
+    template = _MESSAGES.get(rule + "/" + level)
+    if template is None:
+        variant = _VARIANT_DETAIL.get(rule)
+        key = rule + "/" + variant if variant is not None and variant in details else rule
+        template = _MESSAGES[key]
     values = {
         name: format(_value(details, name))
         for _, name, _, _ in string.Formatter().parse(template)
@@ -130,3 +142,9 @@ def test_plain_texts_are_those_mask_text_leaves_alone() -> None:
         "１",
     ):
         assert not plain(text), text
+
+
+def test_every_process_of_the_contract_has_its_name() -> None:
+    from streams.engine.validate import process_titles
+
+    assert process_titles() == PROCESS_NAMES

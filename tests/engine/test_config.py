@@ -16,6 +16,9 @@ def test_default_configuration_has_every_template_and_rule() -> None:
         "tender",
         "inspection_plan",
         "inspection",
+        "key_task",
+        "proposal",
+        "meeting_item",
     }
     assert config.enabled == frozenset(RULES)
     assert config.red_after_working_days == 3

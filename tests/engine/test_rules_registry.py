@@ -11,7 +11,7 @@ from streams.engine.config import RULES
 
 # Docstrings are read from the sources: mypyc-compiled functions do not keep theirs.
 RULES_DIR = Path(rules.__file__).parent
-DOMAINS = ("core", "approval", "funds", "trading", "inspections")
+DOMAINS = ("core", "approval", "funds", "trading", "inspections", "tasks")
 # RULE_ID [Chinese name] — "<level | when | once per>" (rules.md §3.x)
 RULE_LINE = re.compile(r'^([A-Z_]+)[^—]* — "(.+?)"\s+\(rules\.md §(3\.\d)\)', re.DOTALL)
 

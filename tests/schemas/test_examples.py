@@ -75,3 +75,28 @@ def test_every_scenario_alert_matches_the_alert_schema() -> None:
             ALERT_VALIDATOR.validate(alert)
             count += 1
     assert count >= 15
+
+
+def test_every_process_has_a_topic_and_a_display_name() -> None:
+    from streams.contract import TOPIC_SUFFIX_BY_PROCESS
+    from streams.engine.validate import process_titles
+
+    processes = load_schema("event.schema.json")["properties"]["process"]["enum"]
+    assert sorted(TOPIC_SUFFIX_BY_PROCESS) == sorted(processes)
+    for name in ("key_task", "proposal", "meeting_item"):  # events.md § Transport
+        assert TOPIC_SUFFIX_BY_PROCESS[name] == "approval"
+    titles = process_titles()
+    assert list(titles) == processes
+    assert all(titles.values()) and len(set(titles.values())) == len(titles)
+    assert titles["fund_disbursement"] == "专项资金拨付单"
+    alert_processes = load_schema("alert.schema.json")["properties"]["process"]["enum"]
+    assert alert_processes == processes
+
+
+def test_every_rule_the_engine_knows_is_an_alert_rule() -> None:
+    from streams.engine.config import RULES
+
+    rules = load_schema("alert.schema.json")["properties"]["rule"]["enum"]
+    assert set(RULES) <= set(rules)
+    # rules.md § 3.6, among them the monthly reports and risk reports of issue #19
+    assert {"REPORT_MISSING", "RISK_NOT_REPORTED", "DEEMED_APPROVAL"} <= set(rules)

@@ -91,3 +91,44 @@ def test_unknown_pairs_and_non_strings_use_the_whole_schema() -> None:
         validator.validator_for("approval", f"made-up-{n}")
     assert validator.specialized_count == _SPECIALIZED_MAX
     assert validator.validator_for("approval", "made-up-99999") is whole
+
+
+def _examples(folder: str) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((SCHEMAS_DIR / "examples" / folder).glob("*.json")):
+        example = json.loads(path.read_text(encoding="utf-8"))
+        out.append(example["event"] if folder == "invalid" else example)
+    return out
+
+
+def test_every_process_has_valid_and_invalid_examples() -> None:
+    valid = {doc["process"] for doc in _examples("valid")}
+    invalid = {doc["process"] for doc in _examples("invalid")}
+    assert set(PROCESSES) <= valid
+    assert {"key_task", "proposal", "meeting_item"} <= invalid
+
+
+def test_specialized_validators_agree_on_every_action_of_every_example() -> None:
+    """Each example under every action of its process and of every other process, and with
+    each attribute dropped or replaced: the generated workload need not cover a process."""
+    validator = EventValidator()
+    junk: list[Any] = [None, 0, 400, "", "2026-09-30", "2026-02-30", [], {}, True]
+    checked = valid = 0
+    for doc in _examples("valid") + _examples("invalid"):
+        variants = []
+        for process in PROCESSES:
+            for action in [*_actions(process), "unknown"]:
+                variants.append({**doc, "process": process, "action": action})
+        attrs = doc.get("attrs")
+        if isinstance(attrs, dict):
+            for key in sorted(attrs):
+                variants.append({**doc, "attrs": {k: v for k, v in attrs.items() if k != key}})
+                variants.extend({**doc, "attrs": {**attrs, key: value}} for value in junk)
+        variants.append({k: v for k, v in doc.items() if k != "attrs"})
+        for changed in variants:
+            expected = WHOLE.is_valid(changed)
+            got = validator.validator_for(changed["process"], changed["action"]).is_valid(changed)
+            assert got == expected, changed
+            checked += 1
+            valid += expected
+    assert valid > 500 and checked - valid > 500

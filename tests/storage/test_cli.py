@@ -17,7 +17,7 @@ from streams.settings import get_settings
 from streams.storage.backends import open_backend
 from streams.storage.writer import Writer
 from tests.fixtures_clickhouse import ClickHouseServer
-from tests.storage.data import alert, events
+from tests.storage.data import NEW_ALERTS, NEW_EVENTS, NEW_STATUSES, alert, events
 
 runner = CliRunner()
 
@@ -77,3 +77,51 @@ def test_migrate_then_query(configured: str) -> None:
 
     missing = runner.invoke(app, ["query", "timeline", "nope"])
     assert missing.exit_code == 2
+
+
+def test_query_shows_the_processes_of_issue_19(configured: str) -> None:
+    assert runner.invoke(app, ["db", "migrate"]).exit_code == 0
+    backend = open_backend()
+    Writer(backend).write(events=NEW_EVENTS, alerts=NEW_ALERTS, case_status=NEW_STATUSES)
+    backend.close()
+
+    span = ["--since", "2026-03-01", "--until", "2026-04-30", "--format", "json"]
+    out = runner.invoke(app, ["query", "performance", "--process", "proposal", *span])
+    assert out.exit_code == 0, out.output
+    [dp] = [orjson.loads(x) for x in out.output.splitlines()]
+    assert (dp["dept"], dp["completed_on_time"], dp["completed_late"], dp["on_time_rate"]) == (
+        "DP",
+        1,
+        1,
+        0.5,
+    )
+    out = runner.invoke(app, ["query", "performance", *span])
+    assert [orjson.loads(x)["dept"] for x in out.output.splitlines()] == ["DK", "DP"]
+
+    out = runner.invoke(app, ["query", "alerts", "--process", "meeting_item", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    [mi] = [orjson.loads(x) for x in out.output.splitlines()]
+    assert (mi["case_id"], mi["process"], mi["process_name"]) == (
+        "MI-2",
+        "meeting_item",
+        "会议议定事项",
+    )
+
+    out = runner.invoke(app, ["query", "timeline", "KT-1", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    table = list(csv.DictReader(io.StringIO(out.output.split("\n\n")[0])))
+    assert [(r["action"], r["process_name"]) for r in table] == [
+        ("assign", "重点工作督办事项"),
+        ("progress", "重点工作督办事项"),
+        ("complete", "重点工作督办事项"),
+    ]
+    out = runner.invoke(app, ["query", "events", "--process", "proposal", "--format", "csv"])
+    names = {r["process_name"] for r in csv.DictReader(io.StringIO(out.output))}
+    assert names == {"建议提案办理事项"}
+
+
+def test_query_help_names_every_process() -> None:
+    out = runner.invoke(app, ["query", "alerts", "--help"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0
+    for process in ("approval", "key_task", "proposal", "meeting_item"):
+        assert process in out.output

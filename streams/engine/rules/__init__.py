@@ -1,15 +1,21 @@
 """The rules, one named function each, grouped by domain (rules.md §3).
 
-| module           | rules                                                            |
-| ---------------- | ---------------------------------------------------------------- |
-| ``core``         | OVERDUE, STEP_OVERDUE, SKIPPED_STEP, LATE_EXTENSION (§3.1)       |
-| ``approval``     | REFUSAL_WITHOUT_REASON, REPEATED_SUPPLEMENT (§3.2)               |
-| ``funds``        | OVER_DISBURSEMENT, PAYEE_MISMATCH, DUPLICATE_DISBURSEMENT (§3.3) |
-| ``trading``      | SHORT_TENDER_PERIOD, TOO_FEW_BIDS, LATE_BID_AWARDED,             |
-|                  | CONTRACT_EXCEEDS_AWARD, CONTRACT_SUPPLIER_MISMATCH,              |
-|                  | SPLIT_PURCHASE (§3.4)                                            |
-| ``inspections``  | QUIET_DAY_INSPECTION, FREQUENT_INSPECTION (§3.5),                |
-|                  | UNAUTHORIZED_INSPECTION (§3.1)                                   |
+| module           | rules                                                             |
+| ---------------- | ----------------------------------------------------------------- |
+| ``core``         | OVERDUE, STEP_OVERDUE, SKIPPED_STEP, LATE_EXTENSION (§3.1)        |
+| ``approval``     | REFUSAL_WITHOUT_REASON, REPEATED_SUPPLEMENT (§3.2),               |
+|                  | DEEMED_APPROVAL, DENIED_AFTER_DEEMED, LIMIT_NOT_COMPRESSED (§3.6) |
+| ``tasks``        | REPORT_MISSING, RISK_NOT_REPORTED (§3.6)                          |
+| ``funds``        | OVER_DISBURSEMENT, PAYEE_MISMATCH, DUPLICATE_DISBURSEMENT (§3.3)  |
+| ``trading``      | SHORT_TENDER_PERIOD, TOO_FEW_BIDS, LATE_BID_AWARDED,              |
+|                  | CONTRACT_EXCEEDS_AWARD, CONTRACT_SUPPLIER_MISMATCH,               |
+|                  | SPLIT_PURCHASE (§3.4)                                             |
+| ``inspections``  | QUIET_DAY_INSPECTION, FREQUENT_INSPECTION (§3.5),                 |
+|                  | UNAUTHORIZED_INSPECTION (§3.1)                                    |
+
+Timed rules (OVERDUE, STEP_OVERDUE, DEEMED_APPROVAL, REPORT_MISSING,
+RISK_NOT_REPORTED) are raised by the case clock (``clock.py``) on the deadline index;
+their modules say what each alert holds.
 
 Each domain module ends with its ``Pack`` (which functions run for which action, in
 order) and, for cross-case rules, its ``CrossRule`` entries; both halves of a

@@ -31,6 +31,7 @@ class RuleContext:
         self.enabled = config.enabled
         self.exempt = config.exempt_categories
         self.red_after_working_days = config.red_after_working_days
+        self.catalogue = config.catalogue
 
     def param(self, rule: str, name: str) -> Any:
         """A threshold of ``rule`` from the configuration (rules.md §3 defaults)."""

@@ -23,7 +23,8 @@ def overdue(ctx: RuleContext, state: CaseState, level: str, instant: int) -> Ale
     notice at ``start(last)`` (one working day left), yellow at the deadline
     ``D = end(last)``, red at ``end(wd_after(last, K))`` with K =
     ``red_after_working_days`` (3); not terminal, not paused. Raised at its instant,
-    with the dept of the start event; evidence: the events that set the clock.
+    with the dept of the start event; evidence: the events that set the clock. A clock
+    by date (``key_task``) has no ``limit_days`` in its details.
     """
     assert state.last is not None
     details: dict[str, Any] = {
@@ -32,6 +33,8 @@ def overdue(ctx: RuleContext, state: CaseState, level: str, instant: int) -> Ale
         "limit_days": state.limit_days,
         "started_at": ctx.local.format(state.started_at or 0),
     }
+    if not state.limit_days:  # a clock by date (key_task): its last day is the given date
+        del details["limit_days"]
     if level == RED:
         details["red_after_working_days"] = ctx.red_after_working_days
     evidence = list(state.clock_evidence or [])
@@ -86,21 +89,32 @@ def skipped_step(
 
 
 def late_extension(
-    ctx: RuleContext, state: CaseState, event: Event, deadline: int, alerts: list[Alert]
+    ctx: RuleContext,
+    state: CaseState,
+    event: Event,
+    deadline: int,
+    notice: int,
+    notice_by: int,
+    alerts: list[Alert],
 ) -> None:
     """LATE_EXTENSION — "yellow | `extend` later than its template's notice period allows
     (§2: at or after `end(wd_before(last, N))`; N = 0 means at or after the deadline
     instant) | (case)" (rules.md §3.1).
 
-    The templates have N = 0: an ``extend`` at or after the deadline ``deadline`` (the
-    clock calls this then; such an extension does not move the deadline).
+    The clock calls this for an ``extend`` at or after the deadline ``deadline`` (which it
+    does not move; ``notice`` 0) or, when the case's notice N is > 0, before the deadline
+    but at or after ``notice_by`` = end(wd_before(last, N)) (which it still moves): then
+    ``notice`` is N and the details also give N and ``notice_by``.
     """
     if not ctx.once(state, "LATE_EXTENSION"):
         return
-    details = {
+    details: dict[str, Any] = {
         "deadline": ctx.local.format(deadline),
         "extension_days": event.attrs.get("extension_days"),
         "approver": event.attrs.get("approver"),
     }
+    if notice:
+        details["notice_working_days"] = notice
+        details["notice_by"] = ctx.local.format(notice_by)
     evidence = [(state.clock_evidence or [""])[0], event.event_id]
     alerts.append(ctx.alert("LATE_EXTENSION", YELLOW, event, evidence, details))
