@@ -17,9 +17,11 @@ microseconds next to them in ``*_us`` Int64 columns.
 ``events`` / ``events_v``  every accepted event, unique by ``event_id``.
     event_id, case_id, process, action, occurred_at, occurred_at_us,
     occurred_at_text (as written upstream), dept, actor (Nullable), party (the
-    counterparty the action names: attrs payee / supplier / winner / bidder /
-    enterprise_id, first present, else ''), amount (Nullable Decimal(18,2):
-    attrs.amount, else approved_amount, else budget), attrs (JSON text),
+    counterparty the action names: the attrs payee / supplier / winner / bidder /
+    enterprise_id the contract declares for that action, else ''), amount
+    (Nullable Decimal(18,2): the attrs amount / approved_amount / budget the
+    contract declares for that action, else NULL; ``rows.COLUMN_KEYS``; an
+    undeclared key of the same name stays in attrs only), attrs (JSON text),
     ingested_at. Partitioned by month of occurred_at; ordered by
     (process, case_id, occurred_at_us, event_id): a case timeline is a range read.
 ``events_by_dept``  the same rows ordered by (dept, occurred_at, event_id) for
