@@ -20,8 +20,10 @@ embedded chdb in ``CHDB_PATH`` otherwise. Both take the same SQL:
   The caller must call ``answer()``. The server does it with the driver's
   protocol steps; chdb stores on a worker thread (it releases the GIL).
 
-Errors come out as :class:`StorageUnavailable` (retry later) or
-:class:`StorageRefused` (the statement or data is wrong).
+Errors come out as :mod:`streams.storage.policy` classifies them:
+:class:`StorageUnavailable` (retry later; :class:`StorageUnclassified` for an
+error the policy does not know), :class:`StorageMisconfigured` or
+:class:`StorageRefused` (a value of the data is wrong).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,70 +45,17 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from streams.storage.errors import (
-    StorageError,
     StorageMisconfigured,
-    StorageRefused,
     StorageUnavailable,
 )
+from streams.storage.policy import classify, value_refused
 
 log = logging.getLogger(__name__)
 
 CAP_DEDUP_TOKEN = "insert_deduplication_token"
 CAP_DEDUP_WINDOW = "non_replicated_deduplication_window"
 
-# Server error codes that mean "try again later", not "your data is wrong".
-TRANSIENT_CODES = frozenset(
-    {
-        3,  # UNEXPECTED_END_OF_FILE
-        23,  # CANNOT_READ_FROM_ISTREAM
-        24,  # CANNOT_WRITE_TO_OSTREAM
-        32,  # ATTEMPT_TO_READ_AFTER_EOF
-        159,  # TIMEOUT_EXCEEDED
-        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
-        203,  # NO_FREE_CONNECTION
-        209,  # SOCKET_TIMEOUT
-        210,  # NETWORK_ERROR
-        241,  # MEMORY_LIMIT_EXCEEDED
-        242,  # TABLE_IS_READ_ONLY
-        243,  # NOT_ENOUGH_SPACE
-        252,  # TOO_MANY_PARTS
-        319,  # UNKNOWN_STATUS_OF_INSERT
-        425,  # SYSTEM_ERROR
-    }
-)
-
-# Codes that mean the schema, database or account is wrong, not the rows.
-MISCONFIGURED_CODES = frozenset(
-    {
-        8,  # THERE_IS_NO_COLUMN
-        10,  # NOT_FOUND_COLUMN_IN_BLOCK
-        16,  # NO_SUCH_COLUMN_IN_TABLE
-        47,  # UNKNOWN_IDENTIFIER
-        60,  # UNKNOWN_TABLE
-        62,  # SYNTAX_ERROR
-        81,  # UNKNOWN_DATABASE
-        164,  # READONLY
-        192,  # UNKNOWN_USER
-        193,  # WRONG_PASSWORD
-        194,  # REQUIRED_PASSWORD
-        195,  # IP_ADDRESS_NOT_ALLOWED
-        497,  # ACCESS_DENIED
-        516,  # AUTHENTICATION_FAILED
-    }
-)
-
 _CODE = re.compile(r"Code: (\d+)")
-
-
-def classify(code: int | None, message: str) -> StorageError:
-    """The storage error for an engine error code (shared by both engines)."""
-    if code in TRANSIENT_CODES:
-        return StorageUnavailable(f"engine error {code}: {message}")
-    if code in MISCONFIGURED_CODES:
-        return StorageMisconfigured(
-            f"engine error {code} (schema or account; has `supervise db migrate` run?): {message}"
-        )
-    return StorageRefused(f"refused (code {code}): {message}")
 
 
 _ESCAPES = {
@@ -366,12 +316,18 @@ class ServerBackend(Backend):
                     f"{self._address.host}:{self._address.port} unreachable: {exc}"
                 ) from None
             except ch.Error as exc:
+                # Client-side errors carry a code too: TypeMismatchError (53) blames a value,
+                # UnexpectedPacketFromServerError (102) or an unknown one is retried.
                 self._client.disconnect()
-                raise StorageRefused(f"client refused: {_first_line(str(exc))}") from None
+                code = getattr(exc, "code", None)
+                raise classify(
+                    code if isinstance(code, int) else None,
+                    f"client: {type(exc).__name__}: {_first_line(str(exc))}",
+                ) from None
             except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
                 # Raised while serializing a value into a column: bad data.
                 self._client.disconnect()
-                raise StorageRefused(f"bad value: {exc}") from None
+                raise value_refused(exc) from None
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._call(self._client.execute, substitute(sql, params))
@@ -617,7 +573,7 @@ class ChdbBackend(Backend):
                 rows if isinstance(rows, list) else list(rows), default=_json_default
             )
         except TypeError as exc:
-            raise StorageRefused(f"bad value: {exc}") from None
+            raise value_refused(exc) from None
         return f"{head} FORMAT JSONCompactEachRow\n{body[1:-1].decode()}"
 
     def create_database(self) -> None:
@@ -656,19 +612,95 @@ def _first_line(text: str) -> str:
     return (text or "").strip().splitlines()[0] if text and text.strip() else "(no message)"
 
 
-def open_backend(settings: Any = None, *, database: str | None = None) -> Backend:
-    """The configured backend: the server at ``CLICKHOUSE_URL``, else chdb in ``CHDB_PATH``."""
+def open_backend(
+    settings: Any = None,
+    *,
+    database: str | None = None,
+    wait: bool = True,
+    on_wait: Callable[[StorageUnavailable, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Backend:
+    """The configured backend: the server at ``CLICKHOUSE_URL``, else chdb in ``CHDB_PATH``.
+
+    With ``wait`` (the default) it returns once the engine answers: a worker
+    or command started while ClickHouse is down waits with back-off (see
+    :func:`wait_until_ready`) instead of failing on its first statement.
+    """
     if settings is None:
         from streams.settings import get_settings
 
         settings = get_settings()
+    backend: Backend
     if settings.clickhouse_url is not None:
         from streams.settings import clickhouse_password
 
-        return ServerBackend(
+        backend = ServerBackend(
             settings.clickhouse_url.get_secret_value(),
             database=database,
             connect_timeout_s=getattr(settings, "clickhouse_connect_timeout_s", 5.0),
             password=clickhouse_password(settings),
         )
-    return ChdbBackend(settings.chdb_path, database=database or "default")
+    else:
+        backend = ChdbBackend(settings.chdb_path, database=database or "default")
+    if wait:
+        wait_until_ready(
+            backend,
+            initial_s=getattr(settings, "clickhouse_retry_initial_s", 0.2),
+            max_s=getattr(settings, "clickhouse_retry_max_s", 10.0),
+            max_wait_s=getattr(settings, "clickhouse_max_wait_s", None),
+            on_wait=on_wait,
+            sleep=sleep,
+            clock=clock,
+        )
+    return backend
+
+
+def wait_until_ready(
+    backend: Backend,
+    *,
+    initial_s: float = 0.2,
+    max_s: float = 10.0,
+    max_wait_s: float | None = None,
+    on_wait: Callable[[StorageUnavailable, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Block until the engine answers ``SELECT 1``, retrying with exponential back-off.
+
+    Each failed attempt is logged (one warning line: the engine, why, the
+    next delay) and given to ``on_wait(error, delay)``, where a caller can
+    report itself not ready. Only an unavailable engine is waited for; a
+    missing database or a refused account answers, so it returns (migrations
+    or the first write report those). After ``max_wait_s`` (None: forever)
+    the last :class:`StorageUnavailable` is raised.
+    """
+    started = clock()
+    delay = initial_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            backend.query("SELECT 1")
+        except StorageUnavailable as exc:
+            waited = clock() - started
+            if max_wait_s is not None and waited + delay > max_wait_s:
+                raise
+            log.warning(
+                "storage: %s not ready (%s); attempt %d, retrying in %.1fs",
+                backend.describe(),
+                exc,
+                attempt,
+                delay,
+            )
+            if on_wait is not None:
+                on_wait(exc, delay)
+            sleep(delay)
+            delay = min(delay * 2, max_s)
+            backend.reconnect()
+            continue
+        except StorageMisconfigured:
+            pass  # reachable: the schema or account is the caller's next concern
+        if attempt > 1:
+            log.info("storage: %s ready after %.1fs", backend.describe(), clock() - started)
+        return
