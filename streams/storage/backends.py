@@ -161,6 +161,15 @@ class Backend(ABC):
         self.insert(table, columns, rows, dedup_token)
         return _answered
 
+    def side_query(self, sql: str) -> QueryResult:
+        """``query`` on a connection of its own, usable while an insert is in flight.
+
+        For short reads next to the writer's inserts (the first-seen lookup);
+        a backend without one raises :class:`StorageUnavailable` and the
+        caller queries once the insert is answered.
+        """
+        raise StorageUnavailable(f"{self.engine} has no side connection")
+
     @abstractmethod
     def create_database(self) -> None:
         """Create the database if missing (migrations only)."""
@@ -257,6 +266,8 @@ class ServerBackend(Backend):
         self._timeout_s = timeout_s
         self._lock = threading.RLock()
         self._client = self._new_client(self.database)
+        self._side_lock = threading.Lock()
+        self._side_client: Any = None
         self._detected = False
         try:
             self._ensure_detected()
@@ -302,32 +313,44 @@ class ServerBackend(Backend):
         )
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._guarded(self._client, fn, *args, **kwargs)
+
+    def _guarded(self, client: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(...)`` on ``client``, its errors as the policy classifies them."""
         from clickhouse_driver import errors as ch
 
-        with self._lock:
-            try:
-                return fn(*args, **kwargs)
-            except ch.ServerException as exc:
-                self._client.disconnect()
-                raise classify(exc.code, _first_line(exc.message)) from None
-            except (ch.NetworkError, ch.SocketTimeoutError, EOFError, OSError) as exc:
-                self._client.disconnect()
-                raise StorageUnavailable(
-                    f"{self._address.host}:{self._address.port} unreachable: {exc}"
-                ) from None
-            except ch.Error as exc:
-                # Client-side errors carry a code too: TypeMismatchError (53) blames a value,
-                # UnexpectedPacketFromServerError (102) or an unknown one is retried.
-                self._client.disconnect()
-                code = getattr(exc, "code", None)
-                raise classify(
-                    code if isinstance(code, int) else None,
-                    f"client: {type(exc).__name__}: {_first_line(str(exc))}",
-                ) from None
-            except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
-                # Raised while serializing a value into a column: bad data.
-                self._client.disconnect()
-                raise value_refused(exc) from None
+        try:
+            return fn(*args, **kwargs)
+        except ch.ServerException as exc:
+            client.disconnect()
+            raise classify(exc.code, _first_line(exc.message)) from None
+        except (ch.NetworkError, ch.SocketTimeoutError, EOFError, OSError) as exc:
+            client.disconnect()
+            raise StorageUnavailable(
+                f"{self._address.host}:{self._address.port} unreachable: {exc}"
+            ) from None
+        except ch.Error as exc:
+            # Client-side errors carry a code too: TypeMismatchError (53) blames a value,
+            # UnexpectedPacketFromServerError (102) or an unknown one is retried.
+            client.disconnect()
+            code = getattr(exc, "code", None)
+            raise classify(
+                code if isinstance(code, int) else None,
+                f"client: {type(exc).__name__}: {_first_line(str(exc))}",
+            ) from None
+        except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
+            # Raised while serializing a value into a column: bad data.
+            client.disconnect()
+            raise value_refused(exc) from None
+
+    def side_query(self, sql: str) -> QueryResult:
+        with self._side_lock:
+            if self._side_client is None:
+                self._side_client = self._new_client(self.database)
+            client = self._side_client
+            rows, types = self._guarded(client, client.execute, sql, with_column_types=True)
+        return QueryResult([n for n, _ in types], [t for _, t in types], [tuple(r) for r in rows])
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._call(self._client.execute, substitute(sql, params))
@@ -415,10 +438,18 @@ class ServerBackend(Backend):
     def reconnect(self) -> None:
         with self._lock:
             self._client.disconnect()
+        self._close_side()
 
     def close(self) -> None:
         with self._lock:
             self._client.disconnect()
+        self._close_side()
+
+    def _close_side(self) -> None:
+        with self._side_lock:
+            if self._side_client is not None:
+                self._side_client.disconnect()
+                self._side_client = None
 
 
 # --------------------------------------------------------------------------- chdb
@@ -462,6 +493,8 @@ class ChdbBackend(Backend):
         self._lock = threading.RLock()
         self._conn: Any = None
         self._worker: ThreadPoolExecutor | None = None
+        self._side_lock = threading.Lock()
+        self._side_conn: Any = None
         Path(self.path).mkdir(parents=True, exist_ok=True)
         self._open()
         self._detect()
@@ -497,18 +530,23 @@ class ChdbBackend(Backend):
         self._run(substitute(sql, params))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
-        res = self._run(substitute(sql, params), "JSONCompact")
-        raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
-        if not raw.strip():
-            return QueryResult([], [], [])
-        doc = orjson.loads(raw)
-        meta = doc["meta"]
-        names = [m["name"] for m in meta]
-        types = [m["type"] for m in meta]
-        rows = [
-            tuple(_chdb_value(v, t) for v, t in zip(row, types, strict=True)) for row in doc["data"]
-        ]
-        return QueryResult(names, types, rows)
+        return _json_compact(self._run(substitute(sql, params), "JSONCompact"))
+
+    def side_query(self, sql: str) -> QueryResult:
+        """A second session on the same directory: it reads while the first one inserts."""
+        import chdb
+
+        with self._side_lock:
+            try:
+                if self._side_conn is None:
+                    self._side_conn = chdb.connect(self.path)
+                    self._side_conn.query(f"USE `{self.database}`")
+                res = self._side_conn.query(sql, "JSONCompact")
+            except Exception as exc:  # chdb raises RuntimeError / ChdbError
+                text = _first_line(str(exc))
+                match = _CODE.search(text)
+                raise classify(int(match.group(1)) if match else None, text) from None
+        return _json_compact(res)
 
     def insert(
         self,
@@ -587,6 +625,12 @@ class ChdbBackend(Backend):
             self._open()
 
     def close(self) -> None:
+        with self._side_lock:
+            if self._side_conn is not None:
+                try:
+                    self._side_conn.close()
+                finally:
+                    self._side_conn = None
         with self._lock:
             if self._worker is not None:
                 self._worker.shutdown()
@@ -596,6 +640,21 @@ class ChdbBackend(Backend):
                     self._conn.close()
                 finally:
                     self._conn = None
+
+
+def _json_compact(res: Any) -> QueryResult:
+    """A chdb JSONCompact result as the rows clickhouse-driver would return."""
+    raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
+    if not raw.strip():
+        return QueryResult([], [], [])
+    doc = orjson.loads(raw)
+    meta = doc["meta"]
+    names = [m["name"] for m in meta]
+    types = [m["type"] for m in meta]
+    rows = [
+        tuple(_chdb_value(v, t) for v, t in zip(row, types, strict=True)) for row in doc["data"]
+    ]
+    return QueryResult(names, types, rows)
 
 
 def _json_default(value: Any) -> Any:
