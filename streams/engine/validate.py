@@ -6,6 +6,11 @@ of the contract that cannot apply are removed, so a valid event costs well
 under a microsecond. For an invalid one the error comes from the whole
 schema and names the field and the reason, e.g.
 ``attrs.time_limit_days: 0 is less than the minimum of 1``.
+
+The contract's limits (events.md) are checked too: a message of at most
+``MAX_MESSAGE_BYTES`` (before it is parsed), ``attrs`` nested at most
+``MAX_ATTRS_DEPTH`` levels and dates in years 2000..2099 (both in the schema,
+explained here in one short sentence). Beyond them an event is invalid.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from streams.privacy import mask_text
 NOT_JSON = "not_json"
 NOT_OBJECT = "not_object"
 CONTRACT = "contract"
+
+# The contract's limits (events.md § Envelope): beyond them an event is invalid.
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_ATTRS_DEPTH = 16  # attrs itself is level 1
 
 
 @dataclass
@@ -115,6 +124,32 @@ def specialize(schema: dict[str, Any], known: dict[str, str]) -> dict[str, Any]:
     return specialized
 
 
+def nesting_depth(value: Any, limit: int) -> int:
+    """Levels of objects and arrays in ``value`` (a scalar is 0), counted up to ``limit + 1``.
+
+    Iterative and bounded, so no input can exhaust the stack."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if level > deepest:
+            deepest = level
+            if deepest > limit:
+                return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _utf8_size(raw: bytes | str) -> int:
+    return len(raw) if not isinstance(raw, str) else len(raw.encode("utf-8", "surrogatepass"))
+
+
 def load_schema(name: str, schemas_dir: Path | None = None) -> dict[str, Any]:
     path = (schemas_dir or SCHEMAS_DIR) / name
     with path.open("rb") as handle:
@@ -188,18 +223,15 @@ class EventValidator:
         error = max(same, key=lambda e: len(list(e.instance_path)))
         path = ".".join(str(p) for p in error.instance_path)
         message = error.message
-        if "does not match" in message and '"^[0-9]{4}-[0-9]{2}-[0-9]{2}' in message:
+        if "does not match" in message and '"^20[0-9]{2}-[0-9]{2}-[0-9]{2}' in message:
             shown = message.split(" does not match", 1)[0]
-            what = (
-                "a date YYYY-MM-DD"
-                if "T[0-9]" not in message
-                else "an RFC 3339 date-time with offset"
-            )
-            message = (
-                f"{shown} is not {what} (e.g. 2026-03-02T10:00:00+08:00)"
-                if "T[0-9]" in message
-                else (f"{shown} is not {what}")
-            )
+            if "T[0-9]" in message:
+                message = (
+                    f"{shown} is not an RFC 3339 date-time with offset in years 2000..2099"
+                    " (e.g. 2026-03-02T10:00:00+08:00)"
+                )
+            else:
+                message = f"{shown} is not a date YYYY-MM-DD in years 2000..2099"
         return path, message
 
     def check(self, document: Any) -> None:
@@ -208,11 +240,22 @@ class EventValidator:
             raise InvalidEvent(f"not a JSON object but {type(document).__name__}", NOT_OBJECT)
         validator = self.validator_for(document.get("process"), document.get("action"))
         if not validator.is_valid(document):
+            attrs = document.get("attrs")
+            if nesting_depth(attrs, MAX_ATTRS_DEPTH) > MAX_ATTRS_DEPTH:
+                raise InvalidEvent(
+                    f"attrs: nested more than {MAX_ATTRS_DEPTH} levels deep", CONTRACT, "attrs"
+                )
             field, message = self.explain(document)
             reason = f"{field}: {message}" if field else message
             raise InvalidEvent(reason, CONTRACT, field)
 
     def parse(self, raw: bytes | str) -> Event:
+        if len(raw) > MAX_MESSAGE_BYTES // 4 and _utf8_size(raw) > MAX_MESSAGE_BYTES:
+            raise InvalidEvent(
+                f"message of {_utf8_size(raw)} bytes, more than the {MAX_MESSAGE_BYTES} "
+                "(256 KiB) allowed",
+                CONTRACT,
+            )
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -255,6 +298,8 @@ class EventValidator:
         number = 0
         for raw in lines:
             number += 1
+            if len(raw) > MAX_MESSAGE_BYTES:
+                raw = raw.rstrip(b"\r\n")  # the limit is on the line without its line break
             try:
                 event = self.parse(raw)  # JSON allows spaces, tabs and line breaks around it
             except InvalidEvent as exc:

@@ -17,20 +17,24 @@ microseconds next to them in ``*_us`` Int64 columns.
 ``events`` / ``events_v``  every accepted event, unique by ``event_id``.
     event_id, case_id, process, action, occurred_at, occurred_at_us,
     occurred_at_text (as written upstream), dept, actor (Nullable), party (the
-    counterparty the action names: attrs payee / supplier / winner / bidder /
-    enterprise_id, first present, else ''), amount (Nullable Decimal(18,2):
-    attrs.amount, else approved_amount, else budget), attrs (JSON text),
-    ingested_at. Partitioned by month of occurred_at; ordered by
+    counterparty the action names: the attrs payee / supplier / winner / bidder /
+    enterprise_id the contract declares for that action, else ''), amount
+    (Nullable Decimal(18,2): the attrs amount / approved_amount / budget the
+    contract declares for that action, else NULL; ``rows.COLUMN_KEYS``; an
+    undeclared key of the same name stays in attrs only), attrs (JSON text),
+    ingested_at (when first stored: the writer keeps it when a row is stored again). Partitioned by month of occurred_at; ordered by
     (process, case_id, occurred_at_us, event_id): a case timeline is a range read.
 ``events_by_dept``  the same rows ordered by (dept, occurred_at, event_id) for
     department-by-time scans (kept by ``events_by_dept_mv``; read with FINAL).
 ``alerts`` / ``alerts_v``  unique by ``alert_id``: rule, level
     (notice/yellow/red), case_id, process, dept, raised_at, raised_at_us,
     evidence Array(String), message, details (JSON text), config_version,
-    detected_at (processing time of the write).
+    detected_at (processing time of the first write; kept when stored again).
 ``deadletter``  rejected input: deadletter_id, raw (original bytes), reason,
     source (human-readable position), topic, kafka_partition, kafka_offset,
-    file, line, received_at.
+    file, line, received_at (the first reception; kept when stored again). A
+    row the engine refuses for good is stored here too (source
+    ``storage.<table>:0``, the object as JSON, the reason).
 ``case_status`` / ``case_status_v``  one row per (process, case_id), highest
     ``version`` wins: dept, started_at, deadline, terminal (0/1),
     terminal_action, closed_at, card_level ('' / notice / yellow / red),

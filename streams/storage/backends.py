@@ -20,8 +20,10 @@ embedded chdb in ``CHDB_PATH`` otherwise. Both take the same SQL:
   The caller must call ``answer()``. The server does it with the driver's
   protocol steps; chdb stores on a worker thread (it releases the GIL).
 
-Errors come out as :class:`StorageUnavailable` (retry later) or
-:class:`StorageRefused` (the statement or data is wrong).
+Errors come out as :mod:`streams.storage.policy` classifies them:
+:class:`StorageUnavailable` (retry later; :class:`StorageUnclassified` for an
+error the policy does not know), :class:`StorageMisconfigured` or
+:class:`StorageRefused` (a value of the data is wrong).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,70 +45,17 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from streams.storage.errors import (
-    StorageError,
     StorageMisconfigured,
-    StorageRefused,
     StorageUnavailable,
 )
+from streams.storage.policy import classify, value_refused
 
 log = logging.getLogger(__name__)
 
 CAP_DEDUP_TOKEN = "insert_deduplication_token"
 CAP_DEDUP_WINDOW = "non_replicated_deduplication_window"
 
-# Server error codes that mean "try again later", not "your data is wrong".
-TRANSIENT_CODES = frozenset(
-    {
-        3,  # UNEXPECTED_END_OF_FILE
-        23,  # CANNOT_READ_FROM_ISTREAM
-        24,  # CANNOT_WRITE_TO_OSTREAM
-        32,  # ATTEMPT_TO_READ_AFTER_EOF
-        159,  # TIMEOUT_EXCEEDED
-        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
-        203,  # NO_FREE_CONNECTION
-        209,  # SOCKET_TIMEOUT
-        210,  # NETWORK_ERROR
-        241,  # MEMORY_LIMIT_EXCEEDED
-        242,  # TABLE_IS_READ_ONLY
-        243,  # NOT_ENOUGH_SPACE
-        252,  # TOO_MANY_PARTS
-        319,  # UNKNOWN_STATUS_OF_INSERT
-        425,  # SYSTEM_ERROR
-    }
-)
-
-# Codes that mean the schema, database or account is wrong, not the rows.
-MISCONFIGURED_CODES = frozenset(
-    {
-        8,  # THERE_IS_NO_COLUMN
-        10,  # NOT_FOUND_COLUMN_IN_BLOCK
-        16,  # NO_SUCH_COLUMN_IN_TABLE
-        47,  # UNKNOWN_IDENTIFIER
-        60,  # UNKNOWN_TABLE
-        62,  # SYNTAX_ERROR
-        81,  # UNKNOWN_DATABASE
-        164,  # READONLY
-        192,  # UNKNOWN_USER
-        193,  # WRONG_PASSWORD
-        194,  # REQUIRED_PASSWORD
-        195,  # IP_ADDRESS_NOT_ALLOWED
-        497,  # ACCESS_DENIED
-        516,  # AUTHENTICATION_FAILED
-    }
-)
-
 _CODE = re.compile(r"Code: (\d+)")
-
-
-def classify(code: int | None, message: str) -> StorageError:
-    """The storage error for an engine error code (shared by both engines)."""
-    if code in TRANSIENT_CODES:
-        return StorageUnavailable(f"engine error {code}: {message}")
-    if code in MISCONFIGURED_CODES:
-        return StorageMisconfigured(
-            f"engine error {code} (schema or account; has `supervise db migrate` run?): {message}"
-        )
-    return StorageRefused(f"refused (code {code}): {message}")
 
 
 _ESCAPES = {
@@ -211,6 +161,15 @@ class Backend(ABC):
         self.insert(table, columns, rows, dedup_token)
         return _answered
 
+    def side_query(self, sql: str) -> QueryResult:
+        """``query`` on a connection of its own, usable while an insert is in flight.
+
+        For short reads next to the writer's inserts (the first-seen lookup);
+        a backend without one raises :class:`StorageUnavailable` and the
+        caller queries once the insert is answered.
+        """
+        raise StorageUnavailable(f"{self.engine} has no side connection")
+
     @abstractmethod
     def create_database(self) -> None:
         """Create the database if missing (migrations only)."""
@@ -307,6 +266,8 @@ class ServerBackend(Backend):
         self._timeout_s = timeout_s
         self._lock = threading.RLock()
         self._client = self._new_client(self.database)
+        self._side_lock = threading.Lock()
+        self._side_client: Any = None
         self._detected = False
         try:
             self._ensure_detected()
@@ -352,26 +313,44 @@ class ServerBackend(Backend):
         )
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._guarded(self._client, fn, *args, **kwargs)
+
+    def _guarded(self, client: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(...)`` on ``client``, its errors as the policy classifies them."""
         from clickhouse_driver import errors as ch
 
-        with self._lock:
-            try:
-                return fn(*args, **kwargs)
-            except ch.ServerException as exc:
-                self._client.disconnect()
-                raise classify(exc.code, _first_line(exc.message)) from None
-            except (ch.NetworkError, ch.SocketTimeoutError, EOFError, OSError) as exc:
-                self._client.disconnect()
-                raise StorageUnavailable(
-                    f"{self._address.host}:{self._address.port} unreachable: {exc}"
-                ) from None
-            except ch.Error as exc:
-                self._client.disconnect()
-                raise StorageRefused(f"client refused: {_first_line(str(exc))}") from None
-            except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
-                # Raised while serializing a value into a column: bad data.
-                self._client.disconnect()
-                raise StorageRefused(f"bad value: {exc}") from None
+        try:
+            return fn(*args, **kwargs)
+        except ch.ServerException as exc:
+            client.disconnect()
+            raise classify(exc.code, _first_line(exc.message)) from None
+        except (ch.NetworkError, ch.SocketTimeoutError, EOFError, OSError) as exc:
+            client.disconnect()
+            raise StorageUnavailable(
+                f"{self._address.host}:{self._address.port} unreachable: {exc}"
+            ) from None
+        except ch.Error as exc:
+            # Client-side errors carry a code too: TypeMismatchError (53) blames a value,
+            # UnexpectedPacketFromServerError (102) or an unknown one is retried.
+            client.disconnect()
+            code = getattr(exc, "code", None)
+            raise classify(
+                code if isinstance(code, int) else None,
+                f"client: {type(exc).__name__}: {_first_line(str(exc))}",
+            ) from None
+        except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
+            # Raised while serializing a value into a column: bad data.
+            client.disconnect()
+            raise value_refused(exc) from None
+
+    def side_query(self, sql: str) -> QueryResult:
+        with self._side_lock:
+            if self._side_client is None:
+                self._side_client = self._new_client(self.database)
+            client = self._side_client
+            rows, types = self._guarded(client, client.execute, sql, with_column_types=True)
+        return QueryResult([n for n, _ in types], [t for _, t in types], [tuple(r) for r in rows])
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._call(self._client.execute, substitute(sql, params))
@@ -459,10 +438,18 @@ class ServerBackend(Backend):
     def reconnect(self) -> None:
         with self._lock:
             self._client.disconnect()
+        self._close_side()
 
     def close(self) -> None:
         with self._lock:
             self._client.disconnect()
+        self._close_side()
+
+    def _close_side(self) -> None:
+        with self._side_lock:
+            if self._side_client is not None:
+                self._side_client.disconnect()
+                self._side_client = None
 
 
 # --------------------------------------------------------------------------- chdb
@@ -506,6 +493,8 @@ class ChdbBackend(Backend):
         self._lock = threading.RLock()
         self._conn: Any = None
         self._worker: ThreadPoolExecutor | None = None
+        self._side_lock = threading.Lock()
+        self._side_conn: Any = None
         Path(self.path).mkdir(parents=True, exist_ok=True)
         self._open()
         self._detect()
@@ -541,18 +530,23 @@ class ChdbBackend(Backend):
         self._run(substitute(sql, params))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
-        res = self._run(substitute(sql, params), "JSONCompact")
-        raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
-        if not raw.strip():
-            return QueryResult([], [], [])
-        doc = orjson.loads(raw)
-        meta = doc["meta"]
-        names = [m["name"] for m in meta]
-        types = [m["type"] for m in meta]
-        rows = [
-            tuple(_chdb_value(v, t) for v, t in zip(row, types, strict=True)) for row in doc["data"]
-        ]
-        return QueryResult(names, types, rows)
+        return _json_compact(self._run(substitute(sql, params), "JSONCompact"))
+
+    def side_query(self, sql: str) -> QueryResult:
+        """A second session on the same directory: it reads while the first one inserts."""
+        import chdb
+
+        with self._side_lock:
+            try:
+                if self._side_conn is None:
+                    self._side_conn = chdb.connect(self.path)
+                    self._side_conn.query(f"USE `{self.database}`")
+                res = self._side_conn.query(sql, "JSONCompact")
+            except Exception as exc:  # chdb raises RuntimeError / ChdbError
+                text = _first_line(str(exc))
+                match = _CODE.search(text)
+                raise classify(int(match.group(1)) if match else None, text) from None
+        return _json_compact(res)
 
     def insert(
         self,
@@ -617,7 +611,7 @@ class ChdbBackend(Backend):
                 rows if isinstance(rows, list) else list(rows), default=_json_default
             )
         except TypeError as exc:
-            raise StorageRefused(f"bad value: {exc}") from None
+            raise value_refused(exc) from None
         return f"{head} FORMAT JSONCompactEachRow\n{body[1:-1].decode()}"
 
     def create_database(self) -> None:
@@ -631,6 +625,12 @@ class ChdbBackend(Backend):
             self._open()
 
     def close(self) -> None:
+        with self._side_lock:
+            if self._side_conn is not None:
+                try:
+                    self._side_conn.close()
+                finally:
+                    self._side_conn = None
         with self._lock:
             if self._worker is not None:
                 self._worker.shutdown()
@@ -640,6 +640,21 @@ class ChdbBackend(Backend):
                     self._conn.close()
                 finally:
                     self._conn = None
+
+
+def _json_compact(res: Any) -> QueryResult:
+    """A chdb JSONCompact result as the rows clickhouse-driver would return."""
+    raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
+    if not raw.strip():
+        return QueryResult([], [], [])
+    doc = orjson.loads(raw)
+    meta = doc["meta"]
+    names = [m["name"] for m in meta]
+    types = [m["type"] for m in meta]
+    rows = [
+        tuple(_chdb_value(v, t) for v, t in zip(row, types, strict=True)) for row in doc["data"]
+    ]
+    return QueryResult(names, types, rows)
 
 
 def _json_default(value: Any) -> Any:
@@ -656,19 +671,95 @@ def _first_line(text: str) -> str:
     return (text or "").strip().splitlines()[0] if text and text.strip() else "(no message)"
 
 
-def open_backend(settings: Any = None, *, database: str | None = None) -> Backend:
-    """The configured backend: the server at ``CLICKHOUSE_URL``, else chdb in ``CHDB_PATH``."""
+def open_backend(
+    settings: Any = None,
+    *,
+    database: str | None = None,
+    wait: bool = True,
+    on_wait: Callable[[StorageUnavailable, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Backend:
+    """The configured backend: the server at ``CLICKHOUSE_URL``, else chdb in ``CHDB_PATH``.
+
+    With ``wait`` (the default) it returns once the engine answers: a worker
+    or command started while ClickHouse is down waits with back-off (see
+    :func:`wait_until_ready`) instead of failing on its first statement.
+    """
     if settings is None:
         from streams.settings import get_settings
 
         settings = get_settings()
+    backend: Backend
     if settings.clickhouse_url is not None:
         from streams.settings import clickhouse_password
 
-        return ServerBackend(
+        backend = ServerBackend(
             settings.clickhouse_url.get_secret_value(),
             database=database,
             connect_timeout_s=getattr(settings, "clickhouse_connect_timeout_s", 5.0),
             password=clickhouse_password(settings),
         )
-    return ChdbBackend(settings.chdb_path, database=database or "default")
+    else:
+        backend = ChdbBackend(settings.chdb_path, database=database or "default")
+    if wait:
+        wait_until_ready(
+            backend,
+            initial_s=getattr(settings, "clickhouse_retry_initial_s", 0.2),
+            max_s=getattr(settings, "clickhouse_retry_max_s", 10.0),
+            max_wait_s=getattr(settings, "clickhouse_max_wait_s", None),
+            on_wait=on_wait,
+            sleep=sleep,
+            clock=clock,
+        )
+    return backend
+
+
+def wait_until_ready(
+    backend: Backend,
+    *,
+    initial_s: float = 0.2,
+    max_s: float = 10.0,
+    max_wait_s: float | None = None,
+    on_wait: Callable[[StorageUnavailable, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Block until the engine answers ``SELECT 1``, retrying with exponential back-off.
+
+    Each failed attempt is logged (one warning line: the engine, why, the
+    next delay) and given to ``on_wait(error, delay)``, where a caller can
+    report itself not ready. Only an unavailable engine is waited for; a
+    missing database or a refused account answers, so it returns (migrations
+    or the first write report those). After ``max_wait_s`` (None: forever)
+    the last :class:`StorageUnavailable` is raised.
+    """
+    started = clock()
+    delay = initial_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            backend.query("SELECT 1")
+        except StorageUnavailable as exc:
+            waited = clock() - started
+            if max_wait_s is not None and waited + delay > max_wait_s:
+                raise
+            log.warning(
+                "storage: %s not ready (%s); attempt %d, retrying in %.1fs",
+                backend.describe(),
+                exc,
+                attempt,
+                delay,
+            )
+            if on_wait is not None:
+                on_wait(exc, delay)
+            sleep(delay)
+            delay = min(delay * 2, max_s)
+            backend.reconnect()
+            continue
+        except StorageMisconfigured:
+            pass  # reachable: the schema or account is the caller's next concern
+        if attempt > 1:
+            log.info("storage: %s ready after %.1fs", backend.describe(), clock() - started)
+        return

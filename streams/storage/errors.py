@@ -1,17 +1,23 @@
-"""Storage error policy, in one place.
+"""Storage errors. Which engine error becomes which is decided in one place,
+:mod:`streams.storage.policy`.
 
 - :class:`StorageUnavailable`: the engine cannot be reached right now (server
   down, network, timeouts, "too many parts"). Transient: the writer retries
   with backoff; it escapes to callers only as back-pressure when they set a
   ``max_wait_s`` (``retry_after`` says when to try again).
-- :class:`StorageRefused`: the engine refused the statement or its data.
-  Permanent for that data: retrying the same rows will fail again.
+- :class:`StorageUnclassified`: an engine error the policy does not know. A
+  kind of :class:`StorageUnavailable`: retried and counted, never blamed on
+  the rows.
+- :class:`StorageRefused`: the engine refused a value of the data (the
+  input's fault). Permanent for that data: retrying the same rows will fail
+  again; the writer stores each such row as a dead letter with the reason.
 - :class:`StorageMisconfigured`: the schema or the account is wrong (missing
   table or column, no database, no permission, bad password). Not the data's
   fault: the writer never blames rows for it; it propagates so the caller's
   retry loop and health checks see it and nothing is dropped.
 - :class:`MalformedRows`: raised by the writer after it has written every
-  good row of a call, naming each row it could not store and why.
+  good row of a call (and a dead letter for each refused one), naming each
+  row it could not store and why.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ class StorageRefused(StorageError):
 
 class StorageMisconfigured(StorageError):
     """Schema, database or permissions are wrong (run ``supervise db migrate``?)."""
+
+
+class StorageUnclassified(StorageUnavailable):
+    """An engine error the policy does not know: treated as transient, and counted."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,9 +86,27 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# attrs keys broken out into columns, first present wins.
-PARTY_KEYS = ("payee", "supplier", "winner", "bidder", "enterprise_id")
-AMOUNT_KEYS = ("amount", "approved_amount", "budget")
+# The attrs keys broken out into the ``party`` and ``amount`` columns, per (process, action):
+# only where the contract declares that key for that action (events.md), so its value has the
+# contract's type. Anywhere else a key of the same name is an unknown key: kept in ``attrs`` as
+# sent, never parsed (an approval ``review`` with ``"amount": "n/a"`` is a valid event).
+# tests/storage/test_rows.py checks this table against schemas/event.schema.json.
+COLUMN_KEYS: dict[str, dict[str, tuple[str | None, str | None]]] = {
+    "penalty": {"register": ("enterprise_id", None), "execute": (None, "amount")},
+    "fund_disbursement": {
+        "apply": ("payee", "amount"),
+        "approve": ("payee", "approved_amount"),
+        "disburse": ("payee", "amount"),
+    },
+    "tender": {
+        "announce": (None, "budget"),
+        "bid": ("bidder", "amount"),
+        "award": ("winner", "amount"),
+        "contract": ("supplier", "amount"),
+    },
+    "inspection": {"start": ("enterprise_id", None)},
+}
+_NO_COLUMNS: dict[str, tuple[str | None, str | None]] = {}
 
 _MAX_AMOUNT = Decimal("9999999999999999.99")  # Decimal(18, 2)
 _MAX_DATETIME_S = 2**32 - 1  # DateTime is UInt32 seconds
@@ -196,19 +214,18 @@ def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
             raise RowError(f"attrs must be an object, got {type(attrs).__name__}")
         attrs = {}
     elif attrs:
-        for key in PARTY_KEYS:
-            value = attrs.get(key)
+        party_key, amount_key = COLUMN_KEYS.get(p, _NO_COLUMNS).get(a, (None, None))
+        if party_key is not None:
+            value = attrs.get(party_key)
             if type(value) is str:
                 party = value
-                break
-        for key in AMOUNT_KEYS:
-            value = attrs.get(key)
+        if amount_key is not None:
+            value = attrs.get(amount_key)
             if value is not None:
                 if type(value) is str and _plain_amount(value):
                     money = value  # what amount() returns for it, without the call
                 else:
-                    money = amount(value, "attrs." + key)
-                break
+                    money = amount(value, "attrs." + amount_key)
     actor = event.actor
     if actor is not None and (type(actor) is not str or len(actor) > 64):
         _text(actor, "actor", 64, empty=True)

@@ -13,11 +13,16 @@ API (for the live worker, replay and tools)
     (``retry_initial_s`` doubling up to ``retry_max_s``) and blocks: that is
     the back-pressure. With ``max_wait_s`` set, it gives up after that long
     with :class:`StorageUnavailable` (``retry_after`` set); nothing is lost,
-    call again with the same objects. A malformed object is isolated (rows
-    are converted one by one; a batch the engine refuses is split in halves
-    until the bad rows are found), every other row is written, then
-    :class:`MalformedRows` names each refused row and why. Inserts go one at
-    a time, in batches of ``batch_rows``, and each batch is converted while
+    call again with the same objects. Which engine error is transient and
+    which is the row's fault is decided by :mod:`streams.storage.policy`; an
+    error it does not know is retried (and counted), never blamed on a row.
+    A malformed object is isolated (rows are converted one by one; a batch
+    the engine refuses is split in halves until the bad rows are found),
+    every other row is written, each refused event / case status / alert is
+    stored as a dead letter with the reason, then :class:`MalformedRows`
+    names each refused row and why. Inserts go one at a time, in batches of
+    ``batch_rows`` (split so that none touches more than
+    ``MAX_PARTITIONS_PER_INSERT`` months), and each batch is converted while
     the engine stores the one before it.
 
 ``Writer.add(...)`` buffers; a batch is written when ``batch_rows`` rows are
@@ -30,9 +35,15 @@ Idempotency: rows carry deterministic ids (event_id, alert_id, case + version,
 dead-letter id = hash of source position and bytes); every table is a
 ReplacingMergeTree read with FINAL, and the statistics store id sets, so a
 batch written twice, or re-batched after a restart, shows once to readers.
+First detection is kept: before a batch is sent, the ids already stored are
+looked up (one indexed query per batch of events, alerts or dead letters)
+and a row stored again carries its first ``ingested_at`` / ``detected_at`` /
+``received_at``, so a replay after a restart never looks new.
 
 Counters (``writer.stats``, a :class:`WriterStats`): ``rows_written``,
 ``rows_by_table``, ``batches_written``, ``retries``, ``rows_rejected``,
+``rows_deadlettered`` (refused rows stored as dead letters), ``unclassified``
+(failed attempts with an error the policy does not know),
 ``last_latency_s``, ``total_latency_s``, ``max_latency_s``, ``unavailable``
 (True while retrying). Nothing here creates or alters tables: run
 ``supervise db migrate`` first.
@@ -47,7 +58,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from streams.engine.model import Alert, CaseStatus, Event
 from streams.storage.backends import Backend, open_backend
@@ -57,6 +70,7 @@ from streams.storage.errors import (
     StorageError,
     StorageRefused,
     StorageUnavailable,
+    StorageUnclassified,
 )
 from streams.storage.rows import (
     ALERTS,
@@ -66,6 +80,7 @@ from streams.storage.rows import (
     EVENTS,
     KEY_LABEL,
     DeadLetter,
+    row_key,
     to_rows,
 )
 
@@ -73,6 +88,46 @@ log = logging.getLogger(__name__)
 
 # Write order: facts first, so an alert never refers to an event not yet stored.
 TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, DEADLETTER)
+
+# ClickHouse refuses an insert block that touches more partitions than
+# max_partitions_per_insert_block (100 by default; chdb and servers since 19.x; 18.16 has no
+# such limit and no such setting, so it cannot be raised per query on both engines). The writer
+# splits a batch so that each insert, and each materialized view's insert it feeds, touches at
+# most this many months.
+MAX_PARTITIONS_PER_INSERT = 100
+# Per partitioned table, the row columns (epoch seconds, Asia/Shanghai months) that choose a
+# partition of the table or of a view's target: events (events, events_by_dept) by occurred_at,
+# alerts (alerts, dept_daily) by raised_at, case_status (dept_daily) by started_at and closed_at.
+_PARTITION_COLUMNS: dict[str, tuple[int, ...]] = {EVENTS: (4,), ALERTS: (6,), CASE_STATUS: (3, 7)}
+_SHANGHAI_S = 8 * 3600  # Asia/Shanghai has kept UTC+8 without DST since 1991
+_SHORTEST_SPAN_S = 28 * 86400  # instants less than (n - 1) * 28 days apart touch < n months
+
+# First detection is kept: a row stored again (a replay after a restart) carries the time it
+# was first stored, looked up by its id, so readers never see it as new. Per table: the index
+# and name of the stamped column and of the id column, the sort-key columns the lookup selects
+# by (IN the batch's values: the cases, far fewer than the ids and as selective through the
+# primary key) and the exact instant column bounding it to the batch's time range (None: none).
+_FIRST_SEEN: dict[
+    str, tuple[int, str, int, str, tuple[tuple[str, int], ...], tuple[str, int] | None]
+] = {
+    EVENTS: (12, "ingested_at", 0, "event_id", (("process", 2), ("case_id", 1)), ("occurred_at_us", 5)),
+    ALERTS: (12, "detected_at", 0, "alert_id", (("process", 4), ("case_id", 3)), ("raised_at_us", 7)),
+    DEADLETTER: (9, "received_at", 0, "deadletter_id", (("deadletter_id", 0),), None),
+}  # fmt: skip
+_LOOKUP_BYTES = 180_000  # literals per lookup query: below max_query_size (256 KiB)
+
+# What a refused row's dead letter holds: the object as JSON (an event as its envelope).
+_DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
+    EVENTS: ("event_id", "case_id", "process", "action", "occurred_at_text", "dept", "actor",
+             "attrs"),
+    ALERTS: ("alert_id", "rule", "level", "case_id", "process", "dept", "raised_at", "evidence",
+             "message", "details", "config_version"),
+    CASE_STATUS: ("process", "case_id", "dept", "started_at", "deadline", "terminal",
+                  "terminal_action", "closed_at", "card_level", "completed_on_time",
+                  "updated_at", "version"),
+}  # fmt: skip
+_REASON_MAX = 1000
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -82,6 +137,8 @@ class WriterStats:
     batches_written: int = 0
     retries: int = 0
     rows_rejected: int = 0
+    rows_deadlettered: int = 0
+    unclassified: int = 0
     last_latency_s: float = 0.0
     total_latency_s: float = 0.0
     max_latency_s: float = 0.0
@@ -213,6 +270,8 @@ class Writer:
         Pipelined: batch N+1 is converted while the engine stores batch N
         (sent with ``Backend.send_insert``), and batch N's answer is read
         before batch N+1 is sent, so inserts stay one at a time and in order.
+        A row the engine refuses for good (see :mod:`streams.storage.policy`)
+        is stored as a dead letter with the reason, with the dead letters.
         """
         now_s = int(self._wall_clock())
         rejected: list[RejectedRow] = []
@@ -221,14 +280,25 @@ class Writer:
         try:
             for table in TABLE_ORDER:
                 objs = objects.get(table) or []
+                if table == DEADLETTER:
+                    if in_flight is not None:  # every refusal of the other tables is known
+                        sent, in_flight = in_flight, None
+                        written += self._write_isolating(sent, rejected)
+                    objs = [*objs, *self._refused_as_dead_letters(objects, rejected, now_s)]
                 for start in range(0, len(objs), self.batch_rows):
                     rows, keys, bad = to_rows(table, objs[start : start + self.batch_rows], now_s)
                     rejected.extend(RejectedRow(table, key, reason) for key, reason in bad)
-                    if in_flight is not None:
-                        sent, in_flight = in_flight, None
-                        written += self._write_isolating(sent, rejected)
-                    if rows:
-                        in_flight = self._send(table, rows, keys)
+                    for part_rows, part_keys in split_by_partitions(table, rows, keys):
+                        # The first-seen lookup reads on the backend's side connection while
+                        # the batch before is stored; without one, once it is answered.
+                        stamped = self._keep_first_seen(table, part_rows, in_flight is not None)
+                        if in_flight is not None:
+                            sent, in_flight = in_flight, None
+                            written += self._write_isolating(sent, rejected)
+                        if stamped is None:
+                            stamped = self._keep_first_seen(table, part_rows, False)
+                        assert stamped is not None
+                        in_flight = self._send(table, stamped, part_keys)
             if in_flight is not None:
                 sent, in_flight = in_flight, None
                 written += self._write_isolating(sent, rejected)
@@ -248,6 +318,77 @@ class Writer:
                     self.observer.record_storage_refused(r.table)
             raise MalformedRows(rejected)
         return written
+
+    def _refused_as_dead_letters(
+        self, objects: dict[str, list[Any]], rejected: list[RejectedRow], now_s: int
+    ) -> list[DeadLetter]:
+        """A dead letter for each refused event, case status or alert: nothing vanishes."""
+        reasons: dict[str, dict[str, str]] = {}
+        for r in rejected:
+            if r.table != DEADLETTER:
+                reasons.setdefault(r.table, {})[r.key] = r.reason
+        letters: list[DeadLetter] = []
+        for table, by_key in reasons.items():
+            for obj in objects.get(table) or []:
+                reason = by_key.pop(row_key(table, obj), None)
+                if reason is not None:
+                    letters.append(
+                        DeadLetter(
+                            raw=_document(table, obj),
+                            reason=f"storage refused the {table} row: {reason}"[:_REASON_MAX],
+                            received_at=now_s * 1_000_000,
+                            file=f"storage.{table}",
+                        )
+                    )
+        self.stats.rows_deadlettered += len(letters)
+        return letters
+
+    def _keep_first_seen(
+        self, table: str, rows: list[tuple[Any, ...]], beside_insert: bool
+    ) -> list[tuple[Any, ...]] | None:
+        """``rows`` with the stamp of each row already stored set to its first (smallest) one.
+
+        ``beside_insert``: an insert is in flight, so read on the backend's
+        side connection, once; None when that did not work (call again
+        without, once the insert is answered: then it retries like an insert).
+        """
+        spec = _FIRST_SEEN.get(table)
+        if spec is None or not rows:
+            return rows
+        stamp_at, stamp, id_at, id_column, narrow, span = spec
+        first: dict[str, int] = {}
+        for chunk in _lookup_chunks(rows, [at for _, at in narrow]):
+            conditions = [
+                f"{name} IN ({', '.join(map(_quoted, dict.fromkeys(r[at] for r in chunk)))})"
+                for name, at in narrow
+            ]
+            if span is not None:
+                name, at = span
+                conditions.append(
+                    f"{name} BETWEEN {min(r[at] for r in chunk)} AND {max(r[at] for r in chunk)}"
+                )
+            sql = (
+                f"SELECT {id_column}, toUInt32(min({stamp})) FROM {table}"
+                f" WHERE {' AND '.join(conditions)} GROUP BY {id_column}"
+            )
+            if beside_insert:
+                try:
+                    found = self.backend.side_query(sql)
+                except StorageError:
+                    return None
+            else:
+                query = functools.partial(self.backend.query, sql)
+                found = self._retry(table, len(chunk), query)
+            first.update((str(key), int(sec)) for key, sec in found.rows)
+        if not first:
+            return rows
+        out = []
+        for row in rows:
+            sec = first.get(row[id_at])
+            if sec is not None and sec < row[stamp_at]:
+                row = (*row[:stamp_at], sec, *row[stamp_at + 1 :])
+            out.append(row)
+        return out
 
     def _send(self, table: str, rows: list[tuple[Any, ...]], keys: list[str]) -> _Sent:
         """Start inserting a batch; its first attempt is settled by ``_write_isolating``."""
@@ -311,42 +452,20 @@ class Writer:
         sent: _Sent | None = None,
     ) -> None:
         started = self._clock() if sent is None else sent.started
-        delay = self.retry_initial_s
-        while True:
-            try:
-                if sent is not None:
-                    answer, sent = sent.answer, None
-                    answer()
-                else:
-                    self.backend.insert(
-                        table, COLUMNS[table], rows, dedup_token=self._dedup_token(table, keys)
-                    )
-                break
-            except StorageUnavailable as exc:
-                waited = self._clock() - started
-                self.stats.unavailable = True
-                if self.observer is not None:
-                    self.observer.record_storage_failure(table, exc)
-                if self.max_wait_s is not None and waited + delay > self.max_wait_s:
-                    raise StorageUnavailable(
-                        f"storage unavailable for {waited:.1f}s, {len(rows)} {table} rows "
-                        f"not written (call again): {exc}",
-                        retry_after=delay,
-                    ) from None
-                self.stats.retries += 1
-                log.warning(
-                    "storage unavailable (%s); retry %d of %d %s rows in %.1fs",
-                    exc,
-                    self.stats.retries,
-                    len(rows),
-                    table,
-                    delay,
+        answer = sent.answer if sent is not None else None
+
+        def attempt() -> None:
+            nonlocal answer
+            if answer is not None:
+                first, answer = answer, None
+                first()  # the pipelined first attempt
+            else:
+                self.backend.insert(
+                    table, COLUMNS[table], rows, dedup_token=self._dedup_token(table, keys)
                 )
-                self._sleep(delay)
-                delay = min(delay * 2, self.retry_max_s)
-                self.backend.reconnect()
+
+        self._retry(table, len(rows), attempt, started)
         latency = self._clock() - started
-        self.stats.unavailable = False
         self.stats.rows_written += len(rows)
         self.stats.rows_by_table[table] += len(rows)
         self.stats.batches_written += 1
@@ -355,6 +474,48 @@ class Writer:
         if self.observer is not None:
             self.observer.record_storage_batch(table, len(rows), latency)
         self.stats.max_latency_s = max(self.stats.max_latency_s, latency)
+
+    def _retry(
+        self, table: str, nrows: int, attempt: Callable[[], _T], started: float | None = None
+    ) -> _T:
+        """``attempt()`` until it works, with back-off while the engine is unavailable.
+
+        Unavailable includes what the error policy does not know
+        (:class:`StorageUnclassified`): retried like the rest and counted,
+        never blamed on the rows. Gives up only after ``max_wait_s``.
+        """
+        started = self._clock() if started is None else started
+        delay = self.retry_initial_s
+        while True:
+            try:
+                result = attempt()
+                self.stats.unavailable = False
+                return result
+            except StorageUnavailable as exc:
+                waited = self._clock() - started
+                self.stats.unavailable = True
+                if isinstance(exc, StorageUnclassified):
+                    self.stats.unclassified += 1
+                if self.observer is not None:
+                    self.observer.record_storage_failure(table, exc)
+                if self.max_wait_s is not None and waited + delay > self.max_wait_s:
+                    raise StorageUnavailable(
+                        f"storage unavailable for {waited:.1f}s, {nrows} {table} rows "
+                        f"not written (call again): {exc}",
+                        retry_after=delay,
+                    ) from None
+                self.stats.retries += 1
+                log.warning(
+                    "storage unavailable (%s); retry %d of %d %s rows in %.1fs",
+                    exc,
+                    self.stats.retries,
+                    nrows,
+                    table,
+                    delay,
+                )
+                self._sleep(delay)
+                delay = min(delay * 2, self.retry_max_s)
+                self.backend.reconnect()
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +531,104 @@ class _Sent:
 
 def _reraise(exc: StorageError) -> None:
     raise exc
+
+
+def split_by_partitions(
+    table: str, rows: list[tuple[Any, ...]], keys: list[str], limit: int = MAX_PARTITIONS_PER_INSERT
+) -> list[tuple[list[tuple[Any, ...]], list[str]]]:
+    """(rows, keys) parts of one batch, each touching at most ``limit`` months.
+
+    Rows are grouped by month (the order of rows within a write does not
+    matter: every row is stored before ``write`` returns), so a backfill
+    spanning years costs one insert per ``limit`` months.
+    """
+    columns = _PARTITION_COLUMNS.get(table)
+    if not columns or len(rows) * len(columns) <= limit:
+        return [(rows, keys)]
+    instants = [row[c] for c in columns for row in rows if row[c] is not None]
+    if not instants or max(instants) - min(instants) < _SHORTEST_SPAN_S * (limit - 1):
+        return [(rows, keys)]  # the common case: too short a span to touch ``limit`` months
+    months = [[_month(row[c]) for c in columns if row[c] is not None] or [0] for row in rows]
+    if len({m for ms in months for m in ms}) <= limit:
+        return [(rows, keys)]
+    order = sorted(range(len(rows)), key=lambda i: months[i][0])
+    parts: list[tuple[list[tuple[Any, ...]], list[str]]] = []
+    seen: set[int] = set()
+    part_rows: list[tuple[Any, ...]] = []
+    part_keys: list[str] = []
+    for i in order:
+        if len(seen.union(months[i])) > limit:
+            parts.append((part_rows, part_keys))
+            seen, part_rows, part_keys = set(), [], []
+        seen.update(months[i])
+        part_rows.append(rows[i])
+        part_keys.append(keys[i])
+    parts.append((part_rows, part_keys))
+    return parts
+
+
+def _month(seconds: int) -> int:
+    """YYYYMM of an instant in Asia/Shanghai (the tables' partition month)."""
+    t = time.gmtime(seconds + _SHANGHAI_S)
+    return t.tm_year * 100 + t.tm_mon
+
+
+def _lookup_chunks(
+    rows: list[tuple[Any, ...]], columns: Sequence[int]
+) -> Iterable[list[tuple[Any, ...]]]:
+    """Rows in runs whose ids and sort keys make a lookup query of at most ``_LOOKUP_BYTES``."""
+    if sum(_quoted_size(v) for c in columns for v in {row[c] for row in rows}) < _LOOKUP_BYTES:
+        yield rows  # the common case: one query
+        return
+    chunk: list[tuple[Any, ...]] = []
+    size = 0
+    for row in rows:
+        size += sum(_quoted_size(row[c]) for c in columns)
+        chunk.append(row)
+        if size >= _LOOKUP_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _quoted_size(text: str) -> int:
+    """At least the bytes of ``_quoted(text)`` and its separator: each character escaped is
+    two, and a character beyond ASCII is at most 4 bytes in UTF-8."""
+    return (2 * len(text) if text.isascii() else 4 * len(text)) + 4
+
+
+# literal()'s escapes, as one C-level translation (ids are looked up thousands at a time).
+_ESCAPE_TABLE = str.maketrans(
+    {
+        "\\": "\\\\",
+        "'": "\\'",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\r": "\\r",
+        "\n": "\\n",
+        "\t": "\\t",
+        "\0": "\\0",
+        "\a": "\\a",
+        "\v": "\\v",
+    }
+)
+
+
+def _quoted(text: str) -> str:
+    """``literal(text)`` for a string, faster."""
+    return "'" + text.translate(_ESCAPE_TABLE) + "'"
+
+
+def _document(table: str, obj: Any) -> bytes:
+    """The JSON of a refused object, for its dead letter (never fails)."""
+    doc = {name: getattr(obj, name, None) for name in _DOCUMENT_FIELDS[table]}
+    if table == EVENTS:
+        doc["occurred_at"] = doc.pop("occurred_at_text")
+    try:
+        return orjson.dumps(doc, default=str)
+    except TypeError:  # e.g. nested deeper than JSON writers go
+        return repr(doc).encode("utf-8", "backslashreplace")
 
 
 def dedup_token(table: str, keys: Sequence[str]) -> str:

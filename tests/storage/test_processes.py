@@ -100,3 +100,6 @@ def test_every_valid_example_of_every_process_is_stored_as_sent(migrated_backend
         row = stored[e.event_id]
         assert (row["process"], row["action"], row["case_id"]) == (e.process, e.action, e.case_id)
         assert row["attrs"] == e.attrs and row["occurred_at_us"] == e.occurred_at
+    # An amount key the action does not declare is kept in attrs, never parsed into a column.
+    assert stored["approval-unknown-amount-kept-as-text"]["amount"] is None
+    assert stored["approval-unknown-amount-kept-as-text"]["party"] == ""

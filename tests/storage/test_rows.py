@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
 import pytest
 
+from streams.engine.model import Event
+from streams.engine.validate import load_schema
 from streams.storage.rows import (
     ALERTS,
+    COLUMN_KEYS,
+    COLUMNS,
     EVENTS,
     DeadLetter,
     RowError,
@@ -15,7 +20,9 @@ from streams.storage.rows import (
     seconds,
     to_rows,
 )
-from tests.storage.data import alert, events
+from tests.storage.data import T0, alert, events
+
+PARTY_KEYS = {"payee", "supplier", "winner", "bidder", "enterprise_id"}
 
 
 @pytest.mark.parametrize(
@@ -66,6 +73,59 @@ def test_event_row_breaks_out_party_and_amount() -> None:
     assert row["amount"] == "1200.50"
     assert row["attrs"] == '{"amount":"1200.50","payee":"P1","program":"春耕"}'
     assert row["occurred_at"] == row["occurred_at_us"] // 1_000_000
+
+
+def _declared_attrs() -> dict[tuple[str, str], dict[str, object]]:
+    """{(process, action): {attrs key: its schema}} as schemas/event.schema.json declares them."""
+    schema = load_schema("event.schema.json")
+    out: dict[tuple[str, str], dict[str, object]] = {}
+    for process in schema["properties"]["process"]["enum"]:
+        for entry in schema["$defs"][f"process_{process}"]["allOf"]:
+            if "if" not in entry:
+                continue
+            action = entry["if"]["properties"]["action"]["const"]
+            attrs = entry["then"].get("properties", {}).get("attrs", {})
+            out[(process, action)] = attrs.get("properties", {})
+    return out
+
+
+def test_columns_take_only_attrs_the_contract_declares_for_the_action() -> None:
+    expected: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for (process, action), declared in _declared_attrs().items():
+        amounts = [k for k, v in declared.items() if v == {"$ref": "#/$defs/amount"}]
+        parties = [k for k in declared if k in PARTY_KEYS]
+        assert len(amounts) <= 1 and len(parties) <= 1
+        if amounts or parties:
+            expected[(process, action)] = (
+                parties[0] if parties else None,
+                amounts[0] if amounts else None,
+            )
+    got = {(p, a): keys for p, by_action in COLUMN_KEYS.items() for a, keys in by_action.items()}
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"amount": "n/a"},
+        {"amount": -5, "budget": "1.234", "approved_amount": True},
+        {"amount": {"value": 1}, "payee": ["P"], "enterprise_id": 7},
+        {"approved_amount": "12.30", "payee": "P1"},  # declared for fund approve, not here
+    ],
+)
+def test_an_undeclared_amount_or_party_key_is_kept_as_sent_never_parsed(
+    attrs: dict[str, object],
+) -> None:
+    """events.md: unknown attrs keys are kept; storage never refuses or reinterprets them."""
+    event = Event(
+        event_id="e1", case_id="AP-1", process="approval", action="review", occurred_at=T0,
+        dept="D01", actor=None, attrs=attrs, occurred_at_text="2026-01-01T08:00:00+08:00",
+    )  # fmt: skip
+    rows, keys, refused = to_rows(EVENTS, [event], 7)
+    assert refused == [] and keys == ["e1"]
+    row = dict(zip(COLUMNS[EVENTS], rows[0], strict=True))
+    assert (row["party"], row["amount"]) == ("", None)
+    assert row["attrs"] == orjson.dumps(attrs).decode()
 
 
 def test_instants_outside_datetime_are_refused() -> None:
@@ -124,7 +184,7 @@ def test_alert_row() -> None:
         ("actor", "x" * 65, "actor is longer than 64"),
         ("case_id", "", "case_id is empty"),
         ("attrs", {"amount": True}, "attrs.amount True is not a number"),
-        ("attrs", {"budget": "-3"}, "attrs.budget '-3' is out of range"),
+        ("attrs", {"amount": "-3"}, "attrs.amount '-3' is out of range"),
     ],
 )
 def test_a_bad_event_is_refused_with_its_reason(field: str, value: object, reason: str) -> None:

@@ -14,7 +14,7 @@ from streams.storage.backends import CAP_DEDUP_TOKEN, CAP_DEDUP_WINDOW, Backend
 from streams.storage.errors import MalformedRows, StorageMisconfigured
 from streams.storage.rows import DeadLetter
 from streams.storage.writer import Writer
-from tests.storage.data import T0, alert, events, status
+from tests.storage.data import DAY, T0, alert, events, status
 
 
 def _count(backend: Backend, view: str) -> int:
@@ -85,6 +85,15 @@ def test_a_malformed_row_is_refused_clearly_and_nothing_else_lost(
     assert stored == {e.event_id for e in batch} - {"e000007", "e000011"}
     assert _count(migrated_backend, "alerts_v") == 1
     assert writer.stats.rows_rejected == 2
+    # Refused for good, yet not lost: each is a dead letter with its reason and its JSON.
+    letters = migrated_backend.query(
+        "SELECT source, reason, raw FROM deadletter FINAL ORDER BY source, reason"
+    ).rows
+    assert [(source, reason.split(":")[0]) for source, reason, _ in letters] == [
+        ("storage.events:0", "storage refused the events row"),
+        ("storage.events:0", "storage refused the events row"),
+    ]
+    assert sorted(orjson.loads(raw)["event_id"] for _, _, raw in letters) == ["e000007", "e000011"]
 
 
 def test_deadletters_keep_the_original_bytes(migrated_backend: Backend) -> None:
@@ -168,3 +177,67 @@ def test_an_unexpected_error_mid_write_leaves_the_backend_usable(
     threading.Thread(target=lambda: (_count(migrated_backend, "events_v"), done.set())).start()
     assert done.wait(30), "the backend is still held by the failed write"
     assert writer.write(events=events(3, prefix="z")) == 3
+
+
+def _stamps(backend: Backend) -> tuple[set[int], set[int], set[int]]:
+    def stamps(sql: str) -> set[int]:
+        return {int(r[0]) for r in backend.query(sql).rows}
+
+    return (
+        stamps("SELECT toUInt32(ingested_at) FROM events_v"),
+        stamps("SELECT toUInt32(detected_at) FROM alerts_v"),
+        stamps("SELECT toUInt32(received_at) FROM deadletter FINAL"),
+    )
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_restoring_rows_keeps_their_first_detection(
+    migrated_backend: Backend, merged: bool
+) -> None:
+    """After a restart the replayed window is stored again: readers still see the first times."""
+    first, later = 1_800_000_000, 1_800_003_600
+    letter = DeadLetter(b"{bad", "not JSON", first * 1_000_000, topic="supervision.fund", offset=7)
+    again = DeadLetter(b"{bad", "not JSON", later * 1_000_000, topic="supervision.fund", offset=7)
+    batch = dict(events=events(30), alerts=[alert(1), alert(2, "red")])
+    Writer(migrated_backend, wall_clock=lambda: float(first)).write(**batch, deadletters=[letter])
+    if merged:
+        for table in ("events", "alerts", "deadletter"):
+            migrated_backend.execute(f"OPTIMIZE TABLE {table} FINAL")
+    restarted = Writer(migrated_backend, wall_clock=lambda: float(later), batch_rows=7)
+    restarted.write(**batch, deadletters=[again])
+    restarted.write(events=events(2, prefix="new"))  # new rows take the new time
+    for table in ("events", "alerts", "deadletter"):
+        migrated_backend.execute(f"OPTIMIZE TABLE {table} FINAL")
+    assert _stamps(migrated_backend) == ({first, later}, {first}, {first})
+    new = migrated_backend.query(
+        "SELECT toUInt32(ingested_at) FROM events_v WHERE event_id LIKE 'new%'"
+    ).rows
+    assert {int(r[0]) for r in new} == {later}
+    assert _count(migrated_backend, "events_v") == 32
+    by_dept = migrated_backend.query(
+        "SELECT DISTINCT toUInt32(ingested_at) FROM events_by_dept FINAL WHERE event_id LIKE 'e%'"
+    ).rows
+    assert by_dept == [(first,)]
+
+
+def test_a_backfill_spanning_more_than_100_months_is_stored(migrated_backend: Backend) -> None:
+    """One insert block may touch at most 100 partitions (chdb, ClickHouse since 19.x)."""
+    months = 130
+    month_us = 31 * DAY
+    backfill = events(months, cases=months)
+    for i, event in enumerate(backfill):
+        event.occurred_at = T0 - i * month_us  # 2026-01 back to 2015
+    alerts = [alert(i, case=i, raised_at=T0 - i * month_us) for i in range(months)]
+    cases = [status(i, 1) for i in range(months)]
+    for i, case in enumerate(cases):
+        case.started_at = T0 - i * month_us
+        case.closed_at = T0 - (months - i) * month_us
+        case.terminal = True
+    writer = Writer(migrated_backend, max_wait_s=2.0, retry_initial_s=0.05)  # no endless retry
+    assert writer.write(events=backfill, alerts=alerts, case_status=cases) == 3 * months
+    assert _count(migrated_backend, "events_v") == months
+    assert _count(migrated_backend, "events_by_dept FINAL") == months
+    assert _count(migrated_backend, "alerts_v") == months
+    accepted = migrated_backend.query("SELECT sum(accepted), sum(completed) FROM dept_daily_v")
+    assert accepted.rows == [(months, months)]
+    assert writer.stats.unclassified == 0 and writer.stats.retries == 0
