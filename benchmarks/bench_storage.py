@@ -41,7 +41,8 @@ sys.path.insert(0, str(REPO))
 from streams.engine.model import Alert, Event  # noqa: E402
 from streams.storage.backends import Backend, ChdbBackend, ServerBackend  # noqa: E402
 from streams.storage.migrations import migrate  # noqa: E402
-from streams.storage.rows import ALERTS, COLUMNS, EVENTS, alert_row, event_row  # noqa: E402
+from streams.storage.rows import alert_row, event_row  # noqa: E402
+from streams.storage.tables import ALERTS, COLUMNS, EVENTS  # noqa: E402
 from streams.storage.writer import Writer  # noqa: E402
 
 T0 = 1_767_225_600_000_000

@@ -58,9 +58,6 @@ class Settings(BaseSettings):
     clickhouse_batch_rows: int = Field(
         default=5000, ge=1, description="Rows per insert batch of the storage writer."
     )
-    clickhouse_flush_interval_s: float = Field(
-        default=1.0, gt=0, description="Buffered rows are written at least this often (seconds)."
-    )
     clickhouse_retry_initial_s: float = Field(
         default=0.2,
         gt=0,

@@ -3,10 +3,15 @@
 Where things live
 -----------------
 - ``schemas/clickhouse/NNNN_*.sql``  numbered DDL migrations (the only DDL).
-- :mod:`streams.storage.backends`    a connection to either engine (``open_backend``).
+- :mod:`streams.storage.backends`    a connection to either engine (``open_backend``):
+  ``base`` (the ``Backend`` interface), ``sql`` (literals), ``server``, ``chdb``.
+- :mod:`streams.storage.policy`      which engine error is retried, misconfigured or refused.
 - :mod:`streams.storage.migrations`  ``migrate(backend)``: applies what is missing.
+- :mod:`streams.storage.tables`      table names, column order (``COLUMNS``), row labels.
 - :mod:`streams.storage.rows`        pure conversion of ``Event``/``Alert``/... to rows.
-- :mod:`streams.storage.writer`      ``Writer``: idempotent, batched, retrying writes.
+- :mod:`streams.storage.writer`      ``Writer``: idempotent, batched, retrying writes, with
+  ``partitions`` (months per insert), ``first_seen`` (first detection kept) and
+  ``refused`` (refused rows isolated and stored as dead letters).
 - :mod:`streams.storage.queries`     parameterized reads (timeline, alerts, events, performance).
 
 Tables (read them with ``FINAL`` or through the ``*_v`` views)
@@ -20,7 +25,7 @@ microseconds next to them in ``*_us`` Int64 columns.
     counterparty the action names: the attrs payee / supplier / winner / bidder /
     enterprise_id the contract declares for that action, else ''), amount
     (Nullable Decimal(18,2): the attrs amount / approved_amount / budget the
-    contract declares for that action, else NULL; ``rows.COLUMN_KEYS``; an
+    contract declares for that action, else NULL; ``tables.COLUMN_KEYS``; an
     undeclared key of the same name stays in attrs only), attrs (JSON text),
     ingested_at (when first stored: the writer keeps it when a row is stored again). Partitioned by month of occurred_at; ordered by
     (process, case_id, occurred_at_us, event_id): a case timeline is a range read.

@@ -1,7 +1,7 @@
 """Pure conversion of the product's data shapes into table rows.
 
 No I/O here: each ``*_row`` function takes one object and returns one tuple in
-the column order of ``COLUMNS[table]``, or raises :class:`RowError` naming
+the column order of ``tables.COLUMNS[table]``, or raises :class:`RowError` naming
 what is wrong. Values are plain Python: ``str``, ``int`` (DateTime columns
 take epoch seconds), ``None``, ``list[str]``, ``bytes``; a Decimal column
 takes the checked decimal text (``"1200.50"``), which is what both engines
@@ -21,91 +21,8 @@ import orjson
 
 from streams.contract import DeadLetter as DeadLetter  # the one dead-letter shape, re-exported
 from streams.engine.model import LEVELS, Alert, CaseStatus, Event
+from streams.storage.tables import ALERTS, CASE_STATUS, COLUMN_KEYS, DEADLETTER, EVENTS
 
-EVENTS = "events"
-ALERTS = "alerts"
-CASE_STATUS = "case_status"
-DEADLETTER = "deadletter"
-
-COLUMNS: dict[str, tuple[str, ...]] = {
-    EVENTS: (
-        "event_id",
-        "case_id",
-        "process",
-        "action",
-        "occurred_at",
-        "occurred_at_us",
-        "occurred_at_text",
-        "dept",
-        "actor",
-        "party",
-        "amount",
-        "attrs",
-        "ingested_at",
-    ),
-    ALERTS: (
-        "alert_id",
-        "rule",
-        "level",
-        "case_id",
-        "process",
-        "dept",
-        "raised_at",
-        "raised_at_us",
-        "evidence",
-        "message",
-        "details",
-        "config_version",
-        "detected_at",
-    ),
-    CASE_STATUS: (
-        "process",
-        "case_id",
-        "dept",
-        "started_at",
-        "deadline",
-        "terminal",
-        "terminal_action",
-        "closed_at",
-        "card_level",
-        "completed_on_time",
-        "updated_at",
-        "version",
-    ),
-    DEADLETTER: (
-        "deadletter_id",
-        "raw",
-        "reason",
-        "source",
-        "topic",
-        "kafka_partition",
-        "kafka_offset",
-        "file",
-        "line",
-        "received_at",
-    ),
-}
-
-# The attrs keys broken out into the ``party`` and ``amount`` columns, per (process, action):
-# only where the contract declares that key for that action (events.md), so its value has the
-# contract's type. Anywhere else a key of the same name is an unknown key: kept in ``attrs`` as
-# sent, never parsed (an approval ``review`` with ``"amount": "n/a"`` is a valid event).
-# tests/storage/test_rows.py checks this table against schemas/event.schema.json.
-COLUMN_KEYS: dict[str, dict[str, tuple[str | None, str | None]]] = {
-    "penalty": {"register": ("enterprise_id", None), "execute": (None, "amount")},
-    "fund_disbursement": {
-        "apply": ("payee", "amount"),
-        "approve": ("payee", "approved_amount"),
-        "disburse": ("payee", "amount"),
-    },
-    "tender": {
-        "announce": (None, "budget"),
-        "bid": ("bidder", "amount"),
-        "award": ("winner", "amount"),
-        "contract": ("supplier", "amount"),
-    },
-    "inspection": {"start": ("enterprise_id", None)},
-}
 _NO_COLUMNS: dict[str, tuple[str | None, str | None]] = {}
 
 _MAX_AMOUNT = Decimal("9999999999999999.99")  # Decimal(18, 2)
@@ -345,21 +262,13 @@ def row_key(table: str, obj: Any) -> str:
     return "?"
 
 
-KEY_LABEL = {
-    EVENTS: "event_id=",
-    ALERTS: "alert_id=",
-    CASE_STATUS: "case=",
-    DEADLETTER: "deadletter_id=",
-}
-
-
 def to_rows(
     table: str, objects: list[Any], now_s: int
 ) -> tuple[list[tuple[Any, ...]], list[str], list[tuple[str, str]]]:
     """Convert objects of one table.
 
     Returns (rows, the rows' ids, [(labelled key, reason)] of refused objects).
-    The ids identify rows for dedup tokens; ``KEY_LABEL[table] + id`` names one
+    The ids identify rows for dedup tokens; ``tables.KEY_LABEL[table] + id`` names one
     in messages.
     """
     convert: Callable[..., tuple[Any, ...]]

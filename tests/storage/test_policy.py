@@ -11,7 +11,7 @@ import orjson
 import pytest
 from clickhouse_driver import errors as ch
 
-from streams.storage.backends import ChdbBackend, ServerBackend, classify, wait_until_ready
+from streams.storage.backends import ChdbBackend, ServerBackend, wait_until_ready
 from streams.storage.errors import (
     MalformedRows,
     StorageMisconfigured,
@@ -19,7 +19,12 @@ from streams.storage.errors import (
     StorageUnavailable,
     StorageUnclassified,
 )
-from streams.storage.policy import INPUT_FAULT_CODES, MISCONFIGURED_CODES, TRANSIENT_CODES
+from streams.storage.policy import (
+    INPUT_FAULT_CODES,
+    MISCONFIGURED_CODES,
+    TRANSIENT_CODES,
+    classify,
+)
 from tests.storage.data import events
 from tests.storage.test_writer_unit import Clock, FakeBackend, _writer
 

@@ -8,10 +8,6 @@ import pytest
 from streams.engine.model import Event
 from streams.engine.validate import load_schema
 from streams.storage.rows import (
-    ALERTS,
-    COLUMN_KEYS,
-    COLUMNS,
-    EVENTS,
     DeadLetter,
     RowError,
     alert_row,
@@ -20,6 +16,7 @@ from streams.storage.rows import (
     seconds,
     to_rows,
 )
+from streams.storage.tables import ALERTS, COLUMN_KEYS, COLUMNS, EVENTS
 from tests.storage.data import T0, alert, events
 
 PARTY_KEYS = {"payee", "supplier", "winner", "bidder", "enterprise_id"}

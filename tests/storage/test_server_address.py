@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from streams.settings import Settings, clickhouse_password
-from streams.storage.backends import ServerAddress, open_backend
+from streams.storage.backends import open_backend
+from streams.storage.backends.server import ServerAddress
 from tests.fixtures_clickhouse import ClickHouseServer
 
 

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from streams.storage import queries
-from streams.storage.backends import CAP_DEDUP_TOKEN, CAP_DEDUP_WINDOW, Backend
+from streams.storage.backends import Backend
+from streams.storage.backends.base import CAP_DEDUP_TOKEN, CAP_DEDUP_WINDOW
 from streams.storage.errors import MalformedRows, StorageMisconfigured
 from streams.storage.rows import DeadLetter
 from streams.storage.writer import Writer

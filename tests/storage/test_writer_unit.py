@@ -1,4 +1,4 @@
-"""The writer's retry, back-pressure, isolation and buffering, on a fake backend."""
+"""The writer's retry, back-pressure, isolation and batching, on a fake backend."""
 
 from __future__ import annotations
 
@@ -140,31 +140,23 @@ def test_refused_rows_are_isolated_and_the_rest_written() -> None:
     assert writer.stats.rows_rejected == 1
 
 
-def test_buffer_flushes_by_size_and_by_time() -> None:
+def test_writes_in_batches_of_batch_rows() -> None:
     backend, clock = FakeBackend(), Clock()
-    writer = _writer(backend, clock, batch_rows=5, flush_interval_s=2.0)
-    assert writer.add(events=events(3)) == 0
-    assert writer.buffered == 3
-    assert writer.add(events=events(2, prefix="f")) == 5  # size reached
-    assert writer.buffered == 0
-    writer.add(events=events(1, prefix="g"))
-    clock.now += 1.0
-    assert writer.flush_if_due() == 0
-    clock.now += 1.0
-    assert writer.flush_if_due() == 1  # interval reached
+    writer = _writer(backend, clock, batch_rows=5)
+    assert writer.write(events=events(6)) == 6
     assert writer.stats.batches_written == 2
+    assert writer.stats.rows_by_table["events"] == 6
 
 
-def test_buffer_is_kept_while_storage_is_down() -> None:
+def test_a_write_given_up_stores_everything_when_called_again() -> None:
     backend, clock = FakeBackend(), Clock()
     backend.down_for = 100
     writer = _writer(backend, clock, batch_rows=100, max_wait_s=0.5)
-    writer.add(events=events(3))
     with pytest.raises(StorageUnavailable):
-        writer.flush()
-    assert writer.buffered == 3
+        writer.write(events=events(3))
+    assert "events" not in backend.rows
     backend.down_for = 0
-    assert writer.flush() == 3
+    assert writer.write(events=events(3)) == 3
 
 
 def test_a_batch_refused_whole_is_not_blamed_on_its_rows() -> None:
