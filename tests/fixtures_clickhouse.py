@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -81,6 +82,21 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _fresh_database() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def migrated_chdb(chdb_path: Path, prefix: str = "t") -> Iterator[ChdbBackend]:
+    """A fresh database on the process's chdb directory, migrated, dropped afterwards."""
+    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    backend = ChdbBackend(chdb_path, database=database)
+    try:
+        migrate(backend)
+        yield backend
+    finally:
+        try:
+            backend.execute(f"DROP DATABASE IF EXISTS `{database}`")
+        finally:
+            backend.close()
 
 
 @pytest.fixture(params=["server", "chdb"])

@@ -20,7 +20,6 @@ import socket
 import stat
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.conftest import DEPLOY, REPO
+from tests.fixtures_clickhouse import migrated_chdb
 
 CLICKHOUSE = DEPLOY / "clickhouse"
 PASSWORDS = {
@@ -399,19 +399,8 @@ def _access_statements() -> list[str]:
 
 @pytest.fixture(scope="module")
 def chdb_schema(chdb_path: Path) -> Iterator[Any]:
-    from streams.storage.backends import ChdbBackend
-    from streams.storage.migrations import migrate
-
-    database = f"access_{uuid.uuid4().hex[:10]}"
-    backend = ChdbBackend(chdb_path, database=database)
-    try:
-        migrate(backend)
+    with migrated_chdb(chdb_path, "access") as backend:
         yield backend
-    finally:
-        try:
-            backend.execute(f"DROP DATABASE IF EXISTS `{database}`")
-        finally:
-            backend.close()
 
 
 def test_access_control_sql_parses_on_current_clickhouse(chdb_schema: Any) -> None:

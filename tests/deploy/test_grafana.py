@@ -23,6 +23,7 @@ import yaml
 from streams.observability.metrics import REGISTRY
 from tests.deploy.conftest import DEPLOY, REPO, load_yaml, tool
 from tests.deploy.grafana_macros import ALL, Context, expand
+from tests.fixtures_clickhouse import migrated_chdb
 
 GRAFANA = DEPLOY / "grafana"
 DASHBOARD_FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
@@ -182,22 +183,11 @@ VALUES ('d1', '{bad', 'invalid_json', 'supervision.approval[0]@17', 'supervision
 @pytest.fixture(scope="module")
 def chdb_session(chdb_path: Path) -> Iterator[Any]:
     """A fresh database on the process's chdb directory, migrated with schemas/clickhouse, with sample rows."""
-    from streams.storage.backends import ChdbBackend
-    from streams.storage.migrations import migrate
-
     assert MIGRATIONS, "no ClickHouse migrations in schemas/clickhouse"
-    database = f"grafana_{uuid.uuid4().hex[:10]}"
-    backend = ChdbBackend(chdb_path, database=database)
-    try:
-        migrate(backend)
+    with migrated_chdb(chdb_path, "grafana") as backend:
         for statement in _statements(SAMPLE):
             backend.execute(statement)
         yield backend
-    finally:
-        try:
-            backend.execute(f"DROP DATABASE IF EXISTS `{database}`")
-        finally:
-            backend.close()
 
 
 def run(backend: Any, sql: str) -> list[dict[str, Any]]:
