@@ -1,0 +1,27 @@
+"""`make run`'s workload, as scripts/run-demo.sh generates it, with the demo configuration."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from streams.engine.config import RULES, load_config
+from streams.replay import replay
+from streams.workload import GenerateConfig, generate_events
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = (ROOT / "scripts" / "run-demo.sh").read_text(encoding="utf-8")
+
+
+def test_the_demo_raises_every_rule_with_the_demo_configuration() -> None:
+    cases = int(re.search(r"DEMO_CASES:-(\d+)", DEMO).group(1))  # type: ignore[union-attr]
+    seed = int(re.search(r"generate --cases \"\$CASES\" --seed (\d+)", DEMO).group(1))  # type: ignore[union-attr]
+    assert "supervision.demo.toml" in DEMO
+    config = load_config(ROOT / "deploy" / "config" / "supervision.demo.toml")
+    lines = [orjson.dumps(e) for e in generate_events(GenerateConfig(cases=cases, seed=seed))]
+    raised: Counter[str] = Counter()
+    replay(lines, config, lambda a: raised.update([a.rule]), lambda r: None)
+    assert set(RULES) - set(raised) == set(), raised
