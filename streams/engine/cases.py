@@ -11,7 +11,8 @@ service can keep them in a changelog-backed table.
 A case whose timed decisions need a year the calendar does not cover is
 **pending** (rules.md §1.5): it keeps a copy of its clocks from that moment and
 logs its clock events from then on; those decisions wait (nothing is guessed),
-everything else goes on. An engine whose calendar covers the year makes them when
+everything else goes on: its monthly reports, and its last day's cards and risk check
+when only the red card's working days are missing (``pending["red"]``). An engine whose calendar covers the year makes them when
 it loads the state (``load``), and the next ``advance`` raises the alerts already
 due with their true ``raised_at``: as replay with that calendar would.
 """
@@ -355,8 +356,7 @@ class CaseEngine(DueHandler):
             state.steps = None
             state.clock_evidence = None
             if state.facts is not None:
-                program = state.facts.get("program")
-                state.facts = {"program": program} if program is not None else None
+                _end_facts(state, state.pending is not None)
             self._touch(key, state, event.occurred_at, status=True)
         elif fresh:
             self._touch(key, state, event.occurred_at, status=True)
@@ -381,8 +381,8 @@ class CaseEngine(DueHandler):
             waits: list[str] = []
             if pending["clock"]:
                 waits.append("case clock")
-                if any(record[1] == "extend" for record in pending["log"]):
-                    waits.append("LATE_EXTENSION")
+                if not pending.get("red") and any(r[1] == "extend" for r in pending["log"]):
+                    waits.append("LATE_EXTENSION")  # its deadline waits (else decided live)
             for index in pending["steps"]:
                 clock = template.step_clocks[index]
                 waits.append(f"step clock {clock.after} → {clock.action}")
@@ -421,10 +421,15 @@ class CaseEngine(DueHandler):
         kind: int,
         *,
         clock: bool = False,
+        red: bool = False,
         steps: tuple[int, ...] = (),
     ) -> None:
         """A decision of ``state`` needs ``year``: it waits. The first time, the case keeps a
-        copy of its clocks (before ``event``, which is logged, or now) to decide from later."""
+        copy of its clocks (before ``event``, which is logged, or now) to decide from later.
+
+        ``clock``: its last day is unknown (the case clock waits); ``red``: only its red
+        card's instant is (``pending["red"]``: ``last`` is known and moves no more).
+        """
         pending = state.pending
         if pending is None:
             pending = {
@@ -440,9 +445,13 @@ class CaseEngine(DueHandler):
             pending["years"].append(year)
             pending["years"].sort()
             self._pending_years[year] = self._pending_years.get(year, 0) + 1
-        if clock and not pending["clock"]:
+        if clock and (not pending["clock"] or pending.get("red")):
             pending["clock"] = True
+            pending.pop("red", None)
             state.last = None  # unknown until decided: no OVERDUE, no deadline shown
+        elif red and not pending["clock"]:
+            pending["clock"] = True
+            pending["red"] = True
         for index in steps:
             if index not in pending["steps"]:
                 pending["steps"].append(index)
@@ -454,9 +463,13 @@ class CaseEngine(DueHandler):
             self._pend(state, year, event, LOG_CLOCK_DONE, steps=(index,))
 
     def _due_pending(self, state: CaseState, year: int) -> Due | None:
-        """``clock.due`` needed ``year`` (the red card's instant): the case clock waits."""
-        self._pend(state, year, None, LOG_EVENT, clock=True)
-        return self.clock.due(state)  # its step clocks go on
+        """``clock.due`` needed ``year``: only the red card's instant does. D has passed, so
+        ``last`` moves no more: the red card waits, the rest (its step clocks, monthly
+        reports, the risk check at D) goes on."""
+        pending = state.pending
+        if pending is None or not pending["clock"]:
+            self._pend(state, year, None, LOG_EVENT, red=True)
+        return self.clock.due(state, red=False)
 
     def _pending_event(
         self,
@@ -473,10 +486,10 @@ class CaseEngine(DueHandler):
         if plan.timers:
             pending["log"].append(_log_record(event, LOG_EVENT))
         if plan.clock_action:
-            if pending["clock"]:
+            if pending["clock"] and not pending.get("red"):
                 if state.started_at is not None:
                     self.clock.track_pause(state, event)
-            elif state.last is not None:
+            elif state.last is not None:  # known: only a red card may wait (after D)
                 try:
                     if self.clock.on_event(state, event, alerts):
                         self._touch(state.key, state, event.occurred_at, status=True)
@@ -502,6 +515,11 @@ class CaseEngine(DueHandler):
         case_id = state.key[len(state.process) + 1 :]
         sim = CaseState(state.process, state.dept, state.key)
         sim.restore_checkpoint(pending["base"])
+        live = state.facts
+        # A start that waited ran its monthly reports live (``clock.start``), unless it was
+        # stored before it did so (no ``started_at``): then the copy decides them.
+        reports = state.started_at is None
+        _seed_facts(sim, live, reports)
         alerts: list[Alert] = []
         try:
             for at, action, event_id, dept, attrs, kind in pending["log"]:
@@ -509,6 +527,7 @@ class CaseEngine(DueHandler):
                 event = Event(event_id, case_id, state.process, action, at, dept, None, attrs)
                 if kind == LOG_START:
                     clock.start(sim, template, event)
+                    _seed_facts(sim, live, reports)
                 elif kind == LOG_EVENT and action in CLOCK_ACTIONS and sim.last is not None:
                     late: list[Alert] = []
                     clock.on_event(sim, event, late)
@@ -552,6 +571,12 @@ class CaseEngine(DueHandler):
         state.steps = steps or None
         if sim.terminal:
             state.deadline_at_close = sim.deadline_at_close
+        if state.terminal:
+            if state.facts is not None:
+                _end_facts(state, False)
+        elif sim.facts is not None and "report" in sim.facts:
+            # Stored before a waiting start ran its monthly reports live: they run from here.
+            state.known()["report"] = sim.facts["report"]
         self._forget_pending(state)
         state.pending = None
         self._touch(state.key, state, 0, status=True)
@@ -576,9 +601,8 @@ class CaseEngine(DueHandler):
                 known = bool(state.fired & LEVEL_BITS[due[2]])
             elif kind == "step":
                 known = bool(state.raised & (1 << (STEP_SHIFT + due[2][0])))
-            elif kind == "report":  # calendar months: decided live unless the live case lags
-                report = state.facts.get("report") if state.facts is not None else None
-                known = report is not None and report[0] > due[2]
+            elif kind == "report":  # decided live, unless stored before they ran live
+                known = False
             else:  # "risk"
                 known = bool(state.raised & RISK_BIT)
             if not known:
@@ -607,6 +631,32 @@ def _log_record(event: Event | None, kind: int) -> list[Any]:
     if kind != LOG_START:  # the start keeps its attributes: they choose the time limit
         attrs = {k: attrs[k] for k in ("extension_days", "approver") if k in attrs}
     return [event.occurred_at, event.action, event.event_id, event.dept, attrs, kind]
+
+
+def _seed_facts(sim: CaseState, live: dict[str, Any] | None, reports: bool) -> None:
+    """Give the copy of a pending case what its logged events do not say: the live case's
+    extension notice and first early report. Its monthly reports need no working day and
+    are decided live: the copy leaves them out unless ``reports`` (rules.md §1.5, §3.6)."""
+    if live is not None:
+        for name in ("notice_days", "risk_at"):
+            if name in live:
+                sim.known()[name] = live[name]
+    if not reports and sim.facts is not None:
+        sim.facts.pop("report", None)
+
+
+def _end_facts(state: CaseState, pending: bool) -> None:
+    """An ended case raises nothing more: keep only the facts that later facts need (and,
+    while ``pending``, what its pending decisions need: ``_seed_facts``)."""
+    facts = state.facts
+    assert facts is not None
+    program = facts.get("program")
+    kept = {"program": program} if program is not None else {}
+    if pending:
+        for name in ("notice_days", "risk_at"):
+            if name in facts:
+                kept[name] = facts[name]
+    state.facts = kept or None
 
 
 def _alert_order(alert: Alert) -> tuple[int, str, str]:

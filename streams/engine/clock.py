@@ -32,6 +32,8 @@ CLOCK_ACTIONS = frozenset(
     {"suspend", "resume", "supplement_request", "supplement_received", "extend"}
 )
 _CARD_RANK = {"": 0, NOTICE: 1, YELLOW: 2, RED: 3}
+_LEVELS = (NOTICE, YELLOW, RED)
+_LEVELS_BEFORE_RED = (NOTICE, YELLOW)
 
 # What ``due`` found: (instant, kind, detail); kind "overdue" (detail: the level), "step"
 # (detail: the step clock entry of CaseState.steps), "report" (detail: the month index) or
@@ -61,18 +63,19 @@ class CaseClock:
         """Start the clock at the case's start action: last = wd_after(date(t0), N), or the
         date itself for a clock by date (rules.md §2; only its instants after t0 count)."""
         now = event.occurred_at
+        last: int | None = None
+        days: int | None = None
         if template.by_date is not None:
             last = template.limit_date(event.attrs)
             if last is None:
                 return
-            state.last = last
-            state.not_before = now
         else:
             days = template.limit_days(event.attrs)
             if days is None:
                 return
-            state.limit_days = days
-            state.last = self.calendar.wd_after(self.local.date_of(now), days)
+        # What needs no working day first: a last day in a year without calendar data
+        # (``wd_after`` raises) leaves the case started, its monthly reports running
+        # (rules.md §1.5: only the decisions that need that year wait).
         state.started_at = now
         state.clock_evidence = [event.event_id]
         if template.notice:
@@ -85,6 +88,12 @@ class CaseClock:
             state.known()["report"] = [month, self._report_instant(template, month)]
         if template.risk_action is not None:
             state.known()["risk_at"] = None
+        if last is not None:
+            state.last = last
+            state.not_before = now
+        elif days is not None:
+            state.limit_days = days
+            state.last = self.calendar.wd_after(self.local.date_of(now), days)
 
     def _report_instant(self, template: Template, month: int) -> int:
         """The due instant of month ``month``'s report (rules.md §3.6 REPORT_MISSING)."""
@@ -137,15 +146,14 @@ class CaseClock:
                 return moved
         elif action == "extend":
             deadline = self.deadline(state)
-            notice = state.facts.get("notice_days", 0) if state.facts is not None else 0
-            notice_by = (
-                self.local.end_of(self.calendar.wd_before(state.last, notice)) if notice else 0
-            )
-            if now >= deadline:  # late whatever the notice period: said as before
+            if now >= deadline:  # late whatever the notice period (needs no working day)
                 core.late_extension(self.ctx, state, event, deadline, 0, 0, alerts)
                 return False
-            if notice and now >= notice_by:  # late, but before D: it still moves the deadline
-                core.late_extension(self.ctx, state, event, deadline, notice, notice_by, alerts)
+            notice = state.facts.get("notice_days", 0) if state.facts is not None else 0
+            if notice:  # late, but before D: it still moves the deadline
+                notice_by = self.local.end_of(self.calendar.wd_before(state.last, notice))
+                if now >= notice_by:
+                    core.late_extension(self.ctx, state, event, deadline, notice, notice_by, alerts)
             days = event.attrs.get("extension_days")
             if isinstance(days, int):
                 state.last = self.calendar.wd_after(state.last, days)
@@ -219,13 +227,19 @@ class CaseClock:
             return self.local.end_of(state.last)
         return self.local.end_of(self.calendar.wd_after(state.last, self.red_after_working_days))
 
-    def due(self, state: CaseState) -> Due | None:
-        """The earliest timed alert this case can still raise."""
+    def due(self, state: CaseState, red: bool = True) -> Due | None:
+        """The earliest timed alert this case can still raise.
+
+        Only the red card's instant (``wd_after(last, K)``) needs a working day: for a
+        year without calendar data it raises ``CalendarYearMissing``; ``red=False`` (the
+        case waits for that year) leaves the red card out and says the rest. When the red
+        card is asked for, D has passed, so ``last`` moves no more (rules.md §1.1).
+        """
         if state.terminal or state.paused_since is not None:
             return None
         best: Due | None = None
         if state.last is not None and "OVERDUE" in self.enabled:
-            for level in (NOTICE, YELLOW, RED):
+            for level in _LEVELS if red else _LEVELS_BEFORE_RED:
                 if state.fired & LEVEL_BITS[level]:
                     continue
                 instant = self._level_instant(state, level)

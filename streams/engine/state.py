@@ -154,8 +154,9 @@ class CaseState:
         self.updated_at = 0
         self.deadline_at_close: int | None = None
         # Set while timed decisions wait for a calendar year (rules.md §1.5): {"years": [year],
-        # "clock": the case clock waits, "steps": [step clock index], "base": CLOCK_FIELDS
-        # values, "log": [[occurred_at, action, event_id, dept, attrs, kind]]}.
+        # "clock": the case clock waits, "red": (when set) only its red card does, its last
+        # day known, "steps": [step clock index], "base": CLOCK_FIELDS values,
+        # "log": [[occurred_at, action, event_id, dept, attrs, kind]]}.
         self.pending: dict[str, Any] | None = None
 
     def seen_event(self, digest: bytes) -> bool:

@@ -400,3 +400,170 @@ def test_random_cases_restarted_with_the_year_equal_replay_with_it(
         restart = datetime(2026, 12, 1) + timedelta(minutes=rng.randrange(60 * 24 * 60))
         alerts, _ = live_then_restart(events, restart.strftime("%Y-%m-%dT%H:%M:%S"), before, after)
         assert comparable(alerts) == full, restart
+
+
+# The seeds' own systems (rules.md §3.6) across the gap: monthly reports and the risk check
+# need no working day and go on; the cards and extension notices that need 2027 wait.
+SEEDS_EVENTS: list[dict[str, Any]] = [
+    # A key task due 2026-12-29: notice, yellow and RISK_NOT_REPORTED in 2026; its red card
+    # (3 working days after 12-29) needs 2027. November's report is missing.
+    ev("KT1", "KT", "key_task", "assign", "2026-10-12T10:00:00", "FGW", due_date="2026-12-29"),
+    ev("KT2", "KT", "key_task", "progress", "2026-12-03T10:00:00", "FGW"),
+    # A proposal of 60 working days from 2026-11-02 (last day in 2027); no report in December.
+    ev("PR1", "PR", "proposal", "assign", "2026-11-02T10:00:00", "JYJ", time_limit_days=60),
+    ev("PR2", "PR", "proposal", "progress", "2026-11-20T10:00:00", "JYJ"),
+    ev("PR3", "PR", "proposal", "progress", "2027-01-15T10:00:00", "JYJ"),
+    # A meeting item whose last day is in 2027, extended 2 working days ahead: late (notice 3).
+    ev("MI1", "MI", "meeting_item", "assign", "2026-12-14T10:00:00", "ZJJ", time_limit_days=20),
+    ev(
+        "MI2",
+        "MI",
+        "meeting_item",
+        "extend",
+        "2027-01-08T10:00:00",
+        "ZJJ",
+        extension_days=5,
+        approver="L9",
+    ),
+]
+
+
+def test_the_seeds_systems_without_the_year() -> None:
+    rules = sorted(a[:3] for a in brief(run(SEEDS_EVENTS, as_of=AS_OF)))
+    assert ("REPORT_MISSING", "yellow", "KT") in rules  # November: no progress
+    assert ("REPORT_MISSING", "yellow", "PR") in rules  # December: no progress
+    assert ("RISK_NOT_REPORTED", "red", "KT") in rules
+    assert ("OVERDUE", "red", "KT") not in rules  # needs 2027
+    assert not [r for r in rules if r[2] == "MI"]  # its last day, so its notice, is in 2027
+
+
+@pytest.mark.parametrize(
+    "restart_at",
+    ["2026-12-20T00:00:00", "2027-01-05T00:00:00", "2027-01-20T00:00:00", "2027-02-28T00:00:00"],
+)
+def test_the_seeds_systems_restarted_with_the_year_equal_replay_with_it(
+    with_2027: SupervisionConfig, restart_at: str
+) -> None:
+    alerts, engine = live_then_restart(SEEDS_EVENTS, restart_at, DEFAULT, with_2027)
+    replayed = run(SEEDS_EVENTS, as_of=AS_OF, config=with_2027)
+    assert comparable(alerts) == comparable(replayed)
+    assert {"LATE_EXTENSION", "REPORT_MISSING", "RISK_NOT_REPORTED"} <= {
+        a["rule"] for a in replayed
+    }
+    assert engine.pending_calendar() == {}
+
+
+def test_the_seeds_systems_guess_nothing(with_2027: SupervisionConfig) -> None:
+    without = comparable(run(SEEDS_EVENTS, as_of=AS_OF))
+    full = comparable(run(SEEDS_EVENTS, as_of=AS_OF, config=with_2027))
+    assert set(without) < set(full)
+
+
+# A key task extended into 2027 in time: its D (so its risk check) waits for the year; a
+# meeting item whose red card waits is extended after D: LATE_EXTENSION needs no 2027.
+SEEDS_MORE: list[dict[str, Any]] = [
+    ev("KX1", "KX", "key_task", "assign", "2026-11-02T10:00:00", "FGW", due_date="2026-12-28"),
+    ev(
+        "KX2",
+        "KX",
+        "key_task",
+        "extend",
+        "2026-12-10T10:00:00",
+        "FGW",
+        extension_days=10,
+        approver="L1",
+    ),
+    ev("KY1", "KY", "key_task", "assign", "2026-11-02T10:00:00", "FGW", due_date="2026-12-28"),
+    ev("KY2", "KY", "key_task", "risk_report", "2026-12-01T10:00:00", "FGW"),
+    ev(
+        "KY3",
+        "KY",
+        "key_task",
+        "extend",
+        "2026-12-10T10:00:00",
+        "FGW",
+        extension_days=10,
+        approver="L1",
+    ),
+    ev("MX1", "MX", "meeting_item", "assign", "2026-12-14T10:00:00", "ZJJ", time_limit_days=12),
+    ev(
+        "MX2",
+        "MX",
+        "meeting_item",
+        "extend",
+        "2027-01-04T10:00:00",
+        "ZJJ",
+        extension_days=2,
+        approver="L2",
+    ),
+]
+
+
+def test_without_the_year_what_needs_no_working_day_goes_on(
+    with_2027: SupervisionConfig,
+) -> None:
+    alerts = brief(run(SEEDS_MORE, as_of=AS_OF))
+    assert not [a for a in alerts if a[0] in ("RISK_NOT_REPORTED", "OVERDUE") and a[2] < "M"]
+    assert ("LATE_EXTENSION", "yellow", "MX", "2027-01-04T10:00:00") in alerts  # after D
+    assert ("OVERDUE", "red", "MX") not in [a[:3] for a in alerts]
+    full = brief(run(SEEDS_MORE, as_of=AS_OF, config=with_2027))
+    risk = [a[2] for a in full if a[0] == "RISK_NOT_REPORTED"]
+    assert risk == ["KX"]  # KY reported in time
+    assert set(comparable(run(SEEDS_MORE, as_of=AS_OF))) < set(
+        comparable(run(SEEDS_MORE, as_of=AS_OF, config=with_2027))
+    )
+
+
+@pytest.mark.parametrize(
+    "restart_at",
+    ["2026-12-20T00:00:00", "2027-01-04T12:00:00", "2027-01-20T00:00:00", "2027-02-28T00:00:00"],
+)
+def test_the_seeds_systems_more_restarted_with_the_year_equal_replay_with_it(
+    with_2027: SupervisionConfig, restart_at: str
+) -> None:
+    alerts, engine = live_then_restart(SEEDS_MORE, restart_at, DEFAULT, with_2027)
+    assert comparable(alerts) == comparable(run(SEEDS_MORE, as_of=AS_OF, config=with_2027))
+    assert engine.pending_calendar() == {}
+
+
+def _random_seed_case(rng: random.Random, i: int) -> list[dict[str, Any]]:
+    """A key task, proposal or meeting item around the new year."""
+    start = datetime(2026, 10, 20, 8)
+    times = sorted(
+        (start + timedelta(minutes=rng.randrange(110 * 24 * 60))).strftime("%Y-%m-%dT%H:%M:%S")
+        for _ in range(6)
+    )
+    case = f"S{i}"
+    process = rng.choice(["key_task", "proposal", "meeting_item"])
+    extend = ("extend", {"extension_days": rng.choice([2, 5, 10]), "approver": "L"})
+    if process == "key_task":
+        due = datetime(2026, 11, 15) + timedelta(days=rng.randrange(80))
+        first: tuple[str, dict[str, Any]] = ("assign", {"due_date": due.strftime("%Y-%m-%d")})
+        more = [("progress", {}), ("progress", {}), ("risk_report", {}), extend, ("complete", {})]
+    elif process == "proposal":
+        first = ("assign", {"time_limit_days": rng.choice([10, 30, 60])})
+        more = [("progress", {}), ("progress", {}), ("reply", {}), ("complete", {})]
+    else:
+        first = ("assign", {"time_limit_days": rng.choice([5, 12, 20])})
+        more = [extend, extend, ("complete", {})]
+    plan = [first] + [rng.choice(more) for _ in times[1:]]
+    return [
+        ev(f"{case}-{n}", case, process, action, at, **attrs)
+        for n, ((action, attrs), at) in enumerate(zip(plan, times, strict=True))
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_seed_cases_restarted_with_the_year_equal_replay_with_it(
+    with_2027: SupervisionConfig, seed: int
+) -> None:
+    rng = random.Random(seed)
+    events = [e for i in range(8) for e in _random_seed_case(rng, i)]
+    full = comparable(run(events, as_of=AS_OF, config=with_2027))
+    assert set(comparable(run(events, as_of=AS_OF))) <= set(full)
+    for _ in range(3):
+        restart = datetime(2026, 11, 1) + timedelta(minutes=rng.randrange(110 * 24 * 60))
+        at = restart.strftime("%Y-%m-%dT%H:%M:%S")
+        alerts, engine = live_then_restart(events, at, DEFAULT, with_2027)
+        assert comparable(alerts) == full, at
+        assert engine.pending_calendar() == {}
