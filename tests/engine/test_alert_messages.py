@@ -17,7 +17,7 @@ from streams.engine.alerts import (
     plain,
 )
 from streams.privacy import mask_text
-from tests.observability.test_privacy_prechecks import _PIECES
+from tests.test_privacy_prechecks import _PIECES
 
 # What a maskable form may start or end with next to a value: letters, digits (any script's
 # decimal digits, as \d matches them), and the punctuation the forms contain.
