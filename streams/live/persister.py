@@ -10,7 +10,8 @@ the tick pace themselves on it). Per step:
 1. events, alerts, case status and dead letters are stored (ClickHouse),
    retried with back-off until they are (the agents stop reading meanwhile:
    back-pressure; nothing is committed);
-2. alerts, dead letters and cross-case facts are produced to Kafka and awaited;
+2. alerts, dead letters, cross-case facts and re-routed events (keyed by their
+   ``case_id``, to their case's partition) are produced to Kafka and awaited;
 3. the changed engine states, then each partition's next offset, are produced
    to the table changelogs and awaited; a tick's horizons after them;
 4. only then are the step's offsets committed.
@@ -162,7 +163,7 @@ class Persister:
             await retry_forever(
                 "store rows", lambda: self.store_rows(out, letters), initial_s, max_s, self._failed
             )
-        if out.alerts or out.dead_letters or out.facts:
+        if out.alerts or out.dead_letters or out.facts or out.reroutes:
             await retry_forever(
                 "publish alerts/facts/dead letters", lambda: self.publish(out), initial_s, max_s
             )
@@ -178,6 +179,8 @@ class Persister:
                 self.on_alerts(out.alerts)
         for d in out.dead_letters:
             metrics.record_deadletter(d.topic, d.kind)
+        for r in out.reroutes:
+            metrics.record_rerouted(r.topic)
 
     async def store_rows(self, out: Output, letters: list[DeadLetter]) -> None:
         """One write of the step's rows on the writer's thread (the event loop keeps serving
@@ -222,6 +225,8 @@ class Persister:
                 # keyless dead letters all go to partition 0 (the key decides otherwise)
                 [(None if d.key else 0, d.key, d.raw, d.headers()) for d in out.dead_letters],
             )
+        for r in out.reroutes:  # the partition the processor expects (see ``partition_for``)
+            futures += await publisher.send(r.topic, [(r.partition, r.key, r.value, r.headers())])
         if out.facts:
             futures += await publisher.send(
                 topics.facts,
