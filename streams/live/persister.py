@@ -41,7 +41,7 @@ from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.processor import Message, Output, StateWrite
-from streams.live.publish import BatchPublisher
+from streams.live.publish import BatchPublisher, Record
 from streams.live.sink import RowStore
 from streams.live.state import StateTable
 from streams.live.topics import Topics
@@ -225,8 +225,12 @@ class Persister:
                 # keyless dead letters all go to partition 0 (the key decides otherwise)
                 [(None if d.key else 0, d.key, d.raw, d.headers()) for d in out.dead_letters],
             )
-        for r in out.reroutes:  # the partition the processor expects (see ``partition_for``)
-            futures += await publisher.send(r.topic, [(r.partition, r.key, r.value, r.headers())])
+        if out.reroutes:  # to the partition the processor chose (``partition_for`` of case_id)
+            by_topic: dict[str, list[Record]] = {}
+            for r in out.reroutes:
+                by_topic.setdefault(r.topic, []).append((r.partition, r.key, r.value, r.headers()))
+            for topic, records in by_topic.items():
+                futures += await publisher.send(topic, records)
         if out.facts:
             futures += await publisher.send(
                 topics.facts,
