@@ -47,11 +47,24 @@ def topics_by_process(by_suffix: dict[str, str]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- dead letters
 
-REJECTION_KINDS: Final[tuple[str, ...]] = ("not_json", "not_object", "contract", "wrong_topic")
-"""Why a message was rejected, as metrics label it: the validator's three kinds, then an
-event valid in itself but published on another process's topic (an upstream routing error)."""
+REJECTION_KINDS: Final[tuple[str, ...]] = (
+    "not_json",
+    "not_object",
+    "contract",
+    "wrong_topic",
+    "empty_value",
+    "oversized",
+    "conflicting_duplicate",
+)
+"""Why a message was rejected, as metrics label it: the validator's three kinds; an event
+valid in itself but published on another process's topic (an upstream routing error); a
+message with no value (a tombstone); a message over the contract's size limit (dead-lettered
+by reference); an ``event_id`` seen before with other content (rules.md §1.3: the first wins)."""
 
 WRONG_TOPIC: Final = "wrong_topic"
+EMPTY_VALUE: Final = "empty_value"
+OVERSIZED: Final = "oversized"
+CONFLICTING_DUPLICATE: Final = "conflicting_duplicate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +75,8 @@ class DeadLetter:
     (``raw`` as the value, ``key`` as the key, the rest in ``headers()``) and stores it
     (``streams.storage``); file inputs fill ``file``/``line`` instead of the Kafka position.
     ``received_at`` is epoch microseconds (stamped when stored); ``kind`` is one of
-    ``REJECTION_KINDS``.
+    ``REJECTION_KINDS``. An oversized record is kept by reference: ``raw`` is its first bytes,
+    ``original_size`` and ``original_sha256`` say what the whole was (the position names it).
     """
 
     raw: bytes
@@ -75,6 +89,10 @@ class DeadLetter:
     line: int = 0
     key: bytes | None = None
     kind: str = "contract"
+    # Set when ``raw`` is only a prefix of the record (``OVERSIZED``: a dead letter by
+    # reference): the record's size in bytes and the SHA-256 of its value, hex.
+    original_size: int = -1
+    original_sha256: str = ""
 
     @property
     def source(self) -> str:
@@ -98,4 +116,11 @@ class DeadLetter:
             ("source_topic", self.topic.encode("utf-8")),
             ("source_partition", str(self.partition).encode("ascii")),
             ("source_offset", str(self.offset).encode("ascii")),
-        ]
+        ] + (
+            [
+                ("original_size", str(self.original_size).encode("ascii")),
+                ("original_sha256", self.original_sha256.encode("ascii")),
+            ]
+            if self.original_size >= 0
+            else []
+        )

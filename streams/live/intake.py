@@ -36,9 +36,10 @@ class Buffer:
         """Buffer a Faust message; returns how many are buffered now."""
         if not self.messages:
             self.since = time.monotonic()
-        self.messages.append(
-            Message(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.tp)
-        )
+        value = msg.value
+        if value is None:  # a tombstone: no value (dead-lettered as ``empty_value``)
+            value = b""
+        self.messages.append(Message(msg.topic, msg.partition, msg.offset, msg.key, value, msg.tp))
         return len(self.messages)
 
     def take(self, keep: set[TP]) -> list[Message]:

@@ -10,7 +10,8 @@ the tick pace themselves on it). Per step:
 1. events, alerts, case status and dead letters are stored (ClickHouse),
    retried with back-off until they are (the agents stop reading meanwhile:
    back-pressure; nothing is committed);
-2. alerts, dead letters and cross-case facts are produced to Kafka and awaited;
+2. alerts, dead letters, cross-case facts and re-routed events (keyed by their
+   ``case_id``, to their case's partition) are produced to Kafka and awaited;
 3. the changed engine states, then each partition's next offset, are produced
    to the table changelogs and awaited; a tick's horizons after them;
 4. only then are the step's offsets committed.
@@ -40,7 +41,7 @@ from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.processor import Message, Output, StateWrite
-from streams.live.publish import BatchPublisher
+from streams.live.publish import BatchPublisher, Record
 from streams.live.sink import RowStore
 from streams.live.state import StateTable
 from streams.live.topics import Topics
@@ -162,7 +163,7 @@ class Persister:
             await retry_forever(
                 "store rows", lambda: self.store_rows(out, letters), initial_s, max_s, self._failed
             )
-        if out.alerts or out.dead_letters or out.facts:
+        if out.alerts or out.dead_letters or out.facts or out.reroutes:
             await retry_forever(
                 "publish alerts/facts/dead letters", lambda: self.publish(out), initial_s, max_s
             )
@@ -178,6 +179,8 @@ class Persister:
                 self.on_alerts(out.alerts)
         for d in out.dead_letters:
             metrics.record_deadletter(d.topic, d.kind)
+        for r in out.reroutes:
+            metrics.record_rerouted(r.topic)
 
     async def store_rows(self, out: Output, letters: list[DeadLetter]) -> None:
         """One write of the step's rows on the writer's thread (the event loop keeps serving
@@ -222,6 +225,12 @@ class Persister:
                 # keyless dead letters all go to partition 0 (the key decides otherwise)
                 [(None if d.key else 0, d.key, d.raw, d.headers()) for d in out.dead_letters],
             )
+        if out.reroutes:  # to the partition the processor chose (``partition_for`` of case_id)
+            by_topic: dict[str, list[Record]] = {}
+            for r in out.reroutes:
+                by_topic.setdefault(r.topic, []).append((r.partition, r.key, r.value, r.headers()))
+            for topic, records in by_topic.items():
+                futures += await publisher.send(topic, records)
         if out.facts:
             futures += await publisher.send(
                 topics.facts,

@@ -6,19 +6,35 @@ index). ``FactPartition`` owns the cross half for one facts partition, behind a
 ``FactGate``. ``Pipeline`` validates, routes and collects; the Faust agents in
 ``app`` only feed it and persist what it returns. Everything here is
 synchronous and deterministic, and is unit-tested without a broker.
+
+Per message, in order (events.md § Transport, rules.md §1.3):
+
+- no value (a tombstone), over the size limit, not an event, or on another
+  process's topic: dead-lettered (``deadletter``);
+- keyed other than by its ``case_id`` and read on a partition that is not its
+  case's: not evaluated here, but re-published with key = ``case_id`` to its
+  case's partition (``Output.reroutes``; the copy is evaluated there);
+- an ``event_id`` seen before: ignored (the first wins); dead-lettered too as
+  ``conflicting_duplicate`` when its content differs from the first's;
+- otherwise evaluated with its case and stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.contract import WRONG_TOPIC, DeadLetter
+import orjson
+
+from streams.contract import CONFLICTING_DUPLICATE, WRONG_TOPIC, DeadLetter
 from streams.engine import CaseEngine, CrossEngine, EventValidator, Fact, InvalidEvent
 from streams.engine.model import Alert, CaseStatus, Event
-from streams.live.deadletter import RejectionLimit
+from streams.engine.state import event_hash
+from streams.live.deadletter import RejectionLimit, dead_letter, oversized
 from streams.live.horizon import FactGate, PendingFact, SourceClock, fact_order_key
+from streams.live.publish import partition_for
 from streams.live.state import (
     NO_OFFSET,
     expired_key,
@@ -29,9 +45,20 @@ from streams.live.state import (
 )
 from streams.live.topics import Topics
 
-__all__ = ["WRONG_TOPIC", "CasePartition", "FactPartition", "Message", "Output", "Pipeline"]
+__all__ = [
+    "WRONG_TOPIC",
+    "CasePartition",
+    "FactPartition",
+    "Message",
+    "Output",
+    "Pipeline",
+    "Reroute",
+]
 
 DAY_US = 86_400_000_000
+# Event ids and content digests a source partition remembers (two generations of this many):
+# how far back a repeat with other content is recognised as such (see ``ContentWindow``).
+CONTENT_WINDOW = 20_000
 
 # A table write: (changelog partition, table key, value or None, owner). The owner is the
 # CasePartition / FactPartition that produced it (writes of a revoked owner are dropped).
@@ -50,8 +77,23 @@ class Message:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes  # b"": no value (a tombstone: ``intake`` reads None as b"")
     tp: Any = None
+
+
+@dataclass(slots=True)
+class Reroute:
+    """An event read on a partition that is not its case's: published again, keyed by its
+    ``case_id``, to ``partition`` of the same topic (where its case is evaluated)."""
+
+    topic: str
+    partition: int
+    key: bytes
+    value: bytes
+    origin: str  # topic/partition@offset it was read at
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [("rerouted_from", self.origin.encode("utf-8"))]
 
 
 @dataclass(slots=True)
@@ -71,6 +113,7 @@ class Output:
     case_updates: list[CaseStatus] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    reroutes: list[Reroute] = field(default_factory=list)
     case_states: list[StateWrite] = field(default_factory=list)
     cross_states: list[StateWrite] = field(default_factory=list)
     duplicates: int = 0  # replayed events already in the state
@@ -85,9 +128,45 @@ class Output:
             or self.case_updates
             or self.facts
             or self.dead_letters
+            or self.reroutes
             or self.case_states
             or self.cross_states
         )
+
+
+def content_digest(event: Event) -> int:
+    """What an event says, whatever its JSON's key order or spacing (8 bytes)."""
+    canonical = orjson.dumps(event.to_dict(), option=orjson.OPT_SORT_KEYS)
+    return int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), "big")
+
+
+class ContentWindow:
+    """The content digest of each event id a partition applied recently (rules.md §1.3).
+
+    The engine remembers each case's event ids, not what they said; this remembers the
+    last ``CONTENT_WINDOW`` to ``2 * CONTENT_WINDOW`` event ids of the partition with a
+    digest of their content, in memory only: a repeat with other content is told from an
+    identical one when its first is in the window (since the worker took the partition).
+    Beyond it a repeat of the same case is still ignored (the engine's ids), only not
+    dead-lettered; one in another case of the partition is then evaluated with that case.
+    """
+
+    __slots__ = ("capacity", "current", "previous")
+
+    def __init__(self, capacity: int = CONTENT_WINDOW) -> None:
+        self.capacity = capacity
+        self.current: dict[int, int] = {}
+        self.previous: dict[int, int] = {}
+
+    def get(self, event_id: str) -> int | None:
+        key = int.from_bytes(event_hash(event_id), "big")
+        found = self.current.get(key)
+        return self.previous.get(key) if found is None else found
+
+    def add(self, event_id: str, digest: int) -> None:
+        if len(self.current) >= self.capacity:
+            self.previous, self.current = self.current, {}
+        self.current[int.from_bytes(event_hash(event_id), "big")] = digest
 
 
 class CasePartition:
@@ -100,6 +179,7 @@ class CasePartition:
         self.clock = SourceClock(lateness_us)
         self.applied: dict[str, int] = {}
         self.duplicates_reported = 0  # of cases.duplicate_count, already counted in metrics
+        self.contents = ContentWindow()
 
     def load(self, entries: Iterable[tuple[str, bytes]]) -> int:
         n = 0
@@ -116,15 +196,24 @@ class CasePartition:
             out.alerts.extend(alerts)
             out.timed.extend([a.raised_at for a in alerts])
 
-    def process(self, event: Event, offset: int, out: Output) -> None:
-        """Apply one event, after the timed alerts of *its case* up to its instant.
+    def seen(self, event: Event) -> bool:
+        """The event's case already holds its ``event_id`` (the engine's memory)."""
+        state = self.cases.states.get(case_key(event.process, event.case_id))
+        return state is not None and bool(state.seen_event(event_hash(event.event_id)))
+
+    def process(self, event: Event, offset: int, out: Output) -> bool:
+        """Apply one event, after the timed alerts of *its case* up to its instant; False
+        when the case already held it (nothing moves then).
 
         Only this case's clock moves here: other cases of the partition may
         still receive late events before this instant; their timers move with
         the partition horizon (``advance``). Re-reading an event the case
-        already holds (replay after a crash) is a no-op in the engine.
+        already holds (replay after a crash) is a no-op in the engine, which counts it.
         """
         key = case_key(event.process, event.case_id)
+        if self.seen(event):
+            self.cases.process(event)  # ignored, counted as a duplicate
+            return False
         alerts = self.cases.advance_case(key, event.occurred_at)
         more, facts = self.cases.process(event)
         self.applied[key] = max(offset, self.applied.get(key, NO_OFFSET))
@@ -135,6 +224,7 @@ class CasePartition:
                 out.timed.extend([a.raised_at for a in alerts])
         if facts:
             out.facts.extend(facts)
+        return True
 
     def collect(self, out: Output, table_key: Callable[[int, str, str], bytes]) -> None:
         for key, blob in self.cases.export_dirty().items():
@@ -259,9 +349,15 @@ class Pipeline:
         """Process a batch in order. Raises ``RejectionLimitExceeded`` (nothing is persisted then)."""
         touched: set[CasePartition] = set()
         parse = self.validator.parse
+        partitions = self.topics.partitions
         for m in messages:
+            part = self.case_partition(m.topic, m.partition)
+            value = m.value
+            if not value or oversized(value, m.key):  # the dead letter says why
+                self._reject(m, part, "", "", out)
+                continue
             try:
-                event = parse(m.value)
+                event = parse(value)
                 expected = self.topics.for_process(event.process)
                 if expected != m.topic:
                     raise InvalidEvent(
@@ -269,26 +365,40 @@ class Pipeline:
                         WRONG_TOPIC,
                     )
             except InvalidEvent as exc:
-                letter = DeadLetter(
-                    raw=m.value,
-                    key=m.key,
-                    reason=str(exc),
-                    topic=m.topic,
-                    partition=m.partition,
-                    offset=m.offset,
-                    kind=exc.kind,
+                self._reject(m, part, str(exc), exc.kind, out)
+                continue
+            case = event.case_id.encode("utf-8")
+            if m.key != case:
+                home = partition_for(case, partitions)
+                if home != m.partition:  # evaluated with its case, over there
+                    origin = f"{m.topic}/{m.partition}@{m.offset}"
+                    out.reroutes.append(Reroute(m.topic, home, case, value, origin))
+                    part.clock.observed(m.offset, None)
+                    self.limit.accepted()
+                    continue
+            digest = content_digest(event)
+            first = part.contents.get(event.event_id)
+            if first is not None and first != digest:
+                reason = (
+                    f"conflicting_duplicate: event_id {event.event_id!r} was read before with "
+                    "other content; the first is kept"
                 )
-                out.dead_letters.append(letter)
-                part = self.case_partition(m.topic, m.partition)
-                part.clock.observed(m.offset, None)
-                self.limit.rejected(letter)
+                self._reject(m, part, reason, CONFLICTING_DUPLICATE, out)
                 continue
             self.limit.accepted()
-            part = self.case_partition(m.topic, m.partition)
             part.clock.observed(m.offset, event.occurred_at)
-            part.process(event, m.offset, out)
-            # A replayed event is stored again: harmless (rows are idempotent), and it keeps
-            # the promise even if the previous run died between the state write and the ack.
-            out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
+            if part.process(event, m.offset, out):
+                part.contents.add(event.event_id, digest)
+                out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
+            # else: the case holds it, so it was stored before its state was written; storing
+            # it again could only put a repeat with other content over the first.
             touched.add(part)
         return touched
+
+    def _reject(self, m: Message, part: CasePartition, reason: str, kind: str, out: Output) -> None:
+        letter = dead_letter(
+            m.value, m.key, reason, kind, topic=m.topic, partition=m.partition, offset=m.offset
+        )
+        out.dead_letters.append(letter)
+        part.clock.observed(m.offset, None)
+        self.limit.rejected(letter)

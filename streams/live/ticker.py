@@ -79,6 +79,9 @@ class Ticker:
         metrics.set_timer_backlog(lag_s)
         metrics.set_open_cases(partitions.open_cases())
         metrics.set_pending_timers(partitions.pending_timers())
+        self.health.set_calendar_pending(
+            p.cases.pending_calendar() for p in partitions.cases.values()
+        )
         if out.empty() and not horizons:
             return None
         return Step(out, {}, horizons=horizons)

@@ -6,6 +6,9 @@ The worker owns one :class:`HealthState` and updates it as things happen:
 - ``set_storage(connected, detail)`` after each ClickHouse write or ping;
 - ``set_timer_lag(seconds)`` with the age of the oldest due timed alert not yet
   fired (0 when none is due);
+- ``set_calendar_pending(counts)`` each tick, with each owned partition's pending
+  cases per calendar year without data (rules.md §1.5): reported as a detail,
+  never a reason to be unready (the worker keeps working, the cases wait);
 - ``loop_heartbeat()`` from the health probe, a timer that takes no lock and
   waits on nothing, so a stuck event loop shows as dead;
 - ``heartbeat()`` at the start of each timer tick, which waits for the
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +66,7 @@ class HealthState:
         self.broker = ComponentStatus()
         self.storage = ComponentStatus()
         self.timer_lag_seconds = 0.0
+        self.calendar_pending: dict[int, int] = {}  # year -> cases waiting for it
         self.started_at = clock()
         self.last_heartbeat: float | None = None
         self.last_loop_heartbeat: float | None = None
@@ -94,6 +98,19 @@ class HealthState:
         if self._metrics is not None:
             self._metrics.set_timer_backlog(seconds)
         self._publish_ready()
+
+    def set_calendar_pending(self, counts: Iterable[dict[int, int]]) -> None:
+        """The sum of pending cases per missing calendar year over ``counts`` (one per owned
+        partition: ``CaseEngine.pending_calendar()``)."""
+        total: dict[int, int] = {}
+        for by_year in counts:
+            for year, n in by_year.items():
+                total[year] = total.get(year, 0) + n
+        total = {year: n for year, n in sorted(total.items()) if n}
+        with self._lock:
+            self.calendar_pending = total
+        if self._metrics is not None:
+            self._metrics.set_calendar_pending(total)
 
     def heartbeat(self) -> None:
         """The worker made progress (a timer tick started)."""
@@ -130,6 +147,7 @@ class HealthState:
         with self._lock:
             lag = self.timer_lag_seconds
             broker, storage = self.broker.as_json(), self.storage.as_json()
+            pending = dict(self.calendar_pending)
         keeping_up = lag <= self.max_timer_lag_seconds
         ready = bool(broker["connected"] and storage["connected"] and keeping_up)
         return ready, {
@@ -140,6 +158,12 @@ class HealthState:
                 "keeping_up": keeping_up,
                 "lag_seconds": round(lag, 3),
                 "max_lag_seconds": self.max_timer_lag_seconds,
+            },
+            # Cases waiting for a calendar year (README: Missing calendar year); not a
+            # readiness condition: everything else goes on.
+            "calendar": {
+                "pending_cases": {str(year): n for year, n in pending.items()},
+                "missing_years": sorted(pending),
             },
         }
 

@@ -87,6 +87,15 @@ _DECLARATIONS: tuple[
         None,
     ),
     (
+        "events_rerouted",
+        Counter,
+        "events_rerouted",
+        "Events whose message key was not their case_id, read on a partition that is not "
+        "their case's: re-published keyed by case_id to their case's partition.",
+        ("topic",),
+        None,
+    ),
+    (
         "deadletter_messages",
         Counter,
         "deadletter_messages",
@@ -153,6 +162,15 @@ _DECLARATIONS: tuple[
         "How late a timed alert fired behind its instant (wall clock).",
         (),
         TIMER_LAG_BUCKETS,
+    ),
+    (
+        "calendar_pending",
+        Gauge,
+        "calendar_pending_cases",
+        "Cases whose timed decisions wait for a calendar year without working-day data "
+        "(rules.md §1.5), by year.",
+        ("year",),
+        None,
     ),
     (
         "timer_backlog",
@@ -245,6 +263,7 @@ class Metrics:
     events_accepted: Counter
     events_rejected: Counter
     events_duplicate: Counter
+    events_rerouted: Counter
     deadletter_messages: Counter
     last_event_timestamp: Gauge
     consumer_lag: Gauge
@@ -254,6 +273,7 @@ class Metrics:
     open_cases: Gauge
     pending_timers: Gauge
     timer_lag: Histogram
+    calendar_pending: Gauge
     timer_backlog: Gauge
     storage_batches: Counter
     storage_rows: Counter
@@ -274,6 +294,7 @@ class Metrics:
         if process_metrics:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
+        self._calendar_years: set[int] = set()  # years ever reported (set to 0 once gone)
         for attr, kind, name, help_text, labels, buckets in _DECLARATIONS:
             extra = {} if buckets is None else {"buckets": buckets}
             metric = kind(name, help_text, labels, namespace=NAMESPACE, registry=r, **extra)
@@ -288,7 +309,12 @@ class Metrics:
         """
         reasons = tuple(reasons)
         for topic in map(_label, topics):
-            for counter in (self.events_consumed, self.events_accepted, self.events_duplicate):
+            for counter in (
+                self.events_consumed,
+                self.events_accepted,
+                self.events_duplicate,
+                self.events_rerouted,
+            ):
                 counter.labels(topic)
             for reason in map(_label, reasons):
                 self.events_rejected.labels(topic, reason)
@@ -314,11 +340,23 @@ class Metrics:
 
     def record_rejected(self, topic: str, reason: str, count: int = 1) -> None:
         """``reason`` is a short code (``streams.contract.REJECTION_KINDS``: ``not_json``,
-        ``not_object``, ``contract``, ``wrong_topic``), never a message."""
+        ``not_object``, ``contract``, ``wrong_topic``, ``empty_value``, ``oversized``,
+        ``conflicting_duplicate``), never a message."""
         self.events_rejected.labels(_label(topic), _label(reason)).inc(count)
 
     def record_duplicate(self, topic: str, count: int = 1) -> None:
         self.events_duplicate.labels(_label(topic)).inc(count)
+
+    def record_rerouted(self, topic: str, count: int = 1) -> None:
+        self.events_rerouted.labels(_label(topic)).inc(count)
+
+    def set_calendar_pending(self, by_year: dict[int, int]) -> None:
+        """Pending cases per missing calendar year; a year no longer missing reads 0."""
+        for year, count in by_year.items():
+            self.calendar_pending.labels(str(year)).set(count)
+        for labels in list(self._calendar_years - set(by_year)):
+            self.calendar_pending.labels(str(labels)).set(0)
+        self._calendar_years |= set(by_year)
 
     def record_deadletter(self, topic: str, reason: str, count: int = 1) -> None:
         self.deadletter_messages.labels(_label(topic), _label(reason)).inc(count)

@@ -46,7 +46,16 @@ def test_a_dead_letter_carries_its_origin_in_headers_and_one_id_per_position() -
     assert DeadLetter(b"{bad", "not JSON", file="in.jsonl", line=3).source == "in.jsonl:3"
 
 
-def test_rejection_kinds_are_the_validators_and_wrong_topic() -> None:
+def test_rejection_kinds_are_the_validators_and_the_transports() -> None:
+    from streams.contract import CONFLICTING_DUPLICATE, EMPTY_VALUE, OVERSIZED
     from streams.engine.validate import CONTRACT, NOT_JSON, NOT_OBJECT
 
-    assert REJECTION_KINDS == (NOT_JSON, NOT_OBJECT, CONTRACT, WRONG_TOPIC)
+    assert REJECTION_KINDS == (
+        NOT_JSON,
+        NOT_OBJECT,
+        CONTRACT,
+        WRONG_TOPIC,
+        EMPTY_VALUE,
+        OVERSIZED,
+        CONFLICTING_DUPLICATE,
+    )

@@ -31,6 +31,25 @@ def test_ready_when_everything_is_up(served: Served) -> None:
         "broker": {"connected": True, "detail": "connected", "since": body["broker"]["since"]},
         "storage": {"connected": True, "detail": "connected", "since": body["storage"]["since"]},
         "timers": {"keeping_up": True, "lag_seconds": 0.0, "max_lag_seconds": 60},
+        "calendar": {"pending_cases": {}, "missing_years": []},
+    }
+
+
+def test_cases_waiting_for_a_calendar_year_are_a_detail_not_unreadiness(served: Served) -> None:
+    """rules.md §1.5: the worker keeps working; operators read the missing year."""
+    served.health.set_broker(True)
+    served.health.set_storage(True)
+    served.health.set_calendar_pending([{2027: 2}, {}, {2027: 1, 2028: 1}])
+    reply = served.get("/readyz")
+    assert reply.status == 200
+    assert reply.json()["calendar"] == {
+        "pending_cases": {"2027": 3, "2028": 1},
+        "missing_years": [2027, 2028],
+    }
+    served.health.set_calendar_pending([{2027: 1}])
+    assert served.get("/readyz").json()["calendar"] == {
+        "pending_cases": {"2027": 1},
+        "missing_years": [2027],
     }
 
 

@@ -48,6 +48,8 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
     m.record_storage_batch("events", rows=500, seconds=0.04)
     m.record_storage_failure("alerts", ConnectionRefusedError())
     m.record_storage_refused("alerts")
+    m.record_rerouted("supervision.approval", 2)
+    m.set_calendar_pending({2027: 4})
     s = scrape(served)
 
     assert value(s, "supervision_build_info", version="0.1.0") == 1
@@ -103,6 +105,8 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
     assert value(s, "supervision_storage_retries_total", table="alerts") == 1
     assert value(s, "supervision_storage_rows_refused_total", table="alerts") == 1
     assert value(s, "supervision_last_event_consumed_timestamp_seconds") > 1.7e9
+    assert value(s, "supervision_events_rerouted_total", topic="supervision.approval") == 2
+    assert value(s, "supervision_calendar_pending_cases", year="2027") == 4
     assert "process_cpu_seconds_total" in s
 
 
@@ -173,3 +177,16 @@ def test_default_registry_holds_every_metric_once() -> None:
     assert len(served) == len(set(served))  # no metric twice
     assert len(described) == len(set(described)) and set(described) <= set(served)
     assert "supervision_alerts" in described and len(declared) >= 25
+
+
+def test_a_calendar_year_no_longer_missing_reads_zero(served: Served) -> None:
+    """The gauge behind SupervisionCalendarYearMissing: a year added (or its cases gone)
+    falls to 0, so the alert resolves instead of keeping its last value."""
+    served.health.set_calendar_pending([{2027: 2}, {2027: 1, 2028: 1}])
+    s = scrape(served)
+    assert value(s, "supervision_calendar_pending_cases", year="2027") == 3
+    assert value(s, "supervision_calendar_pending_cases", year="2028") == 1
+    served.health.set_calendar_pending([{2028: 1}])
+    s = scrape(served)
+    assert value(s, "supervision_calendar_pending_cases", year="2027") == 0
+    assert value(s, "supervision_calendar_pending_cases", year="2028") == 1
