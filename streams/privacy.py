@@ -78,7 +78,7 @@ _LANDLINE = re.compile(_B + r"(?P<area>0\d{2,3})-(?P<number>\d{7,8})" + _E)
 # mobile numbers eleven digits in a row. A secret needs an ASCII "=" or ":" (no character
 # matches either case-insensitively) and one of _SECRET_WORDS in the casefolded text: every
 # character that (?i) matches to one of their letters casefolds to that letter
-# (tests/observability/test_privacy_prechecks.py checks every code point). Every digit form
+# (tests/test_privacy_prechecks.py checks every code point). Every digit form
 # contains a match of _DIGIT_FORMS: the forms themselves without their boundary checks.
 _SECRET_WORDS = ("pass", "pwd", "secret", "token", "key")
 _ELEVEN_DIGITS = re.compile(r"\d{11}")

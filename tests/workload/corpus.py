@@ -8,7 +8,7 @@ and rule templates know (``ENGINE_PROCESSES``): issue #19's processes
 (``key_task``, ``proposal``, ``meeting_item``) join the replay as soon as the
 schema and engine changes of that issue are in the same tree, and the
 expectations below then cover them too. Their events are checked against
-events.md by hand (``test_issue19.py``) and their violations by construction
+events.md by hand (``test_supervision_systems.py``) and their violations by construction
 (``oracle.py``) whatever the engine knows.
 """
 

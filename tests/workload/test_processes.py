@@ -31,7 +31,7 @@ from tests.workload.corpus import (
 def test_every_event_is_valid_per_the_contract() -> None:
     events, _, _ = moderate()
     validator = EventValidator()
-    for event in events:  # issue #19's by hand too: test_issue19.py
+    for event in events:  # issue #19's by hand too: test_supervision_systems.py
         if event["process"] in SCHEMA_PROCESSES:
             validator.check(event)
     for event in events:
@@ -196,3 +196,8 @@ def test_each_violation_raises_its_rule_and_compliant_cases_raise_nothing() -> N
     # every rule the expectations name (and every UNAUTHORIZED_INSPECTION reason) is raised
     assert exercised <= set(itertools.chain.from_iterable(raised.values()))
     assert "UNAUTHORIZED_INSPECTION:outside_window" in exercised
+
+
+def test_the_schema_and_the_engine_know_every_generated_process() -> None:
+    """The checks above that filter by the schema's processes filter nothing out."""
+    assert PROCESSES == SCHEMA_PROCESSES == ENGINE_PROCESSES
