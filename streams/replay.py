@@ -42,6 +42,8 @@ class ReplaySummary:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    conflicting: int = 0
+    """Of the duplicates, those with other content than the first (also in the rejects)."""
     beyond_as_of: int = 0
     """Accepted events with ``occurred_at`` after the as-of instant: read, not evaluated."""
     as_of: int | None = None
@@ -89,6 +91,7 @@ def read_events(
     summary.lines += counts.lines
     summary.blank += counts.blank
     summary.duplicates += counts.duplicates
+    summary.conflicting += counts.conflicting
     summary.accepted += len(events)
     return events
 

@@ -40,7 +40,8 @@ def _print_summary(summary: ReplaySummary, source: str, format_instant: object) 
     as_of = format_instant(summary.as_of) if summary.as_of is not None else "-"  # type: ignore[operator]
     echo(
         f"replay {source}: read {summary.lines} lines, accepted {summary.accepted}, "
-        f"rejected {summary.rejected}, duplicates dropped {summary.duplicates}, blank {summary.blank}"
+        f"rejected {summary.rejected}, duplicates dropped {summary.duplicates} "
+        f"({summary.conflicting} with other content, in the rejects), blank {summary.blank}"
     )
     echo(
         f"as of {as_of}: {summary.alert_count} alerts; "

@@ -33,6 +33,8 @@ from streams.privacy import mask_text
 NOT_JSON = "not_json"
 NOT_OBJECT = "not_object"
 CONTRACT = "contract"
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+"""An ``event_id`` read again with other content (rules.md §1.3): ignored, and reported."""
 
 # The contract's limits (events.md § Envelope): beyond them an event is invalid.
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -47,6 +49,15 @@ class LineCounts:
     blank: int = 0
     rejected: int = 0
     duplicates: int = 0
+    conflicting: int = 0
+    """Of the duplicates, those whose content differs from the first read (also rejected)."""
+
+
+def same_content(a: Event, b: Event) -> bool:
+    """Whether two events say the same, whatever their JSON's key order or spacing."""
+    return orjson.dumps(a.to_dict(), option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        b.to_dict(), option=orjson.OPT_SORT_KEYS
+    )
 
 
 class InvalidEvent(ValueError):
@@ -293,7 +304,7 @@ class EventValidator:
         its 1-based number, the reason and the line without its line break.
         """
         events: list[Event] = []
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # event id -> the first's index in events
         counts = LineCounts()
         number = 0
         for raw in lines:
@@ -316,10 +327,19 @@ class EventValidator:
                     on_reject(number, str(final), raw.rstrip(b"\r\n"))
                     continue
             event_id = event.event_id
-            if event_id in seen:
+            first = seen.get(event_id)
+            if first is not None:
                 counts.duplicates += 1
+                if not same_content(events[first], event):
+                    counts.conflicting += 1
+                    on_reject(
+                        number,
+                        f"{CONFLICTING_DUPLICATE}: event_id read before with other content; "
+                        "the first read stands",
+                        raw.rstrip(b"\r\n"),
+                    )
                 continue
-            seen.add(event_id)
+            seen[event_id] = len(events)
             events.append(event)
         counts.lines = number
         return events, counts

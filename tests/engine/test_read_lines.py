@@ -37,3 +37,26 @@ def test_read_lines_counts_everything_it_does_not_return() -> None:
     assert (counts.lines, counts.blank, counts.rejected, counts.duplicates) == (7, 1, 2, 1)
     assert [(n, raw) for n, _, raw in rejects] == [(4, b"not json"), (6, b'{"event_id": "e3"}')]
     assert "not valid JSON" in rejects[0][1] and "required" in rejects[1][1]
+
+
+def test_a_repeat_with_other_content_is_reported_and_the_first_stands() -> None:
+    """rules.md §1.3: the first read wins; a repeat that differs is also rejected."""
+    first = orjson.loads(_event("e1"))
+    reordered = orjson.dumps(dict(reversed(list(first.items()))))  # same content
+    changed = orjson.dumps({**first, "dept": "OTHER"})
+    rejected: list[tuple[int, str, bytes]] = []
+    events, counts = EventValidator().read_lines(
+        [_event("e1"), reordered, changed], lambda *r: rejected.append(r)
+    )
+    assert [e.dept for e in events] == ["RXZX"]
+    assert counts.duplicates == 2 and counts.conflicting == 1
+    assert [(n, reason.split(":")[0], raw) for n, reason, raw in rejected] == [
+        (3, "conflicting_duplicate", changed)
+    ]
+
+
+def test_the_reason_is_a_dead_letter_kind_of_the_contract() -> None:
+    from streams.contract import REJECTION_KINDS
+    from streams.engine.validate import CONFLICTING_DUPLICATE
+
+    assert CONFLICTING_DUPLICATE in REJECTION_KINDS
