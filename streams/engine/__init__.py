@@ -7,8 +7,10 @@ engine serves replay, the live agents and tests.
 | -------------- | ------------------------------------------------------------------- |
 | ``engine``     | ``Engine``: the two halves joined (replay, tests)                   |
 | ``cases``      | ``CaseEngine``: per-case evaluation, dispatch to the rules          |
+| ``pending``    | ``PendingCases``: cases waiting for a calendar year (rules.md §1.5) |
 | ``state``      | ``CaseState`` and its serialized form (the live changelog's)        |
 | ``clock``      | the case clock and step clocks (rules.md §1.1, §1.2)                |
+| ``reports``    | monthly and early reports of a case with a clock (rules.md §3.6)    |
 | ``deadlines``  | the deadline index: which cases are due when                        |
 | ``cross``      | ``CrossEngine``: facts per comparison key, windows, expiry          |
 | ``facts``      | ``Fact``: what one case did that another case's rule compares       |

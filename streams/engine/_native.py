@@ -42,6 +42,8 @@ MODULES = (
     "engine",
     "facts",
     "model",
+    "pending",
+    "reports",
     "rules.approval",
     "rules.context",
     "rules.core",

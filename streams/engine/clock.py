@@ -3,10 +3,11 @@
 ``CaseClock`` starts a case's clock at its start action (working days, or by date),
 moves its last day on pauses and extensions, starts and stops step clocks, keeps
 the monthly report period and the early-report mark of §3.6, and says which timed
-alert a case can raise next (``due``) and raises it (``fire_into``). What the alerts
-hold is in ``rules/``; which cases are due when is the deadline index's
-(``deadlines.py``): a monthly report period is one more instant of the case there,
-the next month's armed when one is due, never a scan of open cases.
+alert a case can raise next (``due``) and raises it (``fire_into``; the reports'
+alerts are ``reports.py``'s). What the alerts hold is in ``rules/``; which cases
+are due when is the deadline index's (``deadlines.py``): a monthly report period
+is one more instant of the case there, the next month's armed when one is due,
+never a scan of open cases.
 
 What §2 and §3.6 add to a case lives in its ``facts`` (``CaseState.known()``), so
 the stored state keeps its form: ``notice_days`` (extension notice, when > 0),
@@ -23,10 +24,21 @@ from typing import Any
 from streams.engine.calendar import CalendarYearMissing
 from streams.engine.config import Template
 from streams.engine.model import NOTICE, RED, YELLOW, Alert, Event
-from streams.engine.rules import approval, core, tasks
+from streams.engine.reports import (
+    NOTE_REPORT,
+    NOTE_RISK,
+    RISK_BIT,
+    fire_report,
+    fire_risk,
+    report_instant,
+    skip_reports,
+)
+from streams.engine.rules import approval, core
 from streams.engine.rules.context import RuleContext
-from streams.engine.state import LEVEL_BITS, MAX_EVIDENCE, ONCE, STEP_SHIFT, CaseState
-from streams.engine.timeutil import month_due_day, month_first_day, month_index
+from streams.engine.state import LEVEL_BITS, MAX_EVIDENCE, STEP_SHIFT, CaseState
+from streams.engine.timeutil import month_index
+
+__all__ = ["CLOCK_ACTIONS", "NOTE_REPORT", "NOTE_RISK", "RISK_BIT", "CaseClock", "Due"]
 
 CLOCK_ACTIONS = frozenset(
     {"suspend", "resume", "supplement_request", "supplement_received", "extend"}
@@ -39,9 +51,6 @@ _LEVELS_BEFORE_RED = (NOTICE, YELLOW)
 # (detail: the step clock entry of CaseState.steps), "report" (detail: the month index) or
 # "risk" (detail: None).
 Due = tuple[int, str, Any]
-NOTE_REPORT = 1  # _ActionPlan.note: the action is its template's monthly report
-NOTE_RISK = 2  # the action is its template's early (risk) report
-RISK_BIT = ONCE["RISK_NOT_REPORTED"]
 
 
 class CaseClock:
@@ -85,7 +94,7 @@ class CaseClock:
         if template.report_action is not None:
             day = self.local.date_of(now)
             month = month_index(day) + 1
-            state.known()["report"] = [month, self._report_instant(template, month)]
+            state.known()["report"] = [month, report_instant(self.local, template, month)]
         if template.risk_action is not None:
             state.known()["risk_at"] = None
         if last is not None:
@@ -94,20 +103,6 @@ class CaseClock:
         elif days is not None:
             state.limit_days = days
             state.last = self.calendar.wd_after(self.local.date_of(now), days)
-
-    def _report_instant(self, template: Template, month: int) -> int:
-        """The due instant of month ``month``'s report (rules.md §3.6 REPORT_MISSING)."""
-        return self.local.end_of(month_due_day(month, template.report_day))
-
-    def note(self, state: CaseState, note: int, event: Event) -> None:
-        """A monthly or early report of a case with a clock (``NOTE_REPORT``, ``NOTE_RISK``)."""
-        facts = state.facts
-        if facts is None:
-            return
-        if note & NOTE_REPORT and "report" in facts:
-            facts["progress_at"] = event.occurred_at
-        if note & NOTE_RISK and "risk_at" in facts and facts["risk_at"] is None:
-            facts["risk_at"] = event.occurred_at
 
     def _add_evidence(self, state: CaseState, event_id: str) -> None:
         assert state.clock_evidence is not None
@@ -255,7 +250,7 @@ class CaseClock:
             report = facts.get("report")
             if report is not None and "REPORT_MISSING" in self.enabled:
                 if report[1] <= state.not_before:  # inside a pause, or before a clock by date
-                    self._skip_reports(state, report)
+                    skip_reports(self.ctx, state, report)
                 if best is None or report[1] < best[0]:
                     best = (report[1], "report", report[0])
             if (
@@ -268,13 +263,6 @@ class CaseClock:
                 if instant > state.not_before and (best is None or instant < best[0]):
                     best = (instant, "risk", None)
         return best
-
-    def _skip_reports(self, state: CaseState, report: list[int]) -> None:
-        """Move a case's monthly report period past ``not_before`` (those months are skipped)."""
-        template = self.ctx.config.templates[state.process]
-        while report[1] <= state.not_before:
-            report[0] += 1
-            report[1] = self._report_instant(template, report[0])
 
     def fire_into(self, state: CaseState, due: Due, alerts: list[Alert]) -> bool:
         """Raise ``due`` (from ``due(state)``), mark it raised; True when it changed the
@@ -295,23 +283,8 @@ class CaseClock:
             state.raised |= 1 << (STEP_SHIFT + detail[0])
             alerts.append(core.step_overdue(self.ctx, state, detail, instant))
             return False
-        facts = state.known()
         if kind == "report":
-            report = facts["report"]
-            month: int = detail
-            progress_at = facts.get("progress_at")
-            month_start = self.local.start_of(month_first_day(month))
-            if progress_at is None or progress_at < month_start:
-                alerts.append(tasks.report_missing(self.ctx, state, month, instant))
-            template = self.ctx.config.templates[state.process]
-            report[0] = month + 1
-            report[1] = self._report_instant(template, month + 1)
-            return False
-        state.raised |= RISK_BIT
-        days_before: int = self.ctx.param("RISK_NOT_REPORTED", "days_before")
-        assert state.last is not None
-        report_by = self.local.end_of(state.last - days_before)
-        risk_at = facts.get("risk_at")
-        if risk_at is None or risk_at >= report_by:
-            alerts.append(tasks.risk_not_reported(self.ctx, state, report_by, instant))
+            fire_report(self.ctx, state, detail, instant, alerts)
+        else:  # "risk"
+            fire_risk(self.ctx, state, instant, alerts)
         return False

@@ -237,3 +237,26 @@ def case_status(key: str, state: CaseState, local: LocalTime) -> CaseStatus:
         version=state.version,
         completed_on_time=on_time,
     )
+
+
+def export_states(states: dict[str, CaseState], keys: set[str]) -> dict[str, bytes | None]:
+    """The stored form of the cases ``keys`` (None: dropped), for the changelog; clears ``keys``."""
+    out: dict[str, bytes | None] = {}
+    for key in keys:
+        state = states.get(key)
+        out[key] = state.to_bytes() if state is not None else None
+    keys.clear()
+    return out
+
+
+def take_statuses(
+    states: dict[str, CaseState], keys: set[str], local: LocalTime
+) -> list[CaseStatus]:
+    """The status rows of the cases ``keys`` still held (``case_status``); clears ``keys``."""
+    out = []
+    for key in keys:
+        state = states.get(key)
+        if state is not None:
+            out.append(case_status(key, state, local))
+    keys.clear()
+    return out
