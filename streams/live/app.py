@@ -113,7 +113,7 @@ def build(
 
     port = KafkaPort(app, bootstrap=settings.kafka_bootstrap, client_id=settings.worker_group_id)
     partitions = Partitions(config, topics, settings, table("case-state"), table("cross-state"))
-    offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate())
+    offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate(), metrics)
     limit = RejectionLimit(
         settings.deadletter_window,
         settings.deadletter_max_ratio,

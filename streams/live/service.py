@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from streams.live.delivery import die
 from streams.live.evaluate import Evaluator
 from streams.live.intake import Buffer, Intake
 from streams.live.kafka_port import TP, KafkaPort
@@ -117,7 +118,21 @@ class LiveService:
 
     # ------------------------------------------------------------ time
     async def tick(self) -> None:
-        """Fire due timed alerts up to each partition's horizon; report horizons; release facts."""
+        """Fire due timed alerts up to each partition's horizon; report horizons; release facts.
+
+        Any exception stops the worker through ``die`` at once (F14), never through Faust's
+        crash path: that one stops the worker slowly, while the persister still runs, and
+        a batch persisted meanwhile could save a case whose timer fired in memory without
+        the alert it raised. Nothing evaluated after the failure is persisted."""
+        try:
+            await self._tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("tick failed")
+            die(f"tick failed: {exc!r}")
+
+    async def _tick(self) -> None:
         self.ticker.health.heartbeat()
         await self.recovery.watch()
         if not self.recovery.ready_for_state():
