@@ -1,6 +1,7 @@
 """Evaluation: admitted messages in, a ``Step`` out (what to persist, then what to commit).
 
-Synchronous and in memory; the service calls it under its lock. An engine error
+Synchronous and in memory; the service calls it under its lock. An engine error on
+a valid event quarantines its case (``quarantine``); any other failure of the batch
 or the rejection-rate limit stops the worker (``die``): nothing of the batch is
 committed, so a restart reads it again.
 """
@@ -19,7 +20,8 @@ from streams.live.horizon import decode_facts_message
 from streams.live.kafka_port import TP, KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
-from streams.live.processor import Message, Output, Pipeline
+from streams.live.processor import CasePartition, Message, Output, Pipeline
+from streams.live.quarantine import GuardedCasePartition
 from streams.live.state import case_table_key, cross_table_key, next_offset_key
 from streams.observability.metrics import Metrics
 
@@ -73,6 +75,7 @@ class Evaluator:
         started = time.perf_counter()
         try:
             touched = self.pipeline.run(admitted, out)
+            self.engine_errors(admitted, touched, out)
             now = self.now_us()
             self.note_caught_up({m.tp for m in admitted}, now)
             for part in touched:
@@ -102,6 +105,27 @@ class Evaluator:
                 metrics.record_duplicate(part.topic, seen - part.duplicates_reported)
                 part.duplicates_reported = seen
         return Step(out, commits, admitted=admitted)
+
+    def engine_errors(
+        self, admitted: list[Message], touched: set[CasePartition], out: Output
+    ) -> None:
+        """Dead letters of the events of quarantined cases; quarantine metrics."""
+        quarantined = False
+        for part in touched:
+            if not isinstance(part, GuardedCasePartition) or not part.engine_errors:
+                continue
+            batch = {
+                m.offset: m
+                for m in admitted
+                if m.topic == part.topic and m.partition == part.partition
+            }
+            part.dead_letters(batch, out)
+            if part.newly_quarantined:
+                self.metrics.record_quarantined(part.topic, part.newly_quarantined)
+                part.newly_quarantined = 0
+                quarantined = True
+        if quarantined:
+            self.metrics.set_quarantined_cases(self.partitions.quarantined_cases())
 
     def note_caught_up(self, tps: set[TP], now: int) -> None:
         """After a batch: the partitions it emptied count as consumed up to the idle horizon."""

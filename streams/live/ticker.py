@@ -78,6 +78,7 @@ class Ticker:
         observe_timer_lag(metrics, out, now)
         metrics.set_timer_backlog(lag_s)
         metrics.set_open_cases(partitions.open_cases())
+        metrics.set_quarantined_cases(partitions.quarantined_cases())
         metrics.set_pending_timers(partitions.pending_timers())
         if out.empty() and not horizons:
             return None
