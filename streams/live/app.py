@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from streams import __version__
 from streams.contract import DOMAIN_SUFFIXES
 from streams.engine import EventValidator, SupervisionConfig, load_config
+from streams.live.breaker import Breakers
 from streams.live.deadletter import RejectionLimit
 from streams.live.delivery import OffsetGate
 from streams.live.evaluate import Evaluator
@@ -137,7 +138,19 @@ def build(
         settings,
         port,
         offsets,
-        Evaluator(partitions, pipeline, offsets, port, metrics),
+        Evaluator(
+            partitions,
+            pipeline,
+            offsets,
+            port,
+            metrics,
+            breakers=Breakers(
+                settings.deadletter_window,
+                settings.deadletter_max_ratio,
+                settings.deadletter_max_consecutive,
+                metrics,
+            ),
+        ),
         persister,
         Ticker(
             partitions=partitions,
