@@ -200,9 +200,9 @@ class KafkaPort:
                 # A fetch's high watermark is exact on every broker; some answer list-offsets
                 # requests short (Tansu), so the listed end only serves until a fetch answers.
                 highwater = client.highwater(part)
-                if position >= (end if highwater is None else max(end, highwater)):
-                    if highwater is not None or clock() - began > 1.0:
-                        return records
+                at_end = position >= (end if highwater is None else max(end, highwater))
+                if at_end and (highwater is not None or clock() - began > 1.0):
+                    return records
                 if clock() - began >= timeout:
                     raise TimeoutError(f"reading {topic} took over {timeout}s")
 
