@@ -81,6 +81,8 @@ class OffsetKeeper:
         learned: dict[TP, int] = {}
         missing: set[TP] = set()
         for tp in unknown:
+            if self.gate.known(tp):  # learned by a concurrent flush meanwhile: it may have
+                continue  # admitted messages since; starting again would admit them twice
             offset, start = stored[tp], earliest.get(tp)
             if offset is not None:
                 if start is not None and start > offset:

@@ -130,3 +130,31 @@ def test_retention_below_a_running_partition_is_reported_once_and_passed(
     assert sample(metrics, "supervision_offsets_truncated_messages_total") == 40
     assert ["offsets 10..49" in r.getMessage() for r in caplog.records] == [True]
     assert port.probes == 0
+
+
+def test_a_start_learned_by_a_concurrent_flush_is_not_learned_again() -> None:
+    """Two agents' flushes look a new partition up at once; the first admits messages
+    before the second's lookup returns: that one must not start the partition again."""
+
+    class Slow(Broker):
+        calls = 0
+
+        async def earliest_offsets(self, tps: set[TP]) -> dict[TP, int]:
+            self.calls += 1
+            if self.calls == 1:  # the first lookup answers last
+                await asyncio.sleep(0.05)
+            return {tp: 0 for tp in tps}
+
+    port = Slow(partitions=1)
+    keeper, _ = keeper_of(port, {})
+
+    async def race() -> None:
+        slow = asyncio.ensure_future(keeper.learn_starts({A}))
+        await asyncio.sleep(0)
+        await keeper.learn_starts({A})
+        admitted, _ = keeper.admit(messages(0, 1, 2))
+        assert len(admitted) == 3
+        await slow
+
+    asyncio.run(race())
+    assert keeper.expected(A) == 3  # not 0: 0..2 are not admitted a second time
