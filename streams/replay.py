@@ -10,6 +10,11 @@ the latest ``occurred_at`` of the input): only events with ``occurred_at`` ≤ T
 are evaluated (later ones are read, counted in ``beyond_as_of`` and left out),
 and every alert whose ``raised_at`` is ≤ T is raised — what the live service
 had raised by T once every event up to T had arrived.
+
+A valid event the engine fails on quarantines its case, as the live service does
+(``streams.live.quarantine``): its state is dropped, it and every later event of
+the case are reported as rejects with reason ``engine_error`` and not evaluated,
+and the summary counts the quarantined cases; the other cases go on.
 """
 
 from __future__ import annotations
@@ -21,18 +26,47 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import orjson
+
 from streams.engine import Alert, Engine, EventValidator, SupervisionConfig
 from streams.engine.cases import PendingCase
 from streams.engine.model import Event
+from streams.privacy import mask_text
 
 _CHUNK = 10_000  # events fed per call (and per progress report)
+
+ENGINE_ERROR = "engine_error"
+REASON_MAX = 200
 
 
 @dataclass(slots=True)
 class Reject:
-    line: int
+    line: int  # 0 for an event of a quarantined case (its line is not kept)
     reason: str
     raw: bytes
+    event_id: str = ""  # events of quarantined cases
+
+
+def engine_error_reason(exc: BaseException) -> str:
+    """``engine_error: <type>: <message>``, masked and short (as the live service's)."""
+    text = mask_text(f"{ENGINE_ERROR}: {type(exc).__name__}: {exc}")
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
+
+
+def event_json(event: Event) -> bytes:
+    """The event as the contract's JSON (its fields as validated; the line is not kept)."""
+    record: dict[str, object] = {
+        "event_id": event.event_id,
+        "case_id": event.case_id,
+        "process": event.process,
+        "action": event.action,
+        "occurred_at": event.occurred_at_text,
+        "dept": event.dept,
+    }
+    if event.actor is not None:
+        record["actor"] = event.actor
+    record["attrs"] = event.attrs
+    return orjson.dumps(record)
 
 
 @dataclass
@@ -52,6 +86,10 @@ class ReplaySummary:
     """Cases whose timed decisions wait for a year without calendar data (rules.md §1.5)."""
     pending_years: dict[int, int] = field(default_factory=dict)
     """Pending cases per missing year."""
+    quarantined: dict[str, str] = field(default_factory=dict)
+    """Cases the engine failed on (``process|case_id`` -> reason): not evaluated further."""
+    engine_errors: int = 0
+    """Events of quarantined cases, reported as rejects with reason ``engine_error``."""
 
     @property
     def alert_count(self) -> int:
@@ -140,8 +178,33 @@ def _replay(
             summary.alerts[(alert.rule, alert.level)] += 1
             on_alert(alert)
 
+    quarantined = summary.quarantined
+
+    def feed(count: int) -> None:
+        """``count`` events off the stack, each guarded: an engine error quarantines its case.
+
+        Time is advanced before each event apart from it (as ``Engine.feed`` does), so
+        that the alerts due before a failing event are raised all the same."""
+        for _ in range(min(count, len(events))):
+            event = events.pop()
+            key = event.process + "|" + event.case_id
+            reason = quarantined.get(key) if quarantined else None
+            if reason is None:
+                emit(engine.advance(event.occurred_at))
+                try:
+                    emit(engine.process(event))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - any engine failure
+                    reason = quarantined[key] = engine_error_reason(exc)
+                    engine.cases.load(key, None)  # its timers never fire again
+            else:
+                reason = f"case quarantined: {reason}"
+                emit(engine.advance(event.occurred_at))
+            summary.engine_errors += 1
+            on_reject(Reject(0, reason, event_json(event), event.event_id))
+
     while events:
-        emit(engine.feed_popped(events, _CHUNK))
+        feed(_CHUNK)
         if progress is not None:
             progress(total - len(events))
     if as_of is not None:

@@ -22,7 +22,11 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _reject_record(reject: Reject) -> bytes:
-    record: dict[str, object] = {"line": reject.line, "reason": reject.reason}
+    record: dict[str, object] = (
+        {"event_id": reject.event_id, "reason": reject.reason}
+        if reject.event_id  # an event of a quarantined case: its line is not kept
+        else {"line": reject.line, "reason": reject.reason}
+    )
     try:
         record["raw"] = reject.raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -49,6 +53,16 @@ def _print_summary(summary: ReplaySummary, source: str, format_instant: object) 
     )
     for (rule, level), count in sorted(summary.alerts.items()):
         echo(f"  {rule:<28} {level:<7} {count}")
+    if summary.quarantined:
+        echo(
+            f"quarantined: {len(summary.quarantined)} cases the engine failed on; their "
+            f"{summary.engine_errors} events were not evaluated and are rejects with reason "
+            "engine_error (README: Quarantined cases)"
+        )
+        for key, reason in list(summary.quarantined.items())[:PENDING_LISTED]:
+            echo(f"  {key.replace('|', ' ', 1)}: {reason}")
+        if len(summary.quarantined) > PENDING_LISTED:
+            echo(f"  ... and {len(summary.quarantined) - PENDING_LISTED} more")
     if summary.pending:
         years = ", ".join(
             f"{year} ({n} cases)" for year, n in sorted(summary.pending_years.items())

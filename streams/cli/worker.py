@@ -3,8 +3,9 @@
 Configured by environment (see ``streams.settings``): ``KAFKA_BOOTSTRAP``,
 ``CLICKHOUSE_URL`` (unset: embedded chdb in ``CHDB_PATH``), ``TOPIC_*``,
 ``TOPIC_PARTITIONS``, ``WORKER_GROUP_ID``, ``WORKER_BATCH_MAX``, ... Runs until
-SIGTERM/SIGINT; exits with status 3 (without committing) when the rejection-rate
-limit or an evaluation error stops it.
+SIGTERM/SIGINT; exits with status 3 (without committing) when an evaluation
+error outside a case (a tick, a fact) or a persisting failure stops it. The
+rejection-rate limit stops one source partition, not the worker (README runbook).
 """
 
 from __future__ import annotations

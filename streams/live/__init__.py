@@ -6,7 +6,8 @@ meets them:
 - ``service``    ``LiveService``: admit → evaluate → store → publish → save state
                  → commit; tick; rebalance. Composes the steps below.
 - ``intake``     the agents' bodies: read (never acknowledge), buffer, flush.
-- ``offsets``    start offsets, admission in exact offset order, seeks, commits.
+- ``offsets``    start offsets, admission in exact offset order, seeks, commits;
+                 gaps the broker confirms passed, retention truncation reported.
 - ``evaluate``   a batch of events or facts in, a ``Step`` (what to persist and
                  commit) out.
 - ``persister``  the one way out: store rows, publish alerts, dead letters and
@@ -29,6 +30,11 @@ What they stand on:
                  faust-streaming #606), retry that never drops data, ``die``.
 - ``deadletter`` the rejection-rate limit (the dead-letter shape itself is
                  ``streams.contract.DeadLetter``).
+- ``breaker``    that limit per source partition: a tripped partition stops alone
+                 until an operator's decision (``supervise deadletter skip``) lets
+                 its range through.
+- ``quarantine`` a valid event the engine fails on quarantines its case
+                 (dead-lettered as ``engine_error``), not its partition.
 - ``publish``    many records in one producer batch per partition.
 - ``sink``       where stored rows go (the storage writer); the demo's printer.
 - ``topics``     topic names and creation (every topic has the same partition

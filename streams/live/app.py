@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from streams import __version__
 from streams.contract import DOMAIN_SUFFIXES
 from streams.engine import EventValidator, SupervisionConfig, load_config
+from streams.live.breaker import Breakers
 from streams.live.deadletter import RejectionLimit
 from streams.live.delivery import OffsetGate
 from streams.live.evaluate import Evaluator
@@ -113,7 +114,7 @@ def build(
 
     port = KafkaPort(app, bootstrap=settings.kafka_bootstrap, client_id=settings.worker_group_id)
     partitions = Partitions(config, topics, settings, table("case-state"), table("cross-state"))
-    offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate())
+    offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate(), metrics)
     limit = RejectionLimit(
         settings.deadletter_window,
         settings.deadletter_max_ratio,
@@ -137,7 +138,19 @@ def build(
         settings,
         port,
         offsets,
-        Evaluator(partitions, pipeline, offsets, port, metrics),
+        Evaluator(
+            partitions,
+            pipeline,
+            offsets,
+            port,
+            metrics,
+            breakers=Breakers(
+                settings.deadletter_window,
+                settings.deadletter_max_ratio,
+                settings.deadletter_max_consecutive,
+                metrics,
+            ),
+        ),
         persister,
         Ticker(
             partitions=partitions,

@@ -13,7 +13,10 @@ events). So the live service takes offsets out of Faust's hands:
 - ``OffsetGate`` admits a partition's messages only in exact offset order from
   a known start (the offset persisted with the engine state, or the log start
   when nothing was ever stored); a message past a hole makes the worker seek
-  back to the hole and re-read (never skip); one already stored is skipped;
+  back to the hole and re-read; one already stored is skipped. A hole is passed
+  only when the broker confirms it holds no record there for a read_committed
+  reader (transaction markers, aborted or compacted records: ``pass_to``), or
+  when retention deleted it (reported loudly: see ``offsets``);
 - after a batch's rows, facts and states are stored, the service commits, per
   partition, the offset after the last stored message (facts partitions: the
   first fact still held by the gate) with the Kafka consumer directly.
@@ -90,6 +93,18 @@ class OffsetGate:
         for tp in tps:
             self._cursors.pop(tp, None)
 
+    def pass_to(self, tp: Hashable, hole: int, offset: int) -> bool:
+        """Move past a hole at ``hole`` to ``offset`` (the broker has no record between them).
+
+        Only while the partition still expects ``hole``: False (nothing changes) when it
+        moved on meanwhile or is not known any more."""
+        cur = self._cursors.get(tp)
+        if cur is None or cur.expected != hole or offset <= hole:
+            return False
+        now = self.clock()
+        cur.expected, cur.seek_from, cur.seek_at, cur.progress_at = offset, None, now, now
+        return True
+
     def admit(self, tp: Hashable, offset: int) -> tuple[str, int | None]:
         """(verdict, offset to seek to or None). Verdicts: PROCESS, OLD (stored already), HOLE."""
         cur = self._cursors[tp]
@@ -101,9 +116,10 @@ class OffsetGate:
         if offset < cur.expected:
             return OLD, None
         # A hole: the messages from ``expected`` on were never handed to us. Ask for a
-        # seek back (again every ``reseek_after_s`` until they come); never skip them.
-        # Our topics have no legitimate holes (no compaction, no transactional producers);
-        # a partition with one would stall here, loudly, rather than lose events.
+        # seek back (again every ``reseek_after_s`` until they come); never skip them here.
+        # Before seeking, the keeper asks the broker whether the hole is a legitimate one
+        # (transaction markers, aborted or compacted records, retention) and passes it
+        # then (``pass_to``): a hole the broker confirms is never sought back forever.
         now = self.clock()
         if cur.seek_from is None or now - cur.seek_at > self.reseek_after_s:
             cur.seek_from, cur.seek_at = offset, now

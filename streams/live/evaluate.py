@@ -1,8 +1,10 @@
 """Evaluation: admitted messages in, a ``Step`` out (what to persist, then what to commit).
 
-Synchronous and in memory; the service calls it under its lock. An engine error
-or the rejection-rate limit stops the worker (``die``): nothing of the batch is
-committed, so a restart reads it again.
+Synchronous and in memory; the service calls it under its lock. An engine error on
+a valid event quarantines its case (``quarantine``); a source partition that breaks
+its rejection-rate limit stops alone (``breaker``); any other failure of the batch
+stops the worker (``die``): nothing of the batch is committed, so a restart reads
+it again.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from streams.live.breaker import Breakers
 from streams.live.deadletter import RejectionLimitExceeded
 from streams.live.delivery import die
 from streams.live.horizon import decode_facts_message
 from streams.live.kafka_port import TP, KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
-from streams.live.processor import Message, Output, Pipeline
+from streams.live.processor import CasePartition, Message, Output, Pipeline
+from streams.live.quarantine import GuardedCasePartition
 from streams.live.state import case_table_key, cross_table_key, next_offset_key
 from streams.observability.metrics import Metrics
 
@@ -41,6 +45,16 @@ class Step:
     committed: asyncio.Event | None = None  # set once persisted and committed, if asked for
 
 
+def output_marks(out: Output) -> dict[str, int]:
+    """How long each list of ``out`` is now (``rollback`` cuts it back there)."""
+    return {f.name: len(v) for f in fields(out) if isinstance(v := getattr(out, f.name), list)}
+
+
+def rollback(out: Output, marks: dict[str, int]) -> None:
+    for name, length in marks.items():
+        del getattr(out, name)[length:]
+
+
 def observe_timer_lag(metrics: Metrics, out: Output, now: int) -> None:
     """How late each timed alert fired behind its instant (a tick, or input that made it due)."""
     for instant in out.timed:
@@ -56,9 +70,14 @@ class Evaluator:
         port: KafkaPort,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        breakers: Breakers | None = None,
     ) -> None:
         self.partitions = partitions
         self.pipeline = pipeline
+        limit = pipeline.limit
+        self.breakers = breakers or Breakers(
+            limit.window, limit.max_ratio, limit.max_consecutive, metrics
+        )
         self.offsets = offsets
         self.port = port
         self.metrics = metrics
@@ -71,23 +90,23 @@ class Evaluator:
         """Validate, route and apply a batch of events; each partition's next offset after."""
         out = Output()
         started = time.perf_counter()
+        tps: set[TP] = set()
         try:
-            touched = self.pipeline.run(admitted, out)
+            touched = self.run(admitted, out, tps)
+            self.engine_errors(admitted, touched, out)
             now = self.now_us()
-            self.note_caught_up({m.tp for m in admitted}, now)
+            self.note_caught_up(tps, now)
             for part in touched:
                 horizon = part.clock.event_horizon()
                 if horizon is not None:
                     part.advance(min(horizon, now), out)
                 part.collect(out, case_table_key)
-        except RejectionLimitExceeded as exc:
-            die(f"rejection-rate limit: {exc}")
         except Exception as exc:  # an engine error must not be committed away
             log.exception("evaluation failed")
             first = admitted[0]
             die(f"evaluation failed on a batch from {first.topic}[{first.partition}]: {exc!r}")
         commits: dict[TP, int] = {}
-        for tp in {m.tp for m in admitted}:
+        for tp in tps:
             expected = self.offsets.expected(tp)
             owner = self.partitions.cases.get((tp.topic, tp.partition))
             key = next_offset_key(tp.partition, tp.topic)
@@ -102,6 +121,61 @@ class Evaluator:
                 metrics.record_duplicate(part.topic, seen - part.duplicates_reported)
                 part.duplicates_reported = seen
         return Step(out, commits, admitted=admitted)
+
+    def run(self, admitted: list[Message], out: Output, tps: set[TP]) -> set[CasePartition]:
+        """The pipeline over each source partition's messages, with that partition's
+        rejection-rate limit (``breaker``); ``tps`` gets the partitions that went through.
+
+        A partition that breaks its limit leaves only its dead letters in ``out`` and is
+        forgotten (its state and offsets are read again from what is stored, should it
+        resume)."""
+        groups: dict[TP, list[Message]] = {}
+        for m in admitted:
+            group = groups.get(m.tp)
+            if group is None:
+                group = groups[m.tp] = []
+            group.append(m)
+        touched: set[CasePartition] = set()
+        pipeline, breakers = self.pipeline, self.breakers
+        for tp, messages in groups.items():
+            pipeline.limit = breakers.limit(tp.topic, tp.partition)
+            marks = output_marks(out)
+            try:
+                touched |= pipeline.run(messages, out)
+            except RejectionLimitExceeded as exc:
+                # Only the dead letters up to the trip stay: what the operator looks at
+                # (stored again, idempotently, once the partition resumes).
+                letters = out.dead_letters[marks["dead_letters"] :]
+                rollback(out, marks)
+                out.dead_letters += letters
+                self.partitions.forget({tp})
+                self.offsets.forget({tp})
+                touched = {p for p in touched if (p.topic, p.partition) != (tp.topic, tp.partition)}
+                breakers.trip(tp.topic, tp.partition, messages[0].offset, str(exc))
+                continue
+            tps.add(tp)
+        return touched
+
+    def engine_errors(
+        self, admitted: list[Message], touched: set[CasePartition], out: Output
+    ) -> None:
+        """Dead letters of the events of quarantined cases; quarantine metrics."""
+        quarantined = False
+        for part in touched:
+            if not isinstance(part, GuardedCasePartition) or not part.engine_errors:
+                continue
+            batch = {
+                m.offset: m
+                for m in admitted
+                if m.topic == part.topic and m.partition == part.partition
+            }
+            part.dead_letters(batch, out)
+            if part.newly_quarantined:
+                self.metrics.record_quarantined(part.topic, part.newly_quarantined)
+                part.newly_quarantined = 0
+                quarantined = True
+        if quarantined:
+            self.metrics.set_quarantined_cases(self.partitions.quarantined_cases())
 
     def note_caught_up(self, tps: set[TP], now: int) -> None:
         """After a batch: the partitions it emptied count as consumed up to the idle horizon."""

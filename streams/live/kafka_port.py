@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 FETCH_RACE_RETRIES = 20
 EARLIEST_TIMEOUT_S = 10.0
+GAP_PROBE_TIMEOUT_S = 2.0  # the flush or tick that met the hole waits this long at most
+# Records of aborted transactions are never read (nor are those of open ones, until they
+# commit): the worker's consumer and its gap probe read committed records only.
+ISOLATION_LEVEL = "read_committed"
 
 
 class TP(Hashable, Protocol):
@@ -44,6 +48,8 @@ class KafkaPort:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self._log_end_client: Any = None  # aiokafka consumer without a group (log ends)
+        self._gap_client: Any = None  # aiokafka consumer without a group (``first_offset_from``)
+        self._gap_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ consumer
     def assignment(self) -> set[TP] | None:
@@ -136,6 +142,90 @@ class KafkaPort:
                 found[tp] = end
         return found
 
+    async def first_offset_from(
+        self, tp: TP, offset: int, timeout: float = GAP_PROBE_TIMEOUT_S
+    ) -> int | None:
+        """The first offset at or after ``offset`` the broker hands a read_committed reader.
+
+        Asked of a client of its own (no group, nothing committed), fetching from
+        ``offset``: the offset of the first record it returns, or, when the fetch returned
+        only transaction markers or aborted records, the position it moved to past them.
+        None when the broker said nothing in ``timeout`` (nothing there yet). Greater than
+        ``offset``: the broker confirms there is no record in between (``offsets``).
+        """
+        from aiokafka.structs import TopicPartition
+
+        async with self._gap_lock:
+            client = await self._gap_consumer(timeout)
+            part = TopicPartition(tp.topic, tp.partition)
+            client.assign([part])
+            client.seek(part, offset)
+            deadline = asyncio.get_running_loop().time() + timeout
+            while True:
+                fetched = await client.getmany(part, timeout_ms=200, max_records=1)
+                records = fetched.get(part) or []
+                if records:
+                    first: int = records[0].offset
+                    return first
+                position: int = await client.position(part)
+                if position > offset:
+                    return position
+                if asyncio.get_running_loop().time() >= deadline:
+                    return None
+
+    async def read_all(
+        self, topic: str, timeout: float = EARLIEST_TIMEOUT_S
+    ) -> list[tuple[bytes | None, bytes | None]]:
+        """(key, value) of every record of partition 0 of ``topic``, from its start to its
+        end now (the operators' decisions, ``breaker``); empty when the topic is missing."""
+        from aiokafka.structs import TopicPartition
+
+        async with self._gap_lock:
+            client = await self._gap_consumer(timeout)
+            partitions = await asyncio.wait_for(client._client.fetch_all_metadata(), timeout)  # noqa: SLF001
+            if topic not in partitions.topics():
+                return []
+            part = TopicPartition(topic, 0)
+            client.assign([part])
+            start = (await asyncio.wait_for(client.beginning_offsets([part]), timeout))[part]
+            end = (await asyncio.wait_for(client.end_offsets([part]), timeout))[part]
+            client.seek(part, start)
+            records: list[tuple[bytes | None, bytes | None]] = []
+            clock = asyncio.get_running_loop().time
+            began = clock()
+            while True:
+                fetched = await client.getmany(part, timeout_ms=200)
+                records += [(r.key, r.value) for r in fetched.get(part, ())]
+                position = await client.position(part)
+                # A fetch's high watermark is exact on every broker; some answer list-offsets
+                # requests short (Tansu), so the listed end only serves until a fetch answers.
+                highwater = client.highwater(part)
+                at_end = position >= (end if highwater is None else max(end, highwater))
+                if at_end and (highwater is not None or clock() - began > 1.0):
+                    return records
+                if clock() - began >= timeout:
+                    raise TimeoutError(f"reading {topic} took over {timeout}s")
+
+    async def _gap_consumer(self, timeout: float) -> Any:
+        if self._gap_client is None:
+            from aiokafka import AIOKafkaConsumer
+
+            client = AIOKafkaConsumer(
+                bootstrap_servers=bootstrap_list(self.bootstrap),
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="none",
+                isolation_level=ISOLATION_LEVEL,
+                client_id=f"{self.client_id}-gaps",
+            )
+            try:
+                await asyncio.wait_for(client.start(), timeout)
+            except BaseException:
+                await client.stop()
+                raise
+            self._gap_client = client
+        return self._gap_client
+
     # ------------------------------------------------------------ tables
     def in_recovery(self) -> bool:
         return bool(getattr(self.app, "in_recovery", False))
@@ -153,18 +243,24 @@ class KafkaPort:
         return completed is None or bool(completed.is_set())
 
     async def close(self, timeout: float) -> None:
-        if self._log_end_client is not None:
-            client, self._log_end_client = self._log_end_client, None
+        for name in ("_log_end_client", "_gap_client"):
+            client = getattr(self, name)
+            if client is None:
+                continue
+            setattr(self, name, None)
             try:
                 await asyncio.wait_for(client.stop(), timeout)
             except Exception as exc:
-                log.debug("log ends client: %r", exc)
+                log.debug("%s: %r", name, exc)
 
 
 def faust_app_class() -> Any:
     """``faust.App`` whose Kafka consumer waits at most ``fetch_max_wait_ms`` per fetch.
 
-    Faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no
+    Faust creates its aiokafka consumer ``read_uncommitted`` unless the app itself
+    produces in transactions: the worker's consumer reads committed records only
+    (``ISOLATION_LEVEL``), so that an upstream's aborted transactions are never
+    evaluated. Faust creates it with ``fetch_max_wait_ms=1500`` and no
     setting to change it. Apache Kafka answers a fetch as soon as one byte is
     there, so the limit only paces idle polling; a broker that holds every fetch
     to its limit (Tansu does) delays each event by up to that long. The consumer
@@ -177,6 +273,7 @@ def faust_app_class() -> Any:
         def _create_worker_consumer(self, transport: Any) -> Any:
             consumer = super()._create_worker_consumer(transport)
             consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)  # noqa: SLF001
+            consumer._isolation_level = ISOLATION_LEVEL  # noqa: SLF001
             return consumer
 
         async def _fetch_records(self, *args: Any, **kwargs: Any) -> Any:

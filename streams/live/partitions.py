@@ -14,6 +14,7 @@ from streams.engine import CaseEngine, CrossEngine, SupervisionConfig
 from streams.live.horizon import source_name
 from streams.live.kafka_port import TP
 from streams.live.processor import CasePartition, FactPartition
+from streams.live.quarantine import GuardedCasePartition, quarantine_prefix
 from streams.live.state import StateTable, expired_key, next_offset_key, scan_prefix
 from streams.live.topics import Topics
 from streams.settings import Settings
@@ -47,9 +48,18 @@ class Partitions:
     def case(self, topic: str, partition: int) -> CasePartition:
         part = self.cases.get((topic, partition))
         if part is None:
-            part = CasePartition(topic, partition, CaseEngine(self.config), self.lateness_us)
+            part = GuardedCasePartition(topic, partition, CaseEngine(self.config), self.lateness_us)
             n = part.load(scan_prefix(self.case_table.data, f"{partition}|{topic}|".encode()))
-            log.info("source %s[%d]: %d case states restored", topic, partition, n)
+            q = part.load_quarantine(
+                scan_prefix(self.case_table.data, quarantine_prefix(partition, topic))
+            )
+            log.info(
+                "source %s[%d]: %d case states restored, %d cases in quarantine",
+                topic,
+                partition,
+                n,
+                q,
+            )
             self.cases[(topic, partition)] = part
         return part
 
@@ -89,6 +99,11 @@ class Partitions:
             self.cases.pop((tp.topic, tp.partition), None)
             if tp.topic == self.topics.facts:
                 self.facts.pop(tp.partition, None)
+
+    def quarantined_cases(self) -> int:
+        return sum(
+            len(p.quarantined) for p in self.cases.values() if isinstance(p, GuardedCasePartition)
+        )
 
     def open_cases(self) -> int:
         return sum(p.cases.open_cases() for p in self.cases.values())

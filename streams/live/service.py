@@ -6,7 +6,8 @@ one buffer (``intake``); a batch is flushed when it is full or old enough
 gets there first, under one lock. Per batch, in this order:
 
 1. admit (``offsets``): messages in exact offset order per partition (holes
-   make the worker seek back; messages stored before are skipped);
+   make the worker seek back, unless the broker confirms them; messages stored
+   before are skipped; partitions the rejection breaker stopped are not read);
 2. evaluate (``evaluate``): validate, dead-letter and apply (pure, in memory);
 3. store (``persister``): events, alerts, case status and dead letters into
    ClickHouse, retried with back-off until they are (the agents stop reading
@@ -39,6 +40,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from streams.live.breaker import SkipDecision, decisions_topic
+from streams.live.delivery import die
 from streams.live.evaluate import Evaluator
 from streams.live.intake import Buffer, Intake
 from streams.live.kafka_port import TP, KafkaPort
@@ -76,6 +79,7 @@ class LiveService:
             settings.worker_batch_max, settings.worker_batch_within_s, self.flush, self.flush_facts
         )
         self.close_timeout_s = settings.health_probe_timeout_s
+        self.decisions_topic = decisions_topic(settings.topic_deadletter)
         self.lock = asyncio.Lock()  # event batches and ticks
         self.fact_lock = asyncio.Lock()  # fact batches
 
@@ -86,7 +90,7 @@ class LiveService:
         Call under the buffer's lock, after ``learn_starts`` (which must not hold it): the
         messages of partitions whose start is still ``unknown`` wait for the next flush."""
         batch = buffer.take(keep=unknown)
-        batch = [m for m in batch if self.offsets.known(m.tp)]  # revoked meanwhile
+        batch = [m for m in batch if self.offsets.known(m.tp)]  # revoked or tripped meanwhile
         return self.offsets.admit(batch)
 
     async def flush(self) -> None:
@@ -94,7 +98,9 @@ class LiveService:
         buffer = self.intake.events
         if not buffer.messages:
             return
-        unknown = await self.offsets.learn_starts(buffer.tps())
+        if not self.evaluator.breakers.loaded:  # before the first batch: no trip to undo
+            await self.poll_decisions()
+        unknown = await self.offsets.learn_starts(self.readable(buffer.tps()))
         async with self.lock:
             admitted, seeks = self._admit(buffer, unknown)
             if admitted:
@@ -117,7 +123,21 @@ class LiveService:
 
     # ------------------------------------------------------------ time
     async def tick(self) -> None:
-        """Fire due timed alerts up to each partition's horizon; report horizons; release facts."""
+        """Fire due timed alerts up to each partition's horizon; report horizons; release facts.
+
+        Any exception stops the worker through ``die`` at once (F14), never through Faust's
+        crash path: that one stops the worker slowly, while the persister still runs, and
+        a batch persisted meanwhile could save a case whose timer fired in memory without
+        the alert it raised. Nothing evaluated after the failure is persisted."""
+        try:
+            await self._tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("tick failed")
+            die(f"tick failed: {exc!r}")
+
+    async def _tick(self) -> None:
         self.ticker.health.heartbeat()
         await self.recovery.watch()
         if not self.recovery.ready_for_state():
@@ -126,7 +146,8 @@ class LiveService:
         if assignment is None:  # consumer not started yet
             return
         partitions = self.partitions
-        read = {tp for tp in assignment if partitions.owns(tp)}
+        await self.poll_decisions()
+        read = self.readable({tp for tp in assignment if partitions.owns(tp)})
         await self.offsets.learn_starts(read)
         await self.offsets.seek(self.offsets.stalled(read))
         async with self.lock:
@@ -138,6 +159,29 @@ class LiveService:
         await self.flush_facts()
         self.ticker.report_facts_lag(assignment)
 
+    # ------------------------------------------------------------ breaker
+    def readable(self, tps: set[TP]) -> set[TP]:
+        """``tps`` without the partitions the rejection breaker stopped (``breaker``)."""
+        breakers = self.evaluator.breakers
+        if not breakers.tripped:
+            return tps
+        return {tp for tp in tps if not breakers.is_tripped(tp.topic, tp.partition)}
+
+    async def poll_decisions(self) -> None:
+        """Read the operators' decisions when due; a partition they let through resumes
+        (from its stored restart position: ``learn_starts``)."""
+        breakers = self.evaluator.breakers
+        if not breakers.due():
+            return
+        try:
+            records = await self.port.read_all(self.decisions_topic)
+        except Exception as exc:  # broker busy: next time
+            log.warning("cannot read the operators' decisions (%s): %r", self.decisions_topic, exc)
+            breakers.polled_at = breakers.clock()
+            return
+        decisions = [d for k, v in records if (d := SkipDecision.from_record(k, v)) is not None]
+        breakers.apply(decisions)
+
     # ------------------------------------------------------------ rebalance
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         """Forget what now belongs to another worker.
@@ -148,6 +192,7 @@ class LiveService:
         """
         for tp in revoked:
             self.ticker.lags.forget(tp)
+        self.evaluator.breakers.forget((tp.topic, tp.partition) for tp in revoked)
         locks = []
         for lock in (self.lock, self.fact_lock):
             try:

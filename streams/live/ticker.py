@@ -78,6 +78,7 @@ class Ticker:
         observe_timer_lag(metrics, out, now)
         metrics.set_timer_backlog(lag_s)
         metrics.set_open_cases(partitions.open_cases())
+        metrics.set_quarantined_cases(partitions.quarantined_cases())
         metrics.set_pending_timers(partitions.pending_timers())
         self.health.set_calendar_pending(
             p.cases.pending_calendar() for p in partitions.cases.values()

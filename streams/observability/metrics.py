@@ -119,6 +119,46 @@ _DECLARATIONS: tuple[
         ("topic", "partition"),
         None,
     ),
+    (
+        "offsets_truncated",
+        Counter,
+        "offsets_truncated_messages",
+        "Offsets retention deleted before the worker read them (lost to supervision).",
+        ("topic", "partition"),
+        None,
+    ),
+    (
+        "offsets_gaps",
+        Counter,
+        "offsets_gaps_passed",
+        "Offset gaps passed because the broker holds no record there for a read_committed reader (transaction markers, aborted or compacted records).",
+        ("topic", "partition"),
+        None,
+    ),
+    (
+        "breaker_tripped",
+        Gauge,
+        "deadletter_breaker_tripped",
+        "1 while a source partition is stopped by the rejection-rate limit (an operator decides: supervise deadletter skip).",
+        ("topic", "partition"),
+        None,
+    ),
+    (
+        "cases_quarantined",
+        Counter,
+        "cases_quarantined",
+        "Cases quarantined because the engine failed on one of their valid events (their events are dead-lettered as engine_error).",
+        ("topic",),
+        None,
+    ),
+    (
+        "quarantined_cases",
+        Gauge,
+        "quarantined_cases",
+        "Cases in quarantine on the partitions this worker owns.",
+        (),
+        None,
+    ),
     # --- engine
     ("alerts", Counter, "alerts", "Alerts raised, by rule and level.", ("rule", "level"), None),
     # Timed per batch: a histogram observation per event would cost more than many rules.
@@ -267,6 +307,11 @@ class Metrics:
     deadletter_messages: Counter
     last_event_timestamp: Gauge
     consumer_lag: Gauge
+    offsets_truncated: Counter
+    offsets_gaps: Counter
+    breaker_tripped: Gauge
+    cases_quarantined: Counter
+    quarantined_cases: Gauge
     alerts: Counter
     evaluation_seconds: Histogram
     events_evaluated: Counter
@@ -360,6 +405,21 @@ class Metrics:
 
     def record_deadletter(self, topic: str, reason: str, count: int = 1) -> None:
         self.deadletter_messages.labels(_label(topic), _label(reason)).inc(count)
+
+    def record_offsets_truncated(self, topic: str, partition: int, count: int) -> None:
+        self.offsets_truncated.labels(_label(topic), str(partition)).inc(count)
+
+    def record_offsets_gap(self, topic: str, partition: int) -> None:
+        self.offsets_gaps.labels(_label(topic), str(partition)).inc()
+
+    def set_breaker_tripped(self, topic: str, partition: int, tripped: bool) -> None:
+        self.breaker_tripped.labels(_label(topic), str(partition)).set(1 if tripped else 0)
+
+    def record_quarantined(self, topic: str, count: int = 1) -> None:
+        self.cases_quarantined.labels(_label(topic)).inc(count)
+
+    def set_quarantined_cases(self, count: int) -> None:
+        self.quarantined_cases.set(count)
 
     def record_alert(self, rule: str, level: str, count: int = 1) -> None:
         self.alerts.labels(_label(rule), _label(level)).inc(count)

@@ -88,6 +88,7 @@ class Port:
     seeks: list[tuple[Any, int]] = field(default_factory=list)
     horizons: list[tuple[str, int, bytes]] = field(default_factory=list)
     journal: list[str] = field(default_factory=list)  # what reached Kafka and storage, in order
+    decisions: list[tuple[bytes | None, bytes | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.aiokafka = Producer(self.partitions, self.journal)
@@ -104,9 +105,19 @@ class Port:
     async def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
 
+    async def first_offset_from(self, tp: TP, offset: int, timeout: float = 5.0) -> int | None:
+        """Every offset holds a record: a hole is never confirmed."""
+        return offset
+
     async def commit(self, offsets: dict[Any, int]) -> None:
         self.committed.append(dict(offsets))
         self.journal.append("commit")
+
+    async def read_all(
+        self, topic: str, timeout: float = 5.0
+    ) -> list[tuple[bytes | None, bytes | None]]:
+        """The operators' decisions topic (``breaker``)."""
+        return list(self.decisions)
 
     def producer(self) -> Producer:
         return self.aiokafka

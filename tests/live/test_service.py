@@ -7,6 +7,10 @@ database, and checks what users would read (ClickHouse ``FINAL``) against offlin
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from streams.engine.rules import CROSS_RULES
 from tests.fixtures_kafka import KafkaNamespace, create_topics
 from tests.live.harness import (
     Store,
@@ -181,17 +186,76 @@ def test_dead_letter_and_rejection_limit(kafka_namespace: KafkaNamespace, tmp_pa
     assert any("occurred_at" in r[0] for r in rows)
     check_matches_replay(store, events)
 
-    # A broken upstream: a flood of garbage stops the worker loudly, and keeps stopping it.
-    produce(ns.bootstrap, names, [("approval", b"k", b"{garbage") for _ in range(100)])
-    for attempt in range(2):
-        worker.start()
-        code = worker.wait_exit(120)
-        assert code == 3, f"attempt {attempt}: worker did not stop on the rejection limit"
-        assert "rejection-rate limit" in worker.output()
-    # The limit trips at the 40th rejection in a row, before that batch is stored: each start
-    # dead-letters at most the 39 before it (how many depends on how the flood was fetched).
-    flood = len(store.query("SELECT 1 FROM deadletter FINAL")) - len(sent_bad)
-    assert 0 <= flood <= 2 * 39
+    # A broken upstream floods one inspection partition: the breaker stops that partition
+    # only; the worker runs on and the other partitions go on (issue #13, F15). The valid
+    # events sent beside it are approvals (no cross-case facts: their alerts do not depend
+    # on when the flood is let through).
+    produce(ns.bootstrap, names, [("inspection", b"k", b"{garbage") for _ in range(100)])
+    more = [
+        {**e, "event_id": f"m{e['event_id']}", "case_id": f"M{e['case_id']}"}
+        for e in workload(40, seed=11)
+        if e["process"] == "approval"
+    ]
+    assert more
+    produce(ns.bootstrap, names, more)
+    worker.start()
+    tripped = wait_for_output(worker, r"rejection breaker tripped on (\S+)\[(\d+)\]", 120)
+    assert tripped.group(1) == names["inspection"]
+    # Case rules go on; cross-case rules wait for every source's horizon (F13), the stopped
+    # partition's included, until the operator decides.
+    cross = {rule.rule for rule in CROSS_RULES.values()}
+    case_alerts = {k[0] for k in replay_alerts(events + more) if k[1] not in cross}
+    alerts_topic = ns.env(PARTITIONS)["TOPIC_ALERTS"]
+    assert wait_for_alert_ids(ns.bootstrap, alerts_topic, case_alerts, 180) >= case_alerts
+    assert worker.alive(), worker.output()[-3000:]
+
+    # The operator has looked and lets the flood through: it is dead-lettered, in full.
+    skip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "deadletter",
+            "skip",
+            "--topic",
+            names["inspection"],
+            "--partition",
+            tripped.group(2),
+            "--operator",
+            "test",
+        ],
+        env={**os.environ, **worker.env},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert skip.returncode == 0, skip.stderr.decode()
+    assert b"recorded in" in skip.stdout
+    deadline = time.monotonic() + 120
+    while True:
+        letters = read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_DEADLETTER"])
+        flood = {dict(r.headers)["source_offset"] for r in letters if r.value == b"{garbage"}
+        if len(flood) == 100 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(flood) == 100
+    run_to_completion(ns, events + more)
+    assert "resumes from its restart position" in worker.output()
+    assert worker.stop() == 0, worker.output()[-3000:]
+    flooded = store.query("SELECT count() FROM deadletter FINAL WHERE raw = '{garbage'")
+    assert flooded == [(100,)]
+    check_matches_replay(store, events + more)
+
+
+def wait_for_output(worker: Worker, pattern: str, timeout_s: float) -> re.Match[str]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = re.search(pattern, worker.output())
+        if found is not None:
+            return found
+        assert worker.alive(), worker.output()[-3000:]
+        assert time.monotonic() < deadline, f"no {pattern!r} in the worker's log"
+        time.sleep(0.5)
 
 
 def test_sigkill_and_restart(kafka_namespace: KafkaNamespace, store: Store, tmp_path: Path) -> None:
