@@ -76,12 +76,13 @@ class GuardedCasePartition(CasePartition):
             self.quarantined[key] = reason.decode("utf-8", "replace")
         return len(self.quarantined)
 
-    def process(self, event: Event, offset: int, out: Output) -> None:
+    def process(self, event: Event, offset: int, out: Output) -> bool:
+        """``CasePartition.process``; True also for an event of a quarantined case (stored)."""
         key = case_key(event.process, event.case_id)
         reason = self.quarantined.get(key)
         if reason is not None:
             self.engine_errors.append(EngineError(offset, f"case quarantined: {reason}"))
-            return
+            return True
         marks = (len(out.alerts), len(out.timed), len(out.facts))
         try:
             # The case's timed alerts due before the event first, as replay advances time
@@ -91,7 +92,7 @@ class GuardedCasePartition(CasePartition):
                 out.alerts.extend(due)
                 out.timed.extend([a.raised_at for a in due])
                 marks = (len(out.alerts), len(out.timed), len(out.facts))
-            super().process(event, offset, out)
+            return super().process(event, offset, out)
         except Exception as exc:  # noqa: BLE001 - any engine failure quarantines the case
             # Nothing the failing event produced goes out.
             del out.alerts[marks[0] :], out.timed[marks[1] :], out.facts[marks[2] :]
@@ -106,6 +107,7 @@ class GuardedCasePartition(CasePartition):
             )
             self.quarantine(key, reason, out)
             self.engine_errors.append(EngineError(offset, reason))
+            return True
 
     def quarantine(self, key: str, reason: str, out: Output) -> None:
         """Drop the case's state (a tombstone) and remember the quarantine in the table."""

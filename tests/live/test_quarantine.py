@@ -45,7 +45,8 @@ def max_offset(msgs: list[Message], topic: str) -> int:
 
 def new_service(port: Port, store: Store) -> LiveService:
     port.assigned = {TP(t, 0) for t in TOPICS.domain}
-    return build_service(port, store)
+    # One partition per topic: every case's home is the partition its messages are on here.
+    return build_service(port, store, topic_partitions=1)
 
 
 def bad_case(events: list[dict[str, Any]]) -> str:
