@@ -21,6 +21,8 @@ What they stand on:
 - ``kafka_port`` the Kafka edge: every Faust/aiokafka internal the service uses.
 - ``processor``  the Faust-free core: ``CasePartition``, ``FactPartition``,
                  ``Pipeline`` (validate, route, dead-letter); ``Output``.
+- ``contents``   the content window: a repeated ``event_id`` with other content
+                 (``conflicting_duplicate``).
 - ``partitions`` the partitions a worker owns, restored from the state tables.
 - ``horizon``    time: per-partition consumption watermarks (rules.md §1.3) and
                  the fact gate that releases cross-partition facts in

@@ -2,7 +2,7 @@
 
 The worker never touches a metric object directly: it calls the small helper
 methods of :class:`Metrics` (the default instance is ``METRICS``), so names,
-labels and units live in this file only.
+labels and units live in this file and its table (``metric_table``) only.
 
 Naming follows the Prometheus conventions: ``supervision_`` prefix, base units
 in the name (``_seconds``), counters end in ``_total``. Label values must come
@@ -13,7 +13,7 @@ names) — never event ids, case ids or free text.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import suppress
 
 from prometheus_client import (
@@ -25,16 +25,8 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.metrics import MetricWrapperBase
 
-NAMESPACE = "supervision"
-
-# Engine evaluation of one batch (up to WORKER_BATCH_MAX events, ~10 µs each).
-EVALUATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# How late a timed alert fires behind its instant: seconds to hours.
-TIMER_LAG_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
-# One ClickHouse batch insert.
-WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+from streams.observability.metric_table import DECLARATIONS, NAMESPACE
 
 MAX_LABEL_LENGTH = 64
 
@@ -43,252 +35,6 @@ def _label(value: object) -> str:
     """A label value: text, bounded in length (a guard against high cardinality)."""
     text = str(value)
     return text if len(text) <= MAX_LABEL_LENGTH else text[:MAX_LABEL_LENGTH]
-
-
-# Every metric: (attribute, kind, name, help, labels, histogram buckets).
-_DECLARATIONS: tuple[
-    tuple[
-        str, Callable[..., MetricWrapperBase], str, str, tuple[str, ...], tuple[float, ...] | None
-    ],
-    ...,
-] = (
-    ("build_info", Info, "build", "Version of the supervision worker.", (), None),
-    # --- input
-    (
-        "events_consumed",
-        Counter,
-        "events_consumed",
-        "Kafka messages read by the worker.",
-        ("topic",),
-        None,
-    ),
-    (
-        "events_accepted",
-        Counter,
-        "events_accepted",
-        "Events that passed validation and were evaluated.",
-        ("topic",),
-        None,
-    ),
-    (
-        "events_rejected",
-        Counter,
-        "events_rejected",
-        "Messages rejected as invalid, by reason code.",
-        ("topic", "reason"),
-        None,
-    ),
-    (
-        "events_duplicate",
-        Counter,
-        "events_duplicate",
-        "Events ignored because their event_id was already seen.",
-        ("topic",),
-        None,
-    ),
-    (
-        "events_rerouted",
-        Counter,
-        "events_rerouted",
-        "Events whose message key was not their case_id, read on a partition that is not "
-        "their case's: re-published keyed by case_id to their case's partition.",
-        ("topic",),
-        None,
-    ),
-    (
-        "deadletter_messages",
-        Counter,
-        "deadletter_messages",
-        "Messages published to the dead-letter topic, by source topic and reason.",
-        ("topic", "reason"),
-        None,
-    ),
-    (
-        "last_event_timestamp",
-        Gauge,
-        "last_event_consumed_timestamp_seconds",
-        "Unix time the worker last consumed a message.",
-        (),
-        None,
-    ),
-    (
-        "consumer_lag",
-        Gauge,
-        "consumer_lag_messages",
-        "Messages behind the partition's high watermark.",
-        ("topic", "partition"),
-        None,
-    ),
-    (
-        "offsets_truncated",
-        Counter,
-        "offsets_truncated_messages",
-        "Offsets retention deleted before the worker read them (lost to supervision).",
-        ("topic", "partition"),
-        None,
-    ),
-    (
-        "offsets_gaps",
-        Counter,
-        "offsets_gaps_passed",
-        "Offset gaps passed because the broker holds no record there for a read_committed reader (transaction markers, aborted or compacted records).",
-        ("topic", "partition"),
-        None,
-    ),
-    (
-        "breaker_tripped",
-        Gauge,
-        "deadletter_breaker_tripped",
-        "1 while a source partition is stopped by the rejection-rate limit (an operator decides: supervise deadletter skip).",
-        ("topic", "partition"),
-        None,
-    ),
-    (
-        "cases_quarantined",
-        Counter,
-        "cases_quarantined",
-        "Cases quarantined because the engine failed on one of their valid events (their events are dead-lettered as engine_error).",
-        ("topic",),
-        None,
-    ),
-    (
-        "quarantined_cases",
-        Gauge,
-        "quarantined_cases",
-        "Cases in quarantine on the partitions this worker owns.",
-        (),
-        None,
-    ),
-    # --- engine
-    ("alerts", Counter, "alerts", "Alerts raised, by rule and level.", ("rule", "level"), None),
-    # Timed per batch: a histogram observation per event would cost more than many rules.
-    # Per event: rate(..._seconds_sum) / rate(supervision_engine_events_evaluated_total).
-    (
-        "evaluation_seconds",
-        Histogram,
-        "engine_batch_evaluation_seconds",
-        "Time the rule engine took to evaluate one batch: validation, rules and the timed alerts the batch made due.",
-        (),
-        EVALUATION_BUCKETS,
-    ),
-    (
-        "events_evaluated",
-        Counter,
-        "engine_events_evaluated",
-        "Messages in the batches the engine evaluated (valid or not).",
-        (),
-        None,
-    ),
-    (
-        "open_cases",
-        Gauge,
-        "open_cases",
-        "Cases held in engine state that have not reached a terminal action.",
-        (),
-        None,
-    ),
-    (
-        "pending_timers",
-        Gauge,
-        "pending_timers",
-        "Cases with a timed alert scheduled and not yet fired or cancelled.",
-        (),
-        None,
-    ),
-    (
-        "timer_lag",
-        Histogram,
-        "timer_lag_seconds",
-        "How late a timed alert fired behind its instant (wall clock).",
-        (),
-        TIMER_LAG_BUCKETS,
-    ),
-    (
-        "calendar_pending",
-        Gauge,
-        "calendar_pending_cases",
-        "Cases whose timed decisions wait for a calendar year without working-day data "
-        "(rules.md §1.5), by year.",
-        ("year",),
-        None,
-    ),
-    (
-        "timer_backlog",
-        Gauge,
-        "timer_backlog_seconds",
-        "Age of the oldest due timed alert not yet fired (0 when timers keep up).",
-        (),
-        None,
-    ),
-    # --- storage
-    (
-        "storage_batches",
-        Counter,
-        "storage_batches",
-        "Batches written to ClickHouse.",
-        ("table",),
-        None,
-    ),
-    ("storage_rows", Counter, "storage_rows", "Rows written to ClickHouse.", ("table",), None),
-    (
-        "storage_failures",
-        Counter,
-        "storage_write_failures",
-        "Failed ClickHouse write attempts, by error class.",
-        ("table", "error"),
-        None,
-    ),
-    (
-        "storage_rows_refused",
-        Counter,
-        "storage_rows_refused",
-        "Rows ClickHouse refused for good (every other row of the batch was stored); each is logged with its id and reason.",
-        ("table",),
-        None,
-    ),
-    (
-        "storage_retries",
-        Counter,
-        "storage_retries",
-        "ClickHouse writes retried after a failure.",
-        ("table",),
-        None,
-    ),
-    (
-        "storage_write_seconds",
-        Histogram,
-        "storage_write_duration_seconds",
-        "Time one successful ClickHouse batch write took.",
-        ("table",),
-        WRITE_BUCKETS,
-    ),
-    (
-        "storage_last_success",
-        Gauge,
-        "storage_last_success_timestamp_seconds",
-        "Unix time of the last successful write.",
-        ("table",),
-        None,
-    ),
-    # --- health (mirrored by HealthState)
-    (
-        "broker_connected",
-        Gauge,
-        "broker_connected",
-        "1 while the worker is connected to Kafka.",
-        (),
-        None,
-    ),
-    (
-        "storage_connected",
-        Gauge,
-        "storage_connected",
-        "1 while the worker can reach ClickHouse.",
-        (),
-        None,
-    ),
-    ("ready", Gauge, "ready", "1 while the worker reports ready on /readyz.", (), None),
-)
 
 
 class Metrics:
@@ -340,7 +86,7 @@ class Metrics:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
         self._calendar_years: set[int] = set()  # years ever reported (set to 0 once gone)
-        for attr, kind, name, help_text, labels, buckets in _DECLARATIONS:
+        for attr, kind, name, help_text, labels, buckets in DECLARATIONS:
             extra = {} if buckets is None else {"buckets": buckets}
             metric = kind(name, help_text, labels, namespace=NAMESPACE, registry=r, **extra)
             setattr(self, attr, metric)
