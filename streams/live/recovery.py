@@ -81,7 +81,9 @@ class Recovery:
     async def watch(self) -> None:
         """Re-read changelog partitions whose recovery stalled; stop if that does not help."""
         port, watch = self.port, self.stalls
-        if not port.in_recovery() or port.rebalancing():
+        # Faust holds ``rebalancing`` until recovery has completed (Recovery calls
+        # on_rebalance_end last), so a recovery is watched whatever that flag says.
+        if not port.in_recovery():
             watch.reset()
             return
         remaining, offsets = port.recovery_progress()

@@ -22,7 +22,7 @@ class RecoveringPort:
         return self.recovering
 
     def rebalancing(self) -> bool:
-        return False
+        return self.recovering  # as Faust: the rebalance ends only once recovery has completed
 
     def recovery_progress(self) -> tuple[dict[str, int], dict[str, int]]:
         return {"cl-3": 9}, {"cl-3": 41}
