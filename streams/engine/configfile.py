@@ -256,6 +256,10 @@ class CatalogueSection(_Strict):
         return rows
 
 
+Level = Literal["notice", "yellow", "red"]
+_RED: Level = "red"
+
+
 class WorkflowSection(_Strict):
     """The 督办 workflow (workflow.md): the users file, the inspection office, and the
     working-day clocks of the ``SUP_*`` rules. At its defaults it is left out of the
@@ -266,7 +270,7 @@ class WorkflowSection(_Strict):
     reply_working_days: int = Field(default=10, ge=1, le=365)
     max_rectify_working_days: int = Field(default=30, ge=1, le=365)
     max_extensions: int = Field(default=1, ge=0, le=10)
-    triage_levels: list[Literal["notice", "yellow", "red"]] = Field(default_factory=lambda: ["red"])
+    triage_levels: list[Level] = Field(default_factory=lambda: [_RED])
     triage_yellow_working_days: int = Field(default=5, ge=1, le=365)
     triage_red_working_days: int = Field(default=10, ge=1, le=365)
     receipt_yellow_working_days: int = Field(default=1, ge=1, le=365)
