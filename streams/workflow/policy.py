@@ -48,9 +48,9 @@ APPROVER: Final = "approver"
 DEPARTMENT: Final = "department"
 
 ROLES_FOR: Final = {
-    "claim": frozenset({INSPECTOR}),
-    "dismiss": frozenset({INSPECTOR}),
-    "draft": frozenset({INSPECTOR}),
+    "claim": frozenset({INSPECTOR, APPROVER}),
+    "dismiss": frozenset({INSPECTOR, APPROVER}),
+    "draft": frozenset({INSPECTOR, APPROVER}),
     "approve": frozenset({APPROVER}),
     "reject_draft": frozenset({APPROVER}),
     "receive": frozenset({DEPARTMENT, INSPECTOR}),
@@ -62,7 +62,9 @@ ROLES_FOR: Final = {
     "reopen": frozenset({INSPECTOR, APPROVER}),
     "comment": frozenset({INSPECTOR, APPROVER, DEPARTMENT}),
 }
-"""Roles that may take each action; auditors read, admins administer: neither acts."""
+"""Roles that may take each action: the office lead (approver) may also do an inspector's
+triage and drafting (and then another user approves); auditors read, admins administer:
+neither acts."""
 
 FROM_STATES: Final = {
     "claim": frozenset({NEW}),
@@ -94,7 +96,8 @@ def _identity(action: Action, users: Mapping[str, User], wf: Workflow) -> Refusa
         return UNKNOWN_ACTOR, f"user {actor.user_id} is not in the users directory"
     if user.role != actor.role:
         return UNKNOWN_ACTOR, f"user {actor.user_id} has role {user.role}, not {actor.role}"
-    if user.departments and actor.dept not in user.departments:
+    if user.role == DEPARTMENT and actor.dept not in user.departments:
+        # a department user's departments are where it belongs; an inspector's are its scope
         return UNKNOWN_ACTOR, f"user {actor.user_id} does not belong to {actor.dept}"
     if user.role not in ROLES_FOR[action.type]:
         return NOT_IN_SCOPE, f"role {user.role} may not {action.type}"

@@ -40,9 +40,12 @@ def timing_refusal(action: Action, wf: Workflow, clocks: Clocks) -> Refusal | No
         limit = clocks.settings.max_extensions
         if wf.extensions >= limit:
             return LIMIT_REACHED, f"{limit} extension(s) per workflow, all used"
+        # Reply clocks run from approval (or return) to the reply: one gone has run out.
         deadline = wf.timers.get("reply_yellow")
-        if deadline is None or deadline.at is None:
-            year = deadline.pending_year if deadline is not None else None
+        if deadline is None:
+            return TOO_LATE, "the reply deadline has passed: an extension is asked before it"
+        if deadline.at is None:
+            year = deadline.pending_year
             return CALENDAR_MISSING, f"the reply deadline waits for calendar year {year}"
         if action.acted_at >= deadline.at:
             due = clocks.local.format(deadline.at)
