@@ -338,9 +338,12 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
     # [workflow] at its defaults is left out: the versions of earlier configurations (and of
     # every alert they raised) stay the same. The users file is identity, not supervision
     # rules: it is not part of the version (each action result records who acted, as what).
-    at_defaults = {"workflow"} if parsed.workflow == WorkflowSection() else set()
+    rules_only = parsed.workflow.model_copy(update={"users_file": ""})
+    left_out: Any = (
+        {"workflow": True} if rules_only == WorkflowSection() else {"workflow": {"users_file"}}
+    )
     canonical = {
-        "config": parsed.model_dump(mode="json", by_alias=True, exclude=at_defaults),
+        "config": parsed.model_dump(mode="json", by_alias=True, exclude=left_out),
         "catalogue": catalogue_content,
         "calendar": {
             str(year): {

@@ -35,7 +35,8 @@ def dispatched(config) -> Flow:
 
 def replied(config) -> Flow:
     flow = dispatched(config)
-    assert flow.act(action("reply", "DEP-SCJ", "2026-09-29T16:00:00", 4, text="已整改")).accepted
+    # a reply straight from dispatched, before the receipt clock ran out: signed for as well
+    assert flow.act(action("reply", "DEP-SCJ", "2026-09-23T16:00:00", 4, text="已整改")).accepted
     return flow
 
 
