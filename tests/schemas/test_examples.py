@@ -95,7 +95,6 @@ def test_every_process_has_a_topic_and_a_display_name() -> None:
 
 def test_every_rule_the_engine_knows_is_an_alert_rule() -> None:
     from streams.engine.config import RULES
-
     from streams.workflow.sup import SUP_RULES
 
     rules = load_schema("alert.schema.json")["properties"]["rule"]["enum"]
