@@ -1,6 +1,6 @@
 """Action validation against ``schemas/action.schema.json``.
 
-An invalid action is refused like an invalid event (``InvalidAction`` is an
+An invalid action is refused like an invalid event (``InvalidAction`` is
 ``InvalidEvent``: the same kinds and masked reason, so it dead-letters the same
 way); a valid one becomes an ``Action`` for the engine to accept or reject.
 """
@@ -25,9 +25,10 @@ from streams.engine.validate import (
 )
 from streams.workflow.model import Action, Actor
 
-
-class InvalidAction(InvalidEvent):
-    """An input line or message that breaks the action contract."""
+InvalidAction = InvalidEvent
+"""An input line or message that breaks the action contract: the event's refusal itself (the
+same kinds, masked reason and field), so it dead-letters the same way. An alias, not a
+subclass: the compiled engine's exception class cannot be subclassed by interpreted code."""
 
 
 class ActionValidator:
