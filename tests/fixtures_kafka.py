@@ -133,6 +133,7 @@ class KafkaNamespace:
             "TOPIC_FACTS": f"{p}.facts",
             "TOPIC_ACTIONS": f"{p}.actions",
             "TOPIC_ACTION_RESULTS": f"{p}.action-results",
+            "TOPIC_WORKFLOW": f"{p}.workflow",
             "TOPIC_PARTITIONS": str(partitions),
             "WORKER_GROUP_ID": self.group_id,
         }

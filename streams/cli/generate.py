@@ -138,6 +138,7 @@ def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) ->
             replication=base.replication,
             actions=f"{prefix}.{ACTIONS_SUFFIX}" if prefix else base.actions,
             action_results=f"{prefix}.{ACTION_RESULTS_SUFFIX}" if prefix else base.action_results,
+            workflow_inputs=f"{prefix}.workflow" if prefix else base.workflow_inputs,
         ),
     )
 

@@ -35,9 +35,10 @@ from streams.live.processor import Pipeline
 from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
 from streams.live.sink import AlertPrinter, WriterStore
-from streams.live.state import StateTable
+from streams.live.state import StateTable, next_offset_key
 from streams.live.ticker import Ticker
 from streams.live.topics import Topics, ensure_topics
+from streams.live.workflow_app import build_workflow, wire_workflow
 from streams.observability import METRICS, HealthState, Metrics
 from streams.settings import Settings
 
@@ -114,7 +115,14 @@ def build(
 
     port = KafkaPort(app, bootstrap=settings.kafka_bootstrap, client_id=settings.worker_group_id)
     partitions = Partitions(config, topics, settings, table("case-state"), table("cross-state"))
-    offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate(), metrics)
+    workflow_table = table("workflow-state")
+
+    def stored_next_offset(tp: Any) -> int | None:
+        if tp.topic in topics.workflow:
+            return workflow_table.get_int(next_offset_key(tp.partition, tp.topic))
+        return partitions.stored_next_offset(tp)
+
+    offsets = OffsetKeeper(port, stored_next_offset, OffsetGate(), metrics)
     limit = RejectionLimit(
         settings.deadletter_window,
         settings.deadletter_max_ratio,
@@ -132,6 +140,7 @@ def build(
         metrics=metrics,
         health=health,
         on_alerts=on_alerts,
+        workflow=True,
     )
     lags = LagReport(metrics, offsets)
     service = LiveService(
@@ -162,7 +171,13 @@ def build(
         ),
         Recovery(port, RecoveryWatch(settings.worker_recovery_stall_s)),
     )
+    recovery = service.recovery
+    flow = build_workflow(
+        settings, config, topics, port, offsets, partitions, workflow_table, store, persister,
+        metrics, recovery, on_alerts,
+    )  # fmt: skip
     _wire(app, topics, settings, service)
+    wire_workflow(app, topics, settings, flow)
     if observe:
         _observe(app, settings, service, metrics, health, lags, topics)
     return Worker(app, service, config, [store.close, backend.close])

@@ -45,6 +45,7 @@ from streams.live.publish import BatchPublisher, Record
 from streams.live.sink import RowStore
 from streams.live.state import StateTable
 from streams.live.topics import Topics
+from streams.live.workflow_route import routed_records
 from streams.observability.health import HealthState
 from streams.observability.metrics import Metrics
 from streams.settings import Settings
@@ -86,6 +87,7 @@ class Persister:
         health: HealthState,
         on_alerts: Callable[[Sequence[Alert]], None] | None = None,
         clock: Callable[[], float] = time.time,
+        workflow: bool = False,
     ) -> None:
         self.topics = topics
         self.local = config.local
@@ -107,6 +109,13 @@ class Persister:
         self.persisted.set()
         self.storage_seen = 0.0  # monotonic time of the last write outcome (health probe)
         self._batches: BatchPublisher | None = None
+        # With the workflow on: alerts and case ends go to the workflow topic too, and the
+        # horizons to its partitions (``workflow_route``).
+        self.terminal = (
+            {name: frozenset(t.terminal) for name, t in config.templates.items()}
+            if workflow
+            else None
+        )
 
     # ------------------------------------------------------------ the queue
     async def enqueue(self, step: Step) -> None:
@@ -163,7 +172,7 @@ class Persister:
             await retry_forever(
                 "store rows", lambda: self.store_rows(out, letters), initial_s, max_s, self._failed
             )
-        if out.alerts or out.dead_letters or out.facts or out.reroutes:
+        if out.alerts or out.dead_letters or out.facts or out.reroutes or self.terminal:
             await retry_forever(
                 "publish alerts/facts/dead letters", lambda: self.publish(out), initial_s, max_s
             )
@@ -236,6 +245,10 @@ class Persister:
                 topics.facts,
                 [(None, f.key.encode(), encode_fact(f.to_bytes()), ()) for f in out.facts],
             )
+        if self.terminal is not None:
+            routed = routed_records(out.alerts, [s.event for s in out.events], self.terminal)
+            if routed:
+                futures += await publisher.send(topics.workflow_inputs, routed)
         await asyncio.gather(*futures)
 
     async def write_states(self, out: Output) -> None:
@@ -266,12 +279,20 @@ class Persister:
         await asyncio.gather(*futures)
 
     async def publish_horizons(self, horizons: dict[str, int]) -> None:
-        """Each owned source partition's horizon, to every facts partition (``horizon``)."""
+        """Each owned source partition's horizon, to every facts partition (``horizon``), and
+        to every workflow partition when the workflow is on."""
         value = encode_horizons(horizons)
-        facts, port = self.topics.facts, self.port
+        port = self.port
+        targets = [self.topics.facts]
+        if self.terminal is not None:
+            targets.append(self.topics.workflow_inputs)
 
         async def send() -> None:
-            futures = [await port.send(facts, q, value) for q in range(self.topics.partitions)]
+            futures = [
+                await port.send(topic, q, value)
+                for topic in targets
+                for q in range(self.topics.partitions)
+            ]
             await asyncio.gather(*futures)
 
         await retry_forever("publish horizons", send, *self.retry)

@@ -30,6 +30,7 @@ class Topics:
     facts: str
     actions: str
     action_results: str
+    workflow_inputs: str
     partitions: int
     replication: int
 
@@ -47,6 +48,7 @@ class Topics:
             replication=settings.topic_replication,
             actions=settings.topic_actions,
             action_results=settings.topic_action_results,
+            workflow_inputs=settings.topic_workflow,
         )
 
     @property
@@ -56,8 +58,9 @@ class Topics:
 
     @property
     def workflow(self) -> tuple[str, ...]:
-        """The 督办 workflow's topics: actions in, their results out (contract.WORKFLOW_SUFFIXES)."""
-        return (self.actions, self.action_results)
+        """The 督办 workflow's topics: actions in, their results out (contract.WORKFLOW_SUFFIXES),
+        and the internal one that co-locates a workflow's inputs (``workflow_route``)."""
+        return (self.actions, self.action_results, self.workflow_inputs)
 
     @property
     def all(self) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ return the same Python values.
 - :func:`alerts`   alerts filtered by rule, level, dept, process, period.
 - :func:`events`   events filtered by dept, process, action, party, period (audits).
 - :func:`performance` department performance (绩效测评) for a period, ranked.
+- :func:`workflow` a 督办 workflow with its alerts, case timeline and action history.
+- :func:`inbox`    open workflows by scope and state, overdue first.
 """
 
 from __future__ import annotations
@@ -202,4 +204,104 @@ def performance(
     )
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
+    return rows
+
+
+# --------------------------------------------------------------------------- workflows
+WORKFLOW_SQL = """
+SELECT workflow_id, version, state, level, rule, process, case_id, dept, due_at_us, overdue,
+       document
+FROM workflows_current
+WHERE workflow_id = %(workflow_id)s
+"""
+
+WORKFLOW_ACTIONS_SQL = """
+SELECT action_id, type, user_id, role, actor_dept, acted_at_us, expected_version, document,
+       status, reason, detail, version, state, due
+FROM workflow_actions FINAL
+WHERE workflow_id = %(workflow_id)s
+ORDER BY acted_at_us, action_id
+"""
+
+WORKFLOW_ALERTS_SQL = """
+SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence, message, details,
+       config_version
+FROM alerts FINAL
+WHERE case_id = %(case_id)s
+  AND (has(%(alert_ids)s, alert_id)
+       OR (process = 'supervision'
+           AND visitParamExtractString(details, 'workflow_id') = %(workflow_id)s))
+ORDER BY raised_at_us, alert_id
+"""
+
+INBOX_SQL = """
+SELECT workflow_id, version, state, level, rule, process, case_id, dept, created_at_us,
+       updated_at_us, claimed_by, drafter, due_at_us, overdue, fired
+FROM workflows_current
+WHERE state NOT IN ('dismissed', 'closed')
+  AND (%(any_dept)s = 1 OR has(%(depts)s, dept))
+  AND (%(any_state)s = 1 OR has(%(states)s, state))
+  AND (%(overdue_only)s = 0 OR overdue = 1 OR (isNotNull(due_at_us) AND due_at_us < %(now_us)s))
+ORDER BY (overdue = 1 OR (isNotNull(due_at_us) AND due_at_us < %(now_us)s)) DESC,
+         isNull(due_at_us), due_at_us,
+         multiIf(level = 'red', 0, level = 'yellow', 1, 2), created_at_us, workflow_id
+LIMIT %(limit)s
+"""
+
+DUTIES: dict[str, tuple[str, ...]] = {
+    "inspector": ("new", "triage", "replied"),
+    "approver": ("draft",),
+    "department": ("dispatched", "received", "rectifying"),
+}
+"""The states in which a workflow waits for a role's step (workflow.md § Who may do what):
+triage and review for inspectors, a draft's approval for the office lead, receipt and
+reply for the department."""
+
+
+def workflow(backend: Backend, workflow_id: str) -> dict[str, Any] | None:
+    """A workflow's current version (its stored form under ``document``), its alerts (the
+    cards and its ``SUP_*`` alerts), its case timeline and every action with its result."""
+    rows = backend.query(WORKFLOW_SQL, {"workflow_id": workflow_id}).dicts()
+    if not rows:
+        return None
+    found = rows[0]
+    found["document"] = orjson.loads(found["document"])
+    cards = [c["alert_id"] for c in found["document"]["cards"]]
+    params = {"workflow_id": workflow_id, "case_id": found["case_id"], "alert_ids": cards}
+    found["alerts"] = [_alert(r) for r in backend.query(WORKFLOW_ALERTS_SQL, params).dicts()]
+    found["timeline"] = timeline(backend, found["case_id"], found["process"]).events
+    actions = backend.query(WORKFLOW_ACTIONS_SQL, {"workflow_id": workflow_id}).dicts()
+    for action in actions:
+        action["document"] = orjson.loads(action["document"])
+        action["due"] = orjson.loads(action["due"])
+    found["actions"] = actions
+    return found
+
+
+def inbox(
+    backend: Backend,
+    *,
+    now_us: int,
+    departments: list[str] | None = None,
+    states: list[str] | None = None,
+    overdue_only: bool = False,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Open workflows (not dismissed or closed) in ``departments`` (None: all) and ``states``
+    (None: all), overdue first (a ``SUP_*`` alert fired for the step it is at, or its
+    next deadline before ``now_us``), then by deadline, level (red first) and age."""
+    params = {
+        "any_dept": int(departments is None),
+        "depts": list(departments or []),
+        "any_state": int(states is None),
+        "states": list(states or []),
+        "overdue_only": int(overdue_only),
+        "now_us": int(now_us),
+        "limit": int(limit),
+    }
+    rows = backend.query(INBOX_SQL, params).dicts()
+    for row in rows:
+        row["fired"] = list(row["fired"])
+        due = row["due_at_us"]
+        row["overdue"] = bool(row["overdue"]) or (due is not None and due < now_us)
     return rows

@@ -105,7 +105,8 @@ def refused_as_dead_letters(
 
 def _document(table: str, obj: Any) -> bytes:
     """The JSON of a refused object, for its dead letter (never fails)."""
-    doc = {name: getattr(obj, name, None) for name in _DOCUMENT_FIELDS[table]}
+    fields = _DOCUMENT_FIELDS.get(table, ("document",))  # workflow rows: their document
+    doc = {name: getattr(obj, name, None) for name in fields}
     if table == EVENTS:
         doc["occurred_at"] = doc.pop("occurred_at_text")
     try:

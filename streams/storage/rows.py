@@ -21,7 +21,15 @@ import orjson
 
 from streams.contract import DeadLetter as DeadLetter  # the one dead-letter shape, re-exported
 from streams.engine.model import LEVELS, Alert, CaseStatus, Event
-from streams.storage.tables import ALERTS, CASE_STATUS, COLUMN_KEYS, DEADLETTER, EVENTS
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    COLUMN_KEYS,
+    DEADLETTER,
+    EVENTS,
+    WORKFLOW_ACTIONS,
+    WORKFLOWS,
+)
 
 _NO_COLUMNS: dict[str, tuple[str | None, str | None]] = {}
 
@@ -259,7 +267,9 @@ def row_key(table: str, obj: Any) -> str:
         )
     if table == DEADLETTER:
         return f"deadletter_id={obj.deadletter_id}" if isinstance(obj, DeadLetter) else "?"
-    return "?"
+    from streams.storage.workflow_rows import workflow_row_key
+
+    return workflow_row_key(table, obj)
 
 
 def to_rows(
@@ -281,6 +291,10 @@ def to_rows(
         convert = case_status_row
     elif table == DEADLETTER:
         convert = deadletter_row
+    elif table in (WORKFLOW_ACTIONS, WORKFLOWS):
+        from streams.storage.workflow_rows import action_row, workflow_row
+
+        convert, stamp = (action_row, (now_s,)) if table == WORKFLOW_ACTIONS else (workflow_row, ())
     else:
         raise ValueError(f"unknown table {table!r}")
     bad: list[tuple[str, str]] = []
@@ -295,6 +309,10 @@ def to_rows(
                 bad.append((row_key(table, obj), str(exc)))
     if table == CASE_STATUS:
         keys = [f"{r[0]}/{r[1]} version={r[11]}" for r in rows]
+    elif table == WORKFLOW_ACTIONS:
+        keys = [f"{r[1]}/{r[0]}" for r in rows]
+    elif table == WORKFLOWS:
+        keys = [f"{r[0]} version={r[1]} revision={r[2]}" for r in rows]
     else:
         keys = [r[0] for r in rows]
     return rows, keys, bad

@@ -11,6 +11,52 @@ EVENTS = "events"
 ALERTS = "alerts"
 CASE_STATUS = "case_status"
 DEADLETTER = "deadletter"
+WORKFLOW_ACTIONS = "workflow_actions"
+WORKFLOWS = "workflows"
+
+_ACTION_COLUMNS = (
+    "action_id",
+    "workflow_id",
+    "case_id",
+    "type",
+    "user_id",
+    "role",
+    "actor_dept",
+    "acted_at",
+    "acted_at_us",
+    "expected_version",
+    "document",
+    "status",
+    "reason",
+    "detail",
+    "version",
+    "state",
+    "due",
+    "recorded_at",
+)
+_WORKFLOW_COLUMNS = (
+    "workflow_id",
+    "version",
+    "revision",
+    "rule",
+    "process",
+    "case_id",
+    "dept",
+    "level",
+    "state",
+    "created_at",
+    "created_at_us",
+    "updated_at",
+    "updated_at_us",
+    "claimed_by",
+    "drafter",
+    "approved_by",
+    "due_at",
+    "due_at_us",
+    "overdue",
+    "fired",
+    "document",
+)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     EVENTS: (
@@ -69,6 +115,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "line",
         "received_at",
     ),
+    WORKFLOW_ACTIONS: _ACTION_COLUMNS,
+    WORKFLOWS: _WORKFLOW_COLUMNS,
 }
 
 # The attrs keys broken out into the ``party`` and ``amount`` columns, per (process, action):
@@ -97,4 +145,6 @@ KEY_LABEL = {
     ALERTS: "alert_id=",
     CASE_STATUS: "case=",
     DEADLETTER: "deadletter_id=",
+    WORKFLOW_ACTIONS: "action=",
+    WORKFLOWS: "workflow=",
 }

@@ -4,7 +4,8 @@ API (for the live worker, replay and tools)
 -------------------------------------------
 ``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
 
-``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=()) -> int``
+``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), workflow_actions=(),
+workflows=()) -> int``
     Stores the given objects and returns the number of rows stored, only once
     the engine has acknowledged every one of them. Synchronous and
     thread-safe: call it from a thread executor in asyncio code
@@ -66,7 +67,16 @@ from streams.storage.first_seen import keep_first_seen
 from streams.storage.partitions import split_by_partitions
 from streams.storage.refused import insert_isolating, refused_as_dead_letters
 from streams.storage.rows import DeadLetter, to_rows
-from streams.storage.tables import ALERTS, CASE_STATUS, COLUMNS, DEADLETTER, EVENTS
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    COLUMNS,
+    DEADLETTER,
+    EVENTS,
+    WORKFLOW_ACTIONS,
+    WORKFLOWS,
+)
+from streams.storage.workflow_rows import ActionRecord, WorkflowVersion
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -74,7 +84,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Write order: facts first, so an alert never refers to an event not yet stored.
-TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, DEADLETTER)
+TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WORKFLOW_ACTIONS, WORKFLOWS, DEADLETTER)
 
 _T = TypeVar("_T")
 
@@ -142,12 +152,16 @@ class Writer:
         alerts: Iterable[Alert] = (),
         case_status: Iterable[CaseStatus] = (),
         deadletters: Iterable[DeadLetter] = (),
+        workflow_actions: Iterable[ActionRecord] = (),
+        workflows: Iterable[WorkflowVersion] = (),
     ) -> int:
         """Store everything given; return rows stored. See the module docstring."""
         objects: dict[str, list[Any]] = {
             EVENTS: list(events),
             CASE_STATUS: list(case_status),
             ALERTS: list(alerts),
+            WORKFLOW_ACTIONS: list(workflow_actions),
+            WORKFLOWS: list(workflows),
             DEADLETTER: list(deadletters),
         }
         with self._lock:

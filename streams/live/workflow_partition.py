@@ -1,0 +1,245 @@
+"""One partition of the workflow topic: its workflows, in time order, below the horizon.
+
+``WorkflowPartition`` is Faust-free and synchronous (unit-tested without a broker).
+It holds the ``WorkflowEngine`` of the cases whose ``case_id`` the worker's
+partitioner puts here (``workflow_route``), behind a gate (``horizon.FactGate``):
+an input (alert, case end, action) is applied only once every domain partition and
+every actions partition has been read past its instant, in (instant, kind, digest)
+order; the workflow clocks then run to that horizon. So the live service takes
+alerts and actions in the order ``supervise replay --actions`` takes them, whatever
+partition was read first, and the ``SUP_*`` alerts fire on the horizon of the case
+rules. An input read after the horizon passed it (a client's clock far behind, a
+cross-case alert released by its own gate meanwhile) is applied when read.
+
+Per input, the engine's outcome: each result is stored (``workflow_actions``) and
+published (``supervision.action-results``, keyed by ``action_id``); a resent
+``action_id`` publishes its first result again and stores nothing (with other
+content, it is dead-lettered as ``conflicting_duplicate`` too); ``SUP_*`` alerts are
+stored and published like every alert; every workflow changed makes a version row
+(``workflows``), and its last state goes to the changelog.
+
+``SUP_RECURRENCE`` compares closures across cases of a department: not hosted by
+a partition (its (rule, department) key lives on no one partition): the live
+engine's index stays empty (the replay's fires it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import orjson
+
+from streams.contract import CONFLICTING_DUPLICATE, DeadLetter
+from streams.engine import SupervisionConfig
+from streams.engine.model import Alert
+from streams.live.deadletter import dead_letter
+from streams.live.horizon import FactGate, PendingFact
+from streams.live.workflow_route import ACTION, ALERT, EVENT, Input, decode, order_key
+from streams.storage.workflow_rows import ActionRecord, WorkflowVersion
+from streams.workflow import ActionValidator, InvalidAction, Outcome, WorkflowEngine
+from streams.workflow.recurrence import Closure, RecurrenceIndex
+
+# A table write: (changelog partition, table key, value or None).
+WorkflowWrite = tuple[int, bytes, bytes | None]
+
+
+def workflow_key(partition: int, workflow_id: str) -> bytes:
+    return f"{partition}|wf|{workflow_id}".encode()
+
+
+def orphans_key(partition: int) -> bytes:
+    """Results of actions on no workflow (``unknown_workflow``), so a resend meets them."""
+    return f"{partition}|@orphans".encode()
+
+
+class NoRecurrence(RecurrenceIndex):
+    """The live engine's recurrence index: nothing matches (see the module docstring)."""
+
+    def match(self, rule: str, dept: str, case_id: str, at: int) -> Closure | None:
+        return None
+
+
+@dataclass(slots=True)
+class WorkflowOutput:
+    actions: list[ActionRecord] = field(default_factory=list)
+    results: list[tuple[bytes, bytes]] = field(default_factory=list)  # (action_id, result JSON)
+    alerts: list[Alert] = field(default_factory=list)
+    versions: list[WorkflowVersion] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    states: list[WorkflowWrite] = field(default_factory=list)
+
+    def rows(self) -> bool:
+        return bool(self.actions or self.alerts or self.versions or self.dead_letters)
+
+    def empty(self) -> bool:
+        return not (self.rows() or self.results or self.states)
+
+
+class WorkflowPartition:
+    def __init__(
+        self,
+        partition: int,
+        topic: str,
+        config: SupervisionConfig,
+        sources: frozenset[str],
+        validator: ActionValidator,
+    ) -> None:
+        self.partition = partition
+        self.topic = topic
+        self.engine = WorkflowEngine(config)
+        self.engine.recurrence = NoRecurrence(config.local, 0)
+        self.local = config.local
+        self.gate = FactGate(sources)
+        self.validator = validator
+        self.revisions: dict[str, int] = {}
+        self._orphans = 0
+
+    # ------------------------------------------------------------ state
+    def load(self, entries: Iterable[tuple[str, bytes]], orphans: bytes | None) -> int:
+        """Workflows saved in the table (``scan_prefix`` of ``{p}|``), and the orphans."""
+        n = 0
+        for key, value in entries:
+            if not key.startswith("wf|"):
+                continue
+            saved = orjson.loads(value)
+            wf = self.engine.load_workflow(saved["workflow"])
+            self.revisions[wf.workflow_id] = int(saved["revision"])
+            n += 1
+        if orphans:
+            self.engine.store.orphans.update(orjson.loads(orphans))
+        self._orphans = len(self.engine.store.orphans)
+        self.engine.take_changed()  # loaded, not changed
+        return n
+
+    # ------------------------------------------------------------ inputs
+    def add(self, offset: int, value: bytes) -> None:
+        """Hold an input until the horizon passes it; raises ValueError when unreadable."""
+        acted_at = None
+        if value[:1] == ACTION:
+            try:
+                acted_at = self.validator.parse(value[1:]).acted_at
+            except InvalidAction:
+                acted_at = 0  # checked at the intake; if not, dead-lettered when applied
+        inp = decode(value, acted_at)
+        self.gate.add(PendingFact(order_key(inp, value), offset, cast(Any, inp), value))
+
+    def held_from(self) -> int | None:
+        """Lowest offset of an input still held (the partition may be committed up to it)."""
+        return self.gate.lowest_offset()
+
+    def release(self, out: WorkflowOutput) -> int:
+        """Apply every input the gate releases, in order, then run the clocks to the horizon."""
+        engine = self.engine
+        n = 0
+        for pending in self.gate.release():
+            inp = cast(Input, pending.fact)
+            n += 1
+            if inp.kind == ALERT:
+                assert inp.alert is not None
+                self._handle(engine.advance(inp.instant - 1), out)
+                self._handle(engine.on_alert(inp.alert), out)
+            elif inp.kind == EVENT:
+                assert inp.event is not None
+                self._handle(engine.advance(inp.instant), out)
+                self._handle(engine.observe_event(inp.event), out)
+            else:
+                self._act(inp.raw, pending.offset, out)
+        horizon = self.gate.horizon()
+        if horizon is not None:
+            self._handle(engine.advance(horizon - 1), out)
+        self._collect(out)
+        return n
+
+    def _act(self, raw: bytes, offset: int, out: WorkflowOutput) -> None:
+        try:
+            action = self.validator.parse(raw)
+        except InvalidAction as exc:
+            out.dead_letters.append(
+                dead_letter(
+                    raw,
+                    None,
+                    str(exc),
+                    exc.kind,
+                    topic=self.topic,
+                    partition=self.partition,
+                    offset=offset,
+                )  # fmt: skip
+            )
+            return
+        self._handle(self.engine.advance(action.acted_at), out)
+        outcome = self.engine.act(action)
+        for decision in outcome.decisions:
+            if not decision.duplicate:
+                continue
+            first = decision.result
+            out.results.append((first.action_id.encode(), orjson.dumps(first.to_dict(self.local))))
+            if (first.type, first.user_id, first.acted_at) != (
+                action.type,
+                action.actor.user_id,
+                action.acted_at,
+            ):
+                reason = (
+                    f"conflicting_duplicate: action_id {action.action_id!r} was read before "
+                    "with other content; the first result stands"
+                )
+                out.dead_letters.append(
+                    dead_letter(
+                        raw,
+                        action.case_id.encode(),
+                        reason,
+                        CONFLICTING_DUPLICATE,
+                        topic=self.topic,
+                        partition=self.partition,
+                        offset=offset,
+                    )  # fmt: skip
+                )
+        outcome.decisions = [d for d in outcome.decisions if not d.duplicate]
+        self._handle(outcome, out)
+
+    def _handle(self, outcome: Outcome, out: WorkflowOutput) -> None:
+        """The outcome of one engine call: results, alerts, and a version of each workflow
+        it changed."""
+        local = self.local
+        for decision in outcome.decisions:
+            result = decision.result.to_dict(local)
+            out.actions.append(ActionRecord(dict(decision.action.document), result))
+            out.results.append((decision.result.action_id.encode(), orjson.dumps(result)))
+        out.alerts.extend(outcome.alerts)
+        for wf in self.engine.take_changed():
+            revision = self.revisions.get(wf.workflow_id, 0) + 1
+            self.revisions[wf.workflow_id] = revision
+            out.versions.append(WorkflowVersion(self.engine.to_dict(wf), revision))
+
+    def _collect(self, out: WorkflowOutput) -> None:
+        """Changelog writes: the last state of every workflow versioned in ``out``."""
+        latest: dict[str, WorkflowVersion] = {}
+        for version in out.versions:
+            latest[version.document["workflow_id"]] = version
+        for wid, version in latest.items():
+            value = orjson.dumps({"revision": version.revision, "workflow": version.document})
+            out.states.append((self.partition, workflow_key(self.partition, wid), value))
+        orphans = self.engine.store.orphans
+        if len(orphans) != self._orphans:
+            self._orphans = len(orphans)
+            out.states.append((self.partition, orphans_key(self.partition), orjson.dumps(orphans)))
+
+
+def gate_sources(domain: Iterable[str], actions: str, partitions: int) -> frozenset[str]:
+    """Every partition whose horizon a workflow partition waits for: the domain topics' and
+    the actions topic's (``horizon.source_name``)."""
+    from streams.live.horizon import source_name
+
+    return frozenset(source_name(t, p) for t in (*domain, actions) for p in range(partitions))
+
+
+__all__ = [
+    "EVENT",
+    "ActionRecord",
+    "NoRecurrence",
+    "WorkflowOutput",
+    "WorkflowPartition",
+    "WorkflowVersion",
+    "gate_sources",
+]

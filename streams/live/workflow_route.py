@@ -1,0 +1,141 @@
+"""Co-location of the 督办 workflow: everything a workflow needs, on one partition.
+
+A workflow belongs to one case. Its state lives on partition
+``partition_for(case_id)`` of the internal topic ``TOPIC_WORKFLOW`` (the worker's
+own partitioner: murmur2 of the ``case_id`` bytes, as ``publish.partition_for``),
+whatever partitioner the upstream or client used. Everything that moves a
+workflow is written there, keyed by its ``case_id``:
+
+- ``A`` an alert the case rules or the cross-case rules raised (``persister``);
+- ``E`` a case's terminal event (the engine dismisses a notice whose case finished
+  before its instant: ``WorkflowEngine.observe_event``);
+- ``C`` an action as sent (``workflow_actions``: read from ``supervision.actions``
+  keyed by any client's partitioner, validated, and written here);
+- ``W`` the horizons of the domain and actions partitions (``horizon.encode_horizons``):
+  an input is applied once every source is past its instant, in time order, and the
+  workflow clocks run to that horizon (``workflow_partition``).
+
+Keyed by ``case_id`` rather than ``workflow_id``: every workflow of a case shares the
+partition, so a case's terminal event finds them all with one record. An action whose
+``case_id`` is not its workflow's is read where that case's workflows are: it meets no
+workflow there (``unknown_workflow``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from streams.engine.model import Alert, Event
+from streams.live.publish import Record
+
+ALERT: Final = b"A"
+EVENT: Final = b"E"
+ACTION: Final = b"C"
+HORIZONS: Final = b"W"
+_RANK: Final = {ALERT: 0, EVENT: 1, ACTION: 2}
+"""At one instant: alerts, then case ends, then actions (replay's order: an action at an
+alert's instant sees the alert; the workflow clocks run out before events and actions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One decoded input of a workflow partition."""
+
+    kind: bytes
+    instant: int
+    alert: Alert | None = None
+    event: Event | None = None
+    raw: bytes = b""  # the action as sent
+
+
+def encode_alert(alert: Alert) -> bytes:
+    return ALERT + orjson.dumps(
+        {
+            "alert_id": alert.alert_id,
+            "rule": alert.rule,
+            "level": alert.level,
+            "case_id": alert.case_id,
+            "process": alert.process,
+            "dept": alert.dept,
+            "raised_at": alert.raised_at,
+            "evidence": list(alert.evidence),
+            "message": alert.message,
+            "details": alert.details,
+            "config_version": alert.config_version,
+        }
+    )
+
+
+def encode_event(event: Event) -> bytes:
+    return EVENT + orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "case_id": event.case_id,
+            "process": event.process,
+            "action": event.action,
+            "occurred_at": event.occurred_at,
+            "dept": event.dept,
+        }
+    )
+
+
+def encode_action(raw: bytes) -> bytes:
+    return ACTION + raw
+
+
+def decode(value: bytes, acted_at: Any = None) -> Input:
+    """An input (``acted_at``: the parsed action's instant, for ``C``); raises ValueError."""
+    kind, body = value[:1], value[1:]
+    if kind == ALERT:
+        d = orjson.loads(body)
+        alert = Alert(
+            d["alert_id"],
+            d["rule"],
+            d["level"],
+            d["case_id"],
+            d["process"],
+            d["dept"],
+            int(d["raised_at"]),
+            list(d["evidence"]),
+            d["message"],
+            dict(d["details"]),
+            d["config_version"],
+        )
+        return Input(kind, alert.raised_at, alert=alert)
+    if kind == EVENT:
+        d = orjson.loads(body)
+        event = Event(
+            d["event_id"], d["case_id"], d["process"], d["action"], int(d["occurred_at"]), d["dept"]
+        )
+        return Input(kind, event.occurred_at, event=event)
+    if kind == ACTION:
+        if not isinstance(acted_at, int):
+            raise ValueError("an action input needs its acted_at")
+        return Input(kind, acted_at, raw=body)
+    raise ValueError(f"unknown workflow-topic message kind {kind!r}")
+
+
+def order_key(inp: Input, value: bytes) -> tuple[int, bytes]:
+    """Total, read-order-independent order: instant, kind, content digest."""
+    return inp.instant, bytes((_RANK[inp.kind],)) + hashlib.sha1(value).digest()
+
+
+def routed_records(
+    alerts: list[Alert], events: list[Event], terminal: Mapping[str, frozenset[str]]
+) -> list[Record]:
+    """The workflow-topic records of a persisted step: its alerts (but the workflow's own
+    ``SUP_*``, which open none) and its cases' terminal events, keyed by ``case_id``."""
+    records: list[Record] = []
+    for a in alerts:
+        if a.process != "supervision":
+            records.append((None, a.case_id.encode("utf-8"), encode_alert(a), ()))
+    for e in events:
+        ends = terminal.get(e.process)
+        if ends is not None and e.action in ends:
+            records.append((None, e.case_id.encode("utf-8"), encode_event(e), ()))
+    return records

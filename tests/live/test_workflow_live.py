@@ -1,0 +1,189 @@
+"""The 督办 workflow through the live worker: real Tansu broker, ClickHouse server 18.16 and chdb.
+
+The worked scenario 05 (red card → claim → draft → approval by a second person → receipt →
+reply → return → reply → plan accepted → SUP_RECTIFY_OVERDUE → report → close, with its
+refusals, a resent action_id and an invalid action) goes through one worker: what it
+stores and publishes equals ``supervise replay --actions`` of the same inputs. Actions are
+sent round robin, keyed by their own id (another client's partitioner): the worker
+co-locates them with their workflows itself. The CLI acts and lists the inbox against the
+same worker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_kafka import KafkaNamespace, create_topics
+from tests.live.flow import (
+    SCENARIO,
+    cloned,
+    comparable,
+    produce_actions,
+    produce_events,
+    read_results,
+    replay_flow,
+    scenario_lines,
+    stored_results,
+    stored_versions,
+    stored_workflows,
+    wait_until,
+)
+from tests.live.harness import ROOT, Store, Worker, read_topic, stored_alerts
+
+PARTITIONS = 4
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture(params=["server", "chdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "server":
+        server = request.getfixturevalue("clickhouse_server")
+        return Store(url=server.url(f"flow_{uuid.uuid4().hex[:8]}"))
+    return Store(chdb_path=tmp_path / "chdb")
+
+
+def worker_env(ns: KafkaNamespace, store: Store, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **ns.env(PARTITIONS),
+        **store.env(),
+        "WORKER_DATA_DIR": str(tmp_path / "faust"),
+        "SUPERVISION_CONFIG": str(SCENARIO.config_file(tmp_path)),
+        **extra,
+    }
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def wait_for_results(ns: KafkaNamespace, action_ids: set[str], timeout_s: float = 240) -> None:
+    """Until every action has its result on the results topic (published after storage)."""
+    wait_until(
+        lambda: action_ids <= {k for k, _ in read_results(ns, PARTITIONS)},
+        timeout_s,
+        f"{len(action_ids)} action results",
+    )
+    time.sleep(2.0)  # a few ticks more: nothing else may come
+
+
+def check_equals_replay(
+    store: Store, config: Path, events: list[bytes], actions: list[bytes], as_of: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Stored alerts, results and workflows equal replay's (read with the worker stopped:
+    chdb is one process's)."""
+    alerts, results, workflows = replay_flow(config, events, actions, as_of)
+    got = stored_results(store)
+    assert got == {k: comparable(v) for k, v in results.items()}
+    assert set(stored_alerts(store)) == alerts
+    assert stored_workflows(store) == workflows
+    return results, workflows
+
+
+def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
+    kafka_namespace: KafkaNamespace, store: Store, tmp_path: Path
+) -> None:
+    ns = kafka_namespace
+    create_topics(ns, PARTITIONS)
+    env = worker_env(ns, store, tmp_path)
+    events, actions = scenario_lines("events.jsonl"), scenario_lines("actions.jsonl")
+    produce_actions(ns, actions, PARTITIONS)  # before the events: held until their alerts
+    produce_events(ns, events, PARTITIONS)
+    worker = Worker(env, tmp_path / "worker").start()
+    expected = {r["action_id"]: r for r in SCENARIO.expected_results}
+    try:
+        wait_for_results(ns, set(expected))
+        # Refusals came back as results, on the results topic keyed by action_id; the
+        # resent ND-01 was answered twice with its one result.
+        published = read_results(ns, PARTITIONS)
+        assert dict(published) == expected
+        assert [k for k, _ in published].count("ND-01") == 2
+        refused = {r["reason"] for r in expected.values() if r["status"] == "rejected"}
+        assert refused == {"not_in_scope", "stale_version", "wrong_state"}
+        # The CLI: a comment on the closed workflow is accepted, a reply refused (exit 1).
+        closed = SCENARIO.expected_workflows[0]
+        assert closed["state"] == "closed"
+        wid, case = closed["workflow_id"], closed["case_id"]
+        done = run_cli(
+            env, "act", "comment", wid, "--as", "I-01", "--text", "已归档",
+            "--case", case, "--version", str(closed["version"]), "--timeout", "60",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "accepted" in done.stdout and "closed" in done.stdout
+        done = run_cli(
+            env, "act", "reply", wid, "--as", "DEP-SCJ", "--text", "再次反馈",
+            "--case", case, "--version", str(closed["version"] + 1),
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "wrong_state" in done.stdout
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-3000:]
+    # What the worker stored equals replay of every action sent (the CLI's two included).
+    sent = [r.value for r in read_topic(ns.bootstrap, env["TOPIC_ACTIONS"])]
+    assert len(sent) == len(actions) + 2
+    config = Path(env["SUPERVISION_CONFIG"])
+    now = int(time.time() * 1_000_000)
+    results, workflows = check_equals_replay(store, config, events, sent, now)
+    assert {k: results[k] for k in expected} == expected  # the scenario's own
+    assert workflows[SCENARIO.expected_workflows[1]["workflow_id"]] == (
+        SCENARIO.expected_workflows[1]
+    )
+    assert workflows[wid]["version"] == closed["version"] + 1  # the comment
+    # Every version is a row: 13 + 1 of the red card's workflow, 2 of the notice's.
+    assert len(stored_versions(store)) == 16
+    # The action without an offset in acted_at is a dead letter.
+    letters = store.query("SELECT topic, reason FROM deadletter FINAL")
+    assert len(letters) == 1 and letters[0][0].endswith(".actions"), letters
+    assert "acted_at" in letters[0][1]
+
+
+def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
+    kafka_namespace: KafkaNamespace, tmp_path: Path
+) -> None:
+    """kill -9 while a stream of actions is worked through; restart each time: the stored
+    actions, results and workflow versions are those of replay (a clean run)."""
+    ns = kafka_namespace
+    store = Store(chdb_path=tmp_path / "chdb")
+    create_topics(ns, PARTITIONS)
+    env = worker_env(
+        ns, store, tmp_path, WORKER_BATCH_MAX="5", WORKER_BATCH_WITHIN_S="0.05"
+    )
+    events = cloned(scenario_lines("events.jsonl"), 12)
+    actions = cloned(scenario_lines("actions.jsonl"), 12)
+    produce_actions(ns, actions, PARTITIONS)
+    produce_events(ns, events, PARTITIONS)
+    worker = Worker(env, tmp_path / "worker").start()
+    kills = 0
+    try:
+        for delay in (7.0, 4.5, 5.3):
+            time.sleep(delay)
+            if not worker.alive():
+                break
+            worker.kill()
+            kills += 1
+            worker.start()
+        ids = {r["action_id"] for r in SCENARIO.expected_results}
+        wait_for_results(ns, {f"{i}-{n:03d}" for i in ids for n in range(12)})
+    finally:
+        code = worker.stop()
+    assert kills >= 2
+    assert code == 0, worker.output()[-3000:]
+    now = int(time.time() * 1_000_000)
+    check_equals_replay(store, Path(env["SUPERVISION_CONFIG"]), events, actions, now)
+    assert len(stored_versions(store)) == 15 * 12
