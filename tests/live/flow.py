@@ -48,7 +48,19 @@ def cloned(lines: list[bytes], copies: int) -> list[bytes]:
             if "workflow_id" in doc:
                 doc["workflow_id"] = workflow_id_of("OVERDUE", "approval", doc["case_id"], "")
             out.append(orjson.dumps(doc))
-    return out
+    return sorted(out, key=_instant_of)
+
+
+def _instant_of(line: bytes) -> int:
+    """When an input happened (0: unreadable): the copies are sent in time order, as a live
+    upstream sends (``horizon``: a partition carries its input roughly in time order)."""
+    from streams.engine.timeutil import InstantError, parse_instant
+
+    try:
+        doc = orjson.loads(line)
+        return parse_instant(doc.get("acted_at") or doc["occurred_at"])
+    except (orjson.JSONDecodeError, InstantError, KeyError, AttributeError):
+        return 0
 
 
 def replay_flow(
@@ -74,14 +86,16 @@ def replay_flow(
     return {alert_key(a) for a in alerts}, results, workflows
 
 
-def produce_actions(ns: KafkaNamespace, lines: list[bytes], partitions: int) -> None:
+def produce_actions(
+    ns: KafkaNamespace, lines: list[bytes], partitions: int, first: int = 0
+) -> None:
     """Actions as a client with another partitioner sends them: round robin over the
     partitions, keyed by the action id (never by the case)."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=ns.bootstrap)
     topic = ns.env(partitions)["TOPIC_ACTIONS"]
-    for i, line in enumerate(lines):
+    for i, line in enumerate(lines, start=first):
         producer.send(topic, key=f"k{i}".encode(), value=line, partition=i % partitions)
     producer.flush()
     producer.close()
@@ -168,3 +182,58 @@ def read_results(ns: KafkaNamespace, partitions: int) -> list[tuple[str, dict[st
         return [(r.key.decode(), json.loads(r.value)) for r in reader.read_to_end()]
     finally:
         reader.close()
+
+
+def clock_events(first: str, last: str, step_hours: int) -> list[bytes]:
+    """Inspection plans approved every ``step_hours`` from ``first`` to ``last``: events that
+    raise nothing and move the stream's clock (``WATERMARK_IDLE=stream``)."""
+    from datetime import datetime, timedelta
+
+    out: list[bytes] = []
+    t, end = datetime.fromisoformat(first), datetime.fromisoformat(last)
+    n = 0
+    while t <= end:
+        out.append(
+            orjson.dumps(
+                {
+                    "event_id": f"CLOCK-{n}",
+                    "case_id": f"PLAN-CLOCK-{n}",
+                    "process": "inspection_plan",
+                    "action": "approve",
+                    "occurred_at": t.isoformat(),
+                    "dept": "SUP",
+                    "attrs": {
+                        "inspecting_dept": "SCJ",
+                        "enterprise_ids": ["ENT-CLOCK"],
+                        "valid_from": t.date().isoformat(),
+                        "valid_to": t.date().isoformat(),
+                    },
+                }
+            )
+        )
+        t += timedelta(hours=step_hours)
+        n += 1
+    return out
+
+
+def produce_in_time_order(
+    ns: KafkaNamespace, events: list[bytes], actions: list[bytes], partitions: int, chunks: int,
+    pause_s: float,
+) -> None:  # fmt: skip
+    """Events and actions merged in time order, sent in ``chunks`` with a pause between: a
+    stream that goes on while the worker is killed and restarted."""
+    merged = sorted(
+        [(_instant_of(line), 0, line) for line in events]
+        + [(_instant_of(line), 1, line) for line in actions],
+        key=lambda item: (item[0], item[1]),
+    )
+    size = max(1, len(merged) // chunks)
+    sent_actions = 0
+    for start in range(0, len(merged), size):
+        chunk = merged[start : start + size]
+        batch = [line for _, kind, line in chunk if kind == 1]
+        produce_actions(ns, batch, partitions, first=sent_actions)
+        sent_actions += len(batch)
+        time.sleep(pause_s / 3)  # the actions of a chunk are read before its events' time
+        produce_events(ns, [line for _, kind, line in chunk if kind == 0], partitions)
+        time.sleep(pause_s)

@@ -11,9 +11,12 @@ same worker.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -24,10 +27,12 @@ import pytest
 from tests.fixtures_kafka import KafkaNamespace, create_topics
 from tests.live.flow import (
     SCENARIO,
+    clock_events,
     cloned,
     comparable,
     produce_actions,
     produce_events,
+    produce_in_time_order,
     read_results,
     replay_flow,
     scenario_lines,
@@ -89,7 +94,11 @@ def check_equals_replay(
     chdb is one process's)."""
     alerts, results, workflows = replay_flow(config, events, actions, as_of)
     got = stored_results(store)
-    assert got == {k: comparable(v) for k, v in results.items()}
+    want = {k: comparable(v) for k, v in results.items()}
+    differ = {
+        k: (got.get(k), want.get(k)) for k in got.keys() | want.keys() if got.get(k) != want.get(k)
+    }
+    assert not differ, list(differ.items())[:3]
     assert set(stored_alerts(store)) == alerts
     assert stored_workflows(store) == workflows
     return results, workflows
@@ -141,8 +150,8 @@ def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
     now = int(time.time() * 1_000_000)
     results, workflows = check_equals_replay(store, config, events, sent, now)
     assert {k: results[k] for k in expected} == expected  # the scenario's own
-    assert workflows[SCENARIO.expected_workflows[1]["workflow_id"]] == (
-        SCENARIO.expected_workflows[1]
+    assert (
+        workflows[SCENARIO.expected_workflows[1]["workflow_id"]] == (SCENARIO.expected_workflows[1])
     )
     assert workflows[wid]["version"] == closed["version"] + 1  # the comment
     # Every version is a row: 13 + 1 of the red card's workflow, 2 of the notice's.
@@ -154,36 +163,58 @@ def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
 
 
 def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
-    kafka_namespace: KafkaNamespace, tmp_path: Path
+    kafka_namespace: KafkaNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """kill -9 while a stream of actions is worked through; restart each time: the stored
-    actions, results and workflow versions are those of replay (a clean run)."""
+    """kill -9 while a stream of events and actions (in time order, as upstreams send them)
+    is worked through; restart each time: the stored actions, results and workflow
+    versions are those of replay (of a clean run)."""
     ns = kafka_namespace
     store = Store(chdb_path=tmp_path / "chdb")
     create_topics(ns, PARTITIONS)
     env = worker_env(
-        ns, store, tmp_path, WORKER_BATCH_MAX="5", WORKER_BATCH_WITHIN_S="0.05"
-    )
-    events = cloned(scenario_lines("events.jsonl"), 12)
-    actions = cloned(scenario_lines("actions.jsonl"), 12)
-    produce_actions(ns, actions, PARTITIONS)
-    produce_events(ns, events, PARTITIONS)
+        ns, store, tmp_path, WORKER_BATCH_MAX="5", WORKER_BATCH_WITHIN_S="0.05",
+        # The stream's own clock, with 3 days of lateness: an action is applied once the
+        # events read are 3 days past it (it was read long before).
+        WATERMARK_IDLE="stream", WATERMARK_LATENESS_S="259200",
+    )  # fmt: skip
+    monkeypatch.setenv("LIVE_TEST_LOGLEVEL", "info")  # restart positions are logged
+    copies = 6
+    clock = clock_events("2026-09-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00", 8)
+    events = cloned(scenario_lines("events.jsonl"), copies) + clock
+    actions = cloned(scenario_lines("actions.jsonl"), copies)
     worker = Worker(env, tmp_path / "worker").start()
+    sender = threading.Thread(
+        target=produce_in_time_order, args=(ns, events, actions, PARTITIONS, 40, 0.6)
+    )
+    sender.start()
     kills = 0
     try:
-        for delay in (7.0, 4.5, 5.3):
+        for delay in (9.0, 6.5, 7.3):
             time.sleep(delay)
             if not worker.alive():
                 break
             worker.kill()
             kills += 1
             worker.start()
+        sender.join()
         ids = {r["action_id"] for r in SCENARIO.expected_results}
-        wait_for_results(ns, {f"{i}-{n:03d}" for i in ids for n in range(12)})
+        wait_for_results(ns, {f"{i}-{n:03d}" for i in ids for n in range(copies)})
     finally:
+        sender.join()
         code = worker.stop()
     assert kills >= 2
     assert code == 0, worker.output()[-3000:]
-    now = int(time.time() * 1_000_000)
-    check_equals_replay(store, Path(env["SUPERVISION_CONFIG"]), events, actions, now)
-    assert len(stored_versions(store)) == 15 * 12
+    # Killed mid-stream: a restart went on from a workflow-topic offset stored before.
+    resumed = re.findall(
+        r"\.workflow', partition=\d\) starts at offset (\d+) \(stored", worker.output()
+    )
+    assert any(int(n) > 0 for n in resumed), resumed
+    as_of = max(_instant(line) for line in events)
+    check_equals_replay(store, Path(env["SUPERVISION_CONFIG"]), events, actions, as_of)
+    assert len(stored_versions(store)) == 15 * copies
+
+
+def _instant(line: bytes) -> int:
+    from streams.engine.timeutil import parse_instant
+
+    return parse_instant(json.loads(line)["occurred_at"])
