@@ -292,9 +292,10 @@ def inbox(
     next deadline before ``now_us``), then by deadline, level (red first) and age."""
     params = {
         "any_dept": int(departments is None),
-        "depts": list(departments or []),
+        # never an empty array literal: 18.16 types it Array(Nothing)
+        "depts": list(departments or [""]),
         "any_state": int(states is None),
-        "states": list(states or []),
+        "states": list(states or [""]),
         "overdue_only": int(overdue_only),
         "now_us": int(now_us),
         "limit": int(limit),
