@@ -123,7 +123,7 @@ class WorkflowPartition:
             except InvalidAction:
                 acted_at = 0  # checked at the intake; if not, dead-lettered when applied
         inp = decode(value, acted_at)
-        self.gate.add(PendingFact(order_key(inp, value), offset, cast(Any, inp), value))
+        self.gate.add(PendingFact(order_key(inp, value, offset), offset, cast(Any, inp), value))
 
     def held_from(self) -> int | None:
         """Lowest offset of an input still held (the partition may be committed up to it)."""

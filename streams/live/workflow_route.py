@@ -120,9 +120,14 @@ def decode(value: bytes, acted_at: Any = None) -> Input:
     raise ValueError(f"unknown workflow-topic message kind {kind!r}")
 
 
-def order_key(inp: Input, value: bytes) -> tuple[int, bytes]:
-    """Total, read-order-independent order: instant, kind, content digest."""
-    return inp.instant, bytes((_RANK[inp.kind],)) + hashlib.sha1(value).digest()
+def order_key(inp: Input, value: bytes, offset: int) -> tuple[int, bytes]:
+    """Total order: instant, kind, then alerts and case ends by content digest (whatever
+    partition they came from), actions in the order read (a resent ``action_id``: the first
+    read is the first, as in replay)."""
+    rank = bytes((_RANK[inp.kind],))
+    if inp.kind == ACTION:
+        return inp.instant, rank + offset.to_bytes(8, "big")
+    return inp.instant, rank + hashlib.sha1(value).digest()
 
 
 def routed_records(
