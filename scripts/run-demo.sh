@@ -2,8 +2,10 @@
 # The whole local demonstration (what `make run` calls):
 #   install what is needed, start Tansu on a loopback port, create the topics,
 #   start a worker (embedded chdb, or the server in CLICKHOUSE_URL), stream a
-#   generated workload, show alerts live as they fire, then a summary by rule and
-#   department and the command to query them. Stops everything it started.
+#   generated workload, show alerts live as they fire, work three red cards through the
+#   督办 workflow with `supervise act` (one reply deadline lapses: SUP_REPLY_OVERDUE), then
+#   a summary by rule and department, the inboxes and the commands to query them. Stops
+#   everything it started.
 #
 # The supervision configuration is deploy/config/supervision.demo.toml (超时默许 on, the
 # example item catalogue) unless SUPERVISION_CONFIG names another; the seed is one whose
@@ -146,9 +148,13 @@ while time.monotonic() < deadline:
 time.sleep(3)  # let the last ticks fire timers and release cross-case facts
 PY
 
+# --- 5. the 督办 workflow ----------------------------------------------------------
+say "working three red cards with supervise act (users: deploy/config/users.example.toml)"
+"$PY" "$ROOT/scripts/demo_workflow.py" || say "the workflow part did not complete (see above)"
+
 kill -TERM "$WORKER_PID"; wait "$WORKER_PID" || true; WORKER_PID=""
 
-# --- 5. summary ------------------------------------------------------------------
+# --- 6. summary ------------------------------------------------------------------
 say "summary"
 "$PY" - <<'PY'
 from streams.settings import get_settings
@@ -165,7 +171,13 @@ show("events stored", "SELECT process, count() AS events, uniqExact(case_id) AS 
 show("alerts by rule", "SELECT rule, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY rule ORDER BY total DESC")
 show("alerts by department", "SELECT dept, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY dept ORDER BY total DESC")
 show("dead letters", "SELECT count() AS rejected FROM deadletter FINAL")
+show("督办 workflows by state", "SELECT state, count() AS workflows, countIf(overdue = 1) AS overdue FROM workflows_current GROUP BY state ORDER BY workflows DESC")
 PY
+
+say "inboxes: what the departments must act on, what awaits review, the overdue"
+for who in DEP-SCJ DEP-RXZX; do "$PY" -m streams.cli inbox --as "$who"; done
+"$PY" -m streams.cli inbox --as I-01 --state replied
+"$PY" -m streams.cli inbox --overdue --limit 10
 
 if [[ -n "${CLICKHOUSE_URL:-}" ]]; then ENVSET="CLICKHOUSE_URL=…"; else ENVSET="CHDB_PATH=$CHDB_PATH"; fi
 cat <<EOF
@@ -174,6 +186,8 @@ Query them:
   $ENVSET .venv/bin/supervise query alerts --rule OVERDUE --level red
   $ENVSET .venv/bin/supervise query alerts --dept <DEPT> --format json
   $ENVSET .venv/bin/supervise query timeline <CASE_ID>
+  $ENVSET .venv/bin/supervise inbox --as I-01 --overdue
+  (with a worker running) .venv/bin/supervise act claim <WORKFLOW_ID> --as I-01
 
 What the generator planted in each case: $DEMO_DIR/planted.jsonl
 EOF

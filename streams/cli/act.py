@@ -223,6 +223,7 @@ INBOX_COLUMNS = (
     "overdue", "level", "state", "due_at", "dept", "rule", "process", "case_id", "workflow_id",
     "version", "claimed_by", "fired",
 )  # fmt: skip
+TABLE_COLUMNS = ("overdue", "level", "state", "due_at", "dept", "rule", "case_id", "workflow_id")
 
 
 @app.command("inbox")
@@ -271,4 +272,4 @@ def inbox(
         row["due_at"] = local.format(due) if due is not None else ""
         row["overdue"] = "OVERDUE" if row["overdue"] else ""
     title = f"{len(rows)} open workflow(s)" + (f" for {user_id}" if user_id else "")
-    _emit(rows, INBOX_COLUMNS, fmt, title)
+    _emit(rows, TABLE_COLUMNS if fmt is Format.table else INBOX_COLUMNS, fmt, title)

@@ -8,6 +8,7 @@ rest 04-04..04-06.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -645,6 +646,7 @@ def test_demo_configuration_is_the_defaults_with_deemed_approval_and_the_catalog
     text = DEMO.read_text(encoding="utf-8")
     (tmp_path / "supervision.demo.toml").write_text(text, encoding="utf-8")
     (tmp_path / "item-catalogue.example.toml").write_text(ITEMS, encoding="utf-8")
+    shutil.copy(DEMO.parent / "users.example.toml", tmp_path / "users.example.toml")
     demo = load_config(tmp_path / "supervision.demo.toml")
     default = load_config()
     assert demo.templates["approval"].deemed_approval
@@ -653,5 +655,6 @@ def test_demo_configuration_is_the_defaults_with_deemed_approval_and_the_catalog
     assert demo.params == default.params and demo.enabled == default.enabled
     assert set(demo.templates) == set(default.templates)
     assert demo.version != default.version
+    assert demo.users["A-01"].role == "approver"  # the example users, for `make run`
     if (DEMO.parent / "item-catalogue.example.toml").is_file():  # the shipped example
         assert load_config(DEMO).templates["approval"].deemed_approval
