@@ -185,4 +185,6 @@ def late_reported_alert(ctx: RuleContext, state: CaseState, action: str, instant
         "delay_hours": round(delay / HOUR_US, 2),
         "max_delay_hours": ctx.param("LATE_REPORTED", "max_delay_hours"),
     }
-    return ctx.timed_alert("LATE_REPORTED", YELLOW, state, dept, instant, [event_id], details, action)
+    return ctx.timed_alert(
+        "LATE_REPORTED", YELLOW, state, dept, instant, [event_id], details, action
+    )
