@@ -131,6 +131,19 @@ class Alert:
 
 
 @dataclass(slots=True)
+class Withdrawal:
+    """An alert that later input disproves (rules.md §1.4, events.md § Alerts): stored as a new
+    version of its row and published as a new record with its key, never deleted."""
+
+    alert_id: str
+    process: str  # the alert's case (its row is found by it)
+    case_id: str
+    withdrawn_at: int  # epoch microseconds: processing time of the withdrawal
+    reason: str
+    withdrawn_by: list[Event]  # the events that disproved it (their times travel with it)
+
+
+@dataclass(slots=True)
 class CaseStatus:
     """A case's current standing, for dashboards (one row per case, newest wins).
 
