@@ -27,6 +27,7 @@ import orjson
 from streams.storage.backends import Backend
 
 MAX_US = 2**63 - 1
+MAX_ROWS = 2**62  # no limit
 
 EVENT_COLUMNS = """event_id, case_id, process, action, occurred_at_us, occurred_at_text, dept, actor,
        party, toString(amount) AS amount_text, attrs, reported_at_us, reported_at_text,
@@ -205,6 +206,26 @@ def events(
         "limit": int(limit),
     }
     return [_event(r) for r in backend.query(EVENTS_SQL, params).dicts()]
+
+
+def contract_event(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of :func:`events` as the event contract's JSON object, as upstream sent it
+    (``occurred_at``, ``reported_at`` as written): what ``supervise replay`` reads."""
+    event: dict[str, Any] = {
+        "event_id": row["event_id"],
+        "case_id": row["case_id"],
+        "process": row["process"],
+        "action": row["action"],
+        "occurred_at": row["occurred_at_text"],
+        "dept": row["dept"],
+    }
+    if row["actor"] is not None:
+        event["actor"] = row["actor"]
+    if row["reported_at_text"] is not None:
+        event["reported_at"] = row["reported_at_text"]
+    if row["attrs"]:
+        event["attrs"] = row["attrs"]
+    return event
 
 
 def _second_bounds(since_us: int, until_us: int) -> dict[str, int]:
