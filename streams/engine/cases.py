@@ -270,6 +270,7 @@ class CaseEngine(DueHandler):
             state.ids += digest
         may_alert = not state.terminal
         ctx = self.ctx
+        late = False
 
         if may_alert:
             if plan.check_order:
@@ -301,6 +302,8 @@ class CaseEngine(DueHandler):
                 rule(ctx, state, event, alerts, facts)
             for rule in plan.facts:
                 rule(ctx, state, event, alerts, facts)
+            if event.reported_at is not None:
+                late = core.late_reported(ctx, state, template, event)
         elif plan.facts:
             start = len(facts)
             for rule in plan.facts:
@@ -319,7 +322,7 @@ class CaseEngine(DueHandler):
             self._touch(key, state, event.occurred_at, status=True)
         elif self.track_changes:
             self._dirty.add(key)
-        if may_alert and (fresh or plan.timers):
+        if may_alert and (fresh or plan.timers or late):
             self._reschedule(state)
 
     # ------------------------------------------------------------------ calendar gaps (§1.5)
