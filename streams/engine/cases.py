@@ -300,6 +300,7 @@ class CaseEngine(DueHandler):
             state.evaluated_to = event.occurred_at
         may_alert = not state.terminal
         ctx = self.ctx
+        late = False
 
         if may_alert:
             if plan.check_order:
@@ -331,6 +332,8 @@ class CaseEngine(DueHandler):
                 rule(ctx, state, event, alerts, facts)
             for rule in plan.facts:
                 rule(ctx, state, event, alerts, facts)
+            if event.reported_at is not None:
+                late = core.late_reported(ctx, state, template, event)
         elif plan.facts:
             start = len(facts)
             for rule in plan.facts:
@@ -349,7 +352,7 @@ class CaseEngine(DueHandler):
             self._touch(key, state, event.occurred_at, status=True)
         elif self.track_changes:
             self._dirty.add(key)
-        if may_alert and (fresh or plan.timers):
+        if may_alert and (fresh or plan.timers or late):
             self._reschedule(state)
 
     # ------------------------------------------------------------------ calendar gaps (§1.5)

@@ -34,6 +34,11 @@ class Event:
     actor: str | None
     attrs: dict[str, Any]
     occurred_at_text: str  # as written upstream
+    reported_at: int | None  # epoch microseconds: when the business system recorded it (录入)
+    reported_at_text: str | None  # as written upstream
+    # Epoch microseconds: when the live service received it (the Kafka record timestamp), for
+    # audit only (stored with the event; no rule reads it). None offline.
+    arrived_at: int | None
 
     def __init__(
         self,
@@ -46,6 +51,9 @@ class Event:
         actor: str | None = None,
         attrs: dict[str, Any] | None = None,
         occurred_at_text: str = "",
+        reported_at: int | None = None,
+        reported_at_text: str | None = None,
+        arrived_at: int | None = None,
     ) -> None:
         self.event_id = event_id
         self.case_id = case_id
@@ -56,9 +64,12 @@ class Event:
         self.actor = actor
         self.attrs = attrs if attrs is not None else {}
         self.occurred_at_text = occurred_at_text
+        self.reported_at = reported_at
+        self.reported_at_text = reported_at_text
+        self.arrived_at = arrived_at
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as the contract's JSON object (``occurred_at`` as written)."""
+        """The event as the contract's JSON object (``occurred_at``, ``reported_at`` as written)."""
         out: dict[str, Any] = {
             "event_id": self.event_id,
             "case_id": self.case_id,
@@ -69,6 +80,8 @@ class Event:
         }
         if self.actor is not None:
             out["actor"] = self.actor
+        if self.reported_at_text is not None:
+            out["reported_at"] = self.reported_at_text
         if self.attrs:
             out["attrs"] = self.attrs
         return out

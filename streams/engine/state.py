@@ -49,6 +49,7 @@ ONCE = {
 }
 SKIP_SHIFT = 32  # SKIPPED_STEP raised for action i: bit 32 + i
 STEP_SHIFT = 96  # STEP_OVERDUE raised for step clock j: bit 96 + j
+LATE_SHIFT = 160  # LATE_REPORTED raised for action i: bit 160 + i
 LEVEL_BITS = {NOTICE: 1, YELLOW: 2, RED: 4}  # CaseState.fired: OVERDUE levels raised
 MAX_EVIDENCE = 16  # event ids kept per list of evidence (clock, disbursements)
 EMPTY: dict[str, Any] = {}

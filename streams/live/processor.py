@@ -74,6 +74,7 @@ class Message:
     key: bytes | None
     value: bytes  # b"": no value (a tombstone: ``intake`` reads None as b"")
     tp: Any = None
+    arrived_at: int | None = None  # the record's timestamp, epoch µs (None: the broker gave none)
 
 
 @dataclass(slots=True)
@@ -349,6 +350,7 @@ class Pipeline:
             part.clock.observed(m.offset, event.occurred_at)
             if part.process(event, m.offset, out):
                 part.contents.add(event.event_id, digest)
+                event.arrived_at = m.arrived_at
                 out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
             # else: the case holds it, so it was stored before its state was written; storing
             # it again could only put a repeat with other content over the first.
