@@ -275,7 +275,16 @@ class CaseEngine(DueHandler):
         return alerts, facts
 
     def process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
-        """``process``, appending its alerts and facts to the given lists."""
+        """``process``, appending its alerts and facts to the given lists (each fact carries
+        its event's arrival, when known: a late fact's withdrawals name it)."""
+        first_fact = len(facts)
+        self._process_into(event, alerts, facts)
+        arrived = event.arrived_at
+        if arrived is not None:
+            for i in range(first_fact, len(facts)):
+                facts[i].arrived_at = arrived
+
+    def _process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
         action = event.action
         plans = self._plans.get(event.process)
         plan = plans.get(action) if plans is not None else None

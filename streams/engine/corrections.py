@@ -72,11 +72,14 @@ def _instant(event: Event) -> int:
 
 
 def correct_case(
-    cases: CaseEngine, late: Event, stored: list[Event], now: int, arrived_at: int = 0
+    cases: CaseEngine, late: Event, stored: list[Event], now: int, arrived_at: int | None = None
 ) -> Correction:
     """Correct the case of ``late`` (late for it: ``cases.is_late``), given the case's
     other events ``stored`` in arrival order. ``now``: the processing time (the
-    withdrawals' ``withdrawn_at``); ``arrived_at``: when ``late`` arrived."""
+    withdrawals' ``withdrawn_at``); ``arrived_at``: when ``late`` arrived (default: its
+    ``arrived_at``, else 0: not known)."""
+    if arrived_at is None:
+        arrived_at = late.arrived_at if late.arrived_at is not None else 0
     key = late.process + "|" + late.case_id
     held = cases.states[key]
     until = max(

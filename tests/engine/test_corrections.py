@@ -309,3 +309,17 @@ def test_shuffled_arrival_converges_across_restarts() -> None:
     assert {i: (w.withdrawn_at, w.by) for i, w in again.withdrawn.items()} == {
         i: (w.withdrawn_at, w.by) for i, w in sim.withdrawn.items()
     }
+
+
+def test_backdated_completion_is_withdrawn_and_reported_late() -> None:
+    """A completion recorded (``reported_at``) a week after it happened and after the
+    deadline passed: the cards it disproves are withdrawn, naming it, and LATE_REPORTED
+    says it came late, at its ``reported_at``: as replay."""
+    events = completion_events()
+    events[3]["reported_at"] = "2026-03-12T16:00:00+08:00"
+    sim, live, official = converges(events, {"a4"}, corrections=True)
+    assert [(a["rule"], a["raised_at"][:19]) for a in official if a["case_id"] == "AP1"] == [
+        ("LATE_REPORTED", "2026-03-12T16:00:00")
+    ]
+    assert live == official
+    assert sorted(w.alert.level for w in sim.withdrawn.values()) == ["notice", "red", "yellow"]
