@@ -9,10 +9,12 @@
 
 (``rules.CROSS_RULES``; the facts are emitted by the same modules.) Each key
 also remembers which cases it raised an alert for (once per case, ever, until
-the key itself expires). Facts must reach ``process`` in ``occurred_at`` order
-per key (offline replay does that by construction; the live service waits until
-every source partition has been read up to the fact's instant). Windows expire,
-so memory is bounded by the facts inside each rule's window (plans: a retention).
+the key itself expires). Facts reach ``process`` in ``occurred_at`` order per
+key (offline replay does that by construction; the live service waits until
+every source partition has been read up to the fact's instant); one that comes
+later than that is corrected through the key's fact log (``crosslog``, kept
+when ``log`` is on: the live service). Windows expire, so memory is bounded by
+the facts inside each rule's window (the log: two windows; plans: a retention).
 """
 
 from __future__ import annotations
