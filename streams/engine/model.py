@@ -163,3 +163,24 @@ class CaseStatus:
     updated_at: int  # event time of the last change
     version: int
     completed_on_time: bool | None  # for terminal cases with a clock
+
+
+WITHDRAWN_LATE_INPUT = "late_input"  # replay with the late input in place does not raise it
+
+
+@dataclass(slots=True, init=False)
+class Withdrawal:
+    """An alert that later input disproves (rules.md §1.4, events.md § Alerts): not deleted,
+    withdrawn. ``by`` names the late events, each ``[event_id, occurred_at, arrived_at]``
+    (µs; ``arrived_at`` 0 when not known), so the delay is always visible."""
+
+    alert: Alert  # as it was raised
+    withdrawn_at: int  # processing time, given by the caller
+    reason: str
+    by: list[list[Any]]
+
+    def __init__(self, alert: Alert, withdrawn_at: int, reason: str, by: list[list[Any]]) -> None:
+        self.alert = alert
+        self.withdrawn_at = withdrawn_at
+        self.reason = reason
+        self.by = by

@@ -27,7 +27,7 @@ from typing import Any
 
 from streams.contract import CONFLICTING_DUPLICATE, WRONG_TOPIC, DeadLetter
 from streams.engine import CaseEngine, CrossEngine, EventValidator, Fact, InvalidEvent
-from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.engine.state import event_hash
 from streams.live.contents import ContentWindow, content_digest
 from streams.live.deadletter import RejectionLimit, dead_letter, oversized
@@ -106,6 +106,9 @@ class Output:
 
     events: list[StoredEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    # Alerts late input disproves (rules.md §1.4). Not yet stored nor published: the
+    # persister logs and counts them (s-late's writer stores them once merged).
+    withdrawals: list[Withdrawal] = field(default_factory=list)
     case_updates: list[CaseStatus] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -121,6 +124,7 @@ class Output:
         return not (
             self.events
             or self.alerts
+            or self.withdrawals
             or self.case_updates
             or self.facts
             or self.dead_letters
@@ -256,21 +260,35 @@ class FactPartition:
         """Lowest offset of a fact still held (the facts partition may be committed up to it)."""
         return self.gate.lowest_offset()
 
-    def release(self, out: Output) -> int:
-        """Apply every fact the gate releases, in order; returns how many."""
+    def release(self, out: Output, now: int = 0) -> int:
+        """Apply every fact the gate releases, in order; returns how many.
+
+        A fact older than one applied at its key is late, not a duplicate: its key's fact
+        log corrects the judgements after it (rules.md §1.4); the withdrawals go to
+        ``out.withdrawals`` (``now``: their processing time). A fact the log holds already
+        (read again after a restart) is a duplicate; so is one at or before the marker of
+        a key stored without a log (before corrections existed)."""
         n = 0
+        log = self.cross.facts
         for pending in self.gate.release():
             fact = pending.fact
             n += 1
             marker = self.applied.get(fact.key)
-            if (marker is not None and pending.order <= marker) or (
+            state = self.cross.states.get(fact.key)
+            logged = log is not None and state is not None and "log" in state
+            if (not logged and marker is not None and pending.order <= marker) or (
                 self.expired_at is not None
                 and self.cross.expired(fact.key, fact.occurred_at, self.expired_at)
             ):
                 out.duplicates += 1
                 continue
-            alerts = self.cross.process(fact)
-            self.applied[fact.key] = pending.order
+            skipped = log.duplicates + log.beyond if log is not None else 0
+            alerts = self.cross.process(fact, now)
+            if log is not None:
+                out.duplicates += log.duplicates + log.beyond - skipped
+                out.withdrawals.extend(log.take_withdrawals())
+            if marker is None or pending.order > marker:
+                self.applied[fact.key] = pending.order
             if alerts:
                 out.alerts.extend(alerts)
         return n
