@@ -23,11 +23,19 @@ Deterministic: the result depends only on the events and the times given.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from streams.engine.cases import CaseEngine
 from streams.engine.config import SupervisionConfig
 from streams.engine.facts import Fact
-from streams.engine.model import WITHDRAWN_LATE_INPUT, Alert, Event, Withdrawal
+from streams.engine.model import (
+    WITHDRAWN_LATE_INPUT,
+    Alert,
+    Event,
+    LateInput,
+    Withdrawal,
+    withdrawal_of,
+)
 from streams.engine.state import CaseState
 
 
@@ -93,12 +101,13 @@ def correct_case(
     out = Correction(consistent=_matches(before.state, held))
     cases.replace(key, after.state)
 
-    by = [[late.event_id, late.occurred_at, arrived_at]]
+    cause: list[Any] = [late.event_id, late.occurred_at, arrived_at]  # a fact's stored form
+    by = [LateInput(late.event_id, late.occurred_at, late.reported_at, arrived_at)]
     was = {alert.alert_id: alert for alert in before.alerts}
     now_raised = {alert.alert_id for alert in after.alerts}
     for alert in before.alerts:
         if alert.alert_id not in now_raised:
-            out.withdrawals.append(Withdrawal(alert, now, WITHDRAWN_LATE_INPUT, by))
+            out.withdrawals.append(withdrawal_of(alert, now, WITHDRAWN_LATE_INPUT, by))
     out.alerts = [a for a in after.alerts if was.get(a.alert_id) != a]
 
     old_facts = {_fact_id(f): f for f in before.facts}
@@ -111,12 +120,12 @@ def correct_case(
             if fact.event_id == late.event_id:
                 fact.arrived_at = arrived_at
             else:
-                fact.cause = by[0]
+                fact.cause = cause
             out.facts.append(fact)
     for ident, fact in old_facts.items():
         if ident not in new_ids:
             fact.retracted = True
-            fact.cause = by[0]
+            fact.cause = cause
             out.facts.append(fact)
     return out
 

@@ -28,7 +28,13 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from streams.engine.facts import Fact
-from streams.engine.model import WITHDRAWN_LATE_INPUT, Alert, Withdrawal
+from streams.engine.model import (
+    WITHDRAWN_LATE_INPUT,
+    Alert,
+    LateInput,
+    Withdrawal,
+    withdrawal_of,
+)
 from streams.engine.rules.context import CrossRule, RuleContext
 
 # A logged fact: [occurred_at, kind, data, event_id, case_id, dept, may_alert, alert_id raised].
@@ -201,11 +207,12 @@ class FactLog:
         state["raised"] = new["raised"]
         state["log"] = new_log
 
-        by = [fact.late_input()]
+        cause = fact.late_input()
+        by = [LateInput(cause[0], cause[1], None, cause[2])]
         raised_now = {alert.alert_id for alert in after}
         for alert_id, alert in before.items():
             if alert_id not in raised_now:
-                self.withdrawals.append(Withdrawal(alert, now, WITHDRAWN_LATE_INPUT, by))
+                self.withdrawals.append(withdrawal_of(alert, now, WITHDRAWN_LATE_INPUT, by))
         return [a for a in after if before.get(a.alert_id) != a]
 
     def take_withdrawals(self) -> list[Withdrawal]:

@@ -131,19 +131,6 @@ class Alert:
 
 
 @dataclass(slots=True)
-class Withdrawal:
-    """An alert that later input disproves (rules.md §1.4, events.md § Alerts): stored as a new
-    version of its row and published as a new record with its key, never deleted."""
-
-    alert_id: str
-    process: str  # the alert's case (its row is found by it)
-    case_id: str
-    withdrawn_at: int  # epoch microseconds: processing time of the withdrawal
-    reason: str
-    withdrawn_by: list[Event]  # the events that disproved it (their times travel with it)
-
-
-@dataclass(slots=True)
 class CaseStatus:
     """A case's current standing, for dashboards (one row per case, newest wins).
 
@@ -168,19 +155,40 @@ class CaseStatus:
 WITHDRAWN_LATE_INPUT = "late_input"  # replay with the late input in place does not raise it
 
 
-@dataclass(slots=True, init=False)
+@dataclass(slots=True)
+class LateInput:
+    """A late event named by a withdrawal: its times travel with it (µs; ``reported_at`` and
+    ``arrived_at`` None when not known)."""
+
+    event_id: str
+    occurred_at: int
+    reported_at: int | None = None
+    arrived_at: int | None = None
+
+
+@dataclass(slots=True)
 class Withdrawal:
-    """An alert that later input disproves (rules.md §1.4, events.md § Alerts): not deleted,
-    withdrawn. ``by`` names the late events, each ``[event_id, occurred_at, arrived_at]``
-    (µs; ``arrived_at`` 0 when not known), so the delay is always visible."""
+    """An alert that later input disproves (rules.md §1.4, events.md § Alerts): stored as a new
+    version of its row and published as a new record with its key, never deleted.
+    ``withdrawn_by`` names the late events (``Event`` or ``LateInput``: anything with
+    ``event_id``, ``occurred_at``, ``reported_at`` and ``arrived_at``), so the delay is always
+    visible; ``alert`` is the alert as it was raised, when the caller has it."""
 
-    alert: Alert  # as it was raised
-    withdrawn_at: int  # processing time, given by the caller
+    alert_id: str
+    process: str  # the alert's case (its row is found by it)
+    case_id: str
+    withdrawn_at: int  # epoch microseconds: processing time of the withdrawal
     reason: str
-    by: list[list[Any]]
+    withdrawn_by: list[Any]
+    alert: Alert | None = None
 
-    def __init__(self, alert: Alert, withdrawn_at: int, reason: str, by: list[list[Any]]) -> None:
-        self.alert = alert
-        self.withdrawn_at = withdrawn_at
-        self.reason = reason
-        self.by = by
+    @property
+    def by(self) -> list[list[Any]]:
+        """The late events as ``[event_id, occurred_at, arrived_at]`` (``arrived_at`` 0 when
+        not known)."""
+        return [[e.event_id, e.occurred_at, e.arrived_at or 0] for e in self.withdrawn_by]
+
+
+def withdrawal_of(alert: Alert, now: int, reason: str, by: list[LateInput]) -> Withdrawal:
+    """The withdrawal of ``alert`` as raised, at processing time ``now``."""
+    return Withdrawal(alert.alert_id, alert.process, alert.case_id, now, reason, by, alert)

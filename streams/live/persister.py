@@ -179,12 +179,10 @@ class Persister:
                 self.on_alerts(out.alerts)
         for w in out.withdrawals:  # stored and published once s-late's writer is merged
             log.warning(
-                "alert withdrawn (rules.md §1.4): %s %s %s|%s raised at %d, by late input %s",
-                w.alert.alert_id,
-                w.alert.rule,
-                w.alert.process,
-                w.alert.case_id,
-                w.alert.raised_at,
+                "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
+                w.alert_id,
+                w.process,
+                w.case_id,
                 w.by,
             )
         for d in out.dead_letters:
