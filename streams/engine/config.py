@@ -33,6 +33,7 @@ from streams.engine.configfile import (
     NoticeRule,
     ProcessTemplate,
     RuleSettings,
+    StateSection,
     StepClock,
 )
 from streams.engine.timeutil import LocalTime, parse_date
@@ -200,6 +201,8 @@ class SupervisionConfig:
     quiet_dates: frozenset[int]
     catalogue: Mapping[str, CatalogueItem] = field(default_factory=lambda: EMPTY_CATALOGUE)
     compression: tuple[CompressionRow, ...] = ()
+    terminal_retention_days: int = 90  # [state]: terminal cases leave the state after this
+    hot_case_events: int = 10_000  # [state]: a case with more events is flagged
 
     def rule_on(self, rule: str) -> bool:
         return rule in self.enabled
@@ -325,7 +328,12 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         )
 
     canonical = {
-        "config": parsed.model_dump(mode="json", by_alias=True),
+        # [state] at its defaults is left out: operational, and versions stay as they were
+        "config": parsed.model_dump(
+            mode="json",
+            by_alias=True,
+            exclude={"state"} if parsed.state == StateSection() else None,
+        ),
         "catalogue": catalogue_content,
         "calendar": {
             str(year): {
@@ -355,4 +363,6 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         quiet_dates=frozenset(parse_date(d) for d in params["QUIET_DAY_INSPECTION"]["dates"]),
         catalogue=catalogue,
         compression=tuple(parsed.catalogue.compression),
+        terminal_retention_days=parsed.state.terminal_retention_days,
+        hot_case_events=parsed.state.hot_case_events,
     )
