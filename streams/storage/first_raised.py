@@ -31,6 +31,12 @@ from streams.storage.backends import QueryResult
 from streams.storage.first_seen import _quoted
 
 CROSS_RULE_NAMES = frozenset(rule.rule for rule in CROSS_RULES.values())
+_CHUNK = 1000  # alerts per lookup: its id and case lists stay far below max_query_size
+
+
+def _chunks(alerts: Sequence[Alert]) -> Iterable[Sequence[Alert]]:
+    for start in range(0, len(alerts), _CHUNK):
+        yield alerts[start : start + _CHUNK]
 
 
 def _where(alerts: Sequence[Alert]) -> str:
@@ -58,14 +64,16 @@ def keep_first_raised(
     for a in cross:
         if a.alert_id not in first or a.raised_at < first[a.alert_id]:
             first[a.alert_id] = a.raised_at
-    found = query(
-        f"SELECT alert_id, min(raised_at_us) FROM alerts WHERE {_where(cross)} GROUP BY alert_id",
-        len(cross),
-    )
-    for alert_id, raised_us in found.rows:
-        key = str(alert_id)
-        if int(raised_us) < first[key]:
-            first[key] = int(raised_us)  # stored before: that one is the first
+    for chunk in _chunks(cross):
+        found = query(
+            f"SELECT alert_id, min(raised_at_us) FROM alerts WHERE {_where(chunk)}"
+            " GROUP BY alert_id",
+            len(chunk),
+        )
+        for alert_id, raised_us in found.rows:
+            key = str(alert_id)
+            if int(raised_us) < first[key]:
+                first[key] = int(raised_us)  # stored before: that one is the first
     kept: list[Alert] = []
     taken: set[str] = set()
     for a in alerts:
@@ -83,14 +91,17 @@ def repair_first_raised(
     execute: Callable[[str], None],
 ) -> int:
     """Delete the stored rows of ``stored``'s ids later than the first; how many ids had some."""
-    if not stored:
-        return 0
-    found = query(
-        f"SELECT alert_id, min(raised_at_us) FROM alerts WHERE {_where(stored)}"
-        " GROUP BY alert_id HAVING uniqExact(raised_at_us) > 1",
-        len(stored),
-    )
-    later = [f"(alert_id = {_quoted(str(i))} AND raised_at_us > {int(t)})" for i, t in found.rows]
-    if later:
-        execute(f"ALTER TABLE alerts DELETE WHERE {' OR '.join(later)}")
-    return len(later)
+    repaired = 0
+    for chunk in _chunks(stored):
+        found = query(
+            f"SELECT alert_id, min(raised_at_us) FROM alerts WHERE {_where(chunk)}"
+            " GROUP BY alert_id HAVING uniqExact(raised_at_us) > 1",
+            len(chunk),
+        )
+        later = [
+            f"(alert_id = {_quoted(str(i))} AND raised_at_us > {int(t)})" for i, t in found.rows
+        ]
+        if later:
+            execute(f"ALTER TABLE alerts DELETE WHERE {' OR '.join(later)}")
+        repaired += len(later)
+    return repaired

@@ -115,3 +115,22 @@ def test_storage_shows_the_first_raised_only(migrated_backend: Backend, order: s
     raw = migrated_backend.query("SELECT count() FROM alerts WHERE alert_id = %(i)s",
                                  {"i": first.alert_id}).rows  # fmt: skip
     assert raw[0][0] >= 1
+
+
+def test_lookups_are_chunked_and_a_batch_keeps_the_first_of_each_id() -> None:
+    import dataclasses
+
+    from streams.storage.backends import QueryResult
+    from streams.storage.first_raised import keep_first_raised
+
+    early, late = live()
+    many = [dataclasses.replace(early, alert_id=f"id{i:05d}") for i in range(2500)]
+    sqls: list[str] = []
+
+    def query(sql: str, nrows: int) -> QueryResult:
+        sqls.append(sql)
+        return QueryResult([], [], [])
+
+    kept, repair = keep_first_raised([late, *many, early], query)
+    assert len(sqls) == 3 and all(len(s) < 200_000 for s in sqls)
+    assert kept == [*many, early] and repair == kept
