@@ -8,6 +8,10 @@ that cross-case rules need (``CrossEngine``). Timed alerts come from
 keyed ``"process|case_id"`` and serialize to bytes (``state.py``) so the live
 service can keep them in a changelog-backed table.
 
+Bounded state (issue #13): a case remembers its last ``MAX_IDS`` event ids and counts
+its events (one passing ``hot_case_events`` is listed in ``hot``); a terminal case
+leaves ``states`` after the retention (``retention.py``).
+
 A case whose timed decisions need a year the calendar does not cover is
 **pending** (rules.md §1.5): those decisions wait for an engine whose calendar
 covers the year, which makes them when it loads the state (``load``); the next
@@ -28,9 +32,11 @@ from streams.engine.facts import Fact
 from streams.engine.model import Alert, CaseStatus, Event
 from streams.engine.pending import PendingCase, PendingCases, end_facts
 from streams.engine.reports import NOTE_REPORT, NOTE_RISK
+from streams.engine.retention import Retention
 from streams.engine.rules import core
 from streams.engine.rules.context import CaseRule, RuleContext
 from streams.engine.state import (
+    MAX_IDS,
     STATE_FIELDS,
     CaseState,
     case_status,
@@ -40,7 +46,15 @@ from streams.engine.state import (
     to_decimal,
 )
 
-__all__ = ["STATE_FIELDS", "CaseEngine", "CaseState", "PendingCase", "event_hash", "to_decimal"]
+__all__ = [
+    "MAX_IDS",
+    "STATE_FIELDS",
+    "CaseEngine",
+    "CaseState",
+    "PendingCase",
+    "event_hash",
+    "to_decimal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,10 @@ class CaseEngine(DueHandler):
         self.duplicate_count = 0  # events ignored: their case had seen their event_id
         self.gaps = PendingCases(config, self.clock)  # calendar gaps (§1.5)
         self._resolved = self.gaps.resolved  # raised by pending decisions made on load
+        self.retention = Retention(config.terminal_retention_days)
+        self.hot_events = config.hot_case_events
+        self.hot: list[tuple[str, int]] = []  # (key, events) of cases just past hot_events
+        self.evicted_count = 0  # terminal cases that left the state
 
     # ------------------------------------------------------------------ state
     def open_cases(self) -> int:
@@ -156,6 +174,8 @@ class CaseEngine(DueHandler):
         state.key = key
         self.states[key] = state
         self.open_count += not state.terminal
+        if state.terminal and state.closed_at is not None:
+            self.retention.closed(key, state.closed_at)
         if state.next_at is not None:
             self.timer_count += 1
             self.index.add(state.next_at, state)
@@ -187,6 +207,23 @@ class CaseEngine(DueHandler):
         if self.track_changes:
             self._dirty.add(key)
             self._status_dirty.add(key)
+
+    # ------------------------------------------------------------------ retention
+    def _evict(self, key: str) -> None:
+        del self.states[key]
+        self.evicted_count += 1
+        if self.track_changes:
+            self._dirty.add(key)  # exported as None: the stored state is deleted
+
+    def next_eviction(self) -> int | None:
+        return self.retention.next_instant()  # None: no terminal case to evict
+
+    def evict(self, now: int) -> int:
+        """Drop the terminal cases whose retention ended before ``now``; how many."""
+        keys = self.retention.due(self.states, now)
+        for key in keys:
+            self._evict(key)
+        return len(keys)
 
     def take_status(self) -> list[CaseStatus]:
         self._tracking()
@@ -294,6 +331,13 @@ class CaseEngine(DueHandler):
         template = plan.template
         key = template.name + "|" + event.case_id
         state = self.states.get(key)
+        if (
+            state is not None
+            and state.terminal
+            and self.retention.evictable(state, event.occurred_at)
+        ):
+            self._evict(key)  # its retention ended before this event: a new case
+            state = None
         fresh = state is None
         if state is None:
             state = CaseState(template.name, event.dept, key)  # dept: shared by the validator
@@ -304,7 +348,11 @@ class CaseEngine(DueHandler):
             if not fresh and state.seen_event(digest):
                 self.duplicate_count += 1
                 return
-            state.ids += digest
+            state.remember(digest)
+        else:
+            state.events += 1
+        if state.events == self.hot_events + 1:
+            self.hot.append((key, state.events))
         if state.evaluated_to is None or event.occurred_at > state.evaluated_to:
             state.evaluated_to = event.occurred_at
         may_alert = not state.terminal
@@ -356,6 +404,7 @@ class CaseEngine(DueHandler):
         if may_alert and plan.terminal:
             self.open_count -= 1
             _close(self.clock, state, action, event.occurred_at)
+            self.retention.closed(key, event.occurred_at)
             self._touch(key, state, event.occurred_at, status=True)
         elif fresh:
             self._touch(key, state, event.occurred_at, status=True)

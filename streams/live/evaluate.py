@@ -15,15 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from streams.engine.model import FormatTooNew
 from streams.live.breaker import Breakers
-from streams.live.deadletter import RejectionLimitExceeded
+from streams.live.deadletter import RejectionLimitExceeded, dead_letter
 from streams.live.delivery import die
 from streams.live.horizon import decode_facts_message
 from streams.live.kafka_port import TP, KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.processor import CasePartition, Message, Output, Pipeline
-from streams.live.quarantine import GuardedCasePartition
+from streams.live.quarantine import STATE_FORMAT, GuardedCasePartition
 from streams.live.state import case_table_key, cross_table_key, next_offset_key
 from streams.observability.metrics import Metrics
 
@@ -120,6 +121,7 @@ class Evaluator:
             if seen > part.duplicates_reported:
                 metrics.record_duplicate(part.topic, seen - part.duplicates_reported)
                 part.duplicates_reported = seen
+            report_case_limits(metrics, part)
         return Step(out, commits, admitted=admitted)
 
     def run(self, admitted: list[Message], out: Output, tps: set[TP]) -> set[CasePartition]:
@@ -196,6 +198,7 @@ class Evaluator:
         daily; each facts partition may be committed up to its first fact still held."""
         partitions = self.partitions
         tps: dict[int, TP] = {m.partition: m.tp for m in admitted}
+        out = Output()
         for m in admitted:
             part = partitions.fact(m.partition)
             try:
@@ -204,11 +207,24 @@ class Evaluator:
                     part.gate.report(payload)
                 else:
                     part.add(m.offset, payload)
+            except FormatTooNew as exc:  # a newer release wrote it: never guessed at
+                log.error("%s[%d]@%d: %s; dead-lettered", m.topic, m.partition, m.offset, exc)
+                self.metrics.record_unreadable_state(m.topic, "format_too_new")
+                out.dead_letters.append(
+                    dead_letter(
+                        m.value,
+                        m.key,
+                        f"state_format: {exc}",
+                        STATE_FORMAT,
+                        topic=m.topic,
+                        partition=m.partition,
+                        offset=m.offset,
+                    )
+                )
             except Exception as exc:
                 die(
                     f"unreadable message on internal topic {m.topic}[{m.partition}]@{m.offset}: {exc!r}"
                 )
-        out = Output()
         commits: dict[TP, int] = {}
         now = self.now_us()
         for part in list(partitions.facts.values()):
@@ -233,3 +249,24 @@ class Evaluator:
             if tp.topic == facts and tp.partition == partition:
                 return tp
         return None
+
+
+def report_case_limits(metrics: Metrics, part: CasePartition) -> None:
+    """Hot cases (README: Hot cases) and unreadable stored states of a partition, once each."""
+    hot = part.cases.hot
+    if hot:
+        for key, events in hot:
+            log.warning(
+                "case %s on %s[%d] has %d events, past [state] hot_case_events: usually an "
+                "upstream bug (a placeholder case_id); its state stays bounded (README: Hot cases)",
+                key,
+                part.topic,
+                part.partition,
+                events,
+            )
+        metrics.record_hot_cases(part.topic, len(hot))
+        hot.clear()
+    if isinstance(part, GuardedCasePartition) and part.unreadable_states:
+        for kind in part.unreadable_states:
+            metrics.record_unreadable_state(part.topic, kind)
+        part.unreadable_states.clear()

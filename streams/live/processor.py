@@ -156,14 +156,24 @@ class CasePartition:
         return n
 
     def advance(self, t: int, out: Output) -> None:
+        """Timed alerts up to ``t``; terminal cases past their retention leave the state
+        (``collect`` then deletes their stored states)."""
         alerts = self.cases.advance(t)
         if alerts:
             out.alerts.extend(alerts)
             out.timed.extend([a.raised_at for a in alerts])
+        evict_at = self.cases.next_eviction()
+        if evict_at is not None and evict_at < t:
+            self.cases.evict(t)
 
-    def seen(self, event: Event) -> bool:
-        """The event's case already holds its ``event_id`` (the engine's memory)."""
-        state = self.cases.states.get(case_key(event.process, event.case_id))
+    def seen(self, event: Event, offset: int = NO_OFFSET) -> bool:
+        """The event's case already holds it: read again at or below the newest offset its
+        stored state contains (a re-read after a restart), or its ``event_id`` is among the
+        case's last ids (the engine's memory)."""
+        key = case_key(event.process, event.case_id)
+        if offset != NO_OFFSET and offset <= self.applied.get(key, NO_OFFSET):
+            return True
+        state = self.cases.states.get(key)
         return state is not None and bool(state.seen_event(event_hash(event.event_id)))
 
     def process(self, event: Event, offset: int, out: Output) -> bool:
@@ -176,8 +186,8 @@ class CasePartition:
         already holds (replay after a crash) is a no-op in the engine, which counts it.
         """
         key = case_key(event.process, event.case_id)
-        if self.seen(event):
-            self.cases.process(event)  # ignored, counted as a duplicate
+        if self.seen(event, offset):
+            self.cases.duplicate_count += 1  # ignored, counted as a duplicate
             return False
         alerts = self.cases.advance_case(key, event.occurred_at)
         more, facts = self.cases.process(event)
@@ -206,7 +216,11 @@ class CasePartition:
             out.case_updates.extend(updates)
 
     def next_timer(self) -> int | None:
-        return self.cases.next_timer()
+        """The next timed alert or terminal-case eviction, whichever comes first."""
+        timer, evict_at = self.cases.next_timer(), self.cases.next_eviction()
+        if timer is None or (evict_at is not None and evict_at < timer):
+            return evict_at
+        return timer
 
 
 class FactPartition:
@@ -366,7 +380,9 @@ class Pipeline:
                 continue
             self.limit.accepted()
             part.clock.observed(m.offset, event.occurred_at)
-            if part.process(event, m.offset, out):
+            if first is not None:  # the same content, applied recently: the first wins
+                part.cases.duplicate_count += 1
+            elif part.process(event, m.offset, out):
                 part.contents.add(event.event_id, digest)
                 event.arrived_at = m.arrived_at
                 out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))

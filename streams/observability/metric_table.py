@@ -128,6 +128,24 @@ DECLARATIONS: tuple[
         None,
     ),
     (
+        "hot_cases",
+        Counter,
+        "hot_cases",
+        "Cases that passed [state] hot_case_events events (usually an upstream bug: a "
+        "placeholder case_id); each is logged with its key. Their state stays bounded.",
+        ("topic",),
+        None,
+    ),
+    (
+        "state_records_unreadable",
+        Counter,
+        "state_records_unreadable",
+        "Stored case states or facts this release cannot read (a newer format version, or "
+        "corrupt): the case is quarantined on this worker, the fact dead-lettered.",
+        ("table", "reason"),
+        None,
+    ),
+    (
         "quarantined_cases",
         Gauge,
         "quarantined_cases",

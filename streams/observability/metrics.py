@@ -57,6 +57,8 @@ class Metrics:
     offsets_gaps: Counter
     breaker_tripped: Gauge
     cases_quarantined: Counter
+    hot_cases: Counter
+    state_records_unreadable: Counter
     quarantined_cases: Gauge
     alerts: Counter
     evaluation_seconds: Histogram
@@ -163,6 +165,13 @@ class Metrics:
 
     def record_quarantined(self, topic: str, count: int = 1) -> None:
         self.cases_quarantined.labels(_label(topic)).inc(count)
+
+    def record_hot_cases(self, topic: str, count: int = 1) -> None:
+        self.hot_cases.labels(_label(topic)).inc(count)
+
+    def record_unreadable_state(self, table: str, reason: str, count: int = 1) -> None:
+        """``reason``: ``format_too_new`` or ``corrupt``."""
+        self.state_records_unreadable.labels(_label(table), _label(reason)).inc(count)
 
     def set_quarantined_cases(self, count: int) -> None:
         self.quarantined_cases.set(count)

@@ -32,7 +32,9 @@ dead-letter id = hash of source position and bytes); every table is a
 ReplacingMergeTree read with FINAL, and the statistics store id sets, so a
 batch written twice, or re-batched after a restart, shows once to readers.
 First detection is kept: a row stored again carries its first ``ingested_at``
-/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`).
+/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`). An alert
+id of a cross-case rule raised at two instants is stored once, at the first
+(:mod:`streams.storage.first_raised`).
 
 Counters: ``writer.stats`` (:class:`WriterStats`); ``writer.observer``
 (:class:`streams.observability.Metrics`, or None) is told of every table batch
@@ -63,6 +65,7 @@ from streams.storage.errors import (
     StorageUnavailable,
     StorageUnclassified,
 )
+from streams.storage.first_raised import keep_first_raised, repair_first_raised
 from streams.storage.first_seen import keep_first_seen
 from streams.storage.partitions import split_by_partitions
 from streams.storage.refused import insert_isolating, refused_as_dead_letters
@@ -158,7 +161,21 @@ class Writer:
             DEADLETTER: list(deadletters),
         }
         with self._lock:
-            return self._write_tables(objects)
+            # One alert id, one row: the first raised wins (``first_raised``).
+            objects[ALERTS], repair = keep_first_raised(objects[ALERTS], self._query(ALERTS))
+            written = self._write_tables(objects)
+            if repair and repair_first_raised(repair, self._query(ALERTS), self._execute):
+                log.info("storage: later repeats of cross-case alert ids deleted")
+            return written
+
+    def _query(self, table: str) -> Callable[[str, int], Any]:
+        def query(sql: str, nrows: int) -> Any:
+            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
+
+        return query
+
+    def _execute(self, sql: str) -> None:
+        self._retry(ALERTS, 0, functools.partial(self.backend.execute, sql))
 
     def _write_tables(self, objects: dict[str, list[Any]]) -> int:
         """Convert and insert batch by batch, in table order.
@@ -239,10 +256,7 @@ class Writer:
             except StorageError:
                 return None
 
-        def query(sql: str, nrows: int) -> Any:
-            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
-
-        return keep_first_seen(table, rows, query)
+        return keep_first_seen(table, rows, self._query(table))
 
     def _withdrawal_parts(
         self, objs: list[Any], rejected: list[RejectedRow]
