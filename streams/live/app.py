@@ -201,10 +201,11 @@ def _observe(
 ) -> None:
     """Metric series declared up front, the health probe, /metrics /healthz /readyz."""
     from streams.contract import REJECTION_KINDS
+    from streams.live.progress import MARKER_OUTCOMES
     from streams.observability.http import ObservabilityServer
     from streams.storage.writer import TABLE_ORDER
 
-    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER)
+    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER, MARKER_OUTCOMES)
     probe = HealthProbe(
         port=service.port,
         persister=service.persister,

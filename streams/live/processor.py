@@ -9,6 +9,8 @@ synchronous and deterministic, and is unit-tested without a broker.
 
 Per message, in order (events.md § Transport, rules.md §1.3):
 
+- keyed ``__progress__``: a progress marker (``progress``), never an event: its
+  watermark is noted for the partition, or it is dead-lettered when malformed;
 - no value (a tombstone), over the size limit, not an event, or on another
   process's topic: dead-lettered (``deadletter``);
 - keyed other than by its ``case_id`` and read on a partition that is not its
@@ -25,13 +27,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.contract import CONFLICTING_DUPLICATE, WRONG_TOPIC, DeadLetter
+from streams.contract import (
+    CONFLICTING_DUPLICATE,
+    PROGRESS_KEY,
+    PROGRESS_MARKER,
+    WRONG_TOPIC,
+    DeadLetter,
+)
 from streams.engine import CaseEngine, CrossEngine, EventValidator, Fact, InvalidEvent
 from streams.engine.model import Alert, CaseStatus, Event
 from streams.engine.state import event_hash
 from streams.live.contents import ContentWindow, content_digest
 from streams.live.deadletter import RejectionLimit, dead_letter, oversized
 from streams.live.horizon import FactGate, PendingFact, SourceClock, fact_order_key
+from streams.live.progress import MALFORMED, InvalidMarker, parse_marker
 from streams.live.publish import partition_for
 from streams.live.state import (
     NO_OFFSET,
@@ -112,6 +121,7 @@ class Output:
     case_states: list[StateWrite] = field(default_factory=list)
     cross_states: list[StateWrite] = field(default_factory=list)
     duplicates: int = 0  # replayed events already in the state
+    markers: list[tuple[str, str]] = field(default_factory=list)  # (topic, outcome) per marker
     timed: list[int] = field(
         default_factory=list
     )  # instants of the timed alerts raised (timer lag)
@@ -137,6 +147,7 @@ class CasePartition:
         self.partition = partition
         self.cases = cases
         self.clock = SourceClock(lateness_us)
+        self.sources: frozenset[str] = frozenset()  # upstreams configured for the topic
         self.applied: dict[str, int] = {}
         self.duplicates_reported = 0  # of cases.duplicate_count, already counted in metrics
         self.contents = ContentWindow()
@@ -312,6 +323,9 @@ class Pipeline:
         partitions = self.topics.partitions
         for m in messages:
             part = self.case_partition(m.topic, m.partition)
+            if m.key == PROGRESS_KEY:
+                self._progress(m, part, out)
+                continue
             value = m.value
             if not value or oversized(value, m.key):  # the dead letter says why
                 self._reject(m, part, "", "", out)
@@ -354,6 +368,18 @@ class Pipeline:
             # it again could only put a repeat with other content over the first.
             touched.add(part)
         return touched
+
+    def _progress(self, m: Message, part: CasePartition, out: Output) -> None:
+        """A progress marker: noted for the partition (its outcome counted), or dead-lettered."""
+        try:
+            marker = parse_marker(m.value)
+        except InvalidMarker as exc:
+            self._reject(m, part, str(exc), PROGRESS_MARKER, out)
+            out.markers.append((m.topic, MALFORMED))
+            return
+        out.markers.append((m.topic, part.clock.marks.observe(marker, part.sources)))
+        part.clock.observed(m.offset, None)
+        self.limit.accepted()
 
     def _reject(self, m: Message, part: CasePartition, reason: str, kind: str, out: Output) -> None:
         letter = dead_letter(

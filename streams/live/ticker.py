@@ -1,8 +1,8 @@
 """The tick's evaluation: timed alerts up to each partition's horizon, and the horizons.
 
 Every ``worker_tick_s`` the service fires the timed alerts of each owned source
-partition up to its horizon (rules.md §1.3: consumed up to there, or caught up)
-from the deadline index, and publishes each partition's horizon to every facts
+partition up to its horizon (rules.md §1.4: consumed up to there, or caught up and
+within its upstreams' horizon, ``progress``) from the deadline index, and publishes each partition's horizon to every facts
 partition (after the facts it derived: see ``horizon``). Runs under the
 service's lock; reads the consumer's fetch high watermarks, never waits on it.
 """
@@ -50,7 +50,6 @@ class Ticker:
         partitions, offsets, port = self.partitions, self.offsets, self.port
         out = Output()
         horizons: dict[str, int] = {}
-        idle = partitions.idle_horizon(now)
         lag_s = 0.0
         assigned = port.assignment() or set()  # still: revoked meanwhile is skipped
         for tp in owned:
@@ -61,10 +60,15 @@ class Ticker:
                 part.clock.next_offset = offsets.expected(tp)
             highwater = port.highwater(tp)
             self.lags.report(tp, highwater)
-            horizon = part.clock.horizon(part.clock.caught_up(highwater), idle)
+            caught_up = part.clock.caught_up(highwater)
+            upstream = None
+            if caught_up:
+                upstream = partitions.upstream_horizon(part, now, port.fetched_at(tp))
+            horizon = part.clock.horizon(caught_up, upstream)
             if horizon is None:
                 continue
             horizons[source_name(tp.topic, tp.partition)] = horizon
+            self.metrics.set_partition_horizon(tp.topic, tp.partition, horizon / 1e6)
             until = min(horizon, now)
             due = part.next_timer()
             if due is not None and due <= until:

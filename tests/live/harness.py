@@ -25,7 +25,7 @@ PY = sys.executable
 TEST_ENV = {
     "WORKER_TICK_S": "0.3",
     "WORKER_BATCH_WITHIN_S": "0.1",
-    "WATERMARK_GRACE_S": "1.0",
+    "UPSTREAM_DELAY": "1.0",
     "WORKER_SESSION_TIMEOUT_S": "6",
     "WORKER_REBALANCE_TIMEOUT_S": "10",
     "WORKER_HEARTBEAT_S": "0.5",
