@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -242,6 +242,17 @@ class Settings(BaseSettings):
         pattern="^(wallclock|stream)$",
         description="What a caught-up partition counts as consumed up to: 'wallclock' (now - UPSTREAM_DELAY: real-time upstreams, production) or 'stream' (no further than the newest event time this worker has read, minus lateness: history replayed through the live service without progress markers). Topics with configured sources follow their markers in both.",
     )
+
+    @field_validator("upstream_delay", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """``UPSTREAM_DELAY=600`` or ``=0.5``: seconds (pydantic reads only some numbers)."""
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value  # an ISO 8601 duration (PT10M)
+        return value
 
 
 def clickhouse_password(settings: Settings) -> str | None:

@@ -81,6 +81,7 @@ class Worker:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
+    launcher: tuple[str, ...] = ("-m", "streams.cli")  # after the interpreter
 
     def start(self) -> Worker:
         n = len(self.logs)
@@ -91,8 +92,7 @@ class Worker:
             self.proc = subprocess.Popen(
                 [
                     PY,
-                    "-m",
-                    "streams.cli",
+                    *self.launcher,
                     "worker",
                     "--loglevel",
                     os.environ.get("LIVE_TEST_LOGLEVEL", "warning"),

@@ -132,7 +132,12 @@ def test_sources_and_delay_come_from_the_settings() -> None:
     }
     assert upstreams.delay_us == 120 * S
     assert Settings().upstream_delay == timedelta(minutes=10)
-    assert UpstreamHorizon.from_settings(Settings(upstream_delay=90)).delay_us == 90 * S  # type: ignore[arg-type]
+    for text, seconds in (("90", 90), ("0.5", 0.5), ("PT10M", 600), ("00:02:00", 120)):
+        delay = Settings(upstream_delay=text).upstream_delay  # type: ignore[arg-type]
+        assert delay == timedelta(seconds=seconds), text
+    for bad in ("0", "-5", "soon"):
+        with pytest.raises(ValueError, match="upstream_delay"):
+            Settings(upstream_delay=bad)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------- the service
