@@ -4,14 +4,12 @@ A caught-up partition counts as consumed only up to the progress markers of the 
 configured for its topic, or, without sources, the wall clock minus ``UPSTREAM_DELAY``;
 and not at all while its broker does not answer. So a completion that arrives after its
 deadline instant has passed on the wall clock, but before its upstream said it had
-published up to there, leaves no false card; and a broker that stalls across a deadline
-instant fires no card in the meantime.
+published up to there, leaves no false card; and a broker that stops answering fetches
+across a deadline instant fires no card in the meantime.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -22,7 +20,7 @@ import orjson
 import pytest
 
 from streams.contract import PROGRESS_KEY, progress_marker
-from tests.fixtures_kafka import KafkaNamespace, TansuBroker, create_topics
+from tests.fixtures_kafka import KafkaNamespace, TansuBroker, create_topics, free_port
 from tests.live.harness import (
     Store,
     Worker,
@@ -31,6 +29,7 @@ from tests.live.harness import (
     stored_alerts,
     wait_for_alert_ids,
 )
+from tests.live.stall_proxy import FetchStallProxy
 from tests.live.workload import CST
 
 PARTITIONS = 4
@@ -150,9 +149,11 @@ def test_a_stalled_broker_across_a_deadline_instant_fires_no_card(
     clickhouse_server: Any, tmp_path: Path
 ) -> None:
     """The worker's wall clock is set a minute before a past deadline instant (local midnight:
-    ``shifted_clock``); the broker (its own Tansu) is stopped a few seconds before the instant
-    and kept stopped well past it plus ``UPSTREAM_DELAY``. No card is stored meanwhile; once
-    the broker answers again, the card fires at its true instant."""
+    ``shifted_clock``). A few seconds before the instant the broker stops answering the
+    worker's fetches (``stall_proxy``: a stalled partition leader; the group coordinator,
+    producers and commits still answer) and goes on not answering well past the instant plus
+    ``UPSTREAM_DELAY``: the partition still looks caught up by its last fetch, but no card
+    fires meanwhile. Once the broker answers again, the card fires at its true instant."""
     d0 = (datetime.now(CST) - timedelta(days=7)).replace(hour=9, minute=0, second=0)
     accept = approval("s1", "S", "accept", d0, time_limit_days=1)
     probe = approval("sp", "S-PROBE", "reject", d0 - timedelta(hours=1), reason="")
@@ -167,11 +168,13 @@ def test_a_stalled_broker_across_a_deadline_instant_fires_no_card(
     def sleep_until(fake_s: float) -> None:
         time.sleep(max(0.0, fake_s - fake_now()))
 
-    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    broker_port = free_port()
+    proxy = FetchStallProxy(broker_port)
+    broker = TansuBroker(broker_port, tmp_path / "tansu.log", advertised_port=proxy.port)
+    broker.start()
+    proxy.start()
     store = Store(url=clickhouse_server.url(f"stall_{uuid.uuid4().hex[:8]}"))
-    ns = KafkaNamespace(broker.bootstrap, "sv.stall", "live-stall")
-    assert broker.proc is not None
-    stopped = False
+    ns = KafkaNamespace(proxy.bootstrap, "sv.stall", "live-stall")
     try:
         create_topics(ns, 1)
         env = {
@@ -185,21 +188,20 @@ def test_a_stalled_broker_across_a_deadline_instant_fires_no_card(
         worker.start()
         try:
             topic = env["TOPIC_APPROVAL"]
-            send(broker.bootstrap, topic, [accept, probe])
+            send(proxy.bootstrap, topic, [accept, probe])
             probe_alert = next(iter(replay_alerts([probe])))[0]
-            seen = wait_for_alert_ids(broker.bootstrap, env["TOPIC_ALERTS"], {probe_alert}, 90)
+            seen = wait_for_alert_ids(proxy.bootstrap, env["TOPIC_ALERTS"], {probe_alert}, 90)
             assert probe_alert in seen, worker.output()[-3000:]
             if fake_now() > instant_s - 6:
                 pytest.fail(f"the worker took over {lead_s - 6:.0f} s to start")
             sleep_until(instant_s - 4)
-            os.kill(broker.proc.pid, signal.SIGSTOP)
-            stopped = True
+            proxy.hold.set()
             sleep_until(instant_s + 12)  # 6 times UPSTREAM_DELAY past the instant
             held = store.query("SELECT rule, level FROM alerts FINAL WHERE case_id = 'S'")
-            os.kill(broker.proc.pid, signal.SIGCONT)
-            stopped = False
+            assert proxy.held, "the worker's fetches were not held"
+            proxy.hold.clear()
             assert held == [], "a card fired while the broker did not answer"
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 60
             rows: list[tuple[Any, ...]] = []
             while time.monotonic() < deadline and not rows:
                 time.sleep(1)
@@ -211,8 +213,7 @@ def test_a_stalled_broker_across_a_deadline_instant_fires_no_card(
             code = worker.stop()
         assert code == 0, worker.output()[-3000:]
     finally:
-        if stopped:
-            os.kill(broker.proc.pid, signal.SIGCONT)
+        proxy.stop()
         broker.stop()
 
 
