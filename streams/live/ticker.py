@@ -44,13 +44,15 @@ class Ticker:
     def fire(self, owned: Iterable[TP], now: int) -> Step | None:
         """Timed alerts due up to each owned source partition's horizon; the horizons.
 
-        Also reports consumer lag, the timer backlog (the age of the oldest alert due by
-        the wall clock that still waits for its partition's input) and engine gauges.
+        Also reports consumer lag, the timer backlog (how long the oldest alert still
+        waiting for its partition's input has been due beyond ``UPSTREAM_DELAY``, the wait
+        rules.md §1.4 allows: an upstream later than that, or a backlog) and engine gauges.
         """
         partitions, offsets, port = self.partitions, self.offsets, self.port
         out = Output()
         horizons: dict[str, int] = {}
         lag_s = 0.0
+        allowed = now - partitions.upstreams.delay_us  # timers may wait this long by design
         assigned = port.assignment() or set()  # still: revoked meanwhile is skipped
         for tp in owned:
             if not offsets.known(tp) or tp not in assigned:
@@ -75,8 +77,8 @@ class Ticker:
                 part.advance(until, out)
                 part.collect(out, case_table_key)
                 due = part.next_timer()
-            if due is not None and due <= now:  # due by the wall clock, waiting for input
-                lag_s = max(lag_s, (now - due) / 1e6)
+            if due is not None and due <= allowed:  # due, beyond the upstreams' allowance
+                lag_s = max(lag_s, (allowed - due) / 1e6)
         self.health.set_timer_lag(lag_s)
         metrics = self.metrics
         observe_timer_lag(metrics, out, now)

@@ -262,6 +262,7 @@ def test_a_topic_without_sources_advances_to_the_wall_clock_minus_the_delay() ->
         p.port.answered_at = p.now / S
         await p.read((b"A-1", accept("A-1")))
         assert await p.tick() == []  # the notice instant is half the delay ago
+        assert p.service.ticker.health.timer_lag_seconds == 0  # a wait the delay allows
         p.now = NOTICE + 3600 * S
         p.port.answered_at = p.now / S
         assert await p.tick() == [("OVERDUE", "notice")]
@@ -282,6 +283,9 @@ def test_a_partition_whose_broker_is_silent_does_not_advance() -> None:
         for later in (YELLOW + 120 * S, RED + 86_400 * S):
             p.now = later
             assert await p.tick() == [("OVERDUE", "notice")]
+            # The timer backlog shows how long the yellow card waits beyond the delay.
+            lag = p.service.ticker.health.timer_lag_seconds
+            assert lag == (later - 60 * S - YELLOW) / S
         p.port.answered_at = p.now / S  # it answers again
         assert await p.tick() == [("OVERDUE", "notice"), ("OVERDUE", "red"), ("OVERDUE", "yellow")]
 
