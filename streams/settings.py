@@ -183,15 +183,9 @@ class Settings(BaseSettings):
         description="Upstream sources that publish progress markers to TOPIC_APPROVAL, comma "
         "separated: its partitions advance only to their minimum watermark (rules.md §1.4).",
     )
-    topic_fund_sources: str = Field(
-        default="", description="The same for TOPIC_FUND."
-    )
-    topic_trade_sources: str = Field(
-        default="", description="The same for TOPIC_TRADE."
-    )
-    topic_inspection_sources: str = Field(
-        default="", description="The same for TOPIC_INSPECTION."
-    )
+    topic_fund_sources: str = Field(default="", description="The same for TOPIC_FUND.")
+    topic_trade_sources: str = Field(default="", description="The same for TOPIC_TRADE.")
+    topic_inspection_sources: str = Field(default="", description="The same for TOPIC_INSPECTION.")
     deadletter_window: int = Field(
         default=1000,
         ge=1,

@@ -85,7 +85,9 @@ class Partitions:
         table = self.cross_table if tp.topic == self.topics.facts else self.case_table
         return table.get_int(next_offset_key(tp.partition, tp.topic))
 
-    def upstream_horizon(self, part: CasePartition, now: int, fetched_at: float | None) -> int | None:
+    def upstream_horizon(
+        self, part: CasePartition, now: int, fetched_at: float | None
+    ) -> int | None:
         """How far ``part`` counts as consumed when caught up (rules.md §1.4 (b), ``progress``):
         its upstreams' markers, or the wall clock minus ``UPSTREAM_DELAY`` (``watermark_idle``
         'stream': no further than the stream's own clock); None while its broker is silent

@@ -250,8 +250,9 @@ def test_a_progress_marker_in_a_file_is_rejected_as_not_an_event(tmp_path: Path)
     records = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
     assert [r["line"] for r in records] == [2, 3]
     assert records[0]["reason"].startswith("progress_marker: ")
-    assert "keyed __progress__" in records[0]["reason"] and "files hold events only" in (
-        records[0]["reason"]
+    assert (
+        "keyed __progress__" in records[0]["reason"]
+        and "files hold events only" in (records[0]["reason"])
     )
     assert not records[1]["reason"].startswith("progress_marker")  # not a marker: a bad event
     assert len(result.stdout.splitlines()) == 3  # the accept's notice, yellow, red
