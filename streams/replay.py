@@ -67,6 +67,8 @@ def event_json(event: Event) -> bytes:
     }
     if event.actor is not None:
         record["actor"] = event.actor
+    if event.reported_at_text is not None:
+        record["reported_at"] = event.reported_at_text
     record["attrs"] = event.attrs
     return orjson.dumps(record)
 

@@ -75,6 +75,7 @@ _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "QUIET_DAY_INSPECTION": {"month_days": [(1, 5)], "dates": []},
     "FREQUENT_INSPECTION": {"window_hours": 720, "min_count": 3},
     "RISK_NOT_REPORTED": {"days_before": 10},
+    "LATE_REPORTED": {"max_delay_hours": 24},
 }
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]

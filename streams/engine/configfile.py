@@ -37,6 +37,7 @@ RULES = (
     "REPORT_MISSING",
     "RISK_NOT_REPORTED",
     "LIMIT_NOT_COMPRESSED",
+    "LATE_REPORTED",
 )
 CORE_RULES = RULES[:5]
 
@@ -307,6 +308,7 @@ class RuleSettings(_Strict):
     dates: list[str] | None = None
     min_count: int | None = Field(default=None, ge=1)
     days_before: int | None = Field(default=None, ge=0, le=365)
+    max_delay_hours: int | None = Field(default=None, ge=0, le=87600)
 
     @field_validator("max_ratio", "threshold")
     @classmethod

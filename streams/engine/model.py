@@ -34,6 +34,11 @@ class Event:
     actor: str | None
     attrs: dict[str, Any]
     occurred_at_text: str  # as written upstream
+    reported_at: int | None  # epoch microseconds: when the business system recorded it (录入)
+    reported_at_text: str | None  # as written upstream
+    # Epoch microseconds: when the live service received it (the Kafka record timestamp), for
+    # audit only (stored with the event; no rule reads it). None offline.
+    arrived_at: int | None
 
     def __init__(
         self,
@@ -46,6 +51,9 @@ class Event:
         actor: str | None = None,
         attrs: dict[str, Any] | None = None,
         occurred_at_text: str = "",
+        reported_at: int | None = None,
+        reported_at_text: str | None = None,
+        arrived_at: int | None = None,
     ) -> None:
         self.event_id = event_id
         self.case_id = case_id
@@ -56,9 +64,12 @@ class Event:
         self.actor = actor
         self.attrs = attrs if attrs is not None else {}
         self.occurred_at_text = occurred_at_text
+        self.reported_at = reported_at
+        self.reported_at_text = reported_at_text
+        self.arrived_at = arrived_at
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as the contract's JSON object (``occurred_at`` as written)."""
+        """The event as the contract's JSON object (``occurred_at``, ``reported_at`` as written)."""
         out: dict[str, Any] = {
             "event_id": self.event_id,
             "case_id": self.case_id,
@@ -69,6 +80,8 @@ class Event:
         }
         if self.actor is not None:
             out["actor"] = self.actor
+        if self.reported_at_text is not None:
+            out["reported_at"] = self.reported_at_text
         if self.attrs:
             out["attrs"] = self.attrs
         return out
@@ -118,6 +131,19 @@ class Alert:
 
 
 @dataclass(slots=True)
+class Withdrawal:
+    """An alert that later input disproves (rules.md §1.4, events.md § Alerts): stored as a new
+    version of its row and published as a new record with its key, never deleted."""
+
+    alert_id: str
+    process: str  # the alert's case (its row is found by it)
+    case_id: str
+    withdrawn_at: int  # epoch microseconds: processing time of the withdrawal
+    reason: str
+    withdrawn_by: list[Event]  # the events that disproved it (their times travel with it)
+
+
+@dataclass(slots=True)
 class CaseStatus:
     """A case's current standing, for dashboards (one row per case, newest wins).
 
@@ -137,3 +163,24 @@ class CaseStatus:
     updated_at: int  # event time of the last change
     version: int
     completed_on_time: bool | None  # for terminal cases with a clock
+
+
+WITHDRAWN_LATE_INPUT = "late_input"  # replay with the late input in place does not raise it
+
+
+@dataclass(slots=True, init=False)
+class Withdrawal:
+    """An alert that later input disproves (rules.md §1.4, events.md § Alerts): not deleted,
+    withdrawn. ``by`` names the late events, each ``[event_id, occurred_at, arrived_at]``
+    (µs; ``arrived_at`` 0 when not known), so the delay is always visible."""
+
+    alert: Alert  # as it was raised
+    withdrawn_at: int  # processing time, given by the caller
+    reason: str
+    by: list[list[Any]]
+
+    def __init__(self, alert: Alert, withdrawn_at: int, reason: str, by: list[list[Any]]) -> None:
+        self.alert = alert
+        self.withdrawn_at = withdrawn_at
+        self.reason = reason
+        self.by = by

@@ -30,8 +30,8 @@ from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.persister import Persister
+from streams.live.pipeline import Pipeline
 from streams.live.probe import HealthProbe, LagReport
-from streams.live.processor import Pipeline
 from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
 from streams.live.sink import AlertPrinter, WriterStore

@@ -22,7 +22,8 @@ from streams.live.horizon import decode_facts_message
 from streams.live.kafka_port import TP, KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
-from streams.live.processor import CasePartition, Message, Output, Pipeline
+from streams.live.pipeline import Pipeline
+from streams.live.processor import CasePartition, Message, Output
 from streams.live.progress import progress_key
 from streams.live.quarantine import GuardedCasePartition
 from streams.live.state import case_table_key, cross_table_key, next_offset_key
@@ -216,8 +217,9 @@ class Evaluator:
                 )
         out = Output()
         commits: dict[TP, int] = {}
+        now = self.now_us()
         for part in list(partitions.facts.values()):
-            part.release(out)
+            part.release(out, now)
             part.expire_daily()
             part.collect(out, cross_table_key)
             tp = tps.get(part.partition) or self._facts_tp(part.partition)

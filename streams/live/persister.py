@@ -180,6 +180,16 @@ class Persister:
                 metrics.record_alert(a.rule, a.level)
             if self.on_alerts is not None:
                 self.on_alerts(out.alerts)
+        for w in out.withdrawals:  # stored and published once s-late's writer is merged
+            log.warning(
+                "alert withdrawn (rules.md §1.4): %s %s %s|%s raised at %d, by late input %s",
+                w.alert.alert_id,
+                w.alert.rule,
+                w.alert.process,
+                w.alert.case_id,
+                w.alert.raised_at,
+                w.by,
+            )
         for d in out.dead_letters:
             metrics.record_deadletter(d.topic, d.kind)
         for r in out.reroutes:
