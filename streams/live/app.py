@@ -31,8 +31,8 @@ from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.persister import Persister
+from streams.live.pipeline import Pipeline
 from streams.live.probe import HealthProbe, LagReport
-from streams.live.processor import Pipeline
 from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
 from streams.live.sink import AlertPrinter, WriterStore
@@ -234,10 +234,11 @@ def _observe(
     """Metric series declared up front, the health probe, /metrics /healthz /readyz (taken
     over from the endpoints served during start-up)."""
     from streams.contract import REJECTION_KINDS
+    from streams.live.progress import MARKER_OUTCOMES
     from streams.observability.http import ObservabilityServer
     from streams.storage.writer import TABLE_ORDER
 
-    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER)
+    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER, MARKER_OUTCOMES)
     probe = HealthProbe(
         port=service.port,
         persister=service.persister,

@@ -23,7 +23,9 @@ from streams.live.horizon import decode_facts_message
 from streams.live.kafka_port import TP, KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
-from streams.live.processor import CasePartition, Message, Output, Pipeline
+from streams.live.pipeline import Pipeline
+from streams.live.processor import CasePartition, Message, Output
+from streams.live.progress import progress_key
 from streams.live.quarantine import STATE_FORMAT, GuardedCasePartition
 from streams.live.state import case_table_key, cross_table_key, next_offset_key
 from streams.observability.metrics import Metrics
@@ -110,6 +112,11 @@ class Evaluator:
         for tp in tps:
             expected = self.offsets.expected(tp)
             owner = self.partitions.cases.get((tp.topic, tp.partition))
+            if owner is not None and owner.clock.marks.dirty:  # before the next offset
+                marks = owner.clock.marks
+                pkey = progress_key(tp.partition, tp.topic)
+                out.case_states.append((tp.partition, pkey, marks.pack(), owner))
+                marks.dirty = False
             key = next_offset_key(tp.partition, tp.topic)
             out.case_states.append((tp.partition, key, str(expected).encode(), owner))
             commits[tp] = expected
@@ -180,18 +187,18 @@ class Evaluator:
             self.metrics.set_quarantined_cases(self.partitions.quarantined_cases())
 
     def note_caught_up(self, tps: set[TP], now: int) -> None:
-        """After a batch: the partitions it emptied count as consumed up to the idle horizon."""
-        idle = self.partitions.idle_horizon(now)
-        if idle is None:
-            return
+        """After a batch: the partitions it emptied count as consumed up to their upstreams'
+        horizon (``Partitions.upstream_horizon``)."""
+        partitions, port = self.partitions, self.port
         for tp in tps:
-            part = self.partitions.cases.get((tp.topic, tp.partition))
+            part = partitions.cases.get((tp.topic, tp.partition))
             if part is None:
                 continue
-            highwater = self.port.highwater(tp)
-            if highwater is None:
+            highwater = port.highwater(tp)
+            if highwater is None or not part.clock.caught_up(highwater):
                 continue
-            part.clock.note_caught_up(part.clock.caught_up(highwater), idle)
+            upstream = partitions.upstream_horizon(part, now, port.fetched_at(tp))
+            part.clock.note_caught_up(True, upstream)
 
     def facts(self, admitted: list[Message]) -> Step:
         """Feed facts and horizon reports to their gates, apply what the gates release, expire

@@ -80,6 +80,25 @@ DECLARATIONS: tuple[
         None,
     ),
     (
+        "progress_markers",
+        Counter,
+        "progress_markers",
+        "Progress markers read (events.md § Transport), by outcome: advanced, unchanged, "
+        "backwards (an earlier watermark than the source's latest: ignored), unconfigured (a "
+        "source not configured for the topic: ignored), malformed (dead-lettered).",
+        ("topic", "outcome"),
+        None,
+    ),
+    (
+        "partition_horizon",
+        Gauge,
+        "partition_horizon_timestamp_seconds",
+        "Unix time up to which a source partition counts as consumed (rules.md §1.4): timed "
+        "alerts of its cases fire up to it.",
+        ("topic", "partition"),
+        None,
+    ),
+    (
         "last_event_timestamp",
         Gauge,
         "last_event_consumed_timestamp_seconds",
