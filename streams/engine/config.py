@@ -33,6 +33,7 @@ from streams.engine.configfile import (
     NoticeRule,
     ProcessTemplate,
     RuleSettings,
+    StateSection,
     StepClock,
     WorkflowSection,
 )
@@ -75,6 +76,7 @@ _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "QUIET_DAY_INSPECTION": {"month_days": [(1, 5)], "dates": []},
     "FREQUENT_INSPECTION": {"window_hours": 720, "min_count": 3},
     "RISK_NOT_REPORTED": {"days_before": 10},
+    "LATE_REPORTED": {"max_delay_hours": 24},
 }
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -204,6 +206,8 @@ class SupervisionConfig:
     compression: tuple[CompressionRow, ...] = ()
     workflow: WorkflowSection = field(default_factory=WorkflowSection)
     users: Mapping[str, User] = field(default_factory=dict)
+    terminal_retention_days: int = 90  # [state]: terminal cases leave the state after this
+    hot_case_events: int = 10_000  # [state]: a case with more events is flagged
 
     def rule_on(self, rule: str) -> bool:
         return rule in self.enabled
@@ -342,7 +346,10 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
     left_out: Any = (
         {"workflow": True} if rules_only == WorkflowSection() else {"workflow": {"users_file"}}
     )
+    if parsed.state == StateSection():
+        left_out["state"] = True
     canonical = {
+        # [state] at its defaults is left out too: operational, and versions stay as they were
         "config": parsed.model_dump(mode="json", by_alias=True, exclude=left_out),
         "catalogue": catalogue_content,
         "calendar": {
@@ -375,4 +382,6 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         compression=tuple(parsed.catalogue.compression),
         workflow=parsed.workflow,
         users=users,
+        terminal_retention_days=parsed.state.terminal_retention_days,
+        hot_case_events=parsed.state.hot_case_events,
     )

@@ -36,7 +36,15 @@ from streams.engine import SupervisionConfig
 from streams.engine.model import Alert
 from streams.live.deadletter import dead_letter
 from streams.live.horizon import FactGate, PendingFact
-from streams.live.workflow_route import ACTION, ALERT, EVENT, Input, decode, order_key
+from streams.live.workflow_route import (
+    ACTION,
+    ALERT,
+    EVENT,
+    WITHDRAWN,
+    Input,
+    decode,
+    order_key,
+)
 from streams.storage.workflow_rows import ActionRecord, WorkflowVersion
 from streams.workflow import ActionValidator, InvalidAction, Outcome, WorkflowEngine
 from streams.workflow.recurrence import Closure, RecurrenceIndex
@@ -144,6 +152,9 @@ class WorkflowPartition:
                 assert inp.event is not None
                 self._handle(engine.advance(inp.instant), out)
                 self._handle(engine.observe_event(inp.event), out)
+            elif inp.kind == WITHDRAWN:
+                assert inp.withdrawn is not None
+                self._handle(engine.on_withdrawn(*inp.withdrawn), out)
             else:
                 self._act(inp.raw, pending.offset, out)
         horizon = self.gate.horizon()

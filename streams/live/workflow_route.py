@@ -9,6 +9,9 @@ workflow is written there, keyed by its ``case_id``:
 - ``A`` an alert the case rules or the cross-case rules raised (``persister``);
 - ``E`` a case's terminal event (the engine dismisses a notice whose case finished
   before its instant: ``WorkflowEngine.observe_event``);
+- ``X`` an alert withdrawn by late input (its open workflow is dismissed by ``system`` once
+  every card is withdrawn: ``WorkflowEngine.on_withdrawn``), ordered at the alert's instant
+  (just after it), or applied when read when the withdrawal does not carry the alert;
 - ``C`` an action as sent (``workflow_actions``: read from ``supervision.actions``
   keyed by any client's partitioner, validated, and written here);
 - ``W`` the horizons of the domain and actions partitions (``horizon.encode_horizons``):
@@ -30,14 +33,15 @@ from typing import Any, Final
 
 import orjson
 
-from streams.engine.model import Alert, Event
+from streams.engine.model import Alert, Event, Withdrawal
 from streams.live.publish import Record
 
 ALERT: Final = b"A"
 EVENT: Final = b"E"
 ACTION: Final = b"C"
+WITHDRAWN: Final = b"X"
 HORIZONS: Final = b"W"
-_RANK: Final = {ALERT: 0, EVENT: 1, ACTION: 2}
+_RANK: Final = {ALERT: 0, EVENT: 1, ACTION: 2, WITHDRAWN: 3}
 """At one instant: alerts, then case ends, then actions (replay's order: an action at an
 alert's instant sees the alert; the workflow clocks run out before events and actions)."""
 
@@ -51,6 +55,7 @@ class Input:
     alert: Alert | None = None
     event: Event | None = None
     raw: bytes = b""  # the action as sent
+    withdrawn: tuple[str, str, int] | None = None  # (alert_id, reason, withdrawn at)
 
 
 def encode_alert(alert: Alert) -> bytes:
@@ -84,6 +89,13 @@ def encode_event(event: Event) -> bytes:
     )
 
 
+def encode_withdrawal(w: Withdrawal) -> bytes:
+    instant = w.alert.raised_at if w.alert is not None else 0
+    return WITHDRAWN + orjson.dumps(
+        {"alert_id": w.alert_id, "reason": w.reason, "at": w.withdrawn_at, "instant": instant}
+    )
+
+
 def encode_action(raw: bytes) -> bytes:
     return ACTION + raw
 
@@ -113,6 +125,10 @@ def decode(value: bytes, acted_at: Any = None) -> Input:
             d["event_id"], d["case_id"], d["process"], d["action"], int(d["occurred_at"]), d["dept"]
         )
         return Input(kind, event.occurred_at, event=event)
+    if kind == WITHDRAWN:
+        d = orjson.loads(body)
+        withdrawn = (str(d["alert_id"]), str(d["reason"]), int(d["at"]))
+        return Input(kind, int(d["instant"]), withdrawn=withdrawn)
     if kind == ACTION:
         if not isinstance(acted_at, int):
             raise ValueError("an action input needs its acted_at")
@@ -131,10 +147,14 @@ def order_key(inp: Input, value: bytes, offset: int) -> tuple[int, bytes]:
 
 
 def routed_records(
-    alerts: list[Alert], events: list[Event], terminal: Mapping[str, frozenset[str]]
+    alerts: list[Alert],
+    events: list[Event],
+    terminal: Mapping[str, frozenset[str]],
+    withdrawals: list[Withdrawal] = [],  # noqa: B006 - read only
 ) -> list[Record]:
     """The workflow-topic records of a persisted step: its alerts (but the workflow's own
-    ``SUP_*``, which open none) and its cases' terminal events, keyed by ``case_id``."""
+    ``SUP_*``, which open none), its cases' terminal events and its withdrawals, keyed by
+    ``case_id``."""
     records: list[Record] = []
     for a in alerts:
         if a.process != "supervision":
@@ -143,4 +163,6 @@ def routed_records(
         ends = terminal.get(e.process)
         if ends is not None and e.action in ends:
             records.append((None, e.case_id.encode("utf-8"), encode_event(e), ()))
+    for w in withdrawals:
+        records.append((None, w.case_id.encode("utf-8"), encode_withdrawal(w), ()))
     return records

@@ -232,7 +232,6 @@ class WorkflowService:
         await self.offsets.seek(self.offsets.stalled(mine))
         await self.flush_actions()
         now = int(self.clock() * 1_000_000)
-        idle = self.partitions.idle_horizon(now)
         horizons: dict[str, int] = {}
         for tp in mine:
             if tp.topic != self.topics.actions or not self.offsets.known(tp):
@@ -240,7 +239,13 @@ class WorkflowService:
             clock = self.intake.clock(tp.partition)
             if clock.next_offset is None:
                 clock.next_offset = self.offsets.expected(tp)
-            horizon = clock.horizon(clock.caught_up(self.port.highwater(tp)), idle)
+            caught_up = clock.caught_up(self.port.highwater(tp))
+            idle = None
+            if caught_up:  # as far as a caught-up domain partition (rules.md §1.4 (b))
+                idle = self.partitions.caught_up_horizon(
+                    tp.topic, clock.marks, now, self.port.fetched_at(tp)
+                )
+            horizon = clock.horizon(caught_up, idle)
             if horizon is not None:
                 horizons[source_name(tp.topic, tp.partition)] = horizon
         if horizons:

@@ -4,8 +4,8 @@ API (for the live worker, replay and tools)
 -------------------------------------------
 ``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
 
-``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), workflow_actions=(),
-workflows=()) -> int``
+``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), withdrawals=(),
+workflow_actions=(), workflows=()) -> int``
     Stores the given objects and returns the number of rows stored, only once
     the engine has acknowledged every one of them. Synchronous and
     thread-safe: call it from a thread executor in asyncio code
@@ -25,14 +25,17 @@ workflows=()) -> int``
     go one at a time, in batches of ``batch_rows`` (split so that none touches
     more than ``MAX_PARTITIONS_PER_INSERT`` months:
     :mod:`streams.storage.partitions`), and each batch is converted while the
-    engine stores the one before it.
+    engine stores the one before it. Withdrawals (``engine.model.Withdrawal``) are
+    new versions of stored alert rows, after the write's alerts (:mod:`.withdrawals`).
 
 Idempotency: rows carry deterministic ids (event_id, alert_id, case + version,
 dead-letter id = hash of source position and bytes); every table is a
 ReplacingMergeTree read with FINAL, and the statistics store id sets, so a
 batch written twice, or re-batched after a restart, shows once to readers.
 First detection is kept: a row stored again carries its first ``ingested_at``
-/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`).
+/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`). An alert
+id of a cross-case rule raised at two instants is stored once, at the first
+(:mod:`streams.storage.first_raised`).
 
 Counters: ``writer.stats`` (:class:`WriterStats`); ``writer.observer``
 (:class:`streams.observability.Metrics`, or None) is told of every table batch
@@ -53,7 +56,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.storage.backends import Backend, open_backend
 from streams.storage.errors import (
     MalformedRows,
@@ -63,7 +66,8 @@ from streams.storage.errors import (
     StorageUnavailable,
     StorageUnclassified,
 )
-from streams.storage.first_seen import keep_first_seen
+from streams.storage.first_raised import keep_first_raised, repair_first_raised
+from streams.storage.first_seen import keep_first_seen, keep_first_seen_beside
 from streams.storage.partitions import split_by_partitions
 from streams.storage.refused import insert_isolating, refused_as_dead_letters
 from streams.storage.rows import DeadLetter, to_rows
@@ -73,9 +77,11 @@ from streams.storage.tables import (
     COLUMNS,
     DEADLETTER,
     EVENTS,
+    WITHDRAWALS,
     WORKFLOW_ACTIONS,
     WORKFLOWS,
 )
+from streams.storage.withdrawals import withdrawal_inserts
 from streams.storage.workflow_rows import ActionRecord, WorkflowVersion
 
 if TYPE_CHECKING:
@@ -84,7 +90,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Write order: facts first, so an alert never refers to an event not yet stored.
-TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WORKFLOW_ACTIONS, WORKFLOWS, DEADLETTER)
+# Withdrawals (new versions of alert rows) after the alerts: the row stored last is read.
+TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WITHDRAWALS, WORKFLOW_ACTIONS, WORKFLOWS, DEADLETTER)
 
 _T = TypeVar("_T")
 
@@ -96,7 +103,9 @@ class WriterStats:
     ``unavailable``: True while retrying."""
 
     rows_written: int = 0
-    rows_by_table: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ORDER, 0))
+    rows_by_table: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((EVENTS, CASE_STATUS, ALERTS, DEADLETTER), 0)
+    )
     batches_written: int = 0
     retries: int = 0
     rows_rejected: int = 0
@@ -152,6 +161,7 @@ class Writer:
         alerts: Iterable[Alert] = (),
         case_status: Iterable[CaseStatus] = (),
         deadletters: Iterable[DeadLetter] = (),
+        withdrawals: Iterable[Withdrawal] = (),
         workflow_actions: Iterable[ActionRecord] = (),
         workflows: Iterable[WorkflowVersion] = (),
     ) -> int:
@@ -160,12 +170,27 @@ class Writer:
             EVENTS: list(events),
             CASE_STATUS: list(case_status),
             ALERTS: list(alerts),
+            WITHDRAWALS: list(withdrawals),
             WORKFLOW_ACTIONS: list(workflow_actions),
             WORKFLOWS: list(workflows),
             DEADLETTER: list(deadletters),
         }
         with self._lock:
-            return self._write_tables(objects)
+            # One alert id, one row: the first raised wins (``first_raised``).
+            objects[ALERTS], repair = keep_first_raised(objects[ALERTS], self._query(ALERTS))
+            written = self._write_tables(objects)
+            if repair and repair_first_raised(repair, self._query(ALERTS), self._execute):
+                log.info("storage: later repeats of cross-case alert ids deleted")
+            return written
+
+    def _query(self, table: str) -> Callable[[str, int], Any]:
+        def query(sql: str, nrows: int) -> Any:
+            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
+
+        return query
+
+    def _execute(self, sql: str) -> None:
+        self._retry(ALERTS, 0, functools.partial(self.backend.execute, sql))
 
     def _write_tables(self, objects: dict[str, list[Any]]) -> int:
         """Convert and insert batch by batch, in table order.
@@ -195,17 +220,26 @@ class Writer:
                     letters = refused_as_dead_letters(objects, rejected, now_s)
                     self.stats.rows_deadlettered += len(letters)
                     objs = [*objs, *letters]
+                elif table == WITHDRAWALS:
+                    written += settle()  # looked up once this write's alerts are stored
+                    parts = withdrawal_inserts(objs, self.batch_rows, self._query(ALERTS), rejected)
+                    for part_rows, part_keys in parts:
+                        written += settle()
+                        in_flight = self._send(ALERTS, part_rows, part_keys, WITHDRAWALS)
+                    continue
                 for start in range(0, len(objs), self.batch_rows):
                     rows, keys, bad = to_rows(table, objs[start : start + self.batch_rows], now_s)
                     rejected.extend(RejectedRow(table, key, reason) for key, reason in bad)
                     for part_rows, part_keys in split_by_partitions(table, rows, keys):
                         # The first-seen lookup reads on the backend's side connection while
                         # the batch before is stored; without one, once it is answered.
-                        stamped = self._keep_first_seen(table, part_rows, in_flight is not None)
+                        stamped = None
+                        if in_flight is not None:
+                            side = self.backend.side_query
+                            stamped = keep_first_seen_beside(table, part_rows, side)
                         written += settle()
                         if stamped is None:
-                            stamped = self._keep_first_seen(table, part_rows, False)
-                        assert stamped is not None
+                            stamped = keep_first_seen(table, part_rows, self._query(table))
                         in_flight = self._send(table, stamped, part_keys)
             written += settle()
         finally:
@@ -225,28 +259,11 @@ class Writer:
             raise MalformedRows(rejected)
         return written
 
-    def _keep_first_seen(
-        self, table: str, rows: list[tuple[Any, ...]], beside_insert: bool
-    ) -> list[tuple[Any, ...]] | None:
-        """``rows`` with their first stamps (:mod:`streams.storage.first_seen`).
-
-        ``beside_insert``: an insert is in flight, so read once on the side
-        connection; None when that did not work (call again without, once the
-        insert is answered: then the lookup retries like an insert).
-        """
-        if beside_insert:
-            try:
-                return keep_first_seen(table, rows, lambda sql, _: self.backend.side_query(sql))
-            except StorageError:
-                return None
-
-        def query(sql: str, nrows: int) -> Any:
-            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
-
-        return keep_first_seen(table, rows, query)
-
-    def _send(self, table: str, rows: list[tuple[Any, ...]], keys: list[str]) -> _Sent:
-        """Start inserting a batch; its first attempt is settled by ``_write_isolating``."""
+    def _send(
+        self, table: str, rows: list[tuple[Any, ...]], keys: list[str], label: str = ""
+    ) -> _Sent:
+        """Start inserting a batch; its first attempt is settled by ``_write_isolating``.
+        ``label``: what its refused rows are reported as (default: ``table``)."""
         started = self._clock()
         try:
             answer = self.backend.send_insert(
@@ -254,7 +271,7 @@ class Writer:
             )
         except (StorageUnavailable, StorageRefused) as exc:
             answer = functools.partial(_reraise, exc)
-        return _Sent(table, rows, keys, started, answer)
+        return _Sent(table, rows, keys, started, answer, label or table)
 
     def _dedup_token(self, table: str, keys: Sequence[str]) -> str | None:
         return dedup_token(table, keys) if self.backend.takes_dedup_token else None
@@ -268,7 +285,7 @@ class Writer:
         def insert(rows: Sequence[tuple[Any, ...]], keys: Sequence[str], first: bool) -> None:
             self._insert_retrying(sent.table, rows, keys, sent if first else None)
 
-        return insert_isolating(sent.table, sent.rows, sent.keys, insert, rejected)
+        return insert_isolating(sent.label, sent.rows, sent.keys, insert, rejected)
 
     def _insert_retrying(
         self,
@@ -348,6 +365,7 @@ class _Sent:
     keys: list[str]
     started: float
     answer: Callable[[], None]
+    label: str  # what refused rows are reported as: the table, or WITHDRAWALS
 
 
 def _reraise(exc: StorageError) -> None:

@@ -213,3 +213,25 @@ def test_a_late_input_is_applied_when_read(config: Any, tmp_path: Path) -> None:
     part.release(late)
     assert [a.result["action_id"] for a in late.actions] == ["ND-01"]
     assert part.held_from() is None
+
+
+def test_a_withdrawn_card_dismisses_its_workflow(config: Any) -> None:
+    """Late input withdrew the only card of the notice's workflow: ``system`` dismisses it."""
+    from streams.engine.model import withdrawal_of
+    from streams.live.workflow_route import decode
+
+    notice = next(a for a in _alerts() if a.case_id == "AP-2026-0902")
+    withdrawal = withdrawal_of(notice, parse_instant("2026-09-16T10:00:00+08:00"), "late", [])
+    records = routed_records([notice], [], {}, [withdrawal])
+    assert [r[1] for r in records] == [b"AP-2026-0902", b"AP-2026-0902"]
+    assert decode(records[1][2]).instant == notice.raised_at  # ordered just after its alert
+    part, out = _run(config, [r[2] for r in reversed(records)], "2026-09-20T00:00:00+08:00")
+    (result,) = [a.result for a in out.actions]
+    assert (result["user_id"], result["type"], result["state"]) == (
+        "system",
+        "dismiss",
+        "dismissed",
+    )
+    assert part.engine.to_dict(next(iter(part.engine.workflows.values())))["dismissal"] == (
+        "alert_withdrawn"
+    )
