@@ -285,9 +285,8 @@ WHERE workflow_id = %(workflow_id)s
 ORDER BY acted_at_us, action_id
 """
 
-WORKFLOW_ALERTS_SQL = """
-SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence, message, details,
-       config_version
+WORKFLOW_ALERTS_SQL = f"""
+SELECT {ALERT_COLUMNS}
 FROM alerts FINAL
 WHERE case_id = %(case_id)s
   AND (has(%(alert_ids)s, alert_id)

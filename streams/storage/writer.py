@@ -119,7 +119,7 @@ class WriterStats:
     def record_batch(self, table: str, nrows: int, latency_s: float) -> None:
         """A batch of ``nrows`` stored in ``table``, acknowledged ``latency_s`` after it began."""
         self.rows_written += nrows
-        self.rows_by_table[table] += nrows
+        self.rows_by_table[table] = self.rows_by_table.get(table, 0) + nrows
         self.batches_written += 1
         self.last_latency_s = latency_s
         self.total_latency_s += latency_s
