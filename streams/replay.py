@@ -142,10 +142,21 @@ def replay(
     as_of: int | None = None,
     validator: EventValidator | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    engine: Engine | None = None,
 ) -> ReplaySummary:
-    """Replay JSON Lines through a fresh engine; alerts and rejects go to the callbacks."""
+    """Replay JSON Lines through a fresh engine; alerts and rejects go to the callbacks.
+
+    ``engine``: the fresh engine to use (``replay_engine(config)``), for a caller that reads
+    its case states afterwards (``supervise diff``: the deadlines)."""
     with cyclic_gc_paused():
-        return _replay(lines, config, on_alert, on_reject, as_of, validator, progress)
+        return _replay(lines, config, on_alert, on_reject, as_of, validator, progress, engine)
+
+
+def replay_engine(config: SupervisionConfig) -> Engine:
+    """The engine replay uses: nothing is persisted and event ids are already unique (no
+    change tracking, no id memory)."""
+    return Engine(config, track_changes=False, event_ids=False)
 
 
 def _replay(
@@ -156,6 +167,7 @@ def _replay(
     as_of: int | None,
     validator: EventValidator | None,
     progress: Callable[[int], None] | None,
+    engine: Engine | None = None,
 ) -> ReplaySummary:
     summary = ReplaySummary()
     events = read_events(lines, validator or EventValidator(), summary, on_reject)
@@ -168,8 +180,8 @@ def _replay(
         del events[cut:]
     events.reverse()  # fed by popping off the end: each event is freed once the engine has it
     total = len(events)
-    # Nothing is persisted and event ids are already unique: no change tracking, no id memory.
-    engine = Engine(config, track_changes=False, event_ids=False)
+    if engine is None:
+        engine = replay_engine(config)
 
     def emit(alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -33,6 +33,7 @@ from streams.engine.configfile import (
     NoticeRule,
     ProcessTemplate,
     RuleSettings,
+    ScoringSection,
     StepClock,
 )
 from streams.engine.timeutil import LocalTime, parse_date
@@ -200,6 +201,7 @@ class SupervisionConfig:
     quiet_dates: frozenset[int]
     catalogue: Mapping[str, CatalogueItem] = field(default_factory=lambda: EMPTY_CATALOGUE)
     compression: tuple[CompressionRow, ...] = ()
+    scoring: ScoringSection = field(default_factory=ScoringSection)
 
     def rule_on(self, rule: str) -> bool:
         return rule in self.enabled
@@ -324,8 +326,11 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
             config_path.parent / parsed.catalogue.file, parsed.catalogue.compression
         )
 
+    # [scoring] at its defaults is left out: the versions of earlier configurations (and of
+    # every alert they raised) stay the same.
+    at_defaults = {"scoring"} if parsed.scoring == ScoringSection() else set()
     canonical = {
-        "config": parsed.model_dump(mode="json", by_alias=True),
+        "config": parsed.model_dump(mode="json", by_alias=True, exclude=at_defaults),
         "catalogue": catalogue_content,
         "calendar": {
             str(year): {
@@ -355,4 +360,5 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         quiet_dates=frozenset(parse_date(d) for d in params["QUIET_DAY_INSPECTION"]["dates"]),
         catalogue=catalogue,
         compression=tuple(parsed.catalogue.compression),
+        scoring=parsed.scoring,
     )
