@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         default=None,
         description="Path of the supervision configuration file (TOML); default: the built-in one.",
     )
+    shadow_configs: str = Field(
+        default="",
+        description="Candidate configuration files (TOML), comma separated, evaluated beside the active one; their alerts go to the shadow_alerts table only (README: Shadow configurations).",
+    )
     schemas_dir: Path = Field(
         default=REPO_ROOT / "schemas", description="JSON Schemas of events and alerts."
     )

@@ -34,6 +34,7 @@ from streams.live.probe import HealthProbe, LagReport
 from streams.live.processor import Pipeline
 from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
+from streams.live.shadow import load_shadows
 from streams.live.sink import AlertPrinter, WriterStore
 from streams.live.state import StateTable
 from streams.live.ticker import Ticker
@@ -77,6 +78,7 @@ def build(
     from streams.storage.migrations import migrate as apply_migrations
 
     config = load_config(settings.supervision_config)
+    shadows = load_shadows(settings.shadow_configs, config)
     topics = Topics.from_settings(settings)
     if create_topics:
         ensure_topics(settings.kafka_bootstrap, topics)
@@ -113,7 +115,9 @@ def build(
         return StateTable(t.data, t.changelog_topic.get_topic_name())
 
     port = KafkaPort(app, bootstrap=settings.kafka_bootstrap, client_id=settings.worker_group_id)
-    partitions = Partitions(config, topics, settings, table("case-state"), table("cross-state"))
+    partitions = Partitions(
+        config, topics, settings, table("case-state"), table("cross-state"), shadows
+    )
     offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate(), metrics)
     limit = RejectionLimit(
         settings.deadletter_window,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -157,7 +158,7 @@ class Persister:
     async def persist(self, out: Output) -> None:
         """Store rows, publish, write states — all awaited, all retried — before any commit."""
         initial_s, max_s = self.retry
-        if out.events or out.alerts or out.case_updates or out.dead_letters:
+        if out.events or out.alerts or out.shadow_alerts or out.case_updates or out.dead_letters:
             now_us = int(self.clock() * 1_000_000)
             letters = [dataclasses.replace(d, received_at=now_us) for d in out.dead_letters]
             await retry_forever(
@@ -187,8 +188,11 @@ class Persister:
         Kafka heartbeats). The store reports batches, rows and latency per table itself."""
         events = [s.event for s in out.events]
         loop = asyncio.get_running_loop()
+        store: Callable[..., None] = self.store.store
+        if out.shadow_alerts:  # shadow configurations: stored there and nowhere else
+            store = functools.partial(store, shadow_alerts=out.shadow_alerts)
         await loop.run_in_executor(
-            self.executor, self.store.store, events, out.alerts, out.case_updates, letters
+            self.executor, store, events, out.alerts, out.case_updates, letters
         )
         self.storage_seen = time.monotonic()
         self.health.set_storage(True, "ok")

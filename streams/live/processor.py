@@ -105,6 +105,7 @@ class Output:
 
     events: list[StoredEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    shadow_alerts: list[Alert] = field(default_factory=list)  # stored in shadow_alerts only
     case_updates: list[CaseStatus] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -120,6 +121,7 @@ class Output:
         return not (
             self.events
             or self.alerts
+            or self.shadow_alerts
             or self.case_updates
             or self.facts
             or self.dead_letters
@@ -262,17 +264,24 @@ class FactPartition:
             fact = pending.fact
             n += 1
             marker = self.applied.get(fact.key)
-            if (marker is not None and pending.order <= marker) or (
-                self.expired_at is not None
-                and self.cross.expired(fact.key, fact.occurred_at, self.expired_at)
-            ):
+            if (marker is not None and pending.order <= marker) or self.out_of_window(fact):
                 out.duplicates += 1
                 continue
-            alerts = self.cross.process(fact)
+            alerts = self.judge(fact)
             self.applied[fact.key] = pending.order
             if alerts:
                 out.alerts.extend(alerts)
         return n
+
+    def out_of_window(self, fact: Fact) -> bool:
+        """Applied before and since forgotten: out of its window at the expiry horizon."""
+        return self.expired_at is not None and self.cross.expired(
+            fact.key, fact.occurred_at, self.expired_at
+        )
+
+    def judge(self, fact: Fact) -> list[Alert]:
+        """The fact's rule, with its key's state; the alerts raised."""
+        return self.cross.process(fact)
 
     def collect(self, out: Output, table_key: Callable[[int, str], bytes]) -> None:
         for key, blob in self.cross.export_dirty().items():

@@ -17,7 +17,14 @@ import orjson
 
 from streams.storage.errors import RejectedRow, StorageRefused
 from streams.storage.rows import DeadLetter, row_key
-from streams.storage.tables import ALERTS, CASE_STATUS, DEADLETTER, EVENTS, KEY_LABEL
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    DEADLETTER,
+    EVENTS,
+    KEY_LABEL,
+    SHADOW_ALERTS,
+)
 
 # What a refused row's dead letter holds: the object as JSON (an event as its envelope).
 _DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -29,6 +36,7 @@ _DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
                   "terminal_action", "closed_at", "card_level", "completed_on_time",
                   "updated_at", "version"),
 }  # fmt: skip
+_DOCUMENT_FIELDS[SHADOW_ALERTS] = _DOCUMENT_FIELDS[ALERTS]
 _REASON_MAX = 1000
 
 

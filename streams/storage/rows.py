@@ -21,7 +21,14 @@ import orjson
 
 from streams.contract import DeadLetter as DeadLetter  # the one dead-letter shape, re-exported
 from streams.engine.model import LEVELS, Alert, CaseStatus, Event
-from streams.storage.tables import ALERTS, CASE_STATUS, COLUMN_KEYS, DEADLETTER, EVENTS
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    COLUMN_KEYS,
+    DEADLETTER,
+    EVENTS,
+    SHADOW_ALERTS,
+)
 
 _NO_COLUMNS: dict[str, tuple[str | None, str | None]] = {}
 
@@ -252,6 +259,8 @@ def row_key(table: str, obj: Any) -> str:
         return f"event_id={getattr(obj, 'event_id', '?')}"
     if table == ALERTS:
         return f"alert_id={getattr(obj, 'alert_id', '?')}"
+    if table == SHADOW_ALERTS:
+        return f"{getattr(obj, 'config_version', '?')}/{getattr(obj, 'alert_id', '?')}"
     if table == CASE_STATUS:
         return (
             f"case={getattr(obj, 'process', '?')}/{getattr(obj, 'case_id', '?')}"
@@ -275,7 +284,7 @@ def to_rows(
     stamp: tuple[int, ...] = ()
     if table == EVENTS:
         convert, stamp = event_row, (now_s,)
-    elif table == ALERTS:
+    elif table in (ALERTS, SHADOW_ALERTS):
         convert, stamp = alert_row, (now_s,)
     elif table == CASE_STATUS:
         convert = case_status_row
@@ -295,6 +304,8 @@ def to_rows(
                 bad.append((row_key(table, obj), str(exc)))
     if table == CASE_STATUS:
         keys = [f"{r[0]}/{r[1]} version={r[11]}" for r in rows]
+    elif table == SHADOW_ALERTS:  # one alert id per configuration version
+        keys = [f"{r[11]}/{r[0]}" for r in rows]
     else:
         keys = [r[0] for r in rows]
     return rows, keys, bad

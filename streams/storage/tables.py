@@ -11,6 +11,7 @@ EVENTS = "events"
 ALERTS = "alerts"
 CASE_STATUS = "case_status"
 DEADLETTER = "deadletter"
+SHADOW_ALERTS = "shadow_alerts"  # alerts of shadow configurations (README)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     EVENTS: (
@@ -71,6 +72,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+COLUMNS[SHADOW_ALERTS] = COLUMNS[ALERTS]  # the same columns, one row per config version
+
 # The attrs keys broken out into the ``party`` and ``amount`` columns, per (process, action):
 # only where the contract declares that key for that action (events.md), so its value has the
 # contract's type. Anywhere else a key of the same name is an unknown key: kept in ``attrs`` as
@@ -97,4 +100,5 @@ KEY_LABEL = {
     ALERTS: "alert_id=",
     CASE_STATUS: "case=",
     DEADLETTER: "deadletter_id=",
+    SHADOW_ALERTS: "shadow alert ",
 }

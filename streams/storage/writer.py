@@ -4,7 +4,7 @@ API (for the live worker, replay and tools)
 -------------------------------------------
 ``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
 
-``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=()) -> int``
+``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), shadow_alerts=()) -> int``
     Stores the given objects and returns the number of rows stored, only once
     the engine has acknowledged every one of them. Synchronous and
     thread-safe: call it from a thread executor in asyncio code
@@ -66,7 +66,14 @@ from streams.storage.first_seen import keep_first_seen
 from streams.storage.partitions import split_by_partitions
 from streams.storage.refused import insert_isolating, refused_as_dead_letters
 from streams.storage.rows import DeadLetter, to_rows
-from streams.storage.tables import ALERTS, CASE_STATUS, COLUMNS, DEADLETTER, EVENTS
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    COLUMNS,
+    DEADLETTER,
+    EVENTS,
+    SHADOW_ALERTS,
+)
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -74,7 +81,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Write order: facts first, so an alert never refers to an event not yet stored.
-TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, DEADLETTER)
+TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, SHADOW_ALERTS, DEADLETTER)
 
 _T = TypeVar("_T")
 
@@ -142,12 +149,14 @@ class Writer:
         alerts: Iterable[Alert] = (),
         case_status: Iterable[CaseStatus] = (),
         deadletters: Iterable[DeadLetter] = (),
+        shadow_alerts: Iterable[Alert] = (),
     ) -> int:
         """Store everything given; return rows stored. See the module docstring."""
         objects: dict[str, list[Any]] = {
             EVENTS: list(events),
             CASE_STATUS: list(case_status),
             ALERTS: list(alerts),
+            SHADOW_ALERTS: list(shadow_alerts),
             DEADLETTER: list(deadletters),
         }
         with self._lock:
