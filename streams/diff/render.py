@@ -165,7 +165,14 @@ def _sample_text(diff: Diff, sample: Sample, briefs: Mapping[str, EventBrief]) -
     for event_id in sample.evidence():
         brief = briefs.get(event_id)
         events.append(f"{event_id} {brief.action} {brief.occurred_at}" if brief else event_id)
-    return f"{sample.process} {sample.case_id}: " + ", ".join(events)
+    change = ""
+    if sample.base is not None and sample.candidate is not None:  # re-levelled or re-timed
+        old, new = sample.base, sample.candidate
+        change = (
+            f" ({old.level} {_instant(diff.base, old.raised_at)} → "
+            f"{new.level} {_instant(diff.candidate, new.raised_at)})"
+        )
+    return f"{sample.process} {sample.case_id}{change}: " + ", ".join(events)
 
 
 def _cell_table(diff: Diff, name: str, title: str, briefs: Mapping[str, EventBrief]) -> Table:
