@@ -81,6 +81,7 @@ class Namespace:
             "TOPIC_APPROVAL": f"{p}.approval", "TOPIC_FUND": f"{p}.fund", "TOPIC_TRADE": f"{p}.trade",
             "TOPIC_INSPECTION": f"{p}.inspection", "TOPIC_ALERTS": f"{p}.alerts",
             "TOPIC_DEADLETTER": f"{p}.deadletter", "TOPIC_FACTS": f"{p}.facts",
+            "TOPIC_ACTIONS": f"{p}.actions", "TOPIC_ACTION_RESULTS": f"{p}.action-results",
             "TOPIC_PARTITIONS": str(self.partitions), "WORKER_GROUP_ID": self.group,
         }
 

@@ -162,8 +162,8 @@ def show(title, sql):
     for row in r.rows:
         print("  " + "  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
 show("events stored", "SELECT process, count() AS events, uniqExact(case_id) AS cases FROM events FINAL GROUP BY process ORDER BY process")
-show("alerts by rule", "SELECT rule, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY rule ORDER BY total DESC")
-show("alerts by department", "SELECT dept, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY dept ORDER BY total DESC")
+show("alerts by rule", "SELECT rule, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts_v GROUP BY rule ORDER BY total DESC")
+show("alerts by department", "SELECT dept, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts_v GROUP BY dept ORDER BY total DESC")
 show("dead letters", "SELECT count() AS rejected FROM deadletter FINAL")
 PY
 

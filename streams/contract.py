@@ -29,6 +29,15 @@ TOPIC_SUFFIX_BY_PROCESS: Final[dict[str, str]] = {
 DOMAIN_SUFFIXES: Final[tuple[str, ...]] = ("approval", "fund", "trade", "inspection")
 """The domain topics, in the order the live service lists them."""
 
+ACTIONS_SUFFIX: Final = "actions"
+"""``{prefix}.actions``: the 督办 workflow's actions (workflow.md § Objects), keyed by ``case_id``,
+JSON per ``schemas/action.schema.json``; invalid ones are dead-lettered like invalid events."""
+ACTION_RESULTS_SUFFIX: Final = "action-results"
+"""``{prefix}.action-results``: each action's result (accepted, or rejected with a reason),
+keyed by ``action_id`` so that a client can wait for its answer."""
+WORKFLOW_SUFFIXES: Final[tuple[str, ...]] = (ACTIONS_SUFFIX, ACTION_RESULTS_SUFFIX)
+"""The workflow's topics, created with the others."""
+
 
 def topic_suffix(process: str) -> str | None:
     """The suffix of the topic carrying ``process``; None for a process the contract lacks."""

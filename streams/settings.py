@@ -129,6 +129,14 @@ class Settings(BaseSettings):
         default="supervision.facts",
         description="Internal topic routing cross-case facts (and source watermarks) to their owner.",
     )
+    topic_actions: str = Field(
+        default="supervision.actions",
+        description="Topic of 督办 workflow actions (keyed by case_id; schemas/action.schema.json).",
+    )
+    topic_action_results: str = Field(
+        default="supervision.action-results",
+        description="Topic of the results of workflow actions (keyed by action_id).",
+    )
     topic_partitions: int = Field(
         default=4,
         ge=1,

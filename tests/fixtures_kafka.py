@@ -131,6 +131,8 @@ class KafkaNamespace:
             "TOPIC_ALERTS": f"{p}.alerts",
             "TOPIC_DEADLETTER": f"{p}.deadletter",
             "TOPIC_FACTS": f"{p}.facts",
+            "TOPIC_ACTIONS": f"{p}.actions",
+            "TOPIC_ACTION_RESULTS": f"{p}.action-results",
             "TOPIC_PARTITIONS": str(partitions),
             "WORKER_GROUP_ID": self.group_id,
         }

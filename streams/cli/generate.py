@@ -118,6 +118,7 @@ def produce_lines(lines: Iterator[Line], bootstrap: str, topics: dict[str, str])
 
 def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) -> None:
     """Create the supervision topics the live service expects (idempotent, same partitions)."""
+    from streams.contract import ACTION_RESULTS_SUFFIX, ACTIONS_SUFFIX
     from streams.live.topics import Topics, ensure_topics
     from streams.settings import get_settings
 
@@ -135,6 +136,8 @@ def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) ->
             facts=f"{prefix}.facts" if prefix else base.facts,
             partitions=base.partitions,
             replication=base.replication,
+            actions=f"{prefix}.{ACTIONS_SUFFIX}" if prefix else base.actions,
+            action_results=f"{prefix}.{ACTION_RESULTS_SUFFIX}" if prefix else base.action_results,
         ),
     )
 

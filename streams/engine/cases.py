@@ -162,6 +162,32 @@ class CaseEngine(DueHandler):
         if state.pending is not None and self.gaps.load(state, self._touch):
             self._reschedule(state)  # its pending decisions were made with this calendar
 
+    def is_late(self, event: Event) -> bool:
+        """Whether ``event`` is late for its case (rules.md §1.4): the case has been
+        evaluated past its instant (a later event of it, or a timed alert after it).
+
+        An event the case already holds is not late (it is a duplicate)."""
+        key = event.process + "|" + event.case_id
+        state = self.states.get(key)
+        if state is None or (self.event_ids and state.seen_event(event_hash(event.event_id))):
+            return False
+        evaluated = state.evaluated_to
+        if evaluated is None:  # stored before it was kept: what the state says of its time
+            evaluated = max(state.updated_at, state.closed_at or 0)
+        return event.occurred_at < evaluated
+
+    def replace(self, key: str, state: CaseState) -> None:
+        """Install ``state`` for the case ``key`` in place of the one held (a correction):
+        its timers are indexed again, and the change is tracked like any other."""
+        old = self.states.get(key)
+        if old is not None:
+            state.version = max(state.version, old.version) + 1
+            state.updated_at = max(state.updated_at, old.updated_at)
+        self.load(key, state.to_bytes())
+        if self.track_changes:
+            self._dirty.add(key)
+            self._status_dirty.add(key)
+
     def take_status(self) -> list[CaseStatus]:
         self._tracking()
         return take_statuses(self.states, self._status_dirty, self.local)
@@ -234,6 +260,8 @@ class CaseEngine(DueHandler):
         state.next_at = None
         self.timer_count -= 1
         if due is not None and due[0] == instant:
+            if state.evaluated_to is None or instant > state.evaluated_to:
+                state.evaluated_to = instant
             status = self.clock.fire_into(state, due, alerts)
             self._touch(state.key, state, instant, status=status)
         self._reschedule(state)
@@ -247,7 +275,16 @@ class CaseEngine(DueHandler):
         return alerts, facts
 
     def process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
-        """``process``, appending its alerts and facts to the given lists."""
+        """``process``, appending its alerts and facts to the given lists (each fact carries
+        its event's arrival, when known: a late fact's withdrawals name it)."""
+        first_fact = len(facts)
+        self._process_into(event, alerts, facts)
+        arrived = event.arrived_at
+        if arrived is not None:
+            for i in range(first_fact, len(facts)):
+                facts[i].arrived_at = arrived
+
+    def _process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
         action = event.action
         plans = self._plans.get(event.process)
         plan = plans.get(action) if plans is not None else None
@@ -268,8 +305,11 @@ class CaseEngine(DueHandler):
                 self.duplicate_count += 1
                 return
             state.ids += digest
+        if state.evaluated_to is None or event.occurred_at > state.evaluated_to:
+            state.evaluated_to = event.occurred_at
         may_alert = not state.terminal
         ctx = self.ctx
+        late = False
 
         if may_alert:
             if plan.check_order:
@@ -301,6 +341,8 @@ class CaseEngine(DueHandler):
                 rule(ctx, state, event, alerts, facts)
             for rule in plan.facts:
                 rule(ctx, state, event, alerts, facts)
+            if event.reported_at is not None:
+                late = core.late_reported(ctx, state, template, event)
         elif plan.facts:
             start = len(facts)
             for rule in plan.facts:
@@ -319,7 +361,7 @@ class CaseEngine(DueHandler):
             self._touch(key, state, event.occurred_at, status=True)
         elif self.track_changes:
             self._dirty.add(key)
-        if may_alert and (fresh or plan.timers):
+        if may_alert and (fresh or plan.timers or late):
             self._reschedule(state)
 
     # ------------------------------------------------------------------ calendar gaps (§1.5)

@@ -35,8 +35,10 @@ from streams.engine.configfile import (
     RuleSettings,
     ScoringSection,
     StepClock,
+    WorkflowSection,
 )
 from streams.engine.timeutil import LocalTime, parse_date
+from streams.engine.users import User, UsersError, load_users
 
 __all__ = [
     "CORE_RULES",
@@ -74,6 +76,7 @@ _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "QUIET_DAY_INSPECTION": {"month_days": [(1, 5)], "dates": []},
     "FREQUENT_INSPECTION": {"window_hours": 720, "min_count": 3},
     "RISK_NOT_REPORTED": {"days_before": 10},
+    "LATE_REPORTED": {"max_delay_hours": 24},
 }
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -201,6 +204,8 @@ class SupervisionConfig:
     quiet_dates: frozenset[int]
     catalogue: Mapping[str, CatalogueItem] = field(default_factory=lambda: EMPTY_CATALOGUE)
     compression: tuple[CompressionRow, ...] = ()
+    workflow: WorkflowSection = field(default_factory=WorkflowSection)
+    users: Mapping[str, User] = field(default_factory=dict)
     scoring: ScoringSection = field(default_factory=ScoringSection)
 
     def rule_on(self, rule: str) -> bool:
@@ -326,11 +331,25 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
             config_path.parent / parsed.catalogue.file, parsed.catalogue.compression
         )
 
-    # [scoring] at its defaults is left out: the versions of earlier configurations (and of
-    # every alert they raised) stay the same.
-    at_defaults = {"scoring"} if parsed.scoring == ScoringSection() else set()
+    users: dict[str, User] = {}
+    if parsed.workflow.users_file:
+        try:
+            users = load_users(config_path.parent / parsed.workflow.users_file)
+        except UsersError as exc:
+            raise ConfigError(f"{config_path}: workflow.users_file: {exc}") from None
+
+    # [workflow] at its defaults is left out: the versions of earlier configurations (and of
+    # every alert they raised) stay the same. The users file is identity, not supervision
+    # rules: it is not part of the version (each action result records who acted, as what).
+    rules_only = parsed.workflow.model_copy(update={"users_file": ""})
+    left_out: Any = (
+        {"workflow": True} if rules_only == WorkflowSection() else {"workflow": {"users_file"}}
+    )
+    # [scoring] likewise, at its defaults.
+    if parsed.scoring == ScoringSection():
+        left_out["scoring"] = True
     canonical = {
-        "config": parsed.model_dump(mode="json", by_alias=True, exclude=at_defaults),
+        "config": parsed.model_dump(mode="json", by_alias=True, exclude=left_out),
         "catalogue": catalogue_content,
         "calendar": {
             str(year): {
@@ -360,5 +379,7 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         quiet_dates=frozenset(parse_date(d) for d in params["QUIET_DAY_INSPECTION"]["dates"]),
         catalogue=catalogue,
         compression=tuple(parsed.catalogue.compression),
+        workflow=parsed.workflow,
+        users=users,
         scoring=parsed.scoring,
     )

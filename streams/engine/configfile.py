@@ -37,6 +37,7 @@ RULES = (
     "REPORT_MISSING",
     "RISK_NOT_REPORTED",
     "LIMIT_NOT_COMPRESSED",
+    "LATE_REPORTED",
 )
 CORE_RULES = RULES[:5]
 
@@ -256,6 +257,43 @@ class CatalogueSection(_Strict):
         return rows
 
 
+Level = Literal["notice", "yellow", "red"]
+_RED: Level = "red"
+
+
+class WorkflowSection(_Strict):
+    """The 督办 workflow (workflow.md): the users file, the inspection office, and the
+    working-day clocks of the ``SUP_*`` rules. At its defaults it is left out of the
+    configuration's version, so the versions of earlier configurations stay as they were."""
+
+    users_file: str = ""  # relative to the configuration; "": nobody may act
+    office_dept: str = Field(default="OFFICE", min_length=1, max_length=64)
+    reply_working_days: int = Field(default=10, ge=1, le=365)
+    max_rectify_working_days: int = Field(default=30, ge=1, le=365)
+    max_extensions: int = Field(default=1, ge=0, le=10)
+    triage_levels: list[Level] = Field(default_factory=lambda: [_RED])
+    triage_yellow_working_days: int = Field(default=5, ge=1, le=365)
+    triage_red_working_days: int = Field(default=10, ge=1, le=365)
+    receipt_yellow_working_days: int = Field(default=1, ge=1, le=365)
+    receipt_red_working_days: int = Field(default=2, ge=1, le=365)
+    reply_red_after_working_days: int = Field(default=5, ge=1, le=365)
+    conclusion_working_days: int = Field(default=20, ge=1, le=365)
+    recurrence_calendar_days: int = Field(default=90, ge=1, le=3650)
+    returned_twice_count: int = Field(default=2, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _red_after_yellow(self) -> WorkflowSection:
+        for stage in ("triage", "receipt"):
+            yellow = getattr(self, f"{stage}_yellow_working_days")
+            red = getattr(self, f"{stage}_red_working_days")
+            if red <= yellow:
+                raise ValueError(
+                    f"{stage}_red_working_days ({red}) must be more than "
+                    f"{stage}_yellow_working_days ({yellow})"
+                )
+        return self
+
+
 class ScoringSection(_Strict):
     """Department scores (workflow.md § Scoring): points off ``base`` per card and per 督办 in
     a month, and the grade bounds. At its defaults it is left out of the configuration's
@@ -293,6 +331,7 @@ class RuleSettings(_Strict):
     dates: list[str] | None = None
     min_count: int | None = Field(default=None, ge=1)
     days_before: int | None = Field(default=None, ge=0, le=365)
+    max_delay_hours: int | None = Field(default=None, ge=0, le=87600)
 
     @field_validator("max_ratio", "threshold")
     @classmethod
@@ -332,6 +371,7 @@ class ConfigFile(_Strict):
     overdue: OverdueSection = Field(default_factory=OverdueSection)
     inspection: InspectionSection = Field(default_factory=InspectionSection)
     catalogue: CatalogueSection = Field(default_factory=CatalogueSection)
+    workflow: WorkflowSection = Field(default_factory=WorkflowSection)
     scoring: ScoringSection = Field(default_factory=ScoringSection)
     processes: dict[str, ProcessTemplate]
     rules: dict[str, RuleSettings] = Field(default_factory=dict)

@@ -49,6 +49,7 @@ ONCE = {
 }
 SKIP_SHIFT = 32  # SKIPPED_STEP raised for action i: bit 32 + i
 STEP_SHIFT = 96  # STEP_OVERDUE raised for step clock j: bit 96 + j
+LATE_SHIFT = 160  # LATE_REPORTED raised for action i: bit 160 + i
 LEVEL_BITS = {NOTICE: 1, YELLOW: 2, RED: 4}  # CaseState.fired: OVERDUE levels raised
 MAX_EVIDENCE = 16  # event ids kept per list of evidence (clock, disbursements)
 EMPTY: dict[str, Any] = {}
@@ -95,6 +96,7 @@ STATE_FIELDS = (
     "card",
     "updated_at",
     "deadline_at_close",
+    "evaluated_to",
 )
 _IDS = STATE_FIELDS.index("ids")
 _RAISED = STATE_FIELDS.index("raised")
@@ -153,6 +155,9 @@ class CaseState:
         self.card = ""
         self.updated_at = 0
         self.deadline_at_close: int | None = None
+        # The latest instant this case has been evaluated up to: its latest event's and its
+        # latest timed alert's. An event earlier than that is late (rules.md §1.4).
+        self.evaluated_to: int | None = None
         # Set while timed decisions wait for a calendar year (rules.md §1.5): {"years": [year],
         # "clock": the case clock waits, "red": (when set) only its red card does, its last
         # day known, "steps": [step clock index], "base": CLOCK_FIELDS values,
@@ -202,8 +207,10 @@ class CaseState:
     def from_bytes(cls, blob: bytes) -> CaseState:
         values = orjson.loads(blob)
         pending = None
-        if len(values) == len(STATE_FIELDS) + 1:
+        if values and isinstance(values[-1], dict):
             pending = values.pop()
+        if len(values) == len(STATE_FIELDS) - 1:
+            values.append(None)  # stored before ``evaluated_to`` existed: unknown
         if len(values) != len(STATE_FIELDS):
             raise ValueError(f"case state has {len(values)} fields, expected {len(STATE_FIELDS)}")
         values[_IDS] = bytes.fromhex(values[_IDS])

@@ -210,8 +210,9 @@ class Evaluator:
                 )
         out = Output()
         commits: dict[TP, int] = {}
+        now = self.now_us()
         for part in list(partitions.facts.values()):
-            part.release(out)
+            part.release(out, now)
             part.expire_daily()
             part.collect(out, cross_table_key)
             tp = tps.get(part.partition) or self._facts_tp(part.partition)

@@ -178,6 +178,14 @@ class Persister:
                 metrics.record_alert(a.rule, a.level)
             if self.on_alerts is not None:
                 self.on_alerts(out.alerts)
+        for w in out.withdrawals:  # stored and published once s-late's writer is merged
+            log.warning(
+                "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
+                w.alert_id,
+                w.process,
+                w.case_id,
+                w.by,
+            )
         for d in out.dead_letters:
             metrics.record_deadletter(d.topic, d.kind)
         for r in out.reroutes:

@@ -27,7 +27,7 @@ from typing import Any
 
 from streams.contract import CONFLICTING_DUPLICATE, WRONG_TOPIC, DeadLetter
 from streams.engine import CaseEngine, CrossEngine, EventValidator, Fact, InvalidEvent
-from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.engine.state import event_hash
 from streams.live.contents import ContentWindow, content_digest
 from streams.live.deadletter import RejectionLimit, dead_letter, oversized
@@ -74,6 +74,7 @@ class Message:
     key: bytes | None
     value: bytes  # b"": no value (a tombstone: ``intake`` reads None as b"")
     tp: Any = None
+    arrived_at: int | None = None  # the record's timestamp, epoch µs (None: the broker gave none)
 
 
 @dataclass(slots=True)
@@ -106,6 +107,9 @@ class Output:
     events: list[StoredEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     shadow_alerts: list[Alert] = field(default_factory=list)  # stored in shadow_alerts only
+    # Alerts late input disproves (rules.md §1.4). Not yet stored nor published: the
+    # persister logs and counts them (s-late's writer stores them once merged).
+    withdrawals: list[Withdrawal] = field(default_factory=list)
     case_updates: list[CaseStatus] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -122,6 +126,7 @@ class Output:
             self.events
             or self.alerts
             or self.shadow_alerts
+            or self.withdrawals
             or self.case_updates
             or self.facts
             or self.dead_letters
@@ -257,18 +262,32 @@ class FactPartition:
         """Lowest offset of a fact still held (the facts partition may be committed up to it)."""
         return self.gate.lowest_offset()
 
-    def release(self, out: Output) -> int:
-        """Apply every fact the gate releases, in order; returns how many."""
+    def release(self, out: Output, now: int = 0) -> int:
+        """Apply every fact the gate releases, in order; returns how many.
+
+        A fact older than one applied at its key is late, not a duplicate: its key's fact
+        log corrects the judgements after it (rules.md §1.4); the withdrawals go to
+        ``out.withdrawals`` (``now``: their processing time). A fact the log holds already
+        (read again after a restart) is a duplicate; so is one at or before the marker of
+        a key stored without a log (before corrections existed)."""
         n = 0
+        log = self.cross.facts
         for pending in self.gate.release():
             fact = pending.fact
             n += 1
             marker = self.applied.get(fact.key)
-            if (marker is not None and pending.order <= marker) or self.out_of_window(fact):
+            if (
+                not self.logged(fact) and marker is not None and pending.order <= marker
+            ) or self.out_of_window(fact):
                 out.duplicates += 1
                 continue
-            alerts = self.judge(fact)
-            self.applied[fact.key] = pending.order
+            skipped = log.duplicates + log.beyond if log is not None else 0
+            alerts = self.judge(fact, now)
+            if log is not None:
+                out.duplicates += log.duplicates + log.beyond - skipped
+                out.withdrawals.extend(log.take_withdrawals())
+            if marker is None or pending.order > marker:
+                self.applied[fact.key] = pending.order
             if alerts:
                 out.alerts.extend(alerts)
         return n
@@ -279,9 +298,14 @@ class FactPartition:
             fact.key, fact.occurred_at, self.expired_at
         )
 
-    def judge(self, fact: Fact) -> list[Alert]:
+    def logged(self, fact: Fact) -> bool:
+        """The fact's key keeps a fact log (a late fact corrects it, rules.md §1.4)."""
+        state = self.cross.states.get(fact.key)
+        return self.cross.facts is not None and state is not None and "log" in state
+
+    def judge(self, fact: Fact, now: int = 0) -> list[Alert]:
         """The fact's rule, with its key's state; the alerts raised."""
-        return self.cross.process(fact)
+        return self.cross.process(fact, now)
 
     def collect(self, out: Output, table_key: Callable[[int, str], bytes]) -> None:
         for key, blob in self.cross.export_dirty().items():
@@ -358,6 +382,7 @@ class Pipeline:
             part.clock.observed(m.offset, event.occurred_at)
             if part.process(event, m.offset, out):
                 part.contents.add(event.event_id, digest)
+                event.arrived_at = m.arrived_at
                 out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
             # else: the case holds it, so it was stored before its state was written; storing
             # it again could only put a repeat with other content over the first.

@@ -24,7 +24,8 @@ open are seen from the middle and their clock rules judge them from there: compa
 shadow with the active configuration on what happened after its start, or use
 ``supervise diff`` over the stored events. The state of a version no longer configured
 is deleted (tombstones) when its partition is next loaded, and its facts still in
-flight are dropped. An engine failure in a shadow drops that case from that shadow only
+flight are dropped. Late input that withdraws a shadow's alert (rules.md §1.4) leaves its
+row in ``shadow_alerts`` as raised. An engine failure in a shadow drops that case from that shadow only
 (logged), for as long as the worker runs; a failure while advancing its timers stops
 that shadow on that partition (logged). Neither ever touches the active evaluation.
 """
@@ -241,10 +242,20 @@ class ShadowedFactPartition(FactPartition):
             split[1], fact.occurred_at, self.expired_at
         )
 
-    def judge(self, fact: Fact) -> list[Alert]:
+    def logged(self, fact: Fact) -> bool:
         split = split_key(fact.key)
         if split is None:
-            return super().judge(fact)
+            return super().logged(fact)
+        engine = self.shadows.get(split[0])
+        if engine is None:
+            return False
+        state = engine.states.get(split[1])
+        return engine.facts is not None and state is not None and "log" in state
+
+    def judge(self, fact: Fact, now: int = 0) -> list[Alert]:
+        split = split_key(fact.key)
+        if split is None:
+            return super().judge(fact, now)
         prefix, key = split
         own = Fact(
             key,
@@ -257,7 +268,9 @@ class ShadowedFactPartition(FactPartition):
             fact.may_alert,
             fact.seq,
         )
-        self.shadow_alerts += self.shadows[prefix].process(own)
+        engine = self.shadows[prefix]
+        self.shadow_alerts += engine.process(own, now)
+        engine.take_withdrawals()  # a shadow's withdrawals are not stored (module doc)
         return []
 
     def expire(self, horizon: int) -> int:

@@ -25,9 +25,12 @@ from streams.storage.tables import (
     ALERTS,
     CASE_STATUS,
     COLUMN_KEYS,
+    COLUMNS,
     DEADLETTER,
     EVENTS,
+    KEY_LABEL,
     SHADOW_ALERTS,
+    WITHDRAWALS,
 )
 
 _NO_COLUMNS: dict[str, tuple[str | None, str | None]] = {}
@@ -35,6 +38,7 @@ _NO_COLUMNS: dict[str, tuple[str | None, str | None]] = {}
 _MAX_AMOUNT = Decimal("9999999999999999.99")  # Decimal(18, 2)
 _MAX_DATETIME_S = 2**32 - 1  # DateTime is UInt32 seconds
 _MAX_ID = 128
+_NOT_WITHDRAWN: list[str] = []  # withdrawn_by of a row as raised (never changed)
 
 
 class RowError(ValueError):
@@ -161,7 +165,16 @@ def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
         attrs_text = _dumps(attrs, default=_json_default).decode()
     except TypeError as exc:
         raise RowError(f"not JSON-serializable: {exc}") from None
-    return (e, c, p, a, sec, occurred_at, t, d, actor, party, money, attrs_text, ingested_at_s)
+    reported_at = event.reported_at
+    arrived_at = event.arrived_at
+    return (
+        e, c, p, a, sec, occurred_at, t, d, actor, party, money, attrs_text, ingested_at_s,
+        None if reported_at is None else seconds(reported_at, "reported_at"),
+        reported_at,
+        event.reported_at_text,
+        None if arrived_at is None else seconds(arrived_at, "arrived_at"),
+        arrived_at,
+    )  # fmt: skip
 
 
 def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
@@ -211,7 +224,18 @@ def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
         details_text = _dumps(details, default=_json_default).decode()
     except TypeError as exc:
         raise RowError(f"not JSON-serializable: {exc}") from None
-    return (i, r, level, c, p, d, sec, raised_at, evidence, m, details_text, v, detected_at_s)
+    return (
+        i, r, level, c, p, d, sec, raised_at, evidence, m, details_text, v, detected_at_s,
+        None, "", _NOT_WITHDRAWN,
+    )  # fmt: skip
+
+
+_SHADOW_WIDTH = len(COLUMNS[SHADOW_ALERTS])
+
+
+def shadow_alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
+    """A shadow configuration's alert: the alert's columns up to ``detected_at``."""
+    return alert_row(alert, detected_at_s)[:_SHADOW_WIDTH]
 
 
 def case_status_row(status: CaseStatus) -> tuple[Any, ...]:
@@ -268,7 +292,20 @@ def row_key(table: str, obj: Any) -> str:
         )
     if table == DEADLETTER:
         return f"deadletter_id={obj.deadletter_id}" if isinstance(obj, DeadLetter) else "?"
+    if table == WITHDRAWALS:
+        return KEY_LABEL[WITHDRAWALS] + withdrawal_key(obj)
     return "?"
+
+
+def withdrawal_key(withdrawal: Any) -> str:
+    """What names a withdrawal among rows: its alert and its time (``withdrawn_at`` seconds).
+
+    Two withdrawals of one alert at different times are different rows (and inserts)."""
+    try:
+        at: Any = seconds(withdrawal.withdrawn_at, "withdrawn_at")
+    except (RowError, AttributeError):
+        at = "?"
+    return f"{getattr(withdrawal, 'alert_id', '?')} withdrawn {at}"
 
 
 def to_rows(
@@ -284,8 +321,10 @@ def to_rows(
     stamp: tuple[int, ...] = ()
     if table == EVENTS:
         convert, stamp = event_row, (now_s,)
-    elif table in (ALERTS, SHADOW_ALERTS):
+    elif table == ALERTS:
         convert, stamp = alert_row, (now_s,)
+    elif table == SHADOW_ALERTS:
+        convert, stamp = shadow_alert_row, (now_s,)
     elif table == CASE_STATUS:
         convert = case_status_row
     elif table == DEADLETTER:

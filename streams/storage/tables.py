@@ -9,6 +9,8 @@ from __future__ import annotations
 
 EVENTS = "events"
 ALERTS = "alerts"
+WITHDRAWALS = "alert_withdrawals"
+"""Not a table: withdrawals given to the writer, stored as new versions of ``alerts`` rows."""
 CASE_STATUS = "case_status"
 DEADLETTER = "deadletter"
 SHADOW_ALERTS = "shadow_alerts"  # alerts of shadow configurations (README)
@@ -28,6 +30,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "amount",
         "attrs",
         "ingested_at",
+        "reported_at",
+        "reported_at_us",
+        "reported_at_text",
+        "arrived_at",
+        "arrived_at_us",
     ),
     ALERTS: (
         "alert_id",
@@ -43,6 +50,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "details",
         "config_version",
         "detected_at",
+        "withdrawn_at",
+        "withdrawn_reason",
+        "withdrawn_by",
     ),
     CASE_STATUS: (
         "process",
@@ -72,7 +82,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-COLUMNS[SHADOW_ALERTS] = COLUMNS[ALERTS]  # the same columns, one row per config version
+# The alert columns up to detected_at (a shadow's alerts are never withdrawn in storage), one
+# row per configuration version.
+COLUMNS[SHADOW_ALERTS] = COLUMNS[ALERTS][: COLUMNS[ALERTS].index("detected_at") + 1]
 
 # The attrs keys broken out into the ``party`` and ``amount`` columns, per (process, action):
 # only where the contract declares that key for that action (events.md), so its value has the
@@ -98,6 +110,7 @@ COLUMN_KEYS: dict[str, dict[str, tuple[str | None, str | None]]] = {
 KEY_LABEL = {
     EVENTS: "event_id=",
     ALERTS: "alert_id=",
+    WITHDRAWALS: "withdrawal of alert_id=",
     CASE_STATUS: "case=",
     DEADLETTER: "deadletter_id=",
     SHADOW_ALERTS: "shadow alert ",

@@ -4,7 +4,8 @@ API (for the live worker, replay and tools)
 -------------------------------------------
 ``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
 
-``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), shadow_alerts=()) -> int``
+``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), withdrawals=(),
+shadow_alerts=()) -> int``
     Stores the given objects and returns the number of rows stored, only once
     the engine has acknowledged every one of them. Synchronous and
     thread-safe: call it from a thread executor in asyncio code
@@ -24,7 +25,8 @@ API (for the live worker, replay and tools)
     go one at a time, in batches of ``batch_rows`` (split so that none touches
     more than ``MAX_PARTITIONS_PER_INSERT`` months:
     :mod:`streams.storage.partitions`), and each batch is converted while the
-    engine stores the one before it.
+    engine stores the one before it. Withdrawals (``engine.model.Withdrawal``) are
+    new versions of stored alert rows, after the write's alerts (:mod:`.withdrawals`).
 
 Idempotency: rows carry deterministic ids (event_id, alert_id, case + version,
 dead-letter id = hash of source position and bytes); every table is a
@@ -52,7 +54,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.storage.backends import Backend, open_backend
 from streams.storage.errors import (
     MalformedRows,
@@ -73,7 +75,9 @@ from streams.storage.tables import (
     DEADLETTER,
     EVENTS,
     SHADOW_ALERTS,
+    WITHDRAWALS,
 )
+from streams.storage.withdrawals import withdrawal_rows
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -81,7 +85,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Write order: facts first, so an alert never refers to an event not yet stored.
-TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, SHADOW_ALERTS, DEADLETTER)
+# Withdrawals (new versions of alert rows) after the alerts: the row stored last is read.
+TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WITHDRAWALS, SHADOW_ALERTS, DEADLETTER)
 
 _T = TypeVar("_T")
 
@@ -93,7 +98,11 @@ class WriterStats:
     ``unavailable``: True while retrying."""
 
     rows_written: int = 0
-    rows_by_table: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ORDER, 0))
+    rows_by_table: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            (EVENTS, CASE_STATUS, ALERTS, SHADOW_ALERTS, DEADLETTER), 0
+        )
+    )
     batches_written: int = 0
     retries: int = 0
     rows_rejected: int = 0
@@ -149,6 +158,7 @@ class Writer:
         alerts: Iterable[Alert] = (),
         case_status: Iterable[CaseStatus] = (),
         deadletters: Iterable[DeadLetter] = (),
+        withdrawals: Iterable[Withdrawal] = (),
         shadow_alerts: Iterable[Alert] = (),
     ) -> int:
         """Store everything given; return rows stored. See the module docstring."""
@@ -156,6 +166,7 @@ class Writer:
             EVENTS: list(events),
             CASE_STATUS: list(case_status),
             ALERTS: list(alerts),
+            WITHDRAWALS: list(withdrawals),
             SHADOW_ALERTS: list(shadow_alerts),
             DEADLETTER: list(deadletters),
         }
@@ -190,6 +201,12 @@ class Writer:
                     letters = refused_as_dead_letters(objects, rejected, now_s)
                     self.stats.rows_deadlettered += len(letters)
                     objs = [*objs, *letters]
+                elif table == WITHDRAWALS:
+                    written += settle()  # looked up once this write's alerts are stored
+                    for part_rows, part_keys in self._withdrawal_parts(objs, rejected):
+                        written += settle()
+                        in_flight = self._send(ALERTS, part_rows, part_keys, WITHDRAWALS)
+                    continue
                 for start in range(0, len(objs), self.batch_rows):
                     rows, keys, bad = to_rows(table, objs[start : start + self.batch_rows], now_s)
                     rejected.extend(RejectedRow(table, key, reason) for key, reason in bad)
@@ -240,8 +257,28 @@ class Writer:
 
         return keep_first_seen(table, rows, query)
 
-    def _send(self, table: str, rows: list[tuple[Any, ...]], keys: list[str]) -> _Sent:
-        """Start inserting a batch; its first attempt is settled by ``_write_isolating``."""
+    def _withdrawal_parts(
+        self, objs: list[Any], rejected: list[RejectedRow]
+    ) -> list[tuple[list[tuple[Any, ...]], list[str]]]:
+        """The new versions of the withdrawn alerts' rows (looked up, retrying), in inserts;
+        the withdrawals that cannot be stored go to ``rejected``."""
+        parts = []
+        for start in range(0, len(objs), self.batch_rows):
+            batch = objs[start : start + self.batch_rows]
+            query = functools.partial(self._retry_query, len(batch))
+            rows, keys, bad = withdrawal_rows(batch, query)
+            rejected.extend(RejectedRow(WITHDRAWALS, key, reason) for key, reason in bad)
+            parts += split_by_partitions(ALERTS, rows, keys) if rows else []
+        return parts
+
+    def _retry_query(self, nrows: int, sql: str) -> Any:
+        return self._retry(ALERTS, nrows, functools.partial(self.backend.query, sql))
+
+    def _send(
+        self, table: str, rows: list[tuple[Any, ...]], keys: list[str], label: str = ""
+    ) -> _Sent:
+        """Start inserting a batch; its first attempt is settled by ``_write_isolating``.
+        ``label``: what its refused rows are reported as (default: ``table``)."""
         started = self._clock()
         try:
             answer = self.backend.send_insert(
@@ -249,7 +286,7 @@ class Writer:
             )
         except (StorageUnavailable, StorageRefused) as exc:
             answer = functools.partial(_reraise, exc)
-        return _Sent(table, rows, keys, started, answer)
+        return _Sent(table, rows, keys, started, answer, label or table)
 
     def _dedup_token(self, table: str, keys: Sequence[str]) -> str | None:
         return dedup_token(table, keys) if self.backend.takes_dedup_token else None
@@ -263,7 +300,7 @@ class Writer:
         def insert(rows: Sequence[tuple[Any, ...]], keys: Sequence[str], first: bool) -> None:
             self._insert_retrying(sent.table, rows, keys, sent if first else None)
 
-        return insert_isolating(sent.table, sent.rows, sent.keys, insert, rejected)
+        return insert_isolating(sent.label, sent.rows, sent.keys, insert, rejected)
 
     def _insert_retrying(
         self,
@@ -343,6 +380,7 @@ class _Sent:
     keys: list[str]
     started: float
     answer: Callable[[], None]
+    label: str  # what refused rows are reported as: the table, or WITHDRAWALS
 
 
 def _reraise(exc: StorageError) -> None:

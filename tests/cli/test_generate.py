@@ -39,7 +39,9 @@ def test_writes_json_lines_deterministically(tmp_path: Path) -> None:
     validator = EventValidator()
     for line in lines:
         event = orjson.loads(line)
-        if event["process"] in SCHEMA_PROCESSES:  # issue #19's: tests/workload/test_supervision_systems.py
+        if (
+            event["process"] in SCHEMA_PROCESSES
+        ):  # issue #19's: tests/workload/test_supervision_systems.py
             validator.check(event)
     assert len({orjson.loads(line)["case_id"] for line in lines}) == 400
     assert b"generate: " in supervise("generate", "--cases", "5", "--out", str(first)).stderr

@@ -175,7 +175,7 @@ def replay_alerts(
 def stored_alerts(store: Store) -> list[tuple[Any, ...]]:
     """Alerts as users read them (FINAL view), one tuple per row returned."""
     rows = store.query(
-        "SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence FROM alerts FINAL"
+        "SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence FROM alerts_v"
     )
     return [(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
 
