@@ -18,11 +18,6 @@ from streams.engine.timeutil import InstantError, parse_instant
 CHANGED_EXIT = 1  # with --fail-on-change, when anything differs
 USAGE_EXIT = 2
 
-NO_ACTIONS = (
-    "--actions: the 督办 workflow is not part of this build, so recorded actions cannot be "
-    "replayed; without them scores count alerts only (the 督办 terms are 0)"
-)
-
 
 class Format(StrEnum):
     terminal = "terminal"
@@ -58,7 +53,12 @@ def diff_command(
     ] = None,
     actions: Annotated[
         Path | None,
-        typer.Option("--actions", help="Recorded 督办 actions (JSON Lines), for the scores."),
+        typer.Option(
+            "--actions",
+            help="Recorded 督办 workflow actions (JSON Lines), replayed with each side: "
+            "scores count 督办 and dismissals, and open workflows whose alert the candidate "
+            "no longer raises are listed.",
+        ),
     ] = None,
     output_format: Annotated[
         Format, typer.Option("--format", help="terminal (tables), markdown, or json.")
@@ -82,8 +82,6 @@ def diff_command(
 ) -> None:
     """Compare what two configurations raise over the same events (exit 0 unless
     --fail-on-change)."""
-    if actions is not None:
-        raise _fail(NO_ACTIONS)
     try:
         sides = (load_side_config(base), load_side_config(candidate))
     except ConfigError as exc:
@@ -102,11 +100,15 @@ def diff_command(
         else:
             with open(events, "rb") as source:
                 lines = source.readlines()  # read once; both sides replay these lines
+        action_lines = None
+        if actions is not None:
+            with open(actions, "rb") as recorded:
+                action_lines = recorded.readlines()
     except OSError as exc:
         raise _fail(f"{exc.filename}: {exc.strerror}") from None
 
-    old = evaluate(lines, sides[0], as_of_us)
-    new = evaluate(lines, sides[1], as_of_us)
+    old = evaluate(lines, sides[0], as_of_us, action_lines)
+    new = evaluate(lines, sides[1], as_of_us, action_lines)
     diff = compare(old, new, sample_size=sample)
     wanted = {
         event_id

@@ -12,7 +12,9 @@
   clock on one side only), the largest shift first.
 - **Scores**: department scores, grades and ranks per month (``streams.scoring``) that
   differ; each side scored with its own ``[scoring]`` table, over the same departments
-  and months.
+  and months (with recorded actions: its 督办 and dismissals too).
+- **Open workflows** of the base (with recorded actions) none of whose alerts the
+  candidate raises.
 
 Each cell keeps a sample of its cases with the events that decide them (the alert's
 evidence).
@@ -27,6 +29,7 @@ from streams.diff.configdiff import KeyChange, config_changes
 from streams.diff.sides import Side
 from streams.engine.model import LEVELS, Alert
 from streams.scoring import DeptScore, monthly_scores
+from streams.workflow.state import Workflow
 
 RANK = {level: i for i, level in enumerate(LEVELS)}
 
@@ -92,6 +95,7 @@ class Diff:
     retimed: list[Cell]
     deadlines: list[DeadlineShift]
     scores: list[ScoreChange]
+    orphaned: list[Workflow]  # base's open workflows none of whose alerts the candidate raises
 
     @staticmethod
     def total(cells: Iterable[Cell]) -> int:
@@ -107,6 +111,7 @@ class Diff:
             or self.retimed
             or self.deadlines
             or self.scores
+            or self.orphaned
         )
 
 
@@ -208,7 +213,9 @@ def _scores(base: Side, candidate: Side) -> list[ScoreChange]:
 
     def score(side: Side) -> dict[str, list[DeptScore]]:
         config = side.configuration.config
-        return monthly_scores(side.alerts.values(), config.scoring, config.local, depts=depts)
+        return monthly_scores(
+            side.scored_alerts(), config.scoring, config.local, depts=depts, duban=side.duban()
+        )
 
     old, new = score(base), score(candidate)
     months = sorted(old.keys() | new.keys())
@@ -241,4 +248,9 @@ def compare(base: Side, candidate: Side, sample_size: int = 3) -> Diff:
         retimed=retimed,
         deadlines=_deadlines(base, candidate),
         scores=_scores(base, candidate),
+        orphaned=[
+            wf
+            for wf in base.open_workflows()
+            if not any(card.alert_id in candidate.alerts for card in wf.cards)
+        ],
     )

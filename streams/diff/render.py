@@ -97,6 +97,7 @@ def _side_json(side: Side) -> dict[str, Any]:
         "configuration": side.configuration.name,
         "config_version": side.configuration.config.version,
         "alerts": len(side.alerts),
+        "workflows": len(side.workflows) if side.workflows is not None else None,
         "quarantined_cases": len(summary.quarantined),
         "pending_cases": len(summary.pending),
     }
@@ -148,6 +149,19 @@ def to_json(diff: Diff, briefs: Mapping[str, EventBrief], source: str, top: int)
         ],
     }
     doc["scores"] = {"count": len(diff.scores), "changes": [_score_json(s) for s in diff.scores]}
+    if base.workflows is not None:
+        doc["orphaned_workflows"] = [
+            {
+                "workflow_id": wf.workflow_id,
+                "rule": wf.rule,
+                "process": wf.process,
+                "case_id": wf.case_id,
+                "dept": wf.dept,
+                "level": wf.level,
+                "state": wf.state,
+            }
+            for wf in diff.orphaned
+        ]
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -254,9 +268,24 @@ def tables(diff: Diff, briefs: Mapping[str, EventBrief], source: str, top: int) 
             f"Department scores changed: {len(diff.scores)}",
             ("month", "dept", "base: score grade rank", "candidate: score grade rank"),
             [(s.month, s.dept, _standing(s.base), _standing(s.candidate)) for s in diff.scores],
-            note="督办 terms are 0: scores count alerts only",
+            note=(
+                "督办 terms are 0: scores count alerts only (--actions adds the workflows)"
+                if base.workflows is None
+                else "with the recorded 督办 actions"
+            ),
         )
     )
+    if base.workflows is not None:
+        out.append(
+            Table(
+                f"Open workflows whose alerts the candidate no longer raises: {len(diff.orphaned)}",
+                ("workflow", "rule", "process", "case", "dept", "level", "state"),
+                [
+                    (wf.workflow_id, wf.rule, wf.process, wf.case_id, wf.dept, wf.level, wf.state)
+                    for wf in diff.orphaned
+                ],
+            )
+        )
     return out
 
 

@@ -21,6 +21,9 @@ from streams.engine import Alert, ConfigError, SupervisionConfig, load_config
 from streams.engine.config import DEFAULT_CONFIG
 from streams.engine.configfile import ConfigFile
 from streams.replay import Reject, ReplaySummary, replay, replay_engine
+from streams.replay_flow import FlowReplay
+from streams.workflow.model import DISMISSED, TERMINAL
+from streams.workflow.state import Workflow
 
 DEFAULT = "default"  # the built-in configuration, on either side
 
@@ -75,10 +78,43 @@ class Side:
     deadlines: dict[str, CaseDeadline] = field(default_factory=dict)  # by "process|case_id"
     depts: set[str] = field(default_factory=set)
     rejects: list[Reject] = field(default_factory=list)
+    workflows: list[Workflow] | None = None  # with --actions: every workflow as of the end
+
+    def scored_alerts(self) -> list[Alert]:
+        """The alerts that count in scores: not those of a workflow dismissed as
+        ``false_positive`` or ``duplicate`` (workflow.md § Scoring)."""
+        void = {
+            card.alert_id
+            for wf in self.workflows or ()
+            if wf.state == DISMISSED and wf.dismissal in VOID_DISMISSALS
+            for card in wf.cards
+        }
+        return [a for a in self.alerts.values() if a.alert_id not in void]
+
+    def duban(self) -> list[tuple[str, int]]:
+        """(department, approval instant) of each 督办 dispatched, not voided by its dismissal."""
+        return [
+            (wf.dept, wf.approved_at)
+            for wf in self.workflows or ()
+            if wf.approved_at is not None
+            and not (wf.state == DISMISSED and wf.dismissal in VOID_DISMISSALS)
+        ]
+
+    def open_workflows(self) -> list[Workflow]:
+        return [wf for wf in self.workflows or () if wf.state not in TERMINAL]
 
 
-def evaluate(lines: Sequence[bytes], configuration: Configuration, as_of: int | None) -> Side:
-    """Replay ``lines`` with one configuration; keep its alerts, deadlines and departments."""
+VOID_DISMISSALS = frozenset({"false_positive", "duplicate"})
+
+
+def evaluate(
+    lines: Sequence[bytes],
+    configuration: Configuration,
+    as_of: int | None,
+    actions: Sequence[bytes] | None = None,
+) -> Side:
+    """Replay ``lines`` with one configuration (and the recorded 督办 ``actions``, when
+    given: ``streams.replay_flow``); keep its alerts, deadlines, departments, workflows."""
     config = configuration.config
     engine = replay_engine(config)
     alerts: dict[str, Alert] = {}
@@ -87,8 +123,13 @@ def evaluate(lines: Sequence[bytes], configuration: Configuration, as_of: int | 
     def on_alert(alert: Alert) -> None:
         alerts[alert.alert_id] = alert
 
-    summary = replay(lines, config, on_alert, rejects.append, as_of=as_of, engine=engine)
+    flow = None
+    if actions is not None:
+        flow = FlowReplay(config, actions, lambda decision: None, lambda n, reason, raw: None)
+    summary = replay(lines, config, on_alert, rejects.append, as_of=as_of, flow=flow, engine=engine)
     side = Side(configuration, summary, alerts, rejects=rejects)
+    if flow is not None:
+        side.workflows = list(flow.engine.workflows.values())
     local = config.local
     for key, state in engine.cases.states.items():
         case_id = key[len(state.process) + 1 :]

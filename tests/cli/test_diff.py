@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -153,14 +154,7 @@ def test_markdown_and_terminal_reports(tmp_path: Path) -> None:
     assert "Cases re-levelled" in report and "red→yellow" in report
 
 
-def test_actions_refused_and_bad_configuration(tmp_path: Path) -> None:
-    actions = tmp_path / "actions.jsonl"
-    actions.write_text("")
-    result = invoke(
-        str(WORKED), "--base", "default", "--candidate", "default", "--actions", str(actions)
-    )
-    assert result.exit_code == 2
-    assert "督办 terms are 0" in result.output
+def test_bad_configuration(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[overdue]\nred_after_working_days = 0\n")
     result = invoke(str(WORKED), "--base", "default", "--candidate", str(bad))
@@ -217,3 +211,64 @@ def test_missing_configuration_file(side: str, tmp_path: Path) -> None:
     other = "--candidate" if side == "--base" else "--base"
     result = invoke(str(WORKED), side, str(tmp_path / "nope.toml"), other, "default")
     assert result.exit_code == 2 and "nope.toml" in result.output
+
+
+NATIONAL_DAY = ROOT / "tests" / "worked" / "05-supervision-national-day"
+
+
+def with_users(tmp_path: Path, name: str, *replacements: tuple[str, str]) -> Path:
+    """The built-in configuration naming the scenario's users (and some text replaced)."""
+    shutil.copy(NATIONAL_DAY / "users.toml", tmp_path / "users.toml")
+    return candidate(
+        tmp_path, name, ('users_file = ""', 'users_file = "users.toml"'), *replacements
+    )
+
+
+def test_actions_count_duban_in_scores(tmp_path: Path) -> None:
+    """SCJ in September: a yellow, a red and one 督办 (approved 09-22); a heavier 督办 weight
+    moves its score only when the recorded actions are replayed."""
+    base = with_users(tmp_path, "base.toml")
+    heavy = with_users(tmp_path, "heavy.toml", ("duban = 0.5 ", "duban = 2.5 "))
+    events = str(NATIONAL_DAY / "events.jsonl")
+    args = (
+        events,
+        "--base",
+        str(base),
+        "--candidate",
+        str(heavy),
+        "--as-of",
+        "2026-10-30T00:00:00+08:00",
+    )
+    code, doc = diff(*args, "--actions", str(NATIONAL_DAY / "actions.jsonl"))
+    assert code == 0
+    assert doc["config"] == [{"key": "scoring.duban", "base": 0.5, "candidate": 2.5}]
+    assert doc["base"]["workflows"] == 2
+    changes = {(c["month"], c["dept"]): c for c in doc["scores"]["changes"]}
+    september = changes[("2026-09", "SCJ")]
+    assert (september["base"]["duban"], september["base"]["score"]) == (1, 97.0)
+    assert september["candidate"]["score"] == 95.0
+    assert doc["orphaned_workflows"] == []  # its workflow is closed by 10-30
+    code, doc = diff(*args)
+    assert code == 0 and doc["scores"]["count"] == 0 and "orphaned_workflows" not in doc
+
+
+def test_open_workflows_whose_alerts_would_no_longer_be_raised(tmp_path: Path) -> None:
+    base = with_users(tmp_path, "base.toml")
+    off = with_users(
+        tmp_path,
+        "off.toml",
+        ("[rules.OVERDUE]\nenabled = true", "[rules.OVERDUE]\nenabled = false"),
+    )
+    code, doc = diff(
+        str(NATIONAL_DAY / "events.jsonl"), "--base", str(base), "--candidate", str(off),
+        "--as-of", "2026-10-01T00:00:00+08:00", "--actions", str(NATIONAL_DAY / "actions.jsonl"),
+    )  # fmt: skip
+    assert code == 0
+    (orphan,) = doc["orphaned_workflows"]
+    assert (orphan["rule"], orphan["case_id"], orphan["dept"], orphan["level"]) == (
+        "OVERDUE",
+        "AP-2026-0901",
+        "SCJ",
+        "red",
+    )
+    assert orphan["state"] not in ("closed", "dismissed")
