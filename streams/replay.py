@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from streams.contract import PROGRESS_FIELDS
 from streams.engine import Alert, Engine, EventValidator, SupervisionConfig
 from streams.engine.cases import PendingCase
 from streams.engine.model import Event
@@ -116,6 +117,21 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+MARKER_IN_FILE = (
+    "progress_marker: a progress marker is a Kafka message keyed __progress__ (events.md § "
+    "Transport), not an event; files hold events only"
+)
+
+
+def is_progress_marker(raw: bytes) -> bool:
+    """A line that is a progress marker's value (``{"source": S, "watermark": T}``)."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and doc.keys() == PROGRESS_FIELDS
+
+
 def read_events(
     lines: Iterable[bytes],
     validator: EventValidator,
@@ -126,7 +142,7 @@ def read_events(
 
     def reject(number: int, reason: str, raw: bytes) -> None:
         summary.rejected += 1
-        on_reject(Reject(number, reason, raw))
+        on_reject(Reject(number, MARKER_IN_FILE if is_progress_marker(raw) else reason, raw))
 
     events, counts = validator.read_lines(lines, reject)
     summary.lines += counts.lines

@@ -34,6 +34,7 @@ from streams.engine.configfile import (
     ProcessTemplate,
     RuleSettings,
     ScoringSection,
+    StateSection,
     StepClock,
     WorkflowSection,
 )
@@ -206,6 +207,8 @@ class SupervisionConfig:
     compression: tuple[CompressionRow, ...] = ()
     workflow: WorkflowSection = field(default_factory=WorkflowSection)
     users: Mapping[str, User] = field(default_factory=dict)
+    terminal_retention_days: int = 90  # [state]: terminal cases leave the state after this
+    hot_case_events: int = 10_000  # [state]: a case with more events is flagged
     scoring: ScoringSection = field(default_factory=ScoringSection)
 
     def rule_on(self, rule: str) -> bool:
@@ -345,10 +348,13 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
     left_out: Any = (
         {"workflow": True} if rules_only == WorkflowSection() else {"workflow": {"users_file"}}
     )
+    if parsed.state == StateSection():
+        left_out["state"] = True
     # [scoring] likewise, at its defaults.
     if parsed.scoring == ScoringSection():
         left_out["scoring"] = True
     canonical = {
+        # [state] at its defaults is left out too: operational, and versions stay as they were
         "config": parsed.model_dump(mode="json", by_alias=True, exclude=left_out),
         "catalogue": catalogue_content,
         "calendar": {
@@ -381,5 +387,7 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         compression=tuple(parsed.catalogue.compression),
         workflow=parsed.workflow,
         users=users,
+        terminal_retention_days=parsed.state.terminal_retention_days,
+        hot_case_events=parsed.state.hot_case_events,
         scoring=parsed.scoring,
     )

@@ -365,8 +365,19 @@ class RuleSettings(_Strict):
         return value
 
 
+class StateSection(_Strict):
+    """How much the engine keeps per case (README: Case state limits). Operational: a
+    section equal to these defaults is left out of the configuration version."""
+
+    # a terminal case leaves the state this long after its terminal event (event time)
+    terminal_retention_days: int = Field(default=90, ge=1, le=36500)
+    # a case with more events than this is flagged (metric, log): an upstream bug, usually
+    hot_case_events: int = Field(default=10_000, ge=1)
+
+
 class ConfigFile(_Strict):
     time: TimeSection = Field(default_factory=TimeSection)
+    state: StateSection = Field(default_factory=StateSection)
     calendar: CalendarSection = Field(default_factory=CalendarSection)
     overdue: OverdueSection = Field(default_factory=OverdueSection)
     inspection: InspectionSection = Field(default_factory=InspectionSection)

@@ -3,6 +3,11 @@
 A rule that looks across cases has two halves, both in its ``rules/`` module:
 the fact its case-side half emits (keyed by what it compares) and the
 judgement ``CrossEngine`` calls for each fact of that key.
+
+A fact's stored form (``to_bytes``, the facts topic) is a JSON list: from format
+version 2 its first element is the version (``FACT_FORMAT``); a list without one
+is version 1 (the same fields). A newer version raises ``FormatTooNew``: the live
+service dead-letters that record (README, State format versions).
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from typing import Any
 
 import orjson
 
+from streams.engine.model import FormatTooNew
+
+FACT_FORMAT = 2  # the version to_bytes writes
 _CENT = Decimal("0.01")
 
 
@@ -90,6 +98,7 @@ class Fact:
 
     def to_bytes(self) -> bytes:
         values: list[Any] = [
+            FACT_FORMAT,
             self.key,
             self.occurred_at,
             self.kind,
@@ -106,4 +115,9 @@ class Fact:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Fact:
-        return cls(*orjson.loads(blob))
+        values = orjson.loads(blob)
+        if values and isinstance(values[0], int):
+            version = values.pop(0)
+            if version > FACT_FORMAT:
+                raise FormatTooNew("fact", version, FACT_FORMAT)
+        return cls(*values)

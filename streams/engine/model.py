@@ -21,6 +21,19 @@ LEVELS = (NOTICE, YELLOW, RED)
 # interpreted Python even when mypyc compiles this module, and both are built per message.
 
 
+class FormatTooNew(ValueError):
+    """A stored record (case state, fact) written in a format version newer than this code
+    reads: written by a newer release (a rolling upgrade). Never guessed at."""
+
+    def __init__(self, what: str, version: int, known: int) -> None:
+        super().__init__(
+            f"{what} format version {version} is newer than this release reads (up to {known})"
+        )
+        self.what = what
+        self.version = version
+        self.known = known
+
+
 @dataclass(slots=True, init=False)
 class Event:
     """One validated event of the contract in ``../shared/spec/events.md``."""

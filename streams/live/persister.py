@@ -57,7 +57,8 @@ PIPELINE_DEPTH = 1  # evaluated steps waiting in a lane (besides the one it pers
 
 
 def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None:
-    """Consumed, accepted and rejected counts of one batch, by topic (and reason)."""
+    """Consumed, accepted and rejected counts of one batch, by topic (and reason); progress
+    markers by outcome."""
     consumed: dict[str, int] = {}
     for m in admitted:
         consumed[m.topic] = consumed.get(m.topic, 0) + 1
@@ -70,6 +71,8 @@ def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None
         metrics.record_accepted(topic, count)
     for letter in out.dead_letters:
         metrics.record_rejected(letter.topic, letter.kind)
+    for topic, outcome in out.markers:
+        metrics.record_progress_marker(topic, outcome)
 
 
 class Persister:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from streams.storage.backends import QueryResult
+from streams.storage.errors import StorageError
 from streams.storage.tables import ALERTS, DEADLETTER, EVENTS, SHADOW_ALERTS
 
 # Per table: the index and name of the stamped column and of the id column, the sort-key columns
@@ -73,6 +74,18 @@ def keep_first_seen(
             row = (*row[:stamp_at], sec, *row[stamp_at + 1 :])
         out.append(row)
     return out
+
+
+def keep_first_seen_beside(
+    table: str, rows: list[tuple[Any, ...]], side_query: Callable[[str], QueryResult]
+) -> list[tuple[Any, ...]] | None:
+    """``keep_first_seen`` read once on the backend's side connection (``side_query``) while
+    an insert is in flight; None when that did not work: call ``keep_first_seen`` again
+    once the insert is answered (then the lookup retries like an insert)."""
+    try:
+        return keep_first_seen(table, rows, lambda sql, _: side_query(sql))
+    except StorageError:
+        return None
 
 
 def _lookup_chunks(

@@ -33,7 +33,9 @@ dead-letter id = hash of source position and bytes); every table is a
 ReplacingMergeTree read with FINAL, and the statistics store id sets, so a
 batch written twice, or re-batched after a restart, shows once to readers.
 First detection is kept: a row stored again carries its first ``ingested_at``
-/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`).
+/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`). An alert
+id of a cross-case rule raised at two instants is stored once, at the first
+(:mod:`streams.storage.first_raised`).
 
 Counters: ``writer.stats`` (:class:`WriterStats`); ``writer.observer``
 (:class:`streams.observability.Metrics`, or None) is told of every table batch
@@ -64,7 +66,8 @@ from streams.storage.errors import (
     StorageUnavailable,
     StorageUnclassified,
 )
-from streams.storage.first_seen import keep_first_seen
+from streams.storage.first_raised import keep_first_raised, repair_first_raised
+from streams.storage.first_seen import keep_first_seen, keep_first_seen_beside
 from streams.storage.partitions import split_by_partitions
 from streams.storage.refused import insert_isolating, refused_as_dead_letters
 from streams.storage.rows import DeadLetter, to_rows
@@ -77,7 +80,7 @@ from streams.storage.tables import (
     SHADOW_ALERTS,
     WITHDRAWALS,
 )
-from streams.storage.withdrawals import withdrawal_rows
+from streams.storage.withdrawals import withdrawal_inserts
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -171,7 +174,21 @@ class Writer:
             DEADLETTER: list(deadletters),
         }
         with self._lock:
-            return self._write_tables(objects)
+            # One alert id, one row: the first raised wins (``first_raised``).
+            objects[ALERTS], repair = keep_first_raised(objects[ALERTS], self._query(ALERTS))
+            written = self._write_tables(objects)
+            if repair and repair_first_raised(repair, self._query(ALERTS), self._execute):
+                log.info("storage: later repeats of cross-case alert ids deleted")
+            return written
+
+    def _query(self, table: str) -> Callable[[str, int], Any]:
+        def query(sql: str, nrows: int) -> Any:
+            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
+
+        return query
+
+    def _execute(self, sql: str) -> None:
+        self._retry(ALERTS, 0, functools.partial(self.backend.execute, sql))
 
     def _write_tables(self, objects: dict[str, list[Any]]) -> int:
         """Convert and insert batch by batch, in table order.
@@ -203,7 +220,8 @@ class Writer:
                     objs = [*objs, *letters]
                 elif table == WITHDRAWALS:
                     written += settle()  # looked up once this write's alerts are stored
-                    for part_rows, part_keys in self._withdrawal_parts(objs, rejected):
+                    parts = withdrawal_inserts(objs, self.batch_rows, self._query(ALERTS), rejected)
+                    for part_rows, part_keys in parts:
                         written += settle()
                         in_flight = self._send(ALERTS, part_rows, part_keys, WITHDRAWALS)
                     continue
@@ -213,11 +231,13 @@ class Writer:
                     for part_rows, part_keys in split_by_partitions(table, rows, keys):
                         # The first-seen lookup reads on the backend's side connection while
                         # the batch before is stored; without one, once it is answered.
-                        stamped = self._keep_first_seen(table, part_rows, in_flight is not None)
+                        stamped = None
+                        if in_flight is not None:
+                            side = self.backend.side_query
+                            stamped = keep_first_seen_beside(table, part_rows, side)
                         written += settle()
                         if stamped is None:
-                            stamped = self._keep_first_seen(table, part_rows, False)
-                        assert stamped is not None
+                            stamped = keep_first_seen(table, part_rows, self._query(table))
                         in_flight = self._send(table, stamped, part_keys)
             written += settle()
         finally:
@@ -236,43 +256,6 @@ class Writer:
                     self.observer.record_storage_refused(r.table)
             raise MalformedRows(rejected)
         return written
-
-    def _keep_first_seen(
-        self, table: str, rows: list[tuple[Any, ...]], beside_insert: bool
-    ) -> list[tuple[Any, ...]] | None:
-        """``rows`` with their first stamps (:mod:`streams.storage.first_seen`).
-
-        ``beside_insert``: an insert is in flight, so read once on the side
-        connection; None when that did not work (call again without, once the
-        insert is answered: then the lookup retries like an insert).
-        """
-        if beside_insert:
-            try:
-                return keep_first_seen(table, rows, lambda sql, _: self.backend.side_query(sql))
-            except StorageError:
-                return None
-
-        def query(sql: str, nrows: int) -> Any:
-            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
-
-        return keep_first_seen(table, rows, query)
-
-    def _withdrawal_parts(
-        self, objs: list[Any], rejected: list[RejectedRow]
-    ) -> list[tuple[list[tuple[Any, ...]], list[str]]]:
-        """The new versions of the withdrawn alerts' rows (looked up, retrying), in inserts;
-        the withdrawals that cannot be stored go to ``rejected``."""
-        parts = []
-        for start in range(0, len(objs), self.batch_rows):
-            batch = objs[start : start + self.batch_rows]
-            query = functools.partial(self._retry_query, len(batch))
-            rows, keys, bad = withdrawal_rows(batch, query)
-            rejected.extend(RejectedRow(WITHDRAWALS, key, reason) for key, reason in bad)
-            parts += split_by_partitions(ALERTS, rows, keys) if rows else []
-        return parts
-
-    def _retry_query(self, nrows: int, sql: str) -> Any:
-        return self._retry(ALERTS, nrows, functools.partial(self.backend.query, sql))
 
     def _send(
         self, table: str, rows: list[tuple[Any, ...]], keys: list[str], label: str = ""

@@ -282,3 +282,29 @@ def test_as_of_before_every_event_gives_nothing() -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b""
     assert "0 alerts; 10 events after as-of read and left out" in result.stderr.decode()
+
+
+def test_a_progress_marker_in_a_file_is_rejected_as_not_an_event(tmp_path: Path) -> None:
+    """events.md: files hold one event per line; a marker is a Kafka message keyed
+    ``__progress__``, so a marker's value in a file is rejected, saying so."""
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(
+        b'{"event_id": "E1", "case_id": "A", "process": "approval", "action": "accept", '
+        b'"occurred_at": "2026-03-02T10:00:00+08:00", "dept": "D", "attrs": {"time_limit_days": 1}}\n'
+        b'{"source": "approval-platform", "watermark": "2026-03-02T11:00:00+08:00"}\n'
+        b'{"source": "approval-platform"}\n'
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    result = supervise(
+        "replay", str(source), "--rejects", str(rejects), "--as-of", "2026-03-10T00:00:00+08:00"
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    records = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert [r["line"] for r in records] == [2, 3]
+    assert records[0]["reason"].startswith("progress_marker: ")
+    assert (
+        "keyed __progress__" in records[0]["reason"]
+        and "files hold events only" in (records[0]["reason"])
+    )
+    assert not records[1]["reason"].startswith("progress_marker")  # not a marker: a bad event
+    assert len(result.stdout.splitlines()) == 3  # the accept's notice, yellow, red
