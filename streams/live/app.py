@@ -36,6 +36,7 @@ from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
 from streams.live.sink import AlertPrinter, WriterStore
 from streams.live.state import StateTable
+from streams.live.table_store import ROCKSDB_OPTIONS
 from streams.live.ticker import Ticker
 from streams.live.topics import Topics, ensure_topics
 from streams.observability import METRICS, HealthState, Metrics
@@ -96,8 +97,8 @@ def build(
         topics.partitions,
         topic_replication_factor=settings.topic_replication,
         table_standby_replicas=0,
-        # Memory tables are rebuilt from the changelog in each process; the check compares
-        # offsets remembered from an earlier assignment and misfires after rebalances on Tansu.
+        # The check compares offsets remembered from an earlier assignment (memory tables) and
+        # misfires after rebalances on Tansu; RocksDB tables are a prefix of their changelogs.
         recovery_consistency_check=False,
         producer_acks=-1,
         # One batch carries a processed batch's states/alerts per partition (see ``publish``);
@@ -107,7 +108,12 @@ def build(
 
     def table(name: str) -> StateTable:
         t: Any = app.Table(
-            name, default=None, partitions=topics.partitions, key_type=bytes, value_type=bytes
+            name,
+            default=None,
+            partitions=topics.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=dict(ROCKSDB_OPTIONS) if settings.worker_table_store == "rocksdb" else None,
         )
         t.key_serializer = t.value_serializer = "raw"  # blobs as they are in the changelog
         return StateTable(t.data, t.changelog_topic.get_topic_name())
