@@ -105,7 +105,8 @@ class PartitionedRocksStore(rocksdb.Store):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.recovered: Counter[int] = Counter()
+        self.recovered: Counter[int] = Counter()  # records read per partition by a recovery
+        self.spans: dict[int, tuple[int, int]] = {}  # and their first and last offsets
 
     def _db(self, key: bytes) -> Any:
         return self._db_for_partition(key_partition(key))
@@ -159,17 +160,23 @@ class PartitionedRocksStore(rocksdb.Store):
 
     def apply_changelog_batch(self, batch: Iterable[Any], to_key: Any, to_value: Any) -> None:
         events = list(batch)
+        spans = self.spans
         for event in events:
-            self.recovered[event.message.partition] += 1
+            message = event.message
+            self.recovered[message.partition] += 1
+            first, _ = spans.get(message.partition, (message.offset, 0))
+            spans[message.partition] = (first, message.offset)
         super().apply_changelog_batch(events, to_key, to_value)
 
     async def on_recovery_completed(self, active_tps: Any, standby_tps: Any) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
         read = dict(sorted(self.recovered.items()))
         log.info(
-            "table %s recovered: %d changelog records read into the local store %s",
+            "table %s recovered: %d changelog records read into the local store %s (offsets %s)",
             self.table_name,
             sum(read.values()),
             read,
+            dict(sorted(self.spans.items())),
         )
         self.recovered.clear()
+        self.spans.clear()
