@@ -26,11 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,8 +41,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_live import (  # noqa: E402
     CST,
     Namespace,
+    bench_broker,
     bench_config,
-    free_port,
+    bench_tmp,
     start_worker,
     stop,
 )
@@ -184,17 +182,9 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     args = parser.parse_args()
 
-    bench_dir = ROOT / ".bench"
-    bench_dir.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="recovery-", dir=bench_dir))
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_BENCH")
-    tansu_port = None
-    if not bootstrap:
-        tansu_port = free_port()
-        bootstrap = subprocess.run(["bash", str(ROOT / "scripts" / "tansu.sh"), "start", str(tansu_port)],
-                                   check=True, capture_output=True, text=True).stdout.strip()
+    tmp = bench_tmp("recovery-")
     results: dict[str, Any] = {"open_cases": args.cases, "partitions": args.partitions}
-    try:
+    with bench_broker() as bootstrap:
         ns = Namespace(bootstrap, args.partitions)
         ns.create()
         config = bench_config(tmp)
@@ -231,14 +221,10 @@ def main() -> None:
         idle = recover(ns.with_group("idle"), store_env, tmp / "faust-idle", tmp / "idle.log", "rocksdb",
                        config, 0)
         results["idle_worker_rss_mib"] = idle["rss_mib"]
-        for name in ("memory", "rocksdb_empty", "rocksdb_local"):
-            run = {"memory": memory, "rocksdb_empty": empty, "rocksdb_local": warm}[name]
-            results[f"worker_memory_bytes_per_case_{name}"] = round(
-                (run["rss_mib"] - idle["rss_mib"]) * 1024 * 1024 / args.cases)
+        for name, run in (("memory", memory), ("rocksdb_empty", empty), ("rocksdb_local", warm)):
+            grown = (run["rss_mib"] - idle["rss_mib"]) * 2**20
+            results[f"worker_memory_bytes_per_case_{name}"] = round(grown / args.cases)
         results["goal_under_60_s"] = warm["seconds"] < 60
-    finally:
-        if tansu_port:
-            subprocess.run(["bash", str(ROOT / "scripts" / "tansu.sh"), "stop", str(tansu_port)], check=False)
     print(json.dumps(results, indent=2, ensure_ascii=False))
     (tmp / "results.json").write_text(json.dumps(results, indent=2))
 

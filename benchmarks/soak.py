@@ -24,7 +24,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -37,7 +36,16 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_live import CST, Namespace, bench_config, free_port, start_worker, stop  # noqa: E402
+from benchmarks.bench_live import (  # noqa: E402
+    CST,
+    Namespace,
+    bench_broker,
+    bench_config,
+    bench_tmp,
+    free_port,
+    start_worker,
+    stop,
+)
 from benchmarks.bench_recovery import du, rss_mib  # noqa: E402
 from streams.contract import topic_for  # noqa: E402
 from streams.live.table_store import tables_dir  # noqa: E402
@@ -220,20 +228,12 @@ def main() -> None:
     args = parser.parse_args()
     from tests.live.harness import Store
 
-    bench_dir = ROOT / ".bench"
-    bench_dir.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="soak-", dir=bench_dir))
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_BENCH")
-    tansu_port = None
-    if not bootstrap:
-        tansu_port = free_port()
-        bootstrap = subprocess.run(["bash", str(ROOT / "scripts" / "tansu.sh"), "start", str(tansu_port)],
-                                   check=True, capture_output=True, text=True).stdout.strip()
+    tmp = bench_tmp("soak-")
     server = os.environ.get("CLICKHOUSE_URL")
     store = Store(url=f"{server.rsplit('/', 1)[0]}/soak_{os.getpid()}") if server else Store(
         chdb_path=tmp / "chdb"
     )
-    try:
+    with bench_broker() as bootstrap:
         ns = Namespace(bootstrap, args.partitions)
         ns.create()
         config = bench_config(tmp)
@@ -252,9 +252,6 @@ def main() -> None:
         result = compare_with_replay(soak, store, config)
         result["worker_exit"] = proc.returncode
         print(json.dumps({"users_read_vs_replay": result}, indent=2, default=str), flush=True)
-    finally:
-        if tansu_port:
-            subprocess.run(["bash", str(ROOT / "scripts" / "tansu.sh"), "stop", str(tansu_port)], check=False)
 
 
 if __name__ == "__main__":
