@@ -54,10 +54,10 @@ test: venv services ## Run the whole test suite (starts Tansu and ClickHouse on 
 check: lint test test-pure ## What CI runs, plus lint and type checks
 
 .PHONY: lint
-lint: venv ## ruff and mypy (--strict on the engine)
+lint: venv ## ruff and mypy (--strict on the engine and the workflow)
 	$(VENV)/bin/ruff check streams tests benchmarks
 	$(VENV)/bin/mypy streams
-	$(VENV)/bin/mypy --strict streams/engine
+	$(VENV)/bin/mypy --strict streams/engine streams/workflow
 	$(VENV)/bin/mypy --strict --follow-imports=silent $(LIVE_STEPS)
 
 .PHONY: bench

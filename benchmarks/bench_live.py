@@ -81,6 +81,7 @@ class Namespace:
             "TOPIC_APPROVAL": f"{p}.approval", "TOPIC_FUND": f"{p}.fund", "TOPIC_TRADE": f"{p}.trade",
             "TOPIC_INSPECTION": f"{p}.inspection", "TOPIC_ALERTS": f"{p}.alerts",
             "TOPIC_DEADLETTER": f"{p}.deadletter", "TOPIC_FACTS": f"{p}.facts",
+            "TOPIC_ACTIONS": f"{p}.actions", "TOPIC_ACTION_RESULTS": f"{p}.action-results",
             "TOPIC_PARTITIONS": str(self.partitions), "WORKER_GROUP_ID": self.group,
         }
 
@@ -311,7 +312,9 @@ async def latency(ns: Namespace, store_env: dict[str, str], tmp: Path, rate: flo
 
     evs = events(int(rate * seconds / 3) + 100, seed=11)
     proc = start_worker(ns, store_env, tmp / "faust-lat", log=tmp / "worker-lat.log",
-                        extra={"SUPERVISION_CONFIG": str(bench_config(tmp))})
+                        # Real-time events, no progress markers: cross-case alerts wait for the
+                        # wall clock minus UPSTREAM_DELAY (rules.md §1.4); 2 s as before it existed.
+                        extra={"SUPERVISION_CONFIG": str(bench_config(tmp)), "UPSTREAM_DELAY": "2"})
     producer = AIOKafkaProducer(bootstrap_servers=ns.bootstrap, linger_ms=2, acks=1)
     consumer = AIOKafkaConsumer(ns.topic("alerts"), bootstrap_servers=ns.bootstrap, group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False)

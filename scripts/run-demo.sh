@@ -57,9 +57,14 @@ export WORKER_GROUP_ID="supervision-demo"
 export WORKER_DATA_DIR="$DEMO_DIR/faust"
 export SUPERVISION_CONFIG="${SUPERVISION_CONFIG:-$ROOT/deploy/config/supervision.demo.toml}"
 export METRICS_HOST=127.0.0.1 METRICS_PORT="${METRICS_PORT:-0}"
-# The generator replays 2026 far faster than real time: a caught-up partition is
-# as far as the stream's own clock, not the wall clock (see streams/live/horizon.py).
-export WATERMARK_IDLE=stream
+# The generator replays 2026 far faster than real time, as upstream source
+# "supervise-generate": after each batch of events it publishes a progress marker to
+# every partition (events.md § Transport), and a caught-up partition counts as consumed
+# up to its watermark (rules.md §1.4), not the wall clock. Events of different cases
+# arrive up to 15 minutes apart (the generator's feed order): the lateness covers it.
+SOURCE="supervise-generate"
+export TOPIC_APPROVAL_SOURCES="$SOURCE" TOPIC_FUND_SOURCES="$SOURCE"
+export TOPIC_TRADE_SOURCES="$SOURCE" TOPIC_INSPECTION_SOURCES="$SOURCE"
 export WATERMARK_LATENESS_S="${WATERMARK_LATENESS_S:-172800}"
 export WORKER_SESSION_TIMEOUT_S=6 WORKER_REBALANCE_TIMEOUT_S=10
 if [[ -z "${CLICKHOUSE_URL:-}" ]]; then
@@ -91,7 +96,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from streams.settings import get_settings
 s = get_settings()
-# Dated before the workload: in 'stream' mode it must not move the stream's clock ahead.
+# A refusal without reason raises its alert at once, whatever the horizon.
 now = "2026-01-02T09:00:00+08:00"
 probe = {"event_id": "demo-probe", "case_id": "DEMO-PROBE", "process": "approval", "action": "reject",
          "occurred_at": now, "dept": "DEMO", "attrs": {"reason": ""}}
@@ -112,7 +117,7 @@ say "streaming $CASES generated cases at $RATE events/s"
 # What each case carries goes to a file beside the stream, for checking afterwards: the case
 # ids on screen are upstream-style numbers that do not give the planted violations away.
 "$PY" -m streams.cli generate --cases "$CASES" --seed 2 --kafka "$BOOTSTRAP" --no-create-topics \
-  --rate "$RATE" --planted "$DEMO_DIR/planted.jsonl" >&2
+  --rate "$RATE" --source "$SOURCE" --planted "$DEMO_DIR/planted.jsonl" >&2
 
 # Wait until every event is stored (offsets are committed only after storage) and alerts settle.
 "$PY" - <<'PY'
@@ -143,7 +148,7 @@ while time.monotonic() < deadline:
     if all(end[tp] == 0 or (done.get(tp) and done[tp].offset >= end[tp]) for tp in tps):
         break
     time.sleep(0.5)
-time.sleep(3)  # let the last ticks fire timers and release cross-case facts
+time.sleep(3)  # let the last ticks (past the final progress marker) fire timers, release facts
 PY
 
 kill -TERM "$WORKER_PID"; wait "$WORKER_PID" || true; WORKER_PID=""
@@ -162,8 +167,8 @@ def show(title, sql):
     for row in r.rows:
         print("  " + "  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
 show("events stored", "SELECT process, count() AS events, uniqExact(case_id) AS cases FROM events FINAL GROUP BY process ORDER BY process")
-show("alerts by rule", "SELECT rule, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY rule ORDER BY total DESC")
-show("alerts by department", "SELECT dept, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts FINAL GROUP BY dept ORDER BY total DESC")
+show("alerts by rule", "SELECT rule, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts_v GROUP BY rule ORDER BY total DESC")
+show("alerts by department", "SELECT dept, countIf(level='notice') AS notice, countIf(level='yellow') AS yellow, countIf(level='red') AS red, count() AS total FROM alerts_v GROUP BY dept ORDER BY total DESC")
 show("dead letters", "SELECT count() AS rejected FROM deadletter FINAL")
 PY
 

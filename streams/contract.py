@@ -1,6 +1,7 @@
 """The transport contract every room shares (events.md § Transport).
 
-One place says which topic carries which process, and what a dead letter is.
+One place says which topic carries which process, what a progress marker looks
+like, and what a dead letter is.
 The live service, storage, the workload generator, the benchmarks and the
 tests read it from here.
 """
@@ -29,6 +30,15 @@ TOPIC_SUFFIX_BY_PROCESS: Final[dict[str, str]] = {
 DOMAIN_SUFFIXES: Final[tuple[str, ...]] = ("approval", "fund", "trade", "inspection")
 """The domain topics, in the order the live service lists them."""
 
+ACTIONS_SUFFIX: Final = "actions"
+"""``{prefix}.actions``: the 督办 workflow's actions (workflow.md § Objects), keyed by ``case_id``,
+JSON per ``schemas/action.schema.json``; invalid ones are dead-lettered like invalid events."""
+ACTION_RESULTS_SUFFIX: Final = "action-results"
+"""``{prefix}.action-results``: each action's result (accepted, or rejected with a reason),
+keyed by ``action_id`` so that a client can wait for its answer."""
+WORKFLOW_SUFFIXES: Final[tuple[str, ...]] = (ACTIONS_SUFFIX, ACTION_RESULTS_SUFFIX)
+"""The workflow's topics, created with the others."""
+
 
 def topic_suffix(process: str) -> str | None:
     """The suffix of the topic carrying ``process``; None for a process the contract lacks."""
@@ -45,6 +55,25 @@ def topics_by_process(by_suffix: dict[str, str]) -> dict[str, str]:
     return {p: by_suffix[s] for p, s in TOPIC_SUFFIX_BY_PROCESS.items()}
 
 
+# --------------------------------------------------------------------------- progress markers
+
+PROGRESS_KEY: Final = b"__progress__"
+"""Key of a progress marker (events.md § Transport): an upstream's message saying that it has
+published, to this partition, every event with ``occurred_at`` before its ``watermark``."""
+
+PROGRESS_FIELDS: Final = frozenset({"source", "watermark"})
+"""The fields of a marker's value, all required, none other: ``{"source": S, "watermark": T}``."""
+
+SOURCE_MAX_CHARS: Final = 128
+
+
+def progress_marker(source: str, watermark: str) -> bytes:
+    """The value of a progress marker: ``{"source": S, "watermark": T}`` (T RFC 3339)."""
+    import orjson
+
+    return orjson.dumps({"source": source, "watermark": watermark})
+
+
 # --------------------------------------------------------------------------- dead letters
 
 REJECTION_KINDS: Final[tuple[str, ...]] = (
@@ -55,16 +84,19 @@ REJECTION_KINDS: Final[tuple[str, ...]] = (
     "empty_value",
     "oversized",
     "conflicting_duplicate",
+    "progress_marker",
 )
 """Why a message was rejected, as metrics label it: the validator's three kinds; an event
 valid in itself but published on another process's topic (an upstream routing error); a
 message with no value (a tombstone); a message over the contract's size limit (dead-lettered
-by reference); an ``event_id`` seen before with other content (rules.md §1.3: the first wins)."""
+by reference); an ``event_id`` seen before with other content (rules.md §1.3: the first wins);
+a message keyed ``__progress__`` that is not a well-formed progress marker."""
 
 WRONG_TOPIC: Final = "wrong_topic"
 EMPTY_VALUE: Final = "empty_value"
 OVERSIZED: Final = "oversized"
 CONFLICTING_DUPLICATE: Final = "conflicting_duplicate"
+PROGRESS_MARKER: Final = "progress_marker"
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,19 @@ def mask_text(text: str) -> str:
 
 
 def _mask_digit_forms(text: str) -> str:
-    """The citizen ID, credit code and telephone forms; every substitution keeps the length."""
+    """The citizen ID, credit code and telephone forms; every substitution keeps the length.
+
+    Masking one form can end a run of digits and so bound another (``…y43110105…`` masked
+    to ``…y43*****``: a credit code now ends at ``y43``): until nothing changes, so that
+    masking is idempotent. Each pass only turns characters into ``*``."""
+    while True:
+        masked = _mask_digit_forms_once(text)
+        if masked == text:
+            return text
+        text = masked
+
+
+def _mask_digit_forms_once(text: str) -> str:
     if _DIGIT_FORMS.search(text) is None:
         return text
     # Masking only replaces characters with "*": it never lengthens a run of digits.

@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from streams.contract import PROGRESS_FIELDS
 from streams.engine import Alert, Engine, EventValidator, SupervisionConfig
 from streams.engine.cases import PendingCase
 from streams.engine.model import Event
 from streams.privacy import mask_text
+from streams.replay_flow import FlowReplay
 
 _CHUNK = 10_000  # events fed per call (and per progress report)
 
@@ -65,6 +67,8 @@ def event_json(event: Event) -> bytes:
     }
     if event.actor is not None:
         record["actor"] = event.actor
+    if event.reported_at_text is not None:
+        record["reported_at"] = event.reported_at_text
     record["attrs"] = event.attrs
     return orjson.dumps(record)
 
@@ -113,6 +117,21 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+MARKER_IN_FILE = (
+    "progress_marker: a progress marker is a Kafka message keyed __progress__ (events.md § "
+    "Transport), not an event; files hold events only"
+)
+
+
+def is_progress_marker(raw: bytes) -> bool:
+    """A line that is a progress marker's value (``{"source": S, "watermark": T}``)."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and doc.keys() == PROGRESS_FIELDS
+
+
 def read_events(
     lines: Iterable[bytes],
     validator: EventValidator,
@@ -123,7 +142,7 @@ def read_events(
 
     def reject(number: int, reason: str, raw: bytes) -> None:
         summary.rejected += 1
-        on_reject(Reject(number, reason, raw))
+        on_reject(Reject(number, MARKER_IN_FILE if is_progress_marker(raw) else reason, raw))
 
     events, counts = validator.read_lines(lines, reject)
     summary.lines += counts.lines
@@ -142,10 +161,16 @@ def replay(
     as_of: int | None = None,
     validator: EventValidator | None = None,
     progress: Callable[[int], None] | None = None,
+    flow: FlowReplay | None = None,
 ) -> ReplaySummary:
-    """Replay JSON Lines through a fresh engine; alerts and rejects go to the callbacks."""
+    """Replay JSON Lines through a fresh engine; alerts and rejects go to the callbacks.
+
+    With ``flow``, the 督办 workflow's actions are evaluated with the events in time order
+    (``streams.replay_flow``): every alert raised opens or joins a workflow, and the
+    workflow's ``SUP_*`` alerts go to ``on_alert`` with the others. The default as-of
+    instant is then the latest event or action."""
     with cyclic_gc_paused():
-        return _replay(lines, config, on_alert, on_reject, as_of, validator, progress)
+        return _replay(lines, config, on_alert, on_reject, as_of, validator, progress, flow)
 
 
 def _replay(
@@ -156,12 +181,16 @@ def _replay(
     as_of: int | None,
     validator: EventValidator | None,
     progress: Callable[[int], None] | None,
+    flow: FlowReplay | None = None,
 ) -> ReplaySummary:
     summary = ReplaySummary()
     events = read_events(lines, validator or EventValidator(), summary, on_reject)
     events.sort(key=lambda e: e.occurred_at)
     if as_of is None:
         as_of = events[-1].occurred_at if events else None
+        latest = flow.latest() if flow is not None else None
+        if latest is not None and (as_of is None or latest > as_of):
+            as_of = latest
     elif events and events[-1].occurred_at > as_of:
         cut = bisect_right(events, as_of, key=lambda e: e.occurred_at)
         summary.beyond_as_of = len(events) - cut
@@ -177,6 +206,13 @@ def _replay(
                 continue  # not yet raised as of the cut (e.g. raised at a later reported_at)
             summary.alerts[(alert.rule, alert.level)] += 1
             on_alert(alert)
+            if flow is not None:
+                flow.alerts([alert])
+
+    if flow is not None:
+        if as_of is not None:
+            flow.cut(as_of)
+        flow.bind(emit, lambda instant: emit(engine.advance(instant)))
 
     quarantined = summary.quarantined
 
@@ -189,10 +225,16 @@ def _replay(
             event = events.pop()
             key = event.process + "|" + event.case_id
             reason = quarantined.get(key) if quarantined else None
+            if flow is not None:
+                flow.until(event.occurred_at)
             if reason is None:
                 emit(engine.advance(event.occurred_at))
+                if flow is not None:
+                    flow.advance(event.occurred_at)
                 try:
                     emit(engine.process(event))
+                    if flow is not None:
+                        flow.observe(event)
                     continue
                 except Exception as exc:  # noqa: BLE001 - any engine failure
                     reason = quarantined[key] = engine_error_reason(exc)
@@ -200,6 +242,8 @@ def _replay(
             else:
                 reason = f"case quarantined: {reason}"
                 emit(engine.advance(event.occurred_at))
+                if flow is not None:
+                    flow.advance(event.occurred_at)
             summary.engine_errors += 1
             on_reject(Reject(0, reason, event_json(event), event.event_id))
 
@@ -208,7 +252,13 @@ def _replay(
         if progress is not None:
             progress(total - len(events))
     if as_of is not None:
+        if flow is not None:
+            flow.until(as_of, inclusive=True)
         emit(engine.advance(as_of))
+        if flow is not None:
+            flow.advance(as_of)
+    if flow is not None:
+        flow.finish()
     summary.as_of = as_of
     summary.pending = engine.pending_cases()
     summary.pending_years = engine.pending_calendar()

@@ -8,10 +8,11 @@ of the environment.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +126,14 @@ class Settings(BaseSettings):
         default="supervision.facts",
         description="Internal topic routing cross-case facts (and source watermarks) to their owner.",
     )
+    topic_actions: str = Field(
+        default="supervision.actions",
+        description="Topic of 督办 workflow actions (keyed by case_id; schemas/action.schema.json).",
+    )
+    topic_action_results: str = Field(
+        default="supervision.action-results",
+        description="Topic of the results of workflow actions (keyed by action_id).",
+    )
     topic_partitions: int = Field(
         default=4,
         ge=1,
@@ -177,11 +186,22 @@ class Settings(BaseSettings):
         gt=0,
         description="Period of the timer/watermark tick (timed alerts, facts release).",
     )
-    watermark_grace_s: float = Field(
-        default=2.0,
-        ge=0,
-        description="A caught-up partition counts as consumed up to wall clock minus this grace (transport delay allowance).",
+    upstream_delay: timedelta = Field(
+        default=timedelta(minutes=10),
+        gt=timedelta(0),
+        description="rules.md §1.4: a caught-up partition of a topic without configured sources "
+        "counts as consumed up to wall clock minus this (cards are at most this much later than "
+        "their instants); a partition whose broker has not answered for this long does not "
+        "advance. Seconds or an ISO 8601 duration (PT10M).",
     )
+    topic_approval_sources: str = Field(
+        default="",
+        description="Upstream sources that publish progress markers to TOPIC_APPROVAL, comma "
+        "separated: its partitions advance only to their minimum watermark (rules.md §1.4).",
+    )
+    topic_fund_sources: str = Field(default="", description="The same for TOPIC_FUND.")
+    topic_trade_sources: str = Field(default="", description="The same for TOPIC_TRADE.")
+    topic_inspection_sources: str = Field(default="", description="The same for TOPIC_INSPECTION.")
     deadletter_window: int = Field(
         default=1000,
         ge=1,
@@ -230,8 +250,19 @@ class Settings(BaseSettings):
     watermark_idle: str = Field(
         default="wallclock",
         pattern="^(wallclock|stream)$",
-        description="What a caught-up partition counts as consumed up to: 'wallclock' (now - grace: real-time upstreams, production) or 'stream' (the newest event time this worker has read, minus lateness: history replayed through the live service, demos, benchmarks).",
+        description="What a caught-up partition counts as consumed up to: 'wallclock' (now - UPSTREAM_DELAY: real-time upstreams, production) or 'stream' (no further than the newest event time this worker has read, minus lateness: history replayed through the live service without progress markers). Topics with configured sources follow their markers in both.",
     )
+
+    @field_validator("upstream_delay", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """``UPSTREAM_DELAY=600`` or ``=0.5``: seconds (pydantic reads only some numbers)."""
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value  # an ISO 8601 duration (PT10M)
+        return value
 
 
 def clickhouse_password(settings: Settings) -> str | None:

@@ -53,8 +53,12 @@ def wait_port(port: int, timeout_s: float = 15.0) -> None:
 class TansuBroker:
     """A Tansu broker process on a loopback port."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_path: Path | None = None, advertised_port: int = 0
+    ) -> None:
         self.port = port or free_port()
+        # Where clients are told to connect (a proxy in front of it); 0: the broker itself.
+        self.advertised_port = advertised_port or self.port
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"tansu-test-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -73,7 +77,7 @@ class TansuBroker:
                     "--listener-url",
                     url,
                     "--advertised-listener-url",
-                    url,
+                    f"tcp://127.0.0.1:{self.advertised_port}",
                     "--storage-engine",
                     "memory://tansu/",
                 ],
@@ -131,6 +135,8 @@ class KafkaNamespace:
             "TOPIC_ALERTS": f"{p}.alerts",
             "TOPIC_DEADLETTER": f"{p}.deadletter",
             "TOPIC_FACTS": f"{p}.facts",
+            "TOPIC_ACTIONS": f"{p}.actions",
+            "TOPIC_ACTION_RESULTS": f"{p}.action-results",
             "TOPIC_PARTITIONS": str(partitions),
             "WORKER_GROUP_ID": self.group_id,
         }

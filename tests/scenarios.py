@@ -1,4 +1,5 @@
-"""Worked scenarios: events in, expected alerts out.
+"""Worked scenarios: events (and workflow actions) in, expected alerts (and action results,
+workflow states) out.
 
 The contract's own live in ``../shared/scenarios``; the project's, for behaviour
 the contract states in prose (such as the as-of cut), in ``tests/worked``. Both
@@ -19,6 +20,10 @@ WORKED_DIR = Path(__file__).resolve().parent / "worked"
 
 @dataclass(frozen=True)
 class Scenario:
+    """A scenario; one with ``actions.jsonl`` also has its users (``users.toml``) and the
+    expected action results and workflow states (``expected-results.jsonl``,
+    ``expected-workflows.jsonl``)."""
+
     name: str
     path: Path
     as_of: str
@@ -28,6 +33,37 @@ class Scenario:
     @property
     def events(self) -> Path:
         return self.path / "events.jsonl"
+
+    @property
+    def actions(self) -> Path | None:
+        path = self.path / "actions.jsonl"
+        return path if path.exists() else None
+
+    @property
+    def rejected_actions(self) -> int:
+        """Rejected action lines, as the README says ("N rejected action line(s)")."""
+        readme = (self.path / "README.md").read_text(encoding="utf-8")
+        match = re.search(r"(\d+) rejected action line", readme)
+        return int(match.group(1)) if match else 0
+
+    @property
+    def expected_results(self) -> list[dict]:
+        return _jsonl(self.path / "expected-results.jsonl")
+
+    @property
+    def expected_workflows(self) -> list[dict]:
+        return _jsonl(self.path / "expected-workflows.jsonl")
+
+    def config_file(self, directory: Path) -> Path:
+        """The built-in configuration naming the scenario's users file, written in ``directory``."""
+        from tests.workflow.harness import config_with_users
+
+        config_with_users(directory, users=self.path / "users.toml")
+        return directory / "supervision.toml"
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
 
 
 def load_scenarios(root: Path = SCENARIOS_DIR) -> list[Scenario]:

@@ -57,6 +57,11 @@ def test_check_digits() -> None:
         (f"USCC{CREDIT_CODE}", "USCC91************0Y43"),
         (f"N{CREDIT_CODE}号", "N91************0Y43号"),
         (f"{CREDIT_CODE}abc", "91************0Y43abc"),
+        # masking the old-style ID ends the digits after a credit code, which then shows
+        (
+            "case 91350100m000100y43110105900101123USCC",
+            "case 91************0y43************123USCC",
+        ),
         ("tel 008613812345678", "tel 0086138****5678"),
         ("分机13812345678x123", "分机138****5678x123"),
         ("手机 138 12345678", "手机 138 ****5678"),

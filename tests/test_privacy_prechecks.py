@@ -77,16 +77,20 @@ def _reference(text: str) -> str:
     text = p._KEY_VALUE_SECRET.sub(lambda m: m.group("head") + p.MASK * 3, text)
     text = p._EMAIL.sub(p._email, text)
     # digit forms: on the ASCII copy (full-width characters read as ASCII), masks carried back
+    # (until nothing changes: masking one form can bound another)
     copy = text.translate(p._FULL_WIDTH)
-    masked = p._ID18.sub(p._id18, copy)
-    masked = p._ID18_GROUPED.sub(p._id18_grouped, masked)
-    masked = p._mask_credit_codes(masked)
-    masked = p._ID15.sub(lambda m: p._keep(m.group(0), 3, 3), masked)
-    masked = p._MOBILE.sub(lambda m: m.group("cc") + p._keep(m.group("number"), 3, 4), masked)
-    masked = p._MOBILE_GROUPED.sub(p._mobile_grouped, masked)
-    masked = p._LANDLINE.sub(
-        lambda m: m.group("area") + "-" + p._keep(m.group("number"), 0, 4), masked
-    )
+    masked, before = copy, None
+    while masked != before:
+        before = masked
+        masked = p._ID18.sub(p._id18, masked)
+        masked = p._ID18_GROUPED.sub(p._id18_grouped, masked)
+        masked = p._mask_credit_codes(masked)
+        masked = p._ID15.sub(lambda m: p._keep(m.group(0), 3, 3), masked)
+        masked = p._MOBILE.sub(lambda m: m.group("cc") + p._keep(m.group("number"), 3, 4), masked)
+        masked = p._MOBILE_GROUPED.sub(p._mobile_grouped, masked)
+        masked = p._LANDLINE.sub(
+            lambda m: m.group("area") + "-" + p._keep(m.group("number"), 0, 4), masked
+        )
     return "".join(
         p.MASK if m == p.MASK and c != p.MASK else o
         for o, c, m in zip(text, copy, masked, strict=True)

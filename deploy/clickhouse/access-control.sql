@@ -29,7 +29,6 @@ GRANT INSERT ON supervision.alerts TO supervision_write;
 GRANT INSERT ON supervision.case_status TO supervision_write;
 GRANT INSERT ON supervision.deadletter TO supervision_write;
 GRANT INSERT ON supervision.events_by_dept TO supervision_write;
-GRANT INSERT ON supervision.dept_daily TO supervision_write;
 GRANT SELECT ON system.merge_tree_settings TO supervision_write;
 REVOKE SELECT ON supervision.auditor_departments FROM supervision_write;
 
@@ -66,6 +65,7 @@ CREATE ROLE IF NOT EXISTS supervision_auditor;
 ALTER ROLE supervision_auditor SETTINGS readonly = 1;
 GRANT SELECT ON supervision.alerts TO supervision_auditor;
 GRANT SELECT ON supervision.alerts_v TO supervision_auditor;
+GRANT SELECT ON supervision.alerts_withdrawn_v TO supervision_auditor;
 GRANT SELECT ON supervision.events TO supervision_auditor;
 GRANT SELECT ON supervision.events_v TO supervision_auditor;
 GRANT SELECT ON supervision.events_by_dept TO supervision_auditor;

@@ -147,7 +147,7 @@ LEVEL_VAR = custom_variable(
 )
 DEPT_ALERTS_VAR = ch_variable("dept", "部门 dept", "SELECT DISTINCT dept FROM alerts ORDER BY dept")
 DEPT_PERF_VAR = ch_variable(
-    "dept", "部门 dept", "SELECT DISTINCT dept FROM dept_daily ORDER BY dept"
+    "dept", "部门 dept", "SELECT DISTINCT dept FROM case_status ORDER BY dept"
 )
 # Every process of the contract, with or without data yet, and any other process stored.
 # Two columns: the plugin takes the first as the value and the second as the text.
@@ -156,7 +156,7 @@ PROCESS_VAR = ch_variable(
     "流程 process",
     f"SELECT process, {process_label(with_code=True)} AS label\n"
     f"FROM (SELECT arrayJoin({PROCESS_CODES_SQL}) AS process\n"
-    "      UNION ALL SELECT DISTINCT process FROM dept_daily)\n"
+    "      UNION ALL SELECT DISTINCT process FROM case_status)\n"
     f"GROUP BY process\nORDER BY {PROCESS_ORDER}",
     sort=0,
 )
@@ -467,6 +467,45 @@ def alert_board() -> dict[str, Any]:
             ),
             24,
             14,
+        )
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "table",
+                "撤回的告警 withdrawn alerts",
+                "Alerts withdrawn in the time range (rules.md §1.4): later input (a late event)"
+                " disproved them, so no other panel, statistic or score counts them. One row per"
+                " late event behind a withdrawal, with when it occurred, when the business system"
+                " recorded it (reported_at) and when it reached the service (arrived_at).",
+                [
+                    ch_target(
+                        "SELECT w.withdrawn_at AS withdrawn_at, w.raised_at AS raised_at, w.level AS level,\n"
+                        "       w.rule AS rule, w.dept AS dept, w.process AS process, w.case_id AS case_id,\n"
+                        "       w.withdrawn_reason AS withdrawn_reason, w.late_event AS late_event,\n"
+                        "       e.occurred_at AS late_occurred_at, e.reported_at AS late_reported_at,\n"
+                        "       e.arrived_at AS late_arrived_at, w.alert_id AS alert_id\n"
+                        "FROM (SELECT withdrawn_at, raised_at, level, rule, dept, process, case_id,\n"
+                        "             withdrawn_reason, late_event, alert_id\n"
+                        "      FROM alerts_withdrawn_v ARRAY JOIN withdrawn_by AS late_event\n"
+                        f"      WHERE $__timeFilter(withdrawn_at) AND {ALERT_FILTER}) AS w\n"
+                        "LEFT JOIN (SELECT event_id AS late_event, occurred_at, reported_at, arrived_at\n"
+                        "           FROM events_v WHERE event_id IN (SELECT arrayJoin(withdrawn_by)\n"
+                        "               FROM alerts_withdrawn_v WHERE $__timeFilter(withdrawn_at))) AS e\n"
+                        "USING late_event\n"
+                        "ORDER BY withdrawn_at DESC, alert_id, late_event\nLIMIT 500",
+                        TABLE,
+                    )
+                ],
+                CH,
+                overrides=level_colors() + [case_link()],
+                options={
+                    "showHeader": True,
+                    "sortBy": [{"displayName": "withdrawn_at", "desc": True}],
+                },
+            ),
+            24,
+            8,
         )
     )
     panels.append(

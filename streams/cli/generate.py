@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import orjson
 import typer
 
 from streams.cli import app
+from streams.contract import PROGRESS_KEY, progress_marker
+from streams.engine.timeutil import parse_instant
 from streams.workload import (
     LAST_START,
     ORDERS,
@@ -30,6 +33,9 @@ from streams.workload import (
 )
 
 WRITE_BATCH = 4_096  # lines per write() call
+MARKER_EVERY_LINES = 1_000  # progress markers after this many events sent...
+MARKER_EVERY_S = 1.0  # ... or this long, whichever comes first
+DEFAULT_SOURCE = "supervise-generate"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -93,8 +99,50 @@ def planted_writer(sink: BinaryIO) -> Callable[[PlantedCase], None]:
     return write
 
 
-def produce_lines(lines: Iterator[Line], bootstrap: str, topics: dict[str, str]) -> int:
-    """Send every line to its process's topic, keyed by case_id; flush before returning."""
+@dataclass
+class Progress:
+    """Progress markers a well-behaved upstream publishes (events.md § Transport): after every
+    ``every_lines`` events or ``every_s`` seconds, once what it sent before is acknowledged, a
+    marker ``{"source", "watermark"}`` keyed ``__progress__`` on every partition of every topic
+    it publishes to; at the end, one past everything it sent (and at least the wall clock)."""
+
+    source: str
+    watermark: Callable[[], str | None]  # RFC 3339, or None: nothing to say yet
+    end: Callable[[], str | None]
+    every_lines: int = MARKER_EVERY_LINES
+    every_s: float = MARKER_EVERY_S
+    sent: int = 0  # markers published
+    _last: int | None = None  # the last watermark published (µs): never goes back
+
+    def publish(self, producer: Any, topics: Iterable[str], text: str | None) -> None:
+        if text is None:
+            return
+        at = parse_instant(text)
+        if self._last is not None and at <= self._last:
+            return
+        producer.flush()  # every event before the marker is published first
+        value = progress_marker(self.source, text)
+        for topic in topics:
+            for partition in sorted(producer.partitions_for(topic) or ()):
+                producer.send(topic, key=PROGRESS_KEY, value=value, partition=partition)
+                self.sent += 1
+        self._last = at
+
+    def final(self) -> str | None:
+        """Past every event sent, and not before now: the upstream has published everything."""
+        end = self.end()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        return now if end is None or parse_instant(now) > parse_instant(end) else end
+
+
+def produce_lines(
+    lines: Iterator[Line],
+    bootstrap: str,
+    topics: dict[str, str],
+    progress: Progress | None = None,
+) -> int:
+    """Send every line to its process's topic, keyed by case_id (with ``progress`` markers);
+    flush before returning."""
     from kafka import KafkaProducer  # kafka-python
 
     producer = KafkaProducer(
@@ -105,11 +153,21 @@ def produce_lines(lines: Iterator[Line], bootstrap: str, topics: dict[str, str])
         client_id="supervise-generate",
     )
     count = 0
+    targets = sorted(set(topics.values()))
+    marked_count, marked_at = 0, time.monotonic()
     try:
         for line in lines:
             topic = topics.get(line.process, topics["approval"])
             producer.send(topic, key=line.key, value=line.value)
             count += 1
+            if progress is not None and (
+                count - marked_count >= progress.every_lines
+                or time.monotonic() - marked_at >= progress.every_s
+            ):
+                progress.publish(producer, targets, progress.watermark())
+                marked_count, marked_at = count, time.monotonic()
+        if progress is not None:
+            progress.publish(producer, targets, progress.final())
         producer.flush()
     finally:
         producer.close()
@@ -118,6 +176,7 @@ def produce_lines(lines: Iterator[Line], bootstrap: str, topics: dict[str, str])
 
 def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) -> None:
     """Create the supervision topics the live service expects (idempotent, same partitions)."""
+    from streams.contract import ACTION_RESULTS_SUFFIX, ACTIONS_SUFFIX
     from streams.live.topics import Topics, ensure_topics
     from streams.settings import get_settings
 
@@ -135,6 +194,8 @@ def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) ->
             facts=f"{prefix}.facts" if prefix else base.facts,
             partitions=base.partitions,
             replication=base.replication,
+            actions=f"{prefix}.{ACTIONS_SUFFIX}" if prefix else base.actions,
+            action_results=f"{prefix}.{ACTION_RESULTS_SUFFIX}" if prefix else base.action_results,
         ),
     )
 
@@ -233,6 +294,15 @@ def generate_command(
             help="JSON Lines file: per case, the violations planted in it (not in its ids).",
         ),
     ] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="With --kafka: the upstream source named in the progress markers published "
+            "after each batch of events, on every partition (events.md § Transport; the worker "
+            "follows them for the topics whose TOPIC_*_SOURCES name it); '' publishes none.",
+        ),
+    ] = DEFAULT_SOURCE,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary on standard error.")
     ] = False,
@@ -267,8 +337,11 @@ def generate_command(
         generator = WorkloadGenerator(config, on_case)
         lines = _paced(encode_lines(generator.events(), bad_rate=bad_rate, seed=seed), rate)
         began = time.perf_counter()
+        progress = None
+        if kafka is not None and source:
+            progress = Progress(source, generator.watermark, generator.end_watermark)
         if kafka is not None:
-            written, target = _to_kafka(lines, kafka, topic_prefix, make_topics)
+            written, target = _to_kafka(lines, kafka, topic_prefix, make_topics, progress)
         else:
             target = out or "-"
             sink = open_sink(stack, target)
@@ -280,13 +353,18 @@ def generate_command(
             f"generate: {written} lines to {target} in {elapsed:.1f}s "
             f"({written / elapsed if elapsed else 0:,.0f}/s): {stats.cases} cases "
             f"({stats.open_cases} open), {stats.events} events incl. {stats.duplicates} re-sent, "
-            f"{written - stats.events} malformed",
+            f"{written - stats.events} malformed"
+            + (f"; {progress.sent} progress markers of {source!r}" if progress else ""),
             err=True,
         )
 
 
 def _to_kafka(
-    lines: Iterator[Line], kafka: str, topic_prefix: str | None, make_topics: bool
+    lines: Iterator[Line],
+    kafka: str,
+    topic_prefix: str | None,
+    make_topics: bool,
+    progress: Progress | None = None,
 ) -> tuple[int, str]:
     """Produce the lines; returns (lines written, a description of the target)."""
     from kafka.errors import KafkaError
@@ -295,7 +373,7 @@ def _to_kafka(
     try:
         if make_topics:
             create_topics(kafka, topics, topic_prefix)
-        written = produce_lines(lines, kafka, topics)
+        written = produce_lines(lines, kafka, topics, progress)
     except KafkaError as exc:
         typer.echo(f"supervise generate: Kafka at {kafka}: {exc!r}", err=True)
         raise typer.Exit(code=1) from None

@@ -35,10 +35,28 @@ class Format(enum.StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
+    events = "events"
 
 
 FormatOption = Annotated[
     Format, typer.Option("--format", "-f", help="table, csv or json (JSON Lines).")
+]
+EventsFormatOption = Annotated[
+    Format,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table, csv, json (JSON Lines), or events: the events as upstream sent them "
+        "(the event contract, JSON Lines; with reported_at), the input of supervise replay.",
+    ),
+]
+WithdrawnOption = Annotated[
+    bool,
+    typer.Option(
+        "--withdrawn",
+        help="Withdrawn alerts (rules.md §1.4; left out otherwise), with the reason and the "
+        "late events that disproved them.",
+    ),
 ]
 
 
@@ -119,6 +137,32 @@ def _times(rows: list[dict[str, Any]], key: str, out: str) -> None:
         row[out] = ZONE.format(row[key])
 
 
+def _withdrawals(rows: list[dict[str, Any]]) -> None:
+    """Local times of withdrawn alerts: ``withdrawn_at`` and each late event's times."""
+    for row in rows:
+        at = row.pop("withdrawn_at_us", None)
+        row["withdrawn_at"] = None if at is None else ZONE.format(at)
+        late = []
+        for event in row["withdrawn_by"]:
+            if isinstance(event, dict):
+                event = {
+                    "event_id": event["event_id"],
+                    **{
+                        name: None
+                        if event[f"{name}_us"] is None
+                        else ZONE.format(event[f"{name}_us"])
+                        for name in ("occurred_at", "reported_at", "arrived_at")
+                    },
+                }
+            late.append(event)
+        row["withdrawn_by"] = late
+
+
+def _not_for(fmt: Format, command: str) -> None:
+    if fmt is Format.events:
+        raise _fail(f"--format events is for `supervise query events`, not {command}")
+
+
 def _process_names(rows: list[dict[str, Any]]) -> None:
     """``process_name``: the Chinese name of the row's process (the name itself when unknown)."""
     for row in rows:
@@ -131,10 +175,12 @@ def timeline_command(
     process: Annotated[
         str, typer.Option("--process", help=f"Only this process. {PROCESS_HELP}")
     ] = "",
+    withdrawn: WithdrawnOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """A case's events in time order, then its alerts."""
-    found = _with_backend(lambda b: queries.timeline(b, case_id, process))
+    """A case's events in time order, then its alerts (with --withdrawn, the withdrawn too)."""
+    _not_for(fmt, "timeline")
+    found = _with_backend(lambda b: queries.timeline(b, case_id, process, withdrawn=withdrawn))
     if not found.events and not found.alerts:
         raise _fail(f"no events or alerts for case {case_id!r}")
     _times(found.events, "occurred_at_us", "occurred_at")
@@ -158,6 +204,9 @@ def timeline_command(
         "attrs",
     ]
     al_cols = ["raised_at", "rule", "level", "dept", "alert_id", "evidence", "message"]
+    if withdrawn:
+        _withdrawals(found.alerts)
+        al_cols += ["withdrawn_at", "withdrawn_reason", "withdrawn_by"]
     if fmt is Format.json:
         _emit(found.events, ["kind", *ev_cols], fmt, "")
         _emit(found.alerts, ["kind", *al_cols, "details", "config_version"], fmt, "")
@@ -182,9 +231,11 @@ def alerts_command(
         typer.Option("--until", help="To (local date: through its end; or RFC 3339), exclusive."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many alerts.")] = 1000,
+    withdrawn: WithdrawnOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Alerts matching every given filter, oldest first."""
+    """Alerts matching every given filter, oldest first (not withdrawn, unless --withdrawn)."""
+    _not_for(fmt, "alerts")
     since_us = _instant(since, 0)
     until_us = _instant(until, queries.MAX_US, end=True)
     rows = _with_backend(
@@ -197,6 +248,7 @@ def alerts_command(
             since_us=since_us,
             until_us=until_us,
             limit=limit,
+            withdrawn=withdrawn,
         )
     )
     _times(rows, "raised_at_us", "raised_at")
@@ -214,7 +266,10 @@ def alerts_command(
     ]
     if fmt is not Format.table:
         cols += ["evidence", "details", "config_version"]
-    _emit(rows, cols, fmt, f"{len(rows)} alerts")
+    if withdrawn:
+        _withdrawals(rows)
+        cols += ["withdrawn_at", "withdrawn_reason", "withdrawn_by"]
+    _emit(rows, cols, fmt, f"{len(rows)} {'withdrawn ' if withdrawn else ''}alerts")
 
 
 @query_app.command("events")
@@ -231,10 +286,14 @@ def events_command(
     until: Annotated[
         str | None, typer.Option("--until", help="To (local date: through its end; or RFC 3339).")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many events.")] = 1000,
-    fmt: FormatOption = Format.table,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="At most this many events (1000; all for events)."),
+    ] = None,
+    fmt: EventsFormatOption = Format.table,
 ) -> None:
-    """Events matching every given filter (bulk audits), oldest first."""
+    """Events matching every given filter (bulk audits), oldest first; --format events exports
+    them as the event contract's JSON Lines, which `supervise replay` reads."""
     since_us = _instant(since, 0)
     until_us = _instant(until, queries.MAX_US, end=True)
     rows = _with_backend(
@@ -246,9 +305,13 @@ def events_command(
             party=party,
             since_us=since_us,
             until_us=until_us,
-            limit=limit,
+            limit=limit or (queries.MAX_ROWS if fmt is Format.events else 1000),
         )
     )
+    if fmt is Format.events:
+        for row in rows:
+            typer.echo(orjson.dumps(queries.contract_event(row)).decode())
+        return
     _times(rows, "occurred_at_us", "occurred_at")
     _process_names(rows)
     cols = [
@@ -263,7 +326,10 @@ def events_command(
         "event_id",
     ]
     if fmt is not Format.table:
-        cols += ["actor", "attrs"]
+        cols += ["actor", "attrs", "reported_at_text", "arrived_at"]
+        for row in rows:
+            at = row["arrived_at_us"]
+            row["arrived_at"] = None if at is None else ZONE.format(at)
     _emit(rows, cols, fmt, f"{len(rows)} events")
 
 
@@ -277,7 +343,9 @@ def performance_command(
     ] = "",
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Department performance (绩效测评) over a period: counts, on-time rate, rank."""
+    """Department performance (绩效测评) over a period: counts, on-time rate, rank (withdrawn
+    alerts left out)."""
+    _not_for(fmt, "performance")
     try:
         first, last = date.fromisoformat(since), date.fromisoformat(until)
     except ValueError as exc:

@@ -11,9 +11,11 @@ import orjson
 import typer
 
 from streams.cli import app
-from streams.engine import ConfigError, alert_to_dict, load_config
+from streams.engine import ConfigError, SupervisionConfig, alert_to_dict, load_config
 from streams.engine.timeutil import InstantError, parse_instant
 from streams.replay import Reject, ReplaySummary, replay
+from streams.replay_flow import ACTIONS_INPUT, FlowReplay, FlowSummary
+from streams.workflow import Decision
 
 
 def _fail(message: str) -> typer.Exit:
@@ -21,12 +23,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _reject_record(reject: Reject) -> bytes:
+def _reject_record(reject: Reject, source: str = "") -> bytes:
     record: dict[str, object] = (
         {"event_id": reject.event_id, "reason": reject.reason}
         if reject.event_id  # an event of a quarantined case: its line is not kept
         else {"line": reject.line, "reason": reject.reason}
     )
+    if source:  # a line of another input than the events (--actions)
+        record = {"input": source, **record}
     try:
         record["raw"] = reject.raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -79,6 +83,53 @@ def _print_summary(summary: ReplaySummary, source: str, format_instant: object) 
             echo(f"  ... and {len(summary.pending) - PENDING_LISTED} more")
 
 
+def _flow(
+    stack: ExitStack,
+    cfg: SupervisionConfig,
+    actions: Path | None,
+    results: Path | None,
+    workflows: Path | None,
+    reject_sink: IO[bytes] | None,
+) -> FlowReplay | None:
+    """The workflow half of the replay (--actions), its outputs opened on ``stack``."""
+    if actions is None:
+        return None
+    lines = stack.enter_context(open(actions, "rb"))  # noqa: SIM115
+    result_sink = stack.enter_context(open(results, "wb")) if results else None  # noqa: SIM115
+    state_sink = stack.enter_context(open(workflows, "wb")) if workflows else None  # noqa: SIM115
+
+    def on_result(decision: Decision) -> None:
+        if result_sink is not None:
+            result_sink.write(orjson.dumps(decision.result.to_dict(cfg.local)) + b"\n")
+
+    def on_reject(line: int, reason: str, raw: bytes) -> None:
+        if reject_sink is not None:
+            reject_sink.write(_reject_record(Reject(line, reason, raw), ACTIONS_INPUT))
+
+    def on_workflow(state: dict[str, object]) -> None:
+        if state_sink is not None:
+            state_sink.write(orjson.dumps(state) + b"\n")
+
+    return FlowReplay(cfg, lines, on_result, on_reject, on_workflow)
+
+
+def _print_flow_summary(summary: FlowSummary, source: str) -> None:
+    echo = lambda text: typer.echo(text, err=True)  # noqa: E731
+    echo(
+        f"actions {source}: read {summary.lines} lines, valid {summary.accepted}, "
+        f"rejected {summary.rejected}, resent {summary.duplicates}, blank {summary.blank}, "
+        f"after as-of {summary.beyond_as_of}; {summary.workflows} workflows"
+    )
+    for (status, reason), count in sorted(summary.results.items()):
+        echo(f"  {status:<9} {reason or '-':<17} {count}")
+    if summary.pending_years:
+        years = ", ".join(f"{y} ({n} workflows)" for y, n in sorted(summary.pending_years.items()))
+        echo(
+            f"pending: workflow clocks wait for calendar years without data: {years} "
+            "(rules.md §1.5; README: Missing calendar year)"
+        )
+
+
 @app.command("replay")
 def replay_command(
     events: Annotated[
@@ -108,6 +159,25 @@ def replay_command(
             help="Exit 2 when any case waits for a calendar year without data (rules.md §1.5).",
         ),
     ] = False,
+    actions: Annotated[
+        Path | None,
+        typer.Option(
+            "--actions",
+            help="JSON Lines of 督办 workflow actions (schemas/action.schema.json), evaluated "
+            "with the events in time order: every alert opens or joins a workflow, SUP_* "
+            "alerts join the alerts output.",
+        ),
+    ] = None,
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="With --actions: write each action's result here."),
+    ] = None,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(
+            "--workflows", help="With --actions: write every workflow's state as of the end here."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate every rule over a file of events and print the alerts, one JSON object per line."""
     try:
@@ -121,6 +191,8 @@ def replay_command(
         except InstantError as exc:
             raise _fail(f"--as-of: {exc}") from None
 
+    if (results or workflows) and actions is None:
+        raise _fail("--results and --workflows need --actions")
     with ExitStack() as stack:
         try:
             source: IO[bytes] = (
@@ -128,6 +200,7 @@ def replay_command(
             )
             sink: IO[bytes] = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer  # noqa: SIM115
             reject_sink = stack.enter_context(open(rejects, "wb")) if rejects else None  # noqa: SIM115
+            flow = _flow(stack, cfg, actions, results, workflows, reject_sink)
         except OSError as exc:
             raise _fail(f"{exc.filename}: {exc.strerror}") from None
 
@@ -145,9 +218,13 @@ def replay_command(
             bar = stack.enter_context(Progress(transient=True, console=None))
             task = bar.add_task("replaying", total=None)
             progress = lambda done: bar.update(task, completed=done)  # noqa: E731
-        summary = replay(source, cfg, on_alert, on_reject, as_of=as_of_us, progress=progress)
+        summary = replay(
+            source, cfg, on_alert, on_reject, as_of=as_of_us, progress=progress, flow=flow
+        )
         sink.flush()
     _print_summary(summary, events, cfg.local.format)
+    if flow is not None:
+        _print_flow_summary(flow.summary, str(actions))
     if strict and summary.pending:
         years = ", ".join(map(str, sorted(summary.pending_years)))
         raise _fail(f"--strict: {len(summary.pending)} cases pending for calendar years {years}")

@@ -14,6 +14,8 @@ engine serves replay, the live agents and tests.
 | ``deadlines``  | the deadline index: which cases are due when                        |
 | ``cross``      | ``CrossEngine``: facts per comparison key, windows, expiry          |
 | ``facts``      | ``Fact``: what one case did that another case's rule compares       |
+| ``corrections``| a late event: its case evaluated again, the difference (§1.4)       |
+| ``crosslog``   | a late fact: its key's fact log judged again from its place (§1.4)  |
 | ``rules/``     | every rule as a named function, by domain (rules.md §3)             |
 | ``catalogue``  | the item catalogue (事项目录) and the compression of promised limits |
 | ``alerts``     | alert ids, messages, the events.md JSON form                        |

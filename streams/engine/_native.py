@@ -44,6 +44,7 @@ MODULES = (
     "model",
     "pending",
     "reports",
+    "retention",
     "rules.approval",
     "rules.context",
     "rules.core",

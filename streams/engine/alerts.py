@@ -32,6 +32,8 @@ _MESSAGES = {
     "STEP_OVERDUE": "“{after}”后未在{within}个{unit_name}内完成“{step}”环节",
     "SKIPPED_STEP": "办理“{action}”时缺少前置环节：{missing_text}",
     "LATE_EXTENSION": "在承诺时限届满后才办理延期（延期{extension_days}个工作日）",
+    "LATE_REPORTED": "“{action}”发生于{occurred_at}，迟至{reported_at}才录入"
+    "（迟报{delay_hours}小时，超过{max_delay_hours}小时）",
     "UNAUTHORIZED_INSPECTION": "入企检查未经报批（{reason_name}）",
     "REFUSAL_WITHOUT_REASON": "不予受理/不予许可未说明理由",
     "REPEATED_SUPPLEMENT": "第{count}次要求补正材料，未做到一次性告知",

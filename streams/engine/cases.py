@@ -8,6 +8,10 @@ that cross-case rules need (``CrossEngine``). Timed alerts come from
 keyed ``"process|case_id"`` and serialize to bytes (``state.py``) so the live
 service can keep them in a changelog-backed table.
 
+Bounded state (issue #13): a case remembers its last ``MAX_IDS`` event ids and counts
+its events (one passing ``hot_case_events`` is listed in ``hot``); a terminal case
+leaves ``states`` after the retention (``retention.py``).
+
 A case whose timed decisions need a year the calendar does not cover is
 **pending** (rules.md §1.5): those decisions wait for an engine whose calendar
 covers the year, which makes them when it loads the state (``load``); the next
@@ -28,9 +32,11 @@ from streams.engine.facts import Fact
 from streams.engine.model import Alert, CaseStatus, Event
 from streams.engine.pending import PendingCase, PendingCases, end_facts
 from streams.engine.reports import NOTE_REPORT, NOTE_RISK
+from streams.engine.retention import Retention
 from streams.engine.rules import core
 from streams.engine.rules.context import CaseRule, RuleContext
 from streams.engine.state import (
+    MAX_IDS,
     STATE_FIELDS,
     CaseState,
     case_status,
@@ -40,7 +46,15 @@ from streams.engine.state import (
     to_decimal,
 )
 
-__all__ = ["STATE_FIELDS", "CaseEngine", "CaseState", "PendingCase", "event_hash", "to_decimal"]
+__all__ = [
+    "MAX_IDS",
+    "STATE_FIELDS",
+    "CaseEngine",
+    "CaseState",
+    "PendingCase",
+    "event_hash",
+    "to_decimal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,10 @@ class CaseEngine(DueHandler):
         self.duplicate_count = 0  # events ignored: their case had seen their event_id
         self.gaps = PendingCases(config, self.clock)  # calendar gaps (§1.5)
         self._resolved = self.gaps.resolved  # raised by pending decisions made on load
+        self.retention = Retention(config.terminal_retention_days)
+        self.hot_events = config.hot_case_events
+        self.hot: list[tuple[str, int]] = []  # (key, events) of cases just past hot_events
+        self.evicted_count = 0  # terminal cases that left the state
 
     # ------------------------------------------------------------------ state
     def open_cases(self) -> int:
@@ -156,11 +174,56 @@ class CaseEngine(DueHandler):
         state.key = key
         self.states[key] = state
         self.open_count += not state.terminal
+        if state.terminal and state.closed_at is not None:
+            self.retention.closed(key, state.closed_at)
         if state.next_at is not None:
             self.timer_count += 1
             self.index.add(state.next_at, state)
         if state.pending is not None and self.gaps.load(state, self._touch):
             self._reschedule(state)  # its pending decisions were made with this calendar
+
+    def is_late(self, event: Event) -> bool:
+        """Whether ``event`` is late for its case (rules.md §1.4): the case has been
+        evaluated past its instant (a later event of it, or a timed alert after it).
+
+        An event the case already holds is not late (it is a duplicate)."""
+        key = event.process + "|" + event.case_id
+        state = self.states.get(key)
+        if state is None or (self.event_ids and state.seen_event(event_hash(event.event_id))):
+            return False
+        evaluated = state.evaluated_to
+        if evaluated is None:  # stored before it was kept: what the state says of its time
+            evaluated = max(state.updated_at, state.closed_at or 0)
+        return event.occurred_at < evaluated
+
+    def replace(self, key: str, state: CaseState) -> None:
+        """Install ``state`` for the case ``key`` in place of the one held (a correction):
+        its timers are indexed again, and the change is tracked like any other."""
+        old = self.states.get(key)
+        if old is not None:
+            state.version = max(state.version, old.version) + 1
+            state.updated_at = max(state.updated_at, old.updated_at)
+        self.load(key, state.to_bytes())
+        if self.track_changes:
+            self._dirty.add(key)
+            self._status_dirty.add(key)
+
+    # ------------------------------------------------------------------ retention
+    def _evict(self, key: str) -> None:
+        del self.states[key]
+        self.evicted_count += 1
+        if self.track_changes:
+            self._dirty.add(key)  # exported as None: the stored state is deleted
+
+    def next_eviction(self) -> int | None:
+        return self.retention.next_instant()  # None: no terminal case to evict
+
+    def evict(self, now: int) -> int:
+        """Drop the terminal cases whose retention ended before ``now``; how many."""
+        keys = self.retention.due(self.states, now)
+        for key in keys:
+            self._evict(key)
+        return len(keys)
 
     def take_status(self) -> list[CaseStatus]:
         self._tracking()
@@ -234,6 +297,8 @@ class CaseEngine(DueHandler):
         state.next_at = None
         self.timer_count -= 1
         if due is not None and due[0] == instant:
+            if state.evaluated_to is None or instant > state.evaluated_to:
+                state.evaluated_to = instant
             status = self.clock.fire_into(state, due, alerts)
             self._touch(state.key, state, instant, status=status)
         self._reschedule(state)
@@ -247,7 +312,16 @@ class CaseEngine(DueHandler):
         return alerts, facts
 
     def process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
-        """``process``, appending its alerts and facts to the given lists."""
+        """``process``, appending its alerts and facts to the given lists (each fact carries
+        its event's arrival, when known: a late fact's withdrawals name it)."""
+        first_fact = len(facts)
+        self._process_into(event, alerts, facts)
+        arrived = event.arrived_at
+        if arrived is not None:
+            for i in range(first_fact, len(facts)):
+                facts[i].arrived_at = arrived
+
+    def _process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
         action = event.action
         plans = self._plans.get(event.process)
         plan = plans.get(action) if plans is not None else None
@@ -257,6 +331,13 @@ class CaseEngine(DueHandler):
         template = plan.template
         key = template.name + "|" + event.case_id
         state = self.states.get(key)
+        if (
+            state is not None
+            and state.terminal
+            and self.retention.evictable(state, event.occurred_at)
+        ):
+            self._evict(key)  # its retention ended before this event: a new case
+            state = None
         fresh = state is None
         if state is None:
             state = CaseState(template.name, event.dept, key)  # dept: shared by the validator
@@ -267,9 +348,16 @@ class CaseEngine(DueHandler):
             if not fresh and state.seen_event(digest):
                 self.duplicate_count += 1
                 return
-            state.ids += digest
+            state.remember(digest)
+        else:
+            state.events += 1
+        if state.events == self.hot_events + 1:
+            self.hot.append((key, state.events))
+        if state.evaluated_to is None or event.occurred_at > state.evaluated_to:
+            state.evaluated_to = event.occurred_at
         may_alert = not state.terminal
         ctx = self.ctx
+        late = False
 
         if may_alert:
             if plan.check_order:
@@ -301,6 +389,8 @@ class CaseEngine(DueHandler):
                 rule(ctx, state, event, alerts, facts)
             for rule in plan.facts:
                 rule(ctx, state, event, alerts, facts)
+            if event.reported_at is not None:
+                late = core.late_reported(ctx, state, template, event)
         elif plan.facts:
             start = len(facts)
             for rule in plan.facts:
@@ -314,12 +404,13 @@ class CaseEngine(DueHandler):
         if may_alert and plan.terminal:
             self.open_count -= 1
             _close(self.clock, state, action, event.occurred_at)
+            self.retention.closed(key, event.occurred_at)
             self._touch(key, state, event.occurred_at, status=True)
         elif fresh:
             self._touch(key, state, event.occurred_at, status=True)
         elif self.track_changes:
             self._dirty.add(key)
-        if may_alert and (fresh or plan.timers):
+        if may_alert and (fresh or plan.timers or late):
             self._reschedule(state)
 
     # ------------------------------------------------------------------ calendar gaps (§1.5)

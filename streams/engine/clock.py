@@ -48,8 +48,8 @@ _LEVELS = (NOTICE, YELLOW, RED)
 _LEVELS_BEFORE_RED = (NOTICE, YELLOW)
 
 # What ``due`` found: (instant, kind, detail); kind "overdue" (detail: the level), "step"
-# (detail: the step clock entry of CaseState.steps), "report" (detail: the month index) or
-# "risk" (detail: None).
+# (detail: the step clock entry of CaseState.steps), "report" (detail: the month index),
+# "risk" (detail: None) or "late" (detail: the action of a LATE_REPORTED alert).
 Due = tuple[int, str, Any]
 
 
@@ -229,17 +229,24 @@ class CaseClock:
         year without calendar data it raises ``CalendarYearMissing``; ``red=False`` (the
         case waits for that year) leaves the red card out and says the rest. When the red
         card is asked for, D has passed, so ``last`` moves no more (rules.md §1.1).
+        A LATE_REPORTED alert is due at its ``reported_at`` whatever the case's clock
+        (``core.late_reported``).
         """
-        if state.terminal or state.paused_since is not None:
-            return None
         best: Due | None = None
+        if state.facts is not None:
+            late = core.next_late_report(state)
+            if late is not None:
+                best = (late[0], "late", late[1])
+        if state.terminal or state.paused_since is not None:
+            return best
         if state.last is not None and "OVERDUE" in self.enabled:
             for level in _LEVELS if red else _LEVELS_BEFORE_RED:
                 if state.fired & LEVEL_BITS[level]:
                     continue
                 instant = self._level_instant(state, level)
                 if instant > state.not_before:
-                    best = (instant, "overdue", level)
+                    if best is None or instant <= best[0]:
+                        best = (instant, "overdue", level)
                     break
         if state.steps and "STEP_OVERDUE" in self.enabled:
             for step in state.steps:
@@ -285,6 +292,8 @@ class CaseClock:
             return False
         if kind == "report":
             fire_report(self.ctx, state, detail, instant, alerts)
-        else:  # "risk"
+        elif kind == "risk":
             fire_risk(self.ctx, state, instant, alerts)
+        else:  # "late"
+            alerts.append(core.late_reported_alert(self.ctx, state, detail, instant))
         return False

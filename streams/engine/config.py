@@ -33,9 +33,12 @@ from streams.engine.configfile import (
     NoticeRule,
     ProcessTemplate,
     RuleSettings,
+    StateSection,
     StepClock,
+    WorkflowSection,
 )
 from streams.engine.timeutil import LocalTime, parse_date
+from streams.engine.users import User, UsersError, load_users
 
 __all__ = [
     "CORE_RULES",
@@ -73,6 +76,7 @@ _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "QUIET_DAY_INSPECTION": {"month_days": [(1, 5)], "dates": []},
     "FREQUENT_INSPECTION": {"window_hours": 720, "min_count": 3},
     "RISK_NOT_REPORTED": {"days_before": 10},
+    "LATE_REPORTED": {"max_delay_hours": 24},
 }
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -200,6 +204,10 @@ class SupervisionConfig:
     quiet_dates: frozenset[int]
     catalogue: Mapping[str, CatalogueItem] = field(default_factory=lambda: EMPTY_CATALOGUE)
     compression: tuple[CompressionRow, ...] = ()
+    workflow: WorkflowSection = field(default_factory=WorkflowSection)
+    users: Mapping[str, User] = field(default_factory=dict)
+    terminal_retention_days: int = 90  # [state]: terminal cases leave the state after this
+    hot_case_events: int = 10_000  # [state]: a case with more events is flagged
 
     def rule_on(self, rule: str) -> bool:
         return rule in self.enabled
@@ -324,8 +332,25 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
             config_path.parent / parsed.catalogue.file, parsed.catalogue.compression
         )
 
+    users: dict[str, User] = {}
+    if parsed.workflow.users_file:
+        try:
+            users = load_users(config_path.parent / parsed.workflow.users_file)
+        except UsersError as exc:
+            raise ConfigError(f"{config_path}: workflow.users_file: {exc}") from None
+
+    # [workflow] at its defaults is left out: the versions of earlier configurations (and of
+    # every alert they raised) stay the same. The users file is identity, not supervision
+    # rules: it is not part of the version (each action result records who acted, as what).
+    rules_only = parsed.workflow.model_copy(update={"users_file": ""})
+    left_out: Any = (
+        {"workflow": True} if rules_only == WorkflowSection() else {"workflow": {"users_file"}}
+    )
+    if parsed.state == StateSection():
+        left_out["state"] = True
     canonical = {
-        "config": parsed.model_dump(mode="json", by_alias=True),
+        # [state] at its defaults is left out too: operational, and versions stay as they were
+        "config": parsed.model_dump(mode="json", by_alias=True, exclude=left_out),
         "catalogue": catalogue_content,
         "calendar": {
             str(year): {
@@ -355,4 +380,8 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         quiet_dates=frozenset(parse_date(d) for d in params["QUIET_DAY_INSPECTION"]["dates"]),
         catalogue=catalogue,
         compression=tuple(parsed.catalogue.compression),
+        workflow=parsed.workflow,
+        users=users,
+        terminal_retention_days=parsed.state.terminal_retention_days,
+        hot_case_events=parsed.state.hot_case_events,
     )

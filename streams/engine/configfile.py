@@ -37,6 +37,7 @@ RULES = (
     "REPORT_MISSING",
     "RISK_NOT_REPORTED",
     "LIMIT_NOT_COMPRESSED",
+    "LATE_REPORTED",
 )
 CORE_RULES = RULES[:5]
 
@@ -256,6 +257,43 @@ class CatalogueSection(_Strict):
         return rows
 
 
+Level = Literal["notice", "yellow", "red"]
+_RED: Level = "red"
+
+
+class WorkflowSection(_Strict):
+    """The 督办 workflow (workflow.md): the users file, the inspection office, and the
+    working-day clocks of the ``SUP_*`` rules. At its defaults it is left out of the
+    configuration's version, so the versions of earlier configurations stay as they were."""
+
+    users_file: str = ""  # relative to the configuration; "": nobody may act
+    office_dept: str = Field(default="OFFICE", min_length=1, max_length=64)
+    reply_working_days: int = Field(default=10, ge=1, le=365)
+    max_rectify_working_days: int = Field(default=30, ge=1, le=365)
+    max_extensions: int = Field(default=1, ge=0, le=10)
+    triage_levels: list[Level] = Field(default_factory=lambda: [_RED])
+    triage_yellow_working_days: int = Field(default=5, ge=1, le=365)
+    triage_red_working_days: int = Field(default=10, ge=1, le=365)
+    receipt_yellow_working_days: int = Field(default=1, ge=1, le=365)
+    receipt_red_working_days: int = Field(default=2, ge=1, le=365)
+    reply_red_after_working_days: int = Field(default=5, ge=1, le=365)
+    conclusion_working_days: int = Field(default=20, ge=1, le=365)
+    recurrence_calendar_days: int = Field(default=90, ge=1, le=3650)
+    returned_twice_count: int = Field(default=2, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _red_after_yellow(self) -> WorkflowSection:
+        for stage in ("triage", "receipt"):
+            yellow = getattr(self, f"{stage}_yellow_working_days")
+            red = getattr(self, f"{stage}_red_working_days")
+            if red <= yellow:
+                raise ValueError(
+                    f"{stage}_red_working_days ({red}) must be more than "
+                    f"{stage}_yellow_working_days ({yellow})"
+                )
+        return self
+
+
 class RuleSettings(_Strict):
     enabled: bool = True
     plan_retention_hours: int | None = Field(default=None, ge=1)
@@ -270,6 +308,7 @@ class RuleSettings(_Strict):
     dates: list[str] | None = None
     min_count: int | None = Field(default=None, ge=1)
     days_before: int | None = Field(default=None, ge=0, le=365)
+    max_delay_hours: int | None = Field(default=None, ge=0, le=87600)
 
     @field_validator("max_ratio", "threshold")
     @classmethod
@@ -303,12 +342,24 @@ class RuleSettings(_Strict):
         return value
 
 
+class StateSection(_Strict):
+    """How much the engine keeps per case (README: Case state limits). Operational: a
+    section equal to these defaults is left out of the configuration version."""
+
+    # a terminal case leaves the state this long after its terminal event (event time)
+    terminal_retention_days: int = Field(default=90, ge=1, le=36500)
+    # a case with more events than this is flagged (metric, log): an upstream bug, usually
+    hot_case_events: int = Field(default=10_000, ge=1)
+
+
 class ConfigFile(_Strict):
     time: TimeSection = Field(default_factory=TimeSection)
+    state: StateSection = Field(default_factory=StateSection)
     calendar: CalendarSection = Field(default_factory=CalendarSection)
     overdue: OverdueSection = Field(default_factory=OverdueSection)
     inspection: InspectionSection = Field(default_factory=InspectionSection)
     catalogue: CatalogueSection = Field(default_factory=CatalogueSection)
+    workflow: WorkflowSection = Field(default_factory=WorkflowSection)
     processes: dict[str, ProcessTemplate]
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
 

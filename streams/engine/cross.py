@@ -9,10 +9,12 @@
 
 (``rules.CROSS_RULES``; the facts are emitted by the same modules.) Each key
 also remembers which cases it raised an alert for (once per case, ever, until
-the key itself expires). Facts must reach ``process`` in ``occurred_at`` order
-per key (offline replay does that by construction; the live service waits until
-every source partition has been read up to the fact's instant). Windows expire,
-so memory is bounded by the facts inside each rule's window (plans: a retention).
+the key itself expires). Facts reach ``process`` in ``occurred_at`` order per
+key (offline replay does that by construction; the live service waits until
+every source partition has been read up to the fact's instant); one that comes
+later than that is corrected through the key's fact log (``crosslog``, kept
+when ``log`` is on: the live service). Windows expire, so memory is bounded by
+the facts inside each rule's window (the log: two windows; plans: a retention).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import Any
 import orjson
 
 from streams.engine.config import SupervisionConfig
+from streams.engine.crosslog import FactLog, judge_fact
 from streams.engine.facts import Fact, amount_key
-from streams.engine.model import Alert
+from streams.engine.model import Alert, Withdrawal
 from streams.engine.rules import CROSS_RULES
 from streams.engine.rules.context import CrossRule, RuleContext
 from streams.engine.timeutil import HOUR_US
@@ -35,11 +38,18 @@ __all__ = ["CrossEngine", "Fact", "amount_key"]
 class CrossEngine:
     """Evaluates facts per comparison key; state is a small list per key."""
 
-    def __init__(self, config: SupervisionConfig, *, track_changes: bool = True) -> None:
-        """``track_changes``: record changed keys for ``export_dirty`` (the live service)."""
+    def __init__(
+        self, config: SupervisionConfig, *, track_changes: bool = True, log: bool | None = None
+    ) -> None:
+        """``track_changes``: record changed keys for ``export_dirty`` (the live service).
+        ``log``: keep each key's fact log, so that late facts are corrected (``crosslog``;
+        default: as ``track_changes``). Replay feeds facts in order and needs none."""
         self.config = config
         self.track_changes = track_changes
         self.ctx = RuleContext(config)
+        self.facts: FactLog | None = (
+            FactLog(self.ctx) if (track_changes if log is None else log) else None
+        )
         self.states: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
         # (instant after which the key may be forgotten, key)
@@ -106,8 +116,12 @@ class CrossEngine:
         return gone
 
     # ------------------------------------------------------------------ facts
-    def process(self, fact: Fact) -> list[Alert]:
-        """Judge ``fact`` with its key's rule (and remember it for the facts after it)."""
+    def process(self, fact: Fact, now: int = 0) -> list[Alert]:
+        """Judge ``fact`` with its key's rule (and remember it for the facts after it).
+
+        With a fact log, a late, revised or retracted fact is a correction (``crosslog``):
+        the alerts returned are those raised now, the withdrawals wait in
+        ``take_withdrawals`` (``now``: the processing time they carry)."""
         kind = fact.key.split("|", 1)[0]
         rule = self._rules[kind]
         state = self.states.get(fact.key)
@@ -116,19 +130,22 @@ class CrossEngine:
             self.states[fact.key] = state
         if self.track_changes:
             self._dirty.add(fact.key)
+        count = len(state["entries"])
+        log = self.facts
+        corrected = log.corrected if log is not None else 0
+        if log is not None:
+            alerts = log.apply(rule, self._windows[kind], state, fact, now)
+        else:
+            alerts = judge_fact(self.ctx, rule, self._windows[kind], state, fact)
         entries: list[list[Any]] = state["entries"]
-        if not rule.sliding:
-            count = len(entries)
-            alerts = rule.judge(self.ctx, state, entries, fact)
-            if len(entries) > count:
-                self._schedule_expiry(fact.key, state)
-            return alerts
-        horizon = fact.occurred_at - self._windows[kind]
-        if entries and entries[0][0] < horizon:
-            # "raised" is kept until the whole key expires: a case raises a rule once, ever,
-            # even when its earlier facts have left the window.
-            entries[:] = [e for e in entries if e[0] >= horizon]
-        alerts = rule.judge(self.ctx, state, entries, fact)
-        if len(entries) == 1:
+        if (
+            (log is not None and log.corrected != corrected)  # its entries were rebuilt
+            or (rule.sliding and len(entries) == 1)
+            or (not rule.sliding and len(entries) > count)
+        ):
             self._schedule_expiry(fact.key, state)
         return alerts
+
+    def take_withdrawals(self) -> list[Withdrawal]:
+        """The withdrawals of the corrections made since last asked (rules.md §1.4)."""
+        return self.facts.take_withdrawals() if self.facts is not None else []

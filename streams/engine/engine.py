@@ -49,6 +49,7 @@ class Engine:
             self._next_expiry = until + DAY_US
         elif until >= self._next_expiry:
             self.cross.expire(until)
+            self.cases.evict(until)
             self._next_expiry = until + DAY_US
         alerts: list[Alert] = []
         self.cases.advance_into(until, alerts)
@@ -80,6 +81,7 @@ class Engine:
         if self._next_expiry is None or now >= self._next_expiry:
             if self._next_expiry is not None:
                 self.cross.expire(now)
+                self.cases.evict(now)  # terminal cases past their retention
             self._next_expiry = now + DAY_US
         self.cases.process_into(event, alerts, facts)
         if facts:

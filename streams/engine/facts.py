@@ -3,6 +3,11 @@
 A rule that looks across cases has two halves, both in its ``rules/`` module:
 the fact its case-side half emits (keyed by what it compares) and the
 judgement ``CrossEngine`` calls for each fact of that key.
+
+A fact's stored form (``to_bytes``, the facts topic) is a JSON list: from format
+version 2 its first element is the version (``FACT_FORMAT``); a list without one
+is version 1 (the same fields). A newer version raises ``FormatTooNew``: the live
+service dead-letters that record (README, State format versions).
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from typing import Any
 
 import orjson
 
+from streams.engine.model import FormatTooNew
+
+FACT_FORMAT = 2  # the version to_bytes writes
 _CENT = Decimal("0.01")
 
 
@@ -34,6 +42,13 @@ class Fact:
     dept: str
     may_alert: bool  # False when the case had already ended: counts, but raises nothing
     seq: int  # evaluation order among equal instants (set by the router)
+    # Corrections (rules.md §1.4). ``arrived_at``: when its event arrived (0: not known).
+    # ``retracted``: the fact no longer holds (its case, evaluated again, does not emit it).
+    # ``cause``: the late event whose correction sent it, [event_id, occurred_at, arrived_at]
+    # (None: its own event).
+    arrived_at: int
+    retracted: bool
+    cause: list[Any] | None
 
     def __init__(
         self,
@@ -46,6 +61,9 @@ class Fact:
         dept: str,
         may_alert: bool = True,
         seq: int = 0,
+        arrived_at: int = 0,
+        retracted: bool = False,
+        cause: list[Any] | None = None,
     ) -> None:
         self.key = key
         self.occurred_at = occurred_at
@@ -56,22 +74,50 @@ class Fact:
         self.dept = dept
         self.may_alert = may_alert
         self.seq = seq
+        self.arrived_at = arrived_at
+        self.retracted = retracted
+        self.cause = cause
+
+    def late_input(self) -> list[Any]:
+        """The late event behind this fact: [event_id, occurred_at, arrived_at]."""
+        if self.cause is not None:
+            return self.cause
+        return [self.event_id, self.occurred_at, self.arrived_at]
+
+    def same(self, other: Fact) -> bool:
+        """The same fact with the same content (what a judgement reads of it)."""
+        return (
+            self.event_id == other.event_id
+            and self.kind == other.kind
+            and self.occurred_at == other.occurred_at
+            and self.may_alert == other.may_alert
+            and self.dept == other.dept
+            and self.case_id == other.case_id
+            and self.data == other.data
+        )
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            [
-                self.key,
-                self.occurred_at,
-                self.kind,
-                self.data,
-                self.event_id,
-                self.case_id,
-                self.dept,
-                self.may_alert,
-                self.seq,
-            ]
-        )
+        values: list[Any] = [
+            FACT_FORMAT,
+            self.key,
+            self.occurred_at,
+            self.kind,
+            self.data,
+            self.event_id,
+            self.case_id,
+            self.dept,
+            self.may_alert,
+            self.seq,
+        ]
+        if self.arrived_at or self.retracted or self.cause is not None:
+            values += [self.arrived_at, self.retracted, self.cause]
+        return orjson.dumps(values)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Fact:
-        return cls(*orjson.loads(blob))
+        values = orjson.loads(blob)
+        if values and isinstance(values[0], int):
+            version = values.pop(0)
+            if version > FACT_FORMAT:
+                raise FormatTooNew("fact", version, FACT_FORMAT)
+        return cls(*values)

@@ -23,6 +23,7 @@ from streams.engine.calendar import CalendarYearMissing
 from streams.engine.clock import CLOCK_ACTIONS, RISK_BIT, CaseClock, Due
 from streams.engine.config import SupervisionConfig, Template
 from streams.engine.model import Alert, Event
+from streams.engine.rules.core import LATE
 from streams.engine.state import (
     LEVEL_BITS,
     LOG_CLOCK_DONE,
@@ -392,6 +393,9 @@ def end_facts(state: CaseState, pending: bool) -> None:
     assert facts is not None
     program = facts.get("program")
     kept = {"program": program} if program is not None else {}
+    late = facts.get(LATE)
+    if late:
+        kept[LATE] = late  # LATE_REPORTED alerts still to raise (rules/core.py)
     if pending:
         for name in ("notice_days", "risk_at"):
             if name in facts:

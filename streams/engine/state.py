@@ -8,6 +8,18 @@ migration of the stored states.
 A case waiting for a calendar year (rules.md §1.5) also has ``pending``,
 serialized after ``STATE_FIELDS`` and only when set: other cases keep their bytes,
 and states written before it existed read as they were.
+
+Format versions (``STATE_FORMAT``): a record is a JSON list; from version 2 its
+first element is the version number, then ``STATE_FIELDS``. A record without one
+(its first element is the process name) is version 1: ``STATE_FIELDS_V1``, every
+event id kept; it reads as version 2 with its last ``MAX_IDS`` ids and ``events``
+counted from them, ``evaluated_to`` unknown (None). A version newer than ``STATE_FORMAT`` raises ``FormatTooNew``
+(the live service quarantines that case on the worker and leaves the record as it
+is: README, State format versions).
+
+Bounded (issue #13): ``ids`` keeps the hashes of the case's last ``MAX_IDS`` event
+ids, not all of them, so a case with any number of events stays below ~20 KB;
+``events`` counts them all.
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from streams.engine.model import NOTICE, RED, YELLOW, CaseStatus
+from streams.engine.model import NOTICE, RED, YELLOW, CaseStatus, FormatTooNew
 from streams.engine.timeutil import LocalTime
 
 # Bits of CaseState.raised for once-per-case rules. Stored: a new rule goes at the end (at
@@ -49,6 +61,7 @@ ONCE = {
 }
 SKIP_SHIFT = 32  # SKIPPED_STEP raised for action i: bit 32 + i
 STEP_SHIFT = 96  # STEP_OVERDUE raised for step clock j: bit 96 + j
+LATE_SHIFT = 160  # LATE_REPORTED raised for action i: bit 160 + i
 LEVEL_BITS = {NOTICE: 1, YELLOW: 2, RED: 4}  # CaseState.fired: OVERDUE levels raised
 MAX_EVIDENCE = 16  # event ids kept per list of evidence (clock, disbursements)
 EMPTY: dict[str, Any] = {}
@@ -69,6 +82,13 @@ def event_hash(event_id: str) -> bytes:
     """The 8 bytes a case remembers of each event id (``CaseState.ids``)."""
     return hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
 
+
+# Event ids a case remembers (``CaseState.ids``, 8 bytes each): a repeat of one of its last
+# MAX_IDS events is recognised by the case itself (the live service also recognises re-reads
+# by offset, and recent repeats by the partition's content window).
+MAX_IDS = 1024
+_IDS_BYTES = 8 * MAX_IDS
+STATE_FORMAT = 2  # the version to_bytes writes (module doc)
 
 # CaseState's attributes, in their serialized order (``to_bytes``).
 STATE_FIELDS = (
@@ -95,7 +115,10 @@ STATE_FIELDS = (
     "card",
     "updated_at",
     "deadline_at_close",
+    "evaluated_to",
+    "events",
 )
+STATE_FIELDS_V1 = STATE_FIELDS[:-2]  # records without a version: no "evaluated_to", "events"
 _IDS = STATE_FIELDS.index("ids")
 _RAISED = STATE_FIELDS.index("raised")
 
@@ -147,12 +170,16 @@ class CaseState:
         self.steps: list[list[Any]] | None = None  # [clock index, instant, dept, event_id]
         self.raised = 0  # ONCE bits, SKIPPED_STEP and STEP_OVERDUE bits (see the shifts)
         self.facts: dict[str, Any] | None = None  # what the rule packs remember
-        self.ids = b""  # event_hash of every event of the case
+        self.ids = b""  # event_hash of the case's last MAX_IDS events
+        self.events = 0  # events applied to the case
         self.next_at: int | None = None  # the instant of its next timed alert
         self.version = 0
         self.card = ""
         self.updated_at = 0
         self.deadline_at_close: int | None = None
+        # The latest instant this case has been evaluated up to: its latest event's and its
+        # latest timed alert's. An event earlier than that is late (rules.md §1.4).
+        self.evaluated_to: int | None = None
         # Set while timed decisions wait for a calendar year (rules.md §1.5): {"years": [year],
         # "clock": the case clock waits, "red": (when set) only its red card does, its last
         # day known, "steps": [step clock index], "base": CLOCK_FIELDS values,
@@ -167,6 +194,14 @@ class CaseState:
                 return True
             start = ids.find(digest, start + 1)
         return False
+
+    def remember(self, digest: bytes) -> None:
+        """Count an event and remember its id hash (the last ``MAX_IDS``)."""
+        self.events += 1
+        ids = self.ids
+        if len(ids) >= _IDS_BYTES:
+            ids = ids[len(ids) - _IDS_BYTES + 8 :]
+        self.ids = ids + digest
 
     def known(self) -> dict[str, Any]:
         """The rule packs' memory of this case (created on first use)."""
@@ -191,26 +226,39 @@ class CaseState:
             setattr(self, name, value)
 
     def to_bytes(self) -> bytes:
-        values = [getattr(self, name) for name in STATE_FIELDS]
-        values[_IDS] = self.ids.hex()
-        values[_RAISED] = format(self.raised, "x")  # may exceed 64 bits
+        values: list[Any] = [STATE_FORMAT]
+        values.extend([getattr(self, name) for name in STATE_FIELDS])
+        values[1 + _IDS] = self.ids.hex()
+        values[1 + _RAISED] = format(self.raised, "x")  # may exceed 64 bits
         if self.pending is not None:
             values.append(self.pending)
         return orjson.dumps(values)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> CaseState:
+        """Read a record of any format version up to ``STATE_FORMAT`` (module doc)."""
         values = orjson.loads(blob)
+        fields: tuple[str, ...] = STATE_FIELDS
+        unversioned = not (values and isinstance(values[0], int))
+        if unversioned:
+            fields = STATE_FIELDS_V1
+        else:
+            version = values.pop(0)
+            if version > STATE_FORMAT:
+                raise FormatTooNew("case state", version, STATE_FORMAT)
         pending = None
-        if len(values) == len(STATE_FIELDS) + 1:
+        if len(values) == len(fields) + 1:
             pending = values.pop()
-        if len(values) != len(STATE_FIELDS):
-            raise ValueError(f"case state has {len(values)} fields, expected {len(STATE_FIELDS)}")
+        if len(values) != len(fields):
+            raise ValueError(f"case state has {len(values)} fields, expected {len(fields)}")
         values[_IDS] = bytes.fromhex(values[_IDS])
         values[_RAISED] = int(values[_RAISED], 16)
         state = cls("", "")
-        for name, value in zip(STATE_FIELDS, values, strict=True):
+        for name, value in zip(fields, values, strict=True):
             setattr(state, name, value)
+        if unversioned:
+            state.events = len(state.ids) // 8
+            state.ids = state.ids[-_IDS_BYTES:]
         state.process = sys.intern(state.process)
         state.dept = sys.intern(state.dept)
         state.pending = pending

@@ -280,6 +280,13 @@ class EventValidator:
             occurred_at = parse_instant(text)
         except InstantError as exc:
             raise InvalidEvent(f"occurred_at: {exc}", CONTRACT, "occurred_at") from None
+        reported = document.get("reported_at")
+        reported_at = None
+        if reported is not None:
+            try:
+                reported_at = parse_instant(reported)
+            except InstantError as exc:
+                raise InvalidEvent(f"reported_at: {exc}", CONTRACT, "reported_at") from None
         # Names that repeat across events (process, action, department, officer) are interned:
         # replay holds every event until it has sorted them, and one copy each is smaller.
         actor = document.get("actor")
@@ -293,6 +300,8 @@ class EventValidator:
             actor=self._name(actor) if actor is not None else None,
             attrs=document.get("attrs") or {},
             occurred_at_text=text,
+            reported_at=reported_at,
+            reported_at_text=reported,
         )
 
     def read_lines(

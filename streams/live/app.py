@@ -12,6 +12,7 @@ or scrapes them) and no health probe runs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +31,12 @@ from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.persister import Persister
+from streams.live.pipeline import Pipeline
 from streams.live.probe import HealthProbe, LagReport
-from streams.live.processor import Pipeline
 from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
 from streams.live.sink import AlertPrinter, WriterStore
+from streams.live.startup import EarlyEndpoints, open_storage
 from streams.live.state import StateTable
 from streams.live.table_store import ROCKSDB_OPTIONS
 from streams.live.ticker import Ticker
@@ -74,20 +76,47 @@ def build(
     echo_alerts: bool = False,
 ) -> Worker:
     """The worker: storage ready, the Faust app with the live service wired in."""
-    from streams.storage import open_backend, open_writer
-    from streams.storage.migrations import migrate as apply_migrations
-
     config = load_config(settings.supervision_config)
     topics = Topics.from_settings(settings)
-    if create_topics:
-        ensure_topics(settings.kafka_bootstrap, topics)
-    backend = open_backend(settings)
-    if migrate:
-        apply_migrations(backend)
     metrics = METRICS if observe else Metrics(CollectorRegistry(), process_metrics=False)
     health = HealthState.from_settings(settings, metrics if observe else None)
-    if observe:
+    early = None
+    if observe:  # the endpoints answer (not ready, and why) while the worker waits below
         metrics.set_build_info(__version__, config_version=config.version)
+        early = EarlyEndpoints(
+            health, metrics.registry, settings.metrics_host, settings.metrics_port
+        )
+        early.start()
+    try:
+        return _build(
+            settings, config, topics, metrics, health, early, create_topics, migrate, echo_alerts
+        )
+    except BaseException:
+        if early is not None:
+            early.handover()
+        raise
+
+
+def _build(
+    settings: Settings,
+    config: SupervisionConfig,
+    topics: Topics,
+    metrics: Metrics,
+    health: HealthState,
+    early: EarlyEndpoints | None,
+    create_topics: bool,
+    migrate: bool,
+    echo_alerts: bool,
+) -> Worker:
+    from streams.storage import open_writer
+    from streams.storage.migrations import migrate as apply_migrations
+
+    observe = early is not None
+    if create_topics:
+        ensure_topics(settings.kafka_bootstrap, topics)
+    backend = open_storage(settings, health if observe else None)
+    if migrate:
+        apply_migrations(backend)
     # The store reports its batches, rows, latency and failed attempts per table.
     store = WriterStore(open_writer(settings, backend), metrics=metrics if observe else None)
     echo = echo_alerts or settings.live_echo_alerts
@@ -169,9 +198,11 @@ def build(
         Recovery(port, RecoveryWatch(settings.worker_recovery_stall_s)),
     )
     _wire(app, topics, settings, service)
-    if observe:
-        _observe(app, settings, service, metrics, health, lags, topics)
-    return Worker(app, service, config, [store.close, backend.close])
+    closing = [store.close, backend.close]
+    if early is not None:
+        _observe(app, settings, service, metrics, health, lags, topics, early)
+        closing.insert(0, early.handover)
+    return Worker(app, service, config, closing)
 
 
 def _wire(app: Any, topics: Topics, settings: Settings, service: LiveService) -> None:
@@ -204,13 +235,16 @@ def _observe(
     health: HealthState,
     lags: LagReport,
     topics: Topics,
+    early: EarlyEndpoints,
 ) -> None:
-    """Metric series declared up front, the health probe, /metrics /healthz /readyz."""
+    """Metric series declared up front, the health probe, /metrics /healthz /readyz (taken
+    over from the endpoints served during start-up)."""
     from streams.contract import REJECTION_KINDS
+    from streams.live.progress import MARKER_OUTCOMES
     from streams.observability.http import ObservabilityServer
     from streams.storage.writer import TABLE_ORDER
 
-    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER)
+    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER, MARKER_OUTCOMES)
     probe = HealthProbe(
         port=service.port,
         persister=service.persister,
@@ -221,11 +255,12 @@ def _observe(
         timeout_s=settings.health_probe_timeout_s,
     )
     app.timer(settings.health_probe_interval_s, name="health-probe")(probe.probe)
-    server = ObservabilityServer(health, host=settings.metrics_host, port=settings.metrics_port)
 
     @app.task
     async def _serve_metrics() -> None:
-        await server.start()
+        await asyncio.to_thread(early.handover)
+        port = early.server.port or settings.metrics_port  # METRICS_PORT=0: keep the port
+        await ObservabilityServer(health, host=settings.metrics_host, port=port).start()
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:

@@ -15,15 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from streams.engine.model import FormatTooNew
 from streams.live.breaker import Breakers
-from streams.live.deadletter import RejectionLimitExceeded
+from streams.live.deadletter import RejectionLimitExceeded, dead_letter
 from streams.live.delivery import die
 from streams.live.horizon import decode_facts_message
 from streams.live.kafka_port import TP, KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
-from streams.live.processor import CasePartition, Message, Output, Pipeline
-from streams.live.quarantine import GuardedCasePartition
+from streams.live.pipeline import Pipeline
+from streams.live.processor import CasePartition, Message, Output
+from streams.live.progress import progress_key
+from streams.live.quarantine import STATE_FORMAT, GuardedCasePartition
 from streams.live.state import case_table_key, cross_table_key, next_offset_key
 from streams.observability.metrics import Metrics
 
@@ -109,6 +112,11 @@ class Evaluator:
         for tp in tps:
             expected = self.offsets.expected(tp)
             owner = self.partitions.cases.get((tp.topic, tp.partition))
+            if owner is not None and owner.clock.marks.dirty:  # before the next offset
+                marks = owner.clock.marks
+                pkey = progress_key(tp.partition, tp.topic)
+                out.case_states.append((tp.partition, pkey, marks.pack(), owner))
+                marks.dirty = False
             key = next_offset_key(tp.partition, tp.topic)
             out.case_states.append((tp.partition, key, str(expected).encode(), owner))
             commits[tp] = expected
@@ -120,6 +128,7 @@ class Evaluator:
             if seen > part.duplicates_reported:
                 metrics.record_duplicate(part.topic, seen - part.duplicates_reported)
                 part.duplicates_reported = seen
+            report_case_limits(metrics, part)
         return Step(out, commits, admitted=admitted)
 
     def run(self, admitted: list[Message], out: Output, tps: set[TP]) -> set[CasePartition]:
@@ -178,24 +187,25 @@ class Evaluator:
             self.metrics.set_quarantined_cases(self.partitions.quarantined_cases())
 
     def note_caught_up(self, tps: set[TP], now: int) -> None:
-        """After a batch: the partitions it emptied count as consumed up to the idle horizon."""
-        idle = self.partitions.idle_horizon(now)
-        if idle is None:
-            return
+        """After a batch: the partitions it emptied count as consumed up to their upstreams'
+        horizon (``Partitions.upstream_horizon``)."""
+        partitions, port = self.partitions, self.port
         for tp in tps:
-            part = self.partitions.cases.get((tp.topic, tp.partition))
+            part = partitions.cases.get((tp.topic, tp.partition))
             if part is None:
                 continue
-            highwater = self.port.highwater(tp)
-            if highwater is None:
+            highwater = port.highwater(tp)
+            if highwater is None or not part.clock.caught_up(highwater):
                 continue
-            part.clock.note_caught_up(part.clock.caught_up(highwater), idle)
+            upstream = partitions.upstream_horizon(part, now, port.fetched_at(tp))
+            part.clock.note_caught_up(True, upstream)
 
     def facts(self, admitted: list[Message]) -> Step:
         """Feed facts and horizon reports to their gates, apply what the gates release, expire
         daily; each facts partition may be committed up to its first fact still held."""
         partitions = self.partitions
         tps: dict[int, TP] = {m.partition: m.tp for m in admitted}
+        out = Output()
         for m in admitted:
             part = partitions.fact(m.partition)
             try:
@@ -204,14 +214,28 @@ class Evaluator:
                     part.gate.report(payload)
                 else:
                     part.add(m.offset, payload)
+            except FormatTooNew as exc:  # a newer release wrote it: never guessed at
+                log.error("%s[%d]@%d: %s; dead-lettered", m.topic, m.partition, m.offset, exc)
+                self.metrics.record_unreadable_state(m.topic, "format_too_new")
+                out.dead_letters.append(
+                    dead_letter(
+                        m.value,
+                        m.key,
+                        f"state_format: {exc}",
+                        STATE_FORMAT,
+                        topic=m.topic,
+                        partition=m.partition,
+                        offset=m.offset,
+                    )
+                )
             except Exception as exc:
                 die(
                     f"unreadable message on internal topic {m.topic}[{m.partition}]@{m.offset}: {exc!r}"
                 )
-        out = Output()
         commits: dict[TP, int] = {}
+        now = self.now_us()
         for part in list(partitions.facts.values()):
-            part.release(out)
+            part.release(out, now)
             part.expire_daily()
             part.collect(out, cross_table_key)
             tp = tps.get(part.partition) or self._facts_tp(part.partition)
@@ -232,3 +256,24 @@ class Evaluator:
             if tp.topic == facts and tp.partition == partition:
                 return tp
         return None
+
+
+def report_case_limits(metrics: Metrics, part: CasePartition) -> None:
+    """Hot cases (README: Hot cases) and unreadable stored states of a partition, once each."""
+    hot = part.cases.hot
+    if hot:
+        for key, events in hot:
+            log.warning(
+                "case %s on %s[%d] has %d events, past [state] hot_case_events: usually an "
+                "upstream bug (a placeholder case_id); its state stays bounded (README: Hot cases)",
+                key,
+                part.topic,
+                part.partition,
+                events,
+            )
+        metrics.record_hot_cases(part.topic, len(hot))
+        hot.clear()
+    if isinstance(part, GuardedCasePartition) and part.unreadable_states:
+        for kind in part.unreadable_states:
+            metrics.record_unreadable_state(part.topic, kind)
+        part.unreadable_states.clear()

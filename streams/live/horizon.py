@@ -1,9 +1,10 @@
 """Time in the live service: how far each partition has been consumed (rules.md §1.3).
 
 A timed alert for instant T may fire only once the case's partition has been
-consumed up to T: an event with ``occurred_at`` ≥ T was read from it, or the
-partition is fully caught up (then it counts as consumed up to the wall clock
-minus a small grace for transport delay). ``SourceClock`` keeps that per source
+consumed up to T (rules.md §1.4): an event with ``occurred_at`` ≥ T + lateness
+was read from it, or the partition is fully caught up and T is within the
+horizon of its upstreams (``progress``: their progress markers, or the wall
+clock minus ``UPSTREAM_DELAY``). ``SourceClock`` keeps that per source
 partition.
 
 Cross-case facts (a plan's approval, a disbursement, an award, an inspection
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.engine import Fact
+from streams.live.progress import ProgressMarks
 
 
 def source_name(topic: str, partition: int) -> str:
@@ -54,6 +56,7 @@ class SourceClock:
     # consumed up to that then, and stays so. Under steady input a partition is caught up right
     # after a batch more often than at an arbitrary tick.
     caught_up_horizon: int | None = None
+    marks: ProgressMarks = field(default_factory=ProgressMarks)  # upstreams' watermarks
 
     def observed(self, offset: int, occurred_at: int | None) -> None:
         self.next_offset = offset + 1

@@ -25,6 +25,15 @@ class Stream(Protocol):
     def noack(self) -> Any: ...
 
 
+def arrival(msg: Any) -> int | None:
+    """The Kafka record timestamp of a Faust message (seconds, a float), as epoch µs: when it
+    reached the broker (LogAppendTime) or its producer's (CreateTime). None when missing."""
+    stamp = getattr(msg, "timestamp", None)
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool) or stamp <= 0:
+        return None
+    return round(stamp * 1000) * 1000  # Kafka keeps milliseconds
+
+
 class Buffer:
     """Messages read and not yet evaluated, in read order."""
 
@@ -39,7 +48,9 @@ class Buffer:
         value = msg.value
         if value is None:  # a tombstone: no value (dead-lettered as ``empty_value``)
             value = b""
-        self.messages.append(Message(msg.topic, msg.partition, msg.offset, msg.key, value, msg.tp))
+        self.messages.append(
+            Message(msg.topic, msg.partition, msg.offset, msg.key, value, msg.tp, arrival(msg))
+        )
         return len(self.messages)
 
     def take(self, keep: set[TP]) -> list[Message]:

@@ -68,6 +68,17 @@ class KafkaPort:
             return None
         return highwater
 
+    def fetched_at(self, tp: TP) -> float | None:
+        """Unix time the broker last answered a fetch of ``tp`` (aiokafka's
+        ``last_poll_timestamp``: a fetch response, with or without records); None when none
+        has yet. Idle partitions are fetched every ``worker_fetch_max_wait_ms``."""
+        try:
+            consumer = self.app.consumer._thread._ensure_consumer()  # noqa: SLF001
+            stamp: int | None = consumer.last_poll_timestamp(tp)
+        except Exception:  # not started, or not assigned (any more)
+            return None
+        return None if stamp is None else stamp / 1000.0
+
     async def earliest_offsets(self, tps: set[TP]) -> dict[TP, int]:
         result: dict[TP, int] = await asyncio.wait_for(
             self.app.consumer.earliest_offsets(*tps), EARLIEST_TIMEOUT_S

@@ -14,6 +14,7 @@ from streams.engine import CaseEngine, CrossEngine, SupervisionConfig
 from streams.live.horizon import source_name
 from streams.live.kafka_port import TP
 from streams.live.processor import CasePartition, FactPartition
+from streams.live.progress import UpstreamHorizon, progress_key
 from streams.live.quarantine import GuardedCasePartition, quarantine_prefix
 from streams.live.state import StateTable, expired_key, next_offset_key, scan_prefix
 from streams.live.topics import Topics
@@ -35,7 +36,7 @@ class Partitions:
         self.topics = topics
         self.case_table = case_table
         self.cross_table = cross_table
-        self.grace_us = int(settings.watermark_grace_s * 1_000_000)
+        self.upstreams = UpstreamHorizon.from_settings(settings)
         self.lateness_us = int(settings.watermark_lateness_s * 1_000_000)
         self.idle_mode = settings.watermark_idle
         self.domain = frozenset(topics.domain)
@@ -49,6 +50,8 @@ class Partitions:
         part = self.cases.get((topic, partition))
         if part is None:
             part = GuardedCasePartition(topic, partition, CaseEngine(self.config), self.lateness_us)
+            part.sources = self.upstreams.configured(topic)
+            part.clock.marks.load(self.case_table.data.get(progress_key(partition, topic)))
             n = part.load(scan_prefix(self.case_table.data, f"{partition}|{topic}|".encode()))
             q = part.load_quarantine(
                 scan_prefix(self.case_table.data, quarantine_prefix(partition, topic))
@@ -82,17 +85,26 @@ class Partitions:
         table = self.cross_table if tp.topic == self.topics.facts else self.case_table
         return table.get_int(next_offset_key(tp.partition, tp.topic))
 
-    def idle_horizon(self, now: int) -> int | None:
-        """What a caught-up partition counts as consumed up to (``watermark_idle``)."""
-        if self.idle_mode == "wallclock":
-            return now - self.grace_us
-        # 'stream': history replayed faster than real time; the stream's own clock.
-        newest = [
-            p.clock.last_event_at for p in self.cases.values() if p.clock.last_event_at is not None
-        ]
-        if not newest:
-            return None
-        return min(now - self.grace_us, max(newest) - self.lateness_us)
+    def upstream_horizon(
+        self, part: CasePartition, now: int, fetched_at: float | None
+    ) -> int | None:
+        """How far ``part`` counts as consumed when caught up (rules.md §1.4 (b), ``progress``):
+        its upstreams' markers, or the wall clock minus ``UPSTREAM_DELAY`` (``watermark_idle``
+        'stream': no further than the stream's own clock); None while its broker is silent
+        (``fetched_at``: Unix time the broker last answered a fetch of it)."""
+        answered = None if fetched_at is None else int(fetched_at * 1_000_000)
+        stream = None
+        by_stream = self.idle_mode == "stream"
+        if by_stream:  # history replayed faster than real time: the stream's own clock
+            newest = [
+                p.clock.last_event_at
+                for p in self.cases.values()
+                if p.clock.last_event_at is not None
+            ]
+            stream = max(newest) - self.lateness_us if newest else None
+        return self.upstreams.horizon(
+            part.topic, part.clock.marks, now, answered, stream, by_stream=by_stream
+        )
 
     def forget(self, revoked: set[TP]) -> None:
         for tp in revoked:

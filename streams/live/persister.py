@@ -58,7 +58,8 @@ PIPELINE_DEPTH = 1  # evaluated steps waiting in a lane (besides the one it pers
 
 
 def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None:
-    """Consumed, accepted and rejected counts of one batch, by topic (and reason)."""
+    """Consumed, accepted and rejected counts of one batch, by topic (and reason); progress
+    markers by outcome."""
     consumed: dict[str, int] = {}
     for m in admitted:
         consumed[m.topic] = consumed.get(m.topic, 0) + 1
@@ -71,6 +72,8 @@ def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None
         metrics.record_accepted(topic, count)
     for letter in out.dead_letters:
         metrics.record_rejected(letter.topic, letter.kind)
+    for topic, outcome in out.markers:
+        metrics.record_progress_marker(topic, outcome)
 
 
 class Persister:
@@ -181,6 +184,14 @@ class Persister:
                 metrics.record_alert(a.rule, a.level)
             if self.on_alerts is not None:
                 self.on_alerts(out.alerts)
+        for w in out.withdrawals:  # stored and published once s-late's writer is merged
+            log.warning(
+                "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
+                w.alert_id,
+                w.process,
+                w.case_id,
+                w.by,
+            )
         for d in out.dead_letters:
             metrics.record_deadletter(d.topic, d.kind)
         for r in out.reroutes:

@@ -1,22 +1,12 @@
-"""The Faust-free core of the live service: a batch of messages in, rows out.
+"""The Faust-free core of the live service: the engine state a batch is evaluated against.
 
 ``CasePartition`` owns the case half of the engine for one source partition
 (one per topic-partition: each has its own consumption horizon and deadline
 index). ``FactPartition`` owns the cross half for one facts partition, behind a
-``FactGate``. ``Pipeline`` validates, routes and collects; the Faust agents in
-``app`` only feed it and persist what it returns. Everything here is
-synchronous and deterministic, and is unit-tested without a broker.
-
-Per message, in order (events.md § Transport, rules.md §1.3):
-
-- no value (a tombstone), over the size limit, not an event, or on another
-  process's topic: dead-lettered (``deadletter``);
-- keyed other than by its ``case_id`` and read on a partition that is not its
-  case's: not evaluated here, but re-published with key = ``case_id`` to its
-  case's partition (``Output.reroutes``; the copy is evaluated there);
-- an ``event_id`` seen before: ignored (the first wins); dead-lettered too as
-  ``conflicting_duplicate`` when its content differs from the first's;
-- otherwise evaluated with its case and stored.
+``FactGate``. ``Output`` is what a batch (or tick) produced. ``pipeline``
+validates, routes and feeds them; the Faust agents in ``app`` only feed it and
+persist what it returns. Everything here is synchronous and deterministic, and
+is unit-tested without a broker.
 """
 
 from __future__ import annotations
@@ -25,14 +15,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.contract import CONFLICTING_DUPLICATE, WRONG_TOPIC, DeadLetter
-from streams.engine import CaseEngine, CrossEngine, EventValidator, Fact, InvalidEvent
-from streams.engine.model import Alert, CaseStatus, Event
+from streams.contract import (
+    WRONG_TOPIC,
+    DeadLetter,
+)
+from streams.engine import CaseEngine, CrossEngine, Fact
+from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.engine.state import event_hash
-from streams.live.contents import ContentWindow, content_digest
-from streams.live.deadletter import RejectionLimit, dead_letter, oversized
+from streams.live.contents import ContentWindow
 from streams.live.horizon import FactGate, PendingFact, SourceClock, fact_order_key
-from streams.live.publish import partition_for
 from streams.live.state import (
     NO_OFFSET,
     expired_key,
@@ -41,7 +32,6 @@ from streams.live.state import (
     unpack_case,
     unpack_cross,
 )
-from streams.live.topics import Topics
 
 __all__ = [
     "WRONG_TOPIC",
@@ -49,7 +39,6 @@ __all__ = [
     "FactPartition",
     "Message",
     "Output",
-    "Pipeline",
     "Reroute",
 ]
 
@@ -74,6 +63,7 @@ class Message:
     key: bytes | None
     value: bytes  # b"": no value (a tombstone: ``intake`` reads None as b"")
     tp: Any = None
+    arrived_at: int | None = None  # the record's timestamp, epoch µs (None: the broker gave none)
 
 
 @dataclass(slots=True)
@@ -105,6 +95,9 @@ class Output:
 
     events: list[StoredEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    # Alerts late input disproves (rules.md §1.4). Not yet stored nor published: the
+    # persister logs and counts them (s-late's writer stores them once merged).
+    withdrawals: list[Withdrawal] = field(default_factory=list)
     case_updates: list[CaseStatus] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -112,6 +105,7 @@ class Output:
     case_states: list[StateWrite] = field(default_factory=list)
     cross_states: list[StateWrite] = field(default_factory=list)
     duplicates: int = 0  # replayed events already in the state
+    markers: list[tuple[str, str]] = field(default_factory=list)  # (topic, outcome) per marker
     timed: list[int] = field(
         default_factory=list
     )  # instants of the timed alerts raised (timer lag)
@@ -120,6 +114,7 @@ class Output:
         return not (
             self.events
             or self.alerts
+            or self.withdrawals
             or self.case_updates
             or self.facts
             or self.dead_letters
@@ -137,6 +132,7 @@ class CasePartition:
         self.partition = partition
         self.cases = cases
         self.clock = SourceClock(lateness_us)
+        self.sources: frozenset[str] = frozenset()  # upstreams configured for the topic
         self.applied: dict[str, int] = {}
         self.duplicates_reported = 0  # of cases.duplicate_count, already counted in metrics
         self.contents = ContentWindow()
@@ -151,14 +147,24 @@ class CasePartition:
         return n
 
     def advance(self, t: int, out: Output) -> None:
+        """Timed alerts up to ``t``; terminal cases past their retention leave the state
+        (``collect`` then deletes their stored states)."""
         alerts = self.cases.advance(t)
         if alerts:
             out.alerts.extend(alerts)
             out.timed.extend([a.raised_at for a in alerts])
+        evict_at = self.cases.next_eviction()
+        if evict_at is not None and evict_at < t:
+            self.cases.evict(t)
 
-    def seen(self, event: Event) -> bool:
-        """The event's case already holds its ``event_id`` (the engine's memory)."""
-        state = self.cases.states.get(case_key(event.process, event.case_id))
+    def seen(self, event: Event, offset: int = NO_OFFSET) -> bool:
+        """The event's case already holds it: read again at or below the newest offset its
+        stored state contains (a re-read after a restart), or its ``event_id`` is among the
+        case's last ids (the engine's memory)."""
+        key = case_key(event.process, event.case_id)
+        if offset != NO_OFFSET and offset <= self.applied.get(key, NO_OFFSET):
+            return True
+        state = self.cases.states.get(key)
         return state is not None and bool(state.seen_event(event_hash(event.event_id)))
 
     def process(self, event: Event, offset: int, out: Output) -> bool:
@@ -171,8 +177,8 @@ class CasePartition:
         already holds (replay after a crash) is a no-op in the engine, which counts it.
         """
         key = case_key(event.process, event.case_id)
-        if self.seen(event):
-            self.cases.process(event)  # ignored, counted as a duplicate
+        if self.seen(event, offset):
+            self.cases.duplicate_count += 1  # ignored, counted as a duplicate
             return False
         alerts = self.cases.advance_case(key, event.occurred_at)
         more, facts = self.cases.process(event)
@@ -201,7 +207,11 @@ class CasePartition:
             out.case_updates.extend(updates)
 
     def next_timer(self) -> int | None:
-        return self.cases.next_timer()
+        """The next timed alert or terminal-case eviction, whichever comes first."""
+        timer, evict_at = self.cases.next_timer(), self.cases.next_eviction()
+        if timer is None or (evict_at is not None and evict_at < timer):
+            return evict_at
+        return timer
 
 
 class FactPartition:
@@ -255,21 +265,35 @@ class FactPartition:
         """Lowest offset of a fact still held (the facts partition may be committed up to it)."""
         return self.gate.lowest_offset()
 
-    def release(self, out: Output) -> int:
-        """Apply every fact the gate releases, in order; returns how many."""
+    def release(self, out: Output, now: int = 0) -> int:
+        """Apply every fact the gate releases, in order; returns how many.
+
+        A fact older than one applied at its key is late, not a duplicate: its key's fact
+        log corrects the judgements after it (rules.md §1.4); the withdrawals go to
+        ``out.withdrawals`` (``now``: their processing time). A fact the log holds already
+        (read again after a restart) is a duplicate; so is one at or before the marker of
+        a key stored without a log (before corrections existed)."""
         n = 0
+        log = self.cross.facts
         for pending in self.gate.release():
             fact = pending.fact
             n += 1
             marker = self.applied.get(fact.key)
-            if (marker is not None and pending.order <= marker) or (
+            state = self.cross.states.get(fact.key)
+            logged = log is not None and state is not None and "log" in state
+            if (not logged and marker is not None and pending.order <= marker) or (
                 self.expired_at is not None
                 and self.cross.expired(fact.key, fact.occurred_at, self.expired_at)
             ):
                 out.duplicates += 1
                 continue
-            alerts = self.cross.process(fact)
-            self.applied[fact.key] = pending.order
+            skipped = log.duplicates + log.beyond if log is not None else 0
+            alerts = self.cross.process(fact, now)
+            if log is not None:
+                out.duplicates += log.duplicates + log.beyond - skipped
+                out.withdrawals.extend(log.take_withdrawals())
+            if marker is None or pending.order > marker:
+                self.applied[fact.key] = pending.order
             if alerts:
                 out.alerts.extend(alerts)
         return n
@@ -288,77 +312,3 @@ class FactPartition:
                 (self.partition, expired_key(self.partition), str(self.expired_at).encode(), self)
             )
             self._expired_dirty = False
-
-
-class Pipeline:
-    """Validation, routing to case partitions, and dead-lettering for a batch."""
-
-    def __init__(
-        self,
-        topics: Topics,
-        validator: EventValidator,
-        limit: RejectionLimit,
-        case_partition: Callable[[str, int], CasePartition],
-    ) -> None:
-        self.topics = topics
-        self.validator = validator
-        self.limit = limit
-        self.case_partition = case_partition
-
-    def run(self, messages: list[Message], out: Output) -> set[CasePartition]:
-        """Process a batch in order. Raises ``RejectionLimitExceeded`` (nothing is persisted then)."""
-        touched: set[CasePartition] = set()
-        parse = self.validator.parse
-        partitions = self.topics.partitions
-        for m in messages:
-            part = self.case_partition(m.topic, m.partition)
-            value = m.value
-            if not value or oversized(value, m.key):  # the dead letter says why
-                self._reject(m, part, "", "", out)
-                continue
-            try:
-                event = parse(value)
-                expected = self.topics.for_process(event.process)
-                if expected != m.topic:
-                    raise InvalidEvent(
-                        f"process: {event.process!r} events belong on topic {expected!r}, not {m.topic!r}",
-                        WRONG_TOPIC,
-                    )
-            except InvalidEvent as exc:
-                self._reject(m, part, str(exc), exc.kind, out)
-                continue
-            case = event.case_id.encode("utf-8")
-            if m.key != case:
-                home = partition_for(case, partitions)
-                if home != m.partition:  # evaluated with its case, over there
-                    origin = f"{m.topic}/{m.partition}@{m.offset}"
-                    out.reroutes.append(Reroute(m.topic, home, case, value, origin))
-                    part.clock.observed(m.offset, None)
-                    self.limit.accepted()
-                    continue
-            digest = content_digest(event)
-            first = part.contents.get(event.event_id)
-            if first is not None and first != digest:
-                reason = (
-                    f"conflicting_duplicate: event_id {event.event_id!r} was read before with "
-                    "other content; the first is kept"
-                )
-                self._reject(m, part, reason, CONFLICTING_DUPLICATE, out)
-                continue
-            self.limit.accepted()
-            part.clock.observed(m.offset, event.occurred_at)
-            if part.process(event, m.offset, out):
-                part.contents.add(event.event_id, digest)
-                out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
-            # else: the case holds it, so it was stored before its state was written; storing
-            # it again could only put a repeat with other content over the first.
-            touched.add(part)
-        return touched
-
-    def _reject(self, m: Message, part: CasePartition, reason: str, kind: str, out: Output) -> None:
-        letter = dead_letter(
-            m.value, m.key, reason, kind, topic=m.topic, partition=m.partition, offset=m.offset
-        )
-        out.dead_letters.append(letter)
-        part.clock.observed(m.offset, None)
-        self.limit.rejected(letter)

@@ -7,6 +7,12 @@ within a partition (one batch after another, each awaited into the accumulator
 before the next), keyed records go to the partition the default partitioner
 would choose (murmur2 of the key, as Kafka's Java client), so readers and the
 co-partitioned tables see exactly what ``send`` would have produced.
+
+The records of ``supervision.alerts`` (events.md § Alerts) are keyed by ``alert_id``
+(``persister``: the alert's JSON); ``withdrawal_record`` is an alert's withdrawal
+(rules.md §1.4): a new record with the same key, the alert's JSON plus
+``withdrawn_at``, ``withdrawn_reason`` and ``withdrawn_by`` (the events that
+disproved it, with their ``occurred_at``, ``reported_at`` when sent and arrival).
 """
 
 from __future__ import annotations
@@ -15,10 +21,44 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from aiokafka.partitioner import murmur2
+
+from streams.engine import alert_to_dict
+from streams.engine.model import Alert, Withdrawal
+from streams.engine.timeutil import LocalTime
 
 Header = tuple[str, bytes]
 Record = tuple[int | None, bytes | None, bytes | None, Sequence[Header]]
+
+
+def withdrawal_json(alert: Alert, withdrawal: Withdrawal, local: LocalTime) -> dict[str, Any]:
+    """The alert as withdrawn (``schemas/alert.schema.json``): its JSON with the withdrawal."""
+    if withdrawal.alert_id != alert.alert_id:
+        raise ValueError(f"withdrawal of {withdrawal.alert_id} given alert {alert.alert_id}")
+    by = []
+    for event in withdrawal.withdrawn_by:
+        late: dict[str, Any] = {
+            "event_id": event.event_id,
+            "occurred_at": local.format(event.occurred_at),
+        }
+        if event.reported_at is not None:
+            late["reported_at"] = local.format(event.reported_at)
+        late["arrived_at"] = None if event.arrived_at is None else local.format(event.arrived_at)
+        by.append(late)
+    return {
+        **alert_to_dict(alert, local),
+        "withdrawn_at": local.format(withdrawal.withdrawn_at),
+        "withdrawn_reason": withdrawal.reason,
+        "withdrawn_by": by,
+    }
+
+
+def withdrawal_record(alert: Alert, withdrawal: Withdrawal, local: LocalTime) -> Record:
+    """The record of a withdrawal: same key (``alert_id``) as the alert's, so it lands on the
+    same partition after it and a compacted topic keeps the withdrawal."""
+    value = orjson.dumps(withdrawal_json(alert, withdrawal, local))
+    return (None, alert.alert_id.encode(), value, ())
 
 
 def partition_for(key: bytes, partitions: int) -> int:

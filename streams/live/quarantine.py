@@ -10,6 +10,12 @@ quarantines that event's case, ``(process, case_id)``, on its source partition:
   timers never fire again, so the tick cannot meet the same failure;
 - the other cases of the partition go on.
 
+A stored case state this release cannot read (``FormatTooNew``: written by a newer
+release during a rolling upgrade; or corrupt) quarantines its case the same way on
+this worker, but in memory only: the record is left as it is (a newer worker reads
+it), nothing is written over it, and the reason says ``state_format`` (or
+``state_unreadable``); ``supervision_state_records_unreadable_total`` counts it.
+
 The quarantine survives restarts: each quarantined case has a bookkeeping entry
 ``"{p}|@quarantine|{topic}|{case key}"`` (value: the reason) in the case-state
 table, written with the partition's states before its next offset, and read back
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 
 from streams.contract import DeadLetter
 from streams.engine import CaseEngine
-from streams.engine.model import Event
+from streams.engine.model import Event, FormatTooNew
 from streams.live.processor import CasePartition, Message, Output, case_key
 from streams.live.state import case_table_key
 from streams.privacy import mask_text
@@ -36,12 +42,13 @@ from streams.privacy import mask_text
 log = logging.getLogger(__name__)
 
 ENGINE_ERROR = "engine_error"
+STATE_FORMAT = "state_format"  # a stored record of a newer format version (module doc)
 REASON_MAX = 200  # characters of the exception's message kept in a dead letter's reason
 
 
-def engine_error_reason(exc: BaseException) -> str:
+def engine_error_reason(exc: BaseException, prefix: str = ENGINE_ERROR) -> str:
     """``engine_error: <type>: <message>``, masked, at most ``REASON_MAX`` characters."""
-    text = mask_text(f"{ENGINE_ERROR}: {type(exc).__name__}: {exc}")
+    text = mask_text(f"{prefix}: {type(exc).__name__}: {exc}")
     return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
 
 
@@ -70,6 +77,32 @@ class GuardedCasePartition(CasePartition):
         self.quarantined: dict[str, str] = {}  # case key -> reason
         self.engine_errors: list[EngineError] = []  # of the batch at hand
         self.newly_quarantined = 0  # since the metrics last took them
+        self.unreadable_states: list[str] = []  # kinds, since the metrics last took them
+
+    def load(self, entries: Iterable[tuple[str, bytes]]) -> int:
+        """``CasePartition.load``; a state it cannot read quarantines its case (module doc)."""
+        n = 0
+        for key, value in entries:
+            try:
+                n += super().load(((key, value),))
+            except FormatTooNew as exc:
+                self.unreadable(key, f"{STATE_FORMAT}: {exc}", "format_too_new")
+            except Exception as exc:  # noqa: BLE001 - a corrupt record stops its case only
+                self.unreadable(key, engine_error_reason(exc, "state_unreadable"), "corrupt")
+        return n
+
+    def unreadable(self, key: str, reason: str, kind: str) -> None:
+        log.error(
+            "case state of %s in %s[%d] cannot be read (%s); the case is quarantined on this "
+            "worker and its stored state left as it is",
+            key,
+            self.topic,
+            self.partition,
+            reason,
+        )
+        self.quarantined[key] = reason
+        self.newly_quarantined += 1
+        self.unreadable_states.append(kind)
 
     def load_quarantine(self, entries: Iterable[tuple[str, bytes]]) -> int:
         for key, reason in entries:

@@ -1,8 +1,8 @@
 """The tick's evaluation: timed alerts up to each partition's horizon, and the horizons.
 
 Every ``worker_tick_s`` the service fires the timed alerts of each owned source
-partition up to its horizon (rules.md §1.3: consumed up to there, or caught up)
-from the deadline index, and publishes each partition's horizon to every facts
+partition up to its horizon (rules.md §1.4: consumed up to there, or caught up and
+within its upstreams' horizon, ``progress``) from the deadline index, and publishes each partition's horizon to every facts
 partition (after the facts it derived: see ``horizon``). Runs under the
 service's lock; reads the consumer's fetch high watermarks, never waits on it.
 """
@@ -44,14 +44,15 @@ class Ticker:
     def fire(self, owned: Iterable[TP], now: int) -> Step | None:
         """Timed alerts due up to each owned source partition's horizon; the horizons.
 
-        Also reports consumer lag, the timer backlog (the age of the oldest alert due by
-        the wall clock that still waits for its partition's input) and engine gauges.
+        Also reports consumer lag, the timer backlog (how long the oldest alert still
+        waiting for its partition's input has been due beyond ``UPSTREAM_DELAY``, the wait
+        rules.md §1.4 allows: an upstream later than that, or a backlog) and engine gauges.
         """
         partitions, offsets, port = self.partitions, self.offsets, self.port
         out = Output()
         horizons: dict[str, int] = {}
-        idle = partitions.idle_horizon(now)
         lag_s = 0.0
+        allowed = now - partitions.upstreams.delay_us  # timers may wait this long by design
         assigned = port.assignment() or set()  # still: revoked meanwhile is skipped
         for tp in owned:
             if not offsets.known(tp) or tp not in assigned:
@@ -61,18 +62,23 @@ class Ticker:
                 part.clock.next_offset = offsets.expected(tp)
             highwater = port.highwater(tp)
             self.lags.report(tp, highwater)
-            horizon = part.clock.horizon(part.clock.caught_up(highwater), idle)
+            caught_up = part.clock.caught_up(highwater)
+            upstream = None
+            if caught_up:
+                upstream = partitions.upstream_horizon(part, now, port.fetched_at(tp))
+            horizon = part.clock.horizon(caught_up, upstream)
             if horizon is None:
                 continue
             horizons[source_name(tp.topic, tp.partition)] = horizon
+            self.metrics.set_partition_horizon(tp.topic, tp.partition, horizon / 1e6)
             until = min(horizon, now)
             due = part.next_timer()
             if due is not None and due <= until:
                 part.advance(until, out)
                 part.collect(out, case_table_key)
                 due = part.next_timer()
-            if due is not None and due <= now:  # due by the wall clock, waiting for input
-                lag_s = max(lag_s, (now - due) / 1e6)
+            if due is not None and due <= allowed:  # due, beyond the upstreams' allowance
+                lag_s = max(lag_s, (allowed - due) / 1e6)
         self.health.set_timer_lag(lag_s)
         metrics = self.metrics
         observe_timer_lag(metrics, out, now)

@@ -28,6 +28,8 @@ class Topics:
     alerts: str
     deadletter: str
     facts: str
+    actions: str
+    action_results: str
     partitions: int
     replication: int
 
@@ -43,6 +45,8 @@ class Topics:
             facts=settings.topic_facts,
             partitions=settings.topic_partitions,
             replication=settings.topic_replication,
+            actions=settings.topic_actions,
+            action_results=settings.topic_action_results,
         )
 
     @property
@@ -51,8 +55,13 @@ class Topics:
         return (self.approval, self.fund, self.trade, self.inspection)
 
     @property
+    def workflow(self) -> tuple[str, ...]:
+        """The 督办 workflow's topics: actions in, their results out (contract.WORKFLOW_SUFFIXES)."""
+        return (self.actions, self.action_results)
+
+    @property
     def all(self) -> tuple[str, ...]:
-        return (*self.domain, self.alerts, self.deadletter, self.facts)
+        return (*self.domain, self.alerts, self.deadletter, self.facts, *self.workflow)
 
     def for_process(self, process: str) -> str | None:
         suffix = topic_suffix(process)

@@ -80,6 +80,25 @@ DECLARATIONS: tuple[
         None,
     ),
     (
+        "progress_markers",
+        Counter,
+        "progress_markers",
+        "Progress markers read (events.md § Transport), by outcome: advanced, unchanged, "
+        "backwards (an earlier watermark than the source's latest: ignored), unconfigured (a "
+        "source not configured for the topic: ignored), malformed (dead-lettered).",
+        ("topic", "outcome"),
+        None,
+    ),
+    (
+        "partition_horizon",
+        Gauge,
+        "partition_horizon_timestamp_seconds",
+        "Unix time up to which a source partition counts as consumed (rules.md §1.4): timed "
+        "alerts of its cases fire up to it.",
+        ("topic", "partition"),
+        None,
+    ),
+    (
         "last_event_timestamp",
         Gauge,
         "last_event_consumed_timestamp_seconds",
@@ -125,6 +144,24 @@ DECLARATIONS: tuple[
         "cases_quarantined",
         "Cases quarantined because the engine failed on one of their valid events (their events are dead-lettered as engine_error).",
         ("topic",),
+        None,
+    ),
+    (
+        "hot_cases",
+        Counter,
+        "hot_cases",
+        "Cases that passed [state] hot_case_events events (usually an upstream bug: a "
+        "placeholder case_id); each is logged with its key. Their state stays bounded.",
+        ("topic",),
+        None,
+    ),
+    (
+        "state_records_unreadable",
+        Counter,
+        "state_records_unreadable",
+        "Stored case states or facts this release cannot read (a newer format version, or "
+        "corrupt): the case is quarantined on this worker, the fact dead-lettered.",
+        ("table", "reason"),
         None,
     ),
     (

@@ -50,6 +50,8 @@ class Metrics:
     events_rejected: Counter
     events_duplicate: Counter
     events_rerouted: Counter
+    progress_markers: Counter
+    partition_horizon: Gauge
     deadletter_messages: Counter
     last_event_timestamp: Gauge
     consumer_lag: Gauge
@@ -57,6 +59,8 @@ class Metrics:
     offsets_gaps: Counter
     breaker_tripped: Gauge
     cases_quarantined: Counter
+    hot_cases: Counter
+    state_records_unreadable: Counter
     quarantined_cases: Gauge
     alerts: Counter
     evaluation_seconds: Histogram
@@ -92,14 +96,22 @@ class Metrics:
             setattr(self, attr, metric)
 
     # --- helpers the worker calls ------------------------------------------------
-    def declare(self, topics: Iterable[str], reasons: Iterable[str], tables: Iterable[str]) -> None:
+    def declare(
+        self,
+        topics: Iterable[str],
+        reasons: Iterable[str],
+        tables: Iterable[str],
+        marker_outcomes: Iterable[str] = (),
+    ) -> None:
         """Create every labelled series at 0 before the first message.
 
         ``increase()`` and ``rate()`` see nothing of a series' first sample: a dead-letter
         surge on a topic that never had one would otherwise be undercounted by a scrape.
         """
-        reasons = tuple(reasons)
+        reasons, marker_outcomes = tuple(reasons), tuple(marker_outcomes)
         for topic in map(_label, topics):
+            for outcome in map(_label, marker_outcomes):
+                self.progress_markers.labels(topic, outcome)
             for counter in (
                 self.events_consumed,
                 self.events_accepted,
@@ -141,6 +153,13 @@ class Metrics:
     def record_rerouted(self, topic: str, count: int = 1) -> None:
         self.events_rerouted.labels(_label(topic)).inc(count)
 
+    def record_progress_marker(self, topic: str, outcome: str, count: int = 1) -> None:
+        """``outcome``: ``streams.live.progress.MARKER_OUTCOMES``."""
+        self.progress_markers.labels(_label(topic), _label(outcome)).inc(count)
+
+    def set_partition_horizon(self, topic: str, partition: int, unix_s: float) -> None:
+        self.partition_horizon.labels(_label(topic), str(partition)).set(unix_s)
+
     def set_calendar_pending(self, by_year: dict[int, int]) -> None:
         """Pending cases per missing calendar year; a year no longer missing reads 0."""
         for year, count in by_year.items():
@@ -163,6 +182,13 @@ class Metrics:
 
     def record_quarantined(self, topic: str, count: int = 1) -> None:
         self.cases_quarantined.labels(_label(topic)).inc(count)
+
+    def record_hot_cases(self, topic: str, count: int = 1) -> None:
+        self.hot_cases.labels(_label(topic)).inc(count)
+
+    def record_unreadable_state(self, table: str, reason: str, count: int = 1) -> None:
+        """``reason``: ``format_too_new`` or ``corrupt``."""
+        self.state_records_unreadable.labels(_label(table), _label(reason)).inc(count)
 
     def set_quarantined_cases(self, count: int) -> None:
         self.quarantined_cases.set(count)
@@ -192,9 +218,11 @@ class Metrics:
         self.consumer_lag.labels(_label(topic), str(partition)).set(max(0, lag))
 
     def forget_partition(self, topic: str, partition: int) -> None:
-        """Drop the lag series of a partition this worker no longer owns (after a rebalance)."""
-        with suppress(KeyError):
-            self.consumer_lag.remove(_label(topic), str(partition))
+        """Drop the lag and horizon series of a partition this worker no longer owns (after a
+        rebalance)."""
+        for gauge in (self.consumer_lag, self.partition_horizon):
+            with suppress(KeyError):
+                gauge.remove(_label(topic), str(partition))
 
     def record_storage_batch(self, table: str, rows: int, seconds: float) -> None:
         t = _label(table)

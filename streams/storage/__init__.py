@@ -27,14 +27,20 @@ microseconds next to them in ``*_us`` Int64 columns.
     (Nullable Decimal(18,2): the attrs amount / approved_amount / budget the
     contract declares for that action, else NULL; ``tables.COLUMN_KEYS``; an
     undeclared key of the same name stays in attrs only), attrs (JSON text),
-    ingested_at (when first stored: the writer keeps it when a row is stored again). Partitioned by month of occurred_at; ordered by
+    ingested_at (when first stored: the writer keeps it when a row is stored again),
+    reported_at / reported_at_us / reported_at_text (the envelope's, as sent; NULL
+    without), arrived_at / arrived_at_us (the Kafka record timestamp; NULL when not
+    read from Kafka). Partitioned by month of occurred_at; ordered by
     (process, case_id, occurred_at_us, event_id): a case timeline is a range read.
 ``events_by_dept``  the same rows ordered by (dept, occurred_at, event_id) for
     department-by-time scans (kept by ``events_by_dept_mv``; read with FINAL).
 ``alerts`` / ``alerts_v``  unique by ``alert_id``: rule, level
     (notice/yellow/red), case_id, process, dept, raised_at, raised_at_us,
     evidence Array(String), message, details (JSON text), config_version,
-    detected_at (processing time of the first write; kept when stored again).
+    detected_at (processing time of the first write; kept when stored again),
+    withdrawn_at / withdrawn_reason / withdrawn_by (set on the row version a
+    withdrawal stores: :mod:`streams.storage.withdrawals`). ``alerts_v`` has the
+    alerts not withdrawn, ``alerts_withdrawn_v`` the withdrawn ones.
 ``deadletter``  rejected input: deadletter_id, raw (original bytes), reason,
     source (human-readable position), topic, kafka_partition, kafka_offset,
     file, line, received_at (the first reception; kept when stored again). A
@@ -44,14 +50,13 @@ microseconds next to them in ``*_us`` Int64 columns.
     ``version`` wins: dept, started_at, deadline, terminal (0/1),
     terminal_action, closed_at, card_level ('' / notice / yellow / red),
     completed_on_time (Nullable 0/1), updated_at, version.
-``dept_daily`` / ``dept_daily_v``  department performance (绩效测评) per
-    (day = Asia/Shanghai date, dept, process): accepted, completed,
-    completed_on_time, completed_late, overdue (cases with an OVERDUE yellow
-    card that day), notices, yellow_cards, red_cards. The table stores sets of
-    distinct ids (uniqExactIf states), so duplicate writes never count twice;
-    over a period, merge the states
-    (``uniqExactIfMerge(accepted)`` ... ``GROUP BY dept``), or sum dept_daily_v
-    (each case / alert lands on exactly one day).
+``dept_daily_v``  department performance (绩效测评) per (day = Asia/Shanghai
+    date, dept, process): accepted, completed, completed_on_time,
+    completed_late, overdue (cases with an OVERDUE yellow card that day),
+    notices, yellow_cards, red_cards, computed from the current rows
+    (case_status and alerts FINAL, withdrawn alerts left out), so duplicate
+    writes, withdrawals and corrected statuses never count twice; over a period
+    sum it (each case / alert lands on exactly one day).
 ``schema_migrations``  bookkeeping of ``supervise db migrate``.
 
 Choosing the engine: ``CLICKHOUSE_URL=clickhouse://user:pass@host:9000/db``

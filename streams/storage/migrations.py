@@ -9,7 +9,10 @@ refuses to touch a database that has migrations newer than the code.
 File format: statements end with ``;`` at the end of a line. ``--`` comment
 lines are dropped. A statement preceded by ``-- requires: <capability>`` runs
 only on engines that have it (see ``Backend.capabilities``) and is skipped
-elsewhere: used for optional optimisations, never for correctness.
+elsewhere: used for optional optimisations, never for correctness. A statement
+preceded by ``-- unless-column: <table>.<column>`` is skipped when that column
+exists: ``ALTER TABLE … ADD COLUMN`` has no ``IF NOT EXISTS`` on 18.16, and a
+migration interrupted half-way must still re-run.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class MigrationError(StorageError):
 class Statement:
     sql: str
     requires: str | None = None
+    unless_column: str | None = None  # "table.column": skipped when it exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +74,16 @@ def parse_sql(text: str) -> tuple[Statement, ...]:
     statements: list[Statement] = []
     lines: list[str] = []
     requires: str | None = None
+    unless: str | None = None
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("-- requires:"):
             requires = stripped.split(":", 1)[1].strip()
+            continue
+        if stripped.startswith("-- unless-column:"):
+            unless = stripped.split(":", 1)[1].strip()
+            if unless.count(".") != 1:
+                raise MigrationError(f"unless-column names table.column, not {unless!r}")
             continue
         if not lines and (not stripped or stripped.startswith("--")):
             continue
@@ -81,8 +91,9 @@ def parse_sql(text: str) -> tuple[Statement, ...]:
             continue
         lines.append(line.rstrip())
         if stripped.endswith(";"):
-            statements.append(Statement("\n".join(lines).rstrip()[:-1].rstrip(), requires))
-            lines, requires = [], None
+            sql = "\n".join(lines).rstrip()[:-1].rstrip()
+            statements.append(Statement(sql, requires, unless))
+            lines, requires, unless = [], None, None
     if any(line.strip() for line in lines):
         raise MigrationError("migration text ends without ';'")
     return tuple(statements)
@@ -164,6 +175,9 @@ def migrate(
                 report.skipped_statements += 1
                 log.info("  skipped (engine lacks %s)", st.requires)
                 continue
+            if st.unless_column and _column_exists(backend, st.unless_column):
+                log.info("  skipped (%s exists)", st.unless_column)
+                continue
             backend.execute(st.sql)
         backend.insert(
             "schema_migrations",
@@ -173,6 +187,16 @@ def migrate(
         report.applied.append(m)
     report.current_version = max(applied_versions(backend), default=0)
     return report
+
+
+def _column_exists(backend: Backend, name: str) -> bool:
+    table, column = name.split(".")
+    rows = backend.query(
+        "SELECT count() FROM system.columns WHERE database = %(db)s AND table = %(t)s"
+        " AND name = %(c)s",
+        {"db": backend.database, "t": table, "c": column},
+    ).rows
+    return bool(rows[0][0])
 
 
 def _db_exists(backend: Backend) -> bool:

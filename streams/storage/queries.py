@@ -6,6 +6,9 @@ query reads deduplicated data (FINAL, or merged id sets), and selects only
 portable types (exact microseconds as Int64, amounts as text) so both engines
 return the same Python values.
 
+Withdrawn alerts (rules.md §1.4) are left out unless asked for (``withdrawn=True``),
+and then come with their withdrawal and the late events behind it.
+
 - :func:`timeline` a case's events and alerts, in event-time order.
 - :func:`alerts`   alerts filtered by rule, level, dept, process, period.
 - :func:`events`   events filtered by dept, process, action, party, period (audits).
@@ -24,28 +27,37 @@ import orjson
 from streams.storage.backends import Backend
 
 MAX_US = 2**63 - 1
+MAX_ROWS = 2**62  # no limit
 
-TIMELINE_EVENTS_SQL = """
-SELECT event_id, case_id, process, action, occurred_at_us, occurred_at_text, dept, actor,
-       party, toString(amount) AS amount_text, attrs
+EVENT_COLUMNS = """event_id, case_id, process, action, occurred_at_us, occurred_at_text, dept, actor,
+       party, toString(amount) AS amount_text, attrs, reported_at_us, reported_at_text,
+       arrived_at_us"""
+ALERT_COLUMNS = """alert_id, rule, level, case_id, process, dept, raised_at_us, evidence, message, details,
+       config_version, ifNull(toUInt32(withdrawn_at), 0) AS withdrawn_s, withdrawn_reason,
+       withdrawn_by"""
+# Which alerts a read shows: only those not withdrawn (the default), or only withdrawn ones.
+_SHOWN = "isNull(withdrawn_at) = %(current)s"
+
+TIMELINE_EVENTS_SQL = f"""
+SELECT {EVENT_COLUMNS}
 FROM events FINAL
 WHERE case_id = %(case_id)s AND (%(process)s = '' OR process = %(process)s)
 ORDER BY occurred_at_us, event_id
 """
 
-TIMELINE_ALERTS_SQL = """
-SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence, message, details,
-       config_version
+TIMELINE_ALERTS_SQL = f"""
+SELECT {ALERT_COLUMNS}
 FROM alerts FINAL
 WHERE case_id = %(case_id)s AND (%(process)s = '' OR process = %(process)s)
+  AND (%(all)s = 1 OR isNull(withdrawn_at))
 ORDER BY raised_at_us, alert_id
 """
 
-ALERTS_SQL = """
-SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence, message, details,
-       config_version
+ALERTS_SQL = f"""
+SELECT {ALERT_COLUMNS}
 FROM alerts FINAL
-WHERE (%(rule)s = '' OR rule = %(rule)s)
+WHERE {_SHOWN}
+  AND (%(rule)s = '' OR rule = %(rule)s)
   AND (%(level)s = '' OR level = %(level)s)
   AND (%(dept)s = '' OR dept = %(dept)s)
   AND (%(process)s = '' OR process = %(process)s)
@@ -55,9 +67,8 @@ ORDER BY raised_at_us, alert_id
 LIMIT %(limit)s
 """
 
-EVENTS_SQL = """
-SELECT event_id, case_id, process, action, occurred_at_us, occurred_at_text, dept, actor,
-       party, toString(amount) AS amount_text, attrs
+EVENTS_SQL = f"""
+SELECT {EVENT_COLUMNS}
 FROM events_by_dept FINAL
 WHERE (%(dept)s = '' OR dept = %(dept)s)
   AND (%(process)s = '' OR process = %(process)s)
@@ -71,20 +82,27 @@ LIMIT %(limit)s
 
 PERFORMANCE_SQL = """
 SELECT dept,
-       uniqExactIfMerge(accepted) AS accepted,
-       uniqExactIfMerge(completed) AS completed,
-       uniqExactIfMerge(on_time) AS completed_on_time,
-       uniqExactIfMerge(late) AS completed_late,
-       uniqExactIfMerge(overdue) AS overdue,
-       uniqExactIfMerge(notices) AS notices,
-       uniqExactIfMerge(yellow_cards) AS yellow_cards,
-       uniqExactIfMerge(red_cards) AS red_cards
-FROM dept_daily
+       sum(accepted) AS accepted,
+       sum(completed) AS completed,
+       sum(completed_on_time) AS completed_on_time,
+       sum(completed_late) AS completed_late,
+       sum(overdue) AS overdue,
+       sum(notices) AS notices,
+       sum(yellow_cards) AS yellow_cards,
+       sum(red_cards) AS red_cards
+FROM dept_daily_v
 WHERE day >= toDate(%(since)s) AND day <= toDate(%(until)s)
   AND (%(dept)s = '' OR dept = %(dept)s)
   AND (%(process)s = '' OR process = %(process)s)
 GROUP BY dept
 ORDER BY dept
+"""
+
+
+WITHDRAWN_BY_SQL = """
+SELECT event_id, occurred_at_us, reported_at_us, arrived_at_us
+FROM events FINAL
+WHERE has(%(ids)s, event_id)
 """
 
 
@@ -104,15 +122,35 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
 def _alert(row: dict[str, Any]) -> dict[str, Any]:
     row["details"] = orjson.loads(row["details"])
     row["evidence"] = list(row["evidence"])
+    withdrawn_s = row.pop("withdrawn_s")
+    row["withdrawn_at_us"] = withdrawn_s * 1_000_000 if withdrawn_s else None
+    row["withdrawn_by"] = list(row["withdrawn_by"])
     return row
 
 
-def timeline(backend: Backend, case_id: str, process: str = "") -> Timeline:
-    """A case's full event timeline (attrs decoded) and its alerts."""
-    params = {"case_id": case_id, "process": process}
+def _with_late_events(backend: Backend, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``withdrawn_by`` of withdrawn alerts as the late events: {event_id, occurred_at_us,
+    reported_at_us, arrived_at_us} (None where unknown, e.g. not stored)."""
+    ids = sorted({i for row in rows for i in row["withdrawn_by"]})
+    known: dict[str, dict[str, Any]] = {}
+    if ids:
+        found = backend.query(WITHDRAWN_BY_SQL, {"ids": ids}).dicts()
+        known = {r["event_id"]: r for r in found}
+    blank = {"occurred_at_us": None, "reported_at_us": None, "arrived_at_us": None}
+    for row in rows:
+        row["withdrawn_by"] = [known.get(i, {"event_id": i, **blank}) for i in row["withdrawn_by"]]
+    return rows
+
+
+def timeline(
+    backend: Backend, case_id: str, process: str = "", *, withdrawn: bool = False
+) -> Timeline:
+    """A case's full event timeline (attrs decoded) and its alerts (with ``withdrawn``, the
+    withdrawn ones too, with their withdrawal)."""
+    params = {"case_id": case_id, "process": process, "all": int(withdrawn)}
     events = [_event(r) for r in backend.query(TIMELINE_EVENTS_SQL, params).dicts()]
     found = [_alert(r) for r in backend.query(TIMELINE_ALERTS_SQL, params).dicts()]
-    return Timeline(events, found)
+    return Timeline(events, _with_late_events(backend, found) if withdrawn else found)
 
 
 def alerts(
@@ -125,9 +163,12 @@ def alerts(
     since_us: int = 0,
     until_us: int = MAX_US,
     limit: int = 10_000,
+    withdrawn: bool = False,
 ) -> list[dict[str, Any]]:
-    """Alerts matching every given filter, raised in [since_us, until_us), oldest first."""
+    """Alerts matching every given filter, raised in [since_us, until_us), oldest first: those
+    not withdrawn, or with ``withdrawn`` the withdrawn ones, with the late events behind it."""
     params = {
+        "current": int(not withdrawn),
         "rule": rule,
         "level": level,
         "dept": dept,
@@ -137,7 +178,8 @@ def alerts(
         **_second_bounds(since_us, until_us),
         "limit": int(limit),
     }
-    return [_alert(r) for r in backend.query(ALERTS_SQL, params).dicts()]
+    found = [_alert(r) for r in backend.query(ALERTS_SQL, params).dicts()]
+    return _with_late_events(backend, found) if withdrawn else found
 
 
 def events(
@@ -164,6 +206,26 @@ def events(
         "limit": int(limit),
     }
     return [_event(r) for r in backend.query(EVENTS_SQL, params).dicts()]
+
+
+def contract_event(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of :func:`events` as the event contract's JSON object, as upstream sent it
+    (``occurred_at``, ``reported_at`` as written): what ``supervise replay`` reads."""
+    event: dict[str, Any] = {
+        "event_id": row["event_id"],
+        "case_id": row["case_id"],
+        "process": row["process"],
+        "action": row["action"],
+        "occurred_at": row["occurred_at_text"],
+        "dept": row["dept"],
+    }
+    if row["actor"] is not None:
+        event["actor"] = row["actor"]
+    if row["reported_at_text"] is not None:
+        event["reported_at"] = row["reported_at_text"]
+    if row["attrs"]:
+        event["attrs"] = row["attrs"]
+    return event
 
 
 def _second_bounds(since_us: int, until_us: int) -> dict[str, int]:

@@ -17,17 +17,18 @@ import orjson
 
 from streams.storage.errors import RejectedRow, StorageRefused
 from streams.storage.rows import DeadLetter, row_key
-from streams.storage.tables import ALERTS, CASE_STATUS, DEADLETTER, EVENTS, KEY_LABEL
+from streams.storage.tables import ALERTS, CASE_STATUS, DEADLETTER, EVENTS, KEY_LABEL, WITHDRAWALS
 
 # What a refused row's dead letter holds: the object as JSON (an event as its envelope).
 _DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
     EVENTS: ("event_id", "case_id", "process", "action", "occurred_at_text", "dept", "actor",
-             "attrs"),
+             "reported_at_text", "attrs"),
     ALERTS: ("alert_id", "rule", "level", "case_id", "process", "dept", "raised_at", "evidence",
              "message", "details", "config_version"),
     CASE_STATUS: ("process", "case_id", "dept", "started_at", "deadline", "terminal",
                   "terminal_action", "closed_at", "card_level", "completed_on_time",
                   "updated_at", "version"),
+    WITHDRAWALS: ("alert_id", "process", "case_id", "withdrawn_at", "reason", "withdrawn_by"),
 }  # fmt: skip
 _REASON_MAX = 1000
 
@@ -82,7 +83,7 @@ def _bisect(
 def refused_as_dead_letters(
     objects: dict[str, list[Any]], rejected: list[RejectedRow], now_s: int
 ) -> list[DeadLetter]:
-    """A dead letter for each refused event, case status or alert of ``objects``."""
+    """A dead letter for each refused event, case status, alert or withdrawal of ``objects``."""
     reasons: dict[str, dict[str, str]] = {}
     for r in rejected:
         if r.table != DEADLETTER:
@@ -108,6 +109,11 @@ def _document(table: str, obj: Any) -> bytes:
     doc = {name: getattr(obj, name, None) for name in _DOCUMENT_FIELDS[table]}
     if table == EVENTS:
         doc["occurred_at"] = doc.pop("occurred_at_text")
+        reported = doc.pop("reported_at_text")
+        if reported is not None:
+            doc["reported_at"] = reported
+    elif table == WITHDRAWALS:
+        doc["withdrawn_by"] = [getattr(e, "event_id", e) for e in doc["withdrawn_by"] or ()]
     try:
         return orjson.dumps(doc, default=str)
     except TypeError:  # e.g. nested deeper than JSON writers go

@@ -21,13 +21,22 @@ import orjson
 
 from streams.contract import DeadLetter as DeadLetter  # the one dead-letter shape, re-exported
 from streams.engine.model import LEVELS, Alert, CaseStatus, Event
-from streams.storage.tables import ALERTS, CASE_STATUS, COLUMN_KEYS, DEADLETTER, EVENTS
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    COLUMN_KEYS,
+    DEADLETTER,
+    EVENTS,
+    KEY_LABEL,
+    WITHDRAWALS,
+)
 
 _NO_COLUMNS: dict[str, tuple[str | None, str | None]] = {}
 
 _MAX_AMOUNT = Decimal("9999999999999999.99")  # Decimal(18, 2)
 _MAX_DATETIME_S = 2**32 - 1  # DateTime is UInt32 seconds
 _MAX_ID = 128
+_NOT_WITHDRAWN: list[str] = []  # withdrawn_by of a row as raised (never changed)
 
 
 class RowError(ValueError):
@@ -154,7 +163,16 @@ def event_row(event: Event, ingested_at_s: int) -> tuple[Any, ...]:
         attrs_text = _dumps(attrs, default=_json_default).decode()
     except TypeError as exc:
         raise RowError(f"not JSON-serializable: {exc}") from None
-    return (e, c, p, a, sec, occurred_at, t, d, actor, party, money, attrs_text, ingested_at_s)
+    reported_at = event.reported_at
+    arrived_at = event.arrived_at
+    return (
+        e, c, p, a, sec, occurred_at, t, d, actor, party, money, attrs_text, ingested_at_s,
+        None if reported_at is None else seconds(reported_at, "reported_at"),
+        reported_at,
+        event.reported_at_text,
+        None if arrived_at is None else seconds(arrived_at, "arrived_at"),
+        arrived_at,
+    )  # fmt: skip
 
 
 def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
@@ -204,7 +222,10 @@ def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
         details_text = _dumps(details, default=_json_default).decode()
     except TypeError as exc:
         raise RowError(f"not JSON-serializable: {exc}") from None
-    return (i, r, level, c, p, d, sec, raised_at, evidence, m, details_text, v, detected_at_s)
+    return (
+        i, r, level, c, p, d, sec, raised_at, evidence, m, details_text, v, detected_at_s,
+        None, "", _NOT_WITHDRAWN,
+    )  # fmt: skip
 
 
 def case_status_row(status: CaseStatus) -> tuple[Any, ...]:
@@ -259,7 +280,20 @@ def row_key(table: str, obj: Any) -> str:
         )
     if table == DEADLETTER:
         return f"deadletter_id={obj.deadletter_id}" if isinstance(obj, DeadLetter) else "?"
+    if table == WITHDRAWALS:
+        return KEY_LABEL[WITHDRAWALS] + withdrawal_key(obj)
     return "?"
+
+
+def withdrawal_key(withdrawal: Any) -> str:
+    """What names a withdrawal among rows: its alert and its time (``withdrawn_at`` seconds).
+
+    Two withdrawals of one alert at different times are different rows (and inserts)."""
+    try:
+        at: Any = seconds(withdrawal.withdrawn_at, "withdrawn_at")
+    except (RowError, AttributeError):
+        at = "?"
+    return f"{getattr(withdrawal, 'alert_id', '?')} withdrawn {at}"
 
 
 def to_rows(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 EVENTS = "events"
 ALERTS = "alerts"
+WITHDRAWALS = "alert_withdrawals"
+"""Not a table: withdrawals given to the writer, stored as new versions of ``alerts`` rows."""
 CASE_STATUS = "case_status"
 DEADLETTER = "deadletter"
 
@@ -27,6 +29,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "amount",
         "attrs",
         "ingested_at",
+        "reported_at",
+        "reported_at_us",
+        "reported_at_text",
+        "arrived_at",
+        "arrived_at_us",
     ),
     ALERTS: (
         "alert_id",
@@ -42,6 +49,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "details",
         "config_version",
         "detected_at",
+        "withdrawn_at",
+        "withdrawn_reason",
+        "withdrawn_by",
     ),
     CASE_STATUS: (
         "process",
@@ -95,6 +105,7 @@ COLUMN_KEYS: dict[str, dict[str, tuple[str | None, str | None]]] = {
 KEY_LABEL = {
     EVENTS: "event_id=",
     ALERTS: "alert_id=",
+    WITHDRAWALS: "withdrawal of alert_id=",
     CASE_STATUS: "case=",
     DEADLETTER: "deadletter_id=",
 }

@@ -4,7 +4,7 @@ API (for the live worker, replay and tools)
 -------------------------------------------
 ``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
 
-``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=()) -> int``
+``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), withdrawals=()) -> int``
     Stores the given objects and returns the number of rows stored, only once
     the engine has acknowledged every one of them. Synchronous and
     thread-safe: call it from a thread executor in asyncio code
@@ -24,14 +24,17 @@ API (for the live worker, replay and tools)
     go one at a time, in batches of ``batch_rows`` (split so that none touches
     more than ``MAX_PARTITIONS_PER_INSERT`` months:
     :mod:`streams.storage.partitions`), and each batch is converted while the
-    engine stores the one before it.
+    engine stores the one before it. Withdrawals (``engine.model.Withdrawal``) are
+    new versions of stored alert rows, after the write's alerts (:mod:`.withdrawals`).
 
 Idempotency: rows carry deterministic ids (event_id, alert_id, case + version,
 dead-letter id = hash of source position and bytes); every table is a
 ReplacingMergeTree read with FINAL, and the statistics store id sets, so a
 batch written twice, or re-batched after a restart, shows once to readers.
 First detection is kept: a row stored again carries its first ``ingested_at``
-/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`).
+/ ``detected_at`` / ``received_at`` (:mod:`streams.storage.first_seen`). An alert
+id of a cross-case rule raised at two instants is stored once, at the first
+(:mod:`streams.storage.first_raised`).
 
 Counters: ``writer.stats`` (:class:`WriterStats`); ``writer.observer``
 (:class:`streams.observability.Metrics`, or None) is told of every table batch
@@ -52,7 +55,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.storage.backends import Backend, open_backend
 from streams.storage.errors import (
     MalformedRows,
@@ -62,11 +65,13 @@ from streams.storage.errors import (
     StorageUnavailable,
     StorageUnclassified,
 )
+from streams.storage.first_raised import keep_first_raised, repair_first_raised
 from streams.storage.first_seen import keep_first_seen
 from streams.storage.partitions import split_by_partitions
 from streams.storage.refused import insert_isolating, refused_as_dead_letters
 from streams.storage.rows import DeadLetter, to_rows
-from streams.storage.tables import ALERTS, CASE_STATUS, COLUMNS, DEADLETTER, EVENTS
+from streams.storage.tables import ALERTS, CASE_STATUS, COLUMNS, DEADLETTER, EVENTS, WITHDRAWALS
+from streams.storage.withdrawals import withdrawal_rows
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -74,7 +79,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Write order: facts first, so an alert never refers to an event not yet stored.
-TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, DEADLETTER)
+# Withdrawals (new versions of alert rows) after the alerts: the row stored last is read.
+TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WITHDRAWALS, DEADLETTER)
 
 _T = TypeVar("_T")
 
@@ -86,7 +92,9 @@ class WriterStats:
     ``unavailable``: True while retrying."""
 
     rows_written: int = 0
-    rows_by_table: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ORDER, 0))
+    rows_by_table: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((EVENTS, CASE_STATUS, ALERTS, DEADLETTER), 0)
+    )
     batches_written: int = 0
     retries: int = 0
     rows_rejected: int = 0
@@ -142,16 +150,32 @@ class Writer:
         alerts: Iterable[Alert] = (),
         case_status: Iterable[CaseStatus] = (),
         deadletters: Iterable[DeadLetter] = (),
+        withdrawals: Iterable[Withdrawal] = (),
     ) -> int:
         """Store everything given; return rows stored. See the module docstring."""
         objects: dict[str, list[Any]] = {
             EVENTS: list(events),
             CASE_STATUS: list(case_status),
             ALERTS: list(alerts),
+            WITHDRAWALS: list(withdrawals),
             DEADLETTER: list(deadletters),
         }
         with self._lock:
-            return self._write_tables(objects)
+            # One alert id, one row: the first raised wins (``first_raised``).
+            objects[ALERTS], repair = keep_first_raised(objects[ALERTS], self._query(ALERTS))
+            written = self._write_tables(objects)
+            if repair and repair_first_raised(repair, self._query(ALERTS), self._execute):
+                log.info("storage: later repeats of cross-case alert ids deleted")
+            return written
+
+    def _query(self, table: str) -> Callable[[str, int], Any]:
+        def query(sql: str, nrows: int) -> Any:
+            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
+
+        return query
+
+    def _execute(self, sql: str) -> None:
+        self._retry(ALERTS, 0, functools.partial(self.backend.execute, sql))
 
     def _write_tables(self, objects: dict[str, list[Any]]) -> int:
         """Convert and insert batch by batch, in table order.
@@ -181,6 +205,12 @@ class Writer:
                     letters = refused_as_dead_letters(objects, rejected, now_s)
                     self.stats.rows_deadlettered += len(letters)
                     objs = [*objs, *letters]
+                elif table == WITHDRAWALS:
+                    written += settle()  # looked up once this write's alerts are stored
+                    for part_rows, part_keys in self._withdrawal_parts(objs, rejected):
+                        written += settle()
+                        in_flight = self._send(ALERTS, part_rows, part_keys, WITHDRAWALS)
+                    continue
                 for start in range(0, len(objs), self.batch_rows):
                     rows, keys, bad = to_rows(table, objs[start : start + self.batch_rows], now_s)
                     rejected.extend(RejectedRow(table, key, reason) for key, reason in bad)
@@ -226,13 +256,30 @@ class Writer:
             except StorageError:
                 return None
 
-        def query(sql: str, nrows: int) -> Any:
-            return self._retry(table, nrows, functools.partial(self.backend.query, sql))
+        return keep_first_seen(table, rows, self._query(table))
 
-        return keep_first_seen(table, rows, query)
+    def _withdrawal_parts(
+        self, objs: list[Any], rejected: list[RejectedRow]
+    ) -> list[tuple[list[tuple[Any, ...]], list[str]]]:
+        """The new versions of the withdrawn alerts' rows (looked up, retrying), in inserts;
+        the withdrawals that cannot be stored go to ``rejected``."""
+        parts = []
+        for start in range(0, len(objs), self.batch_rows):
+            batch = objs[start : start + self.batch_rows]
+            query = functools.partial(self._retry_query, len(batch))
+            rows, keys, bad = withdrawal_rows(batch, query)
+            rejected.extend(RejectedRow(WITHDRAWALS, key, reason) for key, reason in bad)
+            parts += split_by_partitions(ALERTS, rows, keys) if rows else []
+        return parts
 
-    def _send(self, table: str, rows: list[tuple[Any, ...]], keys: list[str]) -> _Sent:
-        """Start inserting a batch; its first attempt is settled by ``_write_isolating``."""
+    def _retry_query(self, nrows: int, sql: str) -> Any:
+        return self._retry(ALERTS, nrows, functools.partial(self.backend.query, sql))
+
+    def _send(
+        self, table: str, rows: list[tuple[Any, ...]], keys: list[str], label: str = ""
+    ) -> _Sent:
+        """Start inserting a batch; its first attempt is settled by ``_write_isolating``.
+        ``label``: what its refused rows are reported as (default: ``table``)."""
         started = self._clock()
         try:
             answer = self.backend.send_insert(
@@ -240,7 +287,7 @@ class Writer:
             )
         except (StorageUnavailable, StorageRefused) as exc:
             answer = functools.partial(_reraise, exc)
-        return _Sent(table, rows, keys, started, answer)
+        return _Sent(table, rows, keys, started, answer, label or table)
 
     def _dedup_token(self, table: str, keys: Sequence[str]) -> str | None:
         return dedup_token(table, keys) if self.backend.takes_dedup_token else None
@@ -254,7 +301,7 @@ class Writer:
         def insert(rows: Sequence[tuple[Any, ...]], keys: Sequence[str], first: bool) -> None:
             self._insert_retrying(sent.table, rows, keys, sent if first else None)
 
-        return insert_isolating(sent.table, sent.rows, sent.keys, insert, rejected)
+        return insert_isolating(sent.label, sent.rows, sent.keys, insert, rejected)
 
     def _insert_retrying(
         self,
@@ -334,6 +381,7 @@ class _Sent:
     keys: list[str]
     started: float
     answer: Callable[[], None]
+    label: str  # what refused rows are reported as: the table, or WITHDRAWALS
 
 
 def _reraise(exc: StorageError) -> None:

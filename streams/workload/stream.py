@@ -75,19 +75,44 @@ class WorkloadGenerator:
         self._slot_count = 0
         self._proc_names = [p for p, _ in PROCESS_WEIGHTS]
         self._proc_cum = cumulative([w for _, w in PROCESS_WEIGHTS])
+        self._floor: int | None = None  # key of the last event taken from the heap
+        self._latest: int | None = None  # latest occurrence generated
+        self._shuffle: LocalShuffle | None = None
 
     def events(self) -> Iterator[dict[str, Any]]:
         """All events, in the configured order (duplicates included)."""
-        stream = self._ordered()
+        keyed = self._ordered()
         if self.cfg.order == "shuffled":
-            stream = _local_shuffle(
-                stream, self.cfg.shuffle_window, random.Random(self.cfg.seed ^ 0x5EED)
+            self._shuffle = LocalShuffle(
+                self.cfg.shuffle_window, random.Random(self.cfg.seed ^ 0x5EED)
             )
+            keyed = self._shuffle.run(keyed)
+        stream: Iterator[dict[str, Any]] = (ev for _, ev in keyed)
         if self.cfg.duplicate_rate > 0:
             stream = self._with_duplicates(stream)
         for ev in stream:
             self.stats.events += 1
             yield ev
+
+    def watermark(self) -> str | None:
+        """An upstream's progress watermark for what ``events`` yielded so far (events.md §
+        Transport): every event still to come, re-sends aside, occurs at or after it. None
+        before anything can be said; ``end_watermark`` once ``events`` is exhausted.
+
+        Events leave in key order (occurrence, or simulated arrival in ``feed`` order, at most
+        ``max_delay`` after occurrence), and later cases start later: what is still to come
+        has a key at or after the last one taken, minus the arrival delay, and whatever the
+        shuffle buffer still holds."""
+        if self._floor is None:
+            return None
+        bound = self._floor - (self.cfg.max_delay if self.cfg.order == "feed" else 0)
+        if self._shuffle is not None and self._shuffle.buffer:
+            bound = min(bound, min(key for key, _ in self._shuffle.buffer))
+        return self.builder.fmt(bound) if bound >= 0 else None
+
+    def end_watermark(self) -> str | None:
+        """Past every event generated (the second after the latest occurrence); None if none."""
+        return None if self._latest is None else self.builder.fmt(self._latest + 1)
 
     def _day_slots(self, ordinal: int, slots: int, working: bool) -> list[tuple[int, str]]:
         """The (start instant, process) of a day's slots, in start order."""
@@ -103,7 +128,12 @@ class WorkloadGenerator:
         plan.sort()
         return plan
 
-    def _ordered(self) -> Iterator[dict[str, Any]]:
+    def _taken(self) -> tuple[int, dict[str, Any]]:
+        key, _, ev = heapq.heappop(self._heap)
+        self._floor = key
+        return key, ev
+
+    def _ordered(self) -> Iterator[tuple[int, dict[str, Any]]]:
         cfg = self.cfg
         cal = self.builder.cal
         first_day, last_day = cfg.start.toordinal(), cfg.until.toordinal()
@@ -125,10 +155,10 @@ class WorkloadGenerator:
                 if made >= cfg.cases:
                     break
                 while heap and heap[0][0] < t:
-                    yield heapq.heappop(heap)[2]
+                    yield self._taken()
                 made += self._slot(t, process, cfg.cases - made)
         while heap:
-            yield heapq.heappop(heap)[2]
+            yield self._taken()
 
     def _slot(self, t: int, process: str, room: int) -> int:
         """Build one case (or a group of related cases) starting at ``t``; returns the count."""
@@ -171,6 +201,9 @@ class WorkloadGenerator:
             planted = () if tag in ("OK", "OPEN") else (tag,)
             self.on_case(PlantedCase(case.process, case.case_id, planted, tag == "OPEN"))
         heap = self._heap
+        last = case.events[-1][0] if case.events else None
+        if last is not None and (self._latest is None or last > self._latest):
+            self._latest = last
         if self.cfg.order == "feed":
             max_delay = self.cfg.max_delay
             rnd = self._delay_random  # own stream: the order never changes the content
@@ -201,17 +234,29 @@ class WorkloadGenerator:
             yield heapq.heappop(pending)[2]
 
 
-def _local_shuffle(stream: Iterator[Any], window: int, rng: random.Random) -> Iterator[Any]:
-    """Emit items in a random order that never moves an item more than ~``window`` places."""
-    buffer: list[Any] = []
-    for item in stream:
-        buffer.append(item)
-        if len(buffer) >= window:
-            i = rng.randrange(len(buffer))
-            buffer[i], buffer[-1] = buffer[-1], buffer[i]
+class LocalShuffle:
+    """Emits items in a random order that never moves one more than ~``window`` places;
+    ``buffer`` holds those taken and not yet emitted."""
+
+    def __init__(self, window: int, rng: random.Random) -> None:
+        self.window = window
+        self.rng = rng
+        self.buffer: list[tuple[int, dict[str, Any]]] = []
+
+    def run(
+        self, stream: Iterator[tuple[int, dict[str, Any]]]
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        buffer, rng = self.buffer, self.rng
+        for item in stream:
+            buffer.append(item)
+            if len(buffer) >= self.window:
+                i = rng.randrange(len(buffer))
+                buffer[i], buffer[-1] = buffer[-1], buffer[i]
+                yield buffer.pop()
+        rng.shuffle(buffer)
+        buffer.reverse()  # emitted in the shuffled order, from the end (what is left stays)
+        while buffer:
             yield buffer.pop()
-    rng.shuffle(buffer)
-    yield from buffer
 
 
 def generate_events(config: GenerateConfig) -> Iterator[dict[str, Any]]:

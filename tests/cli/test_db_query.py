@@ -51,7 +51,7 @@ def test_migrate_then_query(configured: str) -> None:
     again = runner.invoke(app, ["db", "migrate"])
     assert again.exit_code == 0 and "applied" not in again.output.replace("schema version", "")
     status = runner.invoke(app, ["db", "status"])
-    assert "schema version 3 (code has 3)" in status.output
+    assert "schema version 4 (code has 4)" in status.output
 
     backend = open_backend()
     Writer(backend).write(events=events(20), alerts=[alert(1), alert(2, "red")])

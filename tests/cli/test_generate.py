@@ -11,8 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from streams.contract import PROGRESS_KEY
 from streams.contract import TOPIC_SUFFIX_BY_PROCESS as TOPIC_OF
 from streams.engine import EventValidator
+from streams.engine.timeutil import parse_instant
+from streams.live.progress import parse_marker
 from tests.workload.corpus import SCHEMA_PROCESSES
 
 
@@ -39,7 +42,9 @@ def test_writes_json_lines_deterministically(tmp_path: Path) -> None:
     validator = EventValidator()
     for line in lines:
         event = orjson.loads(line)
-        if event["process"] in SCHEMA_PROCESSES:  # issue #19's: tests/workload/test_supervision_systems.py
+        if (
+            event["process"] in SCHEMA_PROCESSES
+        ):  # issue #19's: tests/workload/test_supervision_systems.py
             validator.check(event)
     assert len({orjson.loads(line)["case_id"] for line in lines}) == 400
     assert b"generate: " in supervise("generate", "--cases", "5", "--out", str(first)).stderr
@@ -183,15 +188,28 @@ def test_produces_to_kafka_keyed_by_case(kafka_namespace) -> None:  # noqa: ANN0
     per_topic: Counter[str] = Counter()
     partitions_of_case: dict[bytes, set[int]] = {}
     received = 0
+    marks: dict[tuple[str, int], list[tuple[int, int]]] = {}  # (offset, watermark) per partition
+    occurred: dict[tuple[str, int], list[tuple[int, int]]] = {}  # (offset, occurred_at)
     try:
         for message in consumer:
             received += 1
+            where = (message.topic, message.partition)
+            if message.key == PROGRESS_KEY:
+                marker = parse_marker(message.value)
+                assert marker.source == "supervise-generate"
+                marks.setdefault(where, []).append((message.offset, marker.watermark))
+                continue
             per_topic[message.topic] += 1
             partitions_of_case.setdefault(message.key, set()).add(message.partition)
             try:
                 event = orjson.loads(message.value)
             except orjson.JSONDecodeError:
                 continue  # a deliberately malformed line
+            try:
+                at = parse_instant(event["occurred_at"])
+                occurred.setdefault(where, []).append((message.offset, at))
+            except (KeyError, TypeError, ValueError):
+                pass  # a deliberately malformed line
             if (
                 isinstance(event, dict)
                 and event.get("process") in TOPIC_OF
@@ -201,9 +219,20 @@ def test_produces_to_kafka_keyed_by_case(kafka_namespace) -> None:  # noqa: ANN0
                 assert message.key == event["case_id"].encode()
     finally:
         consumer.close()
-    assert received == written
+    markers = sum(len(m) for m in marks.values())
+    assert received == written + markers
+    assert f"{markers} progress markers" in result.stderr.decode()
     assert set(per_topic) == set(topics)
     assert all(len(p) == 1 for p in partitions_of_case.values())  # one case, one partition
+    # Markers on every partition of every topic, as a well-behaved upstream publishes them:
+    # their watermarks never go back, and no event after a marker occurs before its watermark.
+    assert set(marks) == {(t, p) for t in topics for p in range(4)}
+    for where, seq in marks.items():
+        assert [w for _, w in seq] == sorted(w for _, w in seq)
+        for offset, watermark in seq:
+            later = [at for o, at in occurred.get(where, []) if o > offset]
+            assert all(at >= watermark for at in later), where
+        assert all(at < seq[-1][1] for _, at in occurred.get(where, []))  # the last is past all
 
 
 @pytest.mark.broker

@@ -32,13 +32,65 @@ def test_there_are_scenarios() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS + WORKED, ids=lambda s: s.name)
 def test_scenario_through_replay(scenario, tmp_path: Path) -> None:
     rejects = tmp_path / "rejects.jsonl"
+    results, workflows = tmp_path / "results.jsonl", tmp_path / "workflows.jsonl"
+    flow: list[str] = []
+    if scenario.actions is not None:  # a workflow scenario: its users, its actions
+        config = scenario.config_file(tmp_path)
+        flow = ["--config", str(config), "--actions", str(scenario.actions)]
+        flow += ["--results", str(results), "--workflows", str(workflows)]
     result = supervise(
-        "replay", str(scenario.events), "--as-of", scenario.as_of, "--rejects", str(rejects)
+        "replay", str(scenario.events), "--as-of", scenario.as_of, "--rejects", str(rejects), *flow
     )
     assert result.returncode == 0, result.stderr.decode()
     alerts = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert sorted(map(comparable, alerts)) == sorted(map(comparable, scenario.expected))
-    assert len(rejects.read_bytes().splitlines()) == scenario.rejected
+    records = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert len([r for r in records if "input" not in r]) == scenario.rejected
+    if scenario.actions is not None:
+        assert len([r for r in records if r.get("input") == "actions"]) == scenario.rejected_actions
+        assert _lines(results) == scenario.expected_results
+        assert _lines(workflows) == scenario.expected_workflows
+
+
+def _lines(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_the_worked_workflow_scenarios_take_the_whole_path() -> None:
+    """The issue's path: red card -> claim -> draft -> approve (second person) -> receive ->
+    reply -> return -> reply -> accept plan -> SUP_RECTIFY_OVERDUE -> reply -> close (approver)."""
+    (scenario,) = [s for s in WORKED if s.name == "05-supervision-national-day"]
+    accepted = [r["type"] for r in scenario.expected_results if r["status"] == "accepted"]
+    path = ["claim", "draft", "approve", "receive", "reply", "return", "reply", "accept_plan"]
+    assert [t for t in accepted if t != "dismiss"] == [*path, "reply", "close"]
+    assert {r["reason"] for r in scenario.expected_results} >= {
+        "not_in_scope", "stale_version", "wrong_state",
+    }  # fmt: skip
+    sup = [a for a in scenario.expected if a["process"] == "supervision"]
+    assert [(a["rule"], a["raised_at"]) for a in sup] == [
+        ("SUP_RECTIFY_OVERDUE", "2026-10-21T00:00:00+08:00")
+    ]
+
+
+def test_replay_without_actions_opens_no_workflow(tmp_path: Path) -> None:
+    """Without --actions the output is what it was before the workflow (no SUP_* alerts);
+    with an empty actions file every alert opens a workflow."""
+    (scenario,) = [s for s in WORKED if s.name == "05-supervision-national-day"]
+    plain = supervise("replay", str(scenario.events), "--as-of", scenario.as_of)
+    empty = tmp_path / "none.jsonl"
+    empty.write_bytes(b"")
+    workflows = tmp_path / "workflows.jsonl"
+    with_flow = supervise(
+        "replay", str(scenario.events), "--as-of", scenario.as_of,
+        "--actions", str(empty), "--workflows", str(workflows),
+    )  # fmt: skip
+    assert plain.returncode == with_flow.returncode == 0
+    case_alerts = [line for line in with_flow.stdout.splitlines() if b'"supervision"' not in line]
+    assert case_alerts == plain.stdout.splitlines() and b"SUP_" not in plain.stdout
+    assert b"SUP_TRIAGE_OVERDUE" in with_flow.stdout  # the red card was never triaged
+    assert len(_lines(workflows)) == 2
+    refused = supervise("replay", str(scenario.events), "--results", str(tmp_path / "r"))
+    assert refused.returncode == 2 and b"need --actions" in refused.stderr
 
 
 def test_rejects_file_records_line_reason_and_original_text(tmp_path: Path) -> None:
@@ -230,3 +282,29 @@ def test_as_of_before_every_event_gives_nothing() -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b""
     assert "0 alerts; 10 events after as-of read and left out" in result.stderr.decode()
+
+
+def test_a_progress_marker_in_a_file_is_rejected_as_not_an_event(tmp_path: Path) -> None:
+    """events.md: files hold one event per line; a marker is a Kafka message keyed
+    ``__progress__``, so a marker's value in a file is rejected, saying so."""
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(
+        b'{"event_id": "E1", "case_id": "A", "process": "approval", "action": "accept", '
+        b'"occurred_at": "2026-03-02T10:00:00+08:00", "dept": "D", "attrs": {"time_limit_days": 1}}\n'
+        b'{"source": "approval-platform", "watermark": "2026-03-02T11:00:00+08:00"}\n'
+        b'{"source": "approval-platform"}\n'
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    result = supervise(
+        "replay", str(source), "--rejects", str(rejects), "--as-of", "2026-03-10T00:00:00+08:00"
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    records = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert [r["line"] for r in records] == [2, 3]
+    assert records[0]["reason"].startswith("progress_marker: ")
+    assert (
+        "keyed __progress__" in records[0]["reason"]
+        and "files hold events only" in (records[0]["reason"])
+    )
+    assert not records[1]["reason"].startswith("progress_marker")  # not a marker: a bad event
+    assert len(result.stdout.splitlines()) == 3  # the accept's notice, yellow, red

@@ -477,6 +477,7 @@ def test_auditor_role_reads_only_the_department_tables() -> None:
         for t in (
             "alerts",
             "alerts_v",
+            "alerts_withdrawn_v",
             "events",
             "events_v",
             "events_by_dept",

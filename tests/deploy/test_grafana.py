@@ -161,7 +161,21 @@ INSERT INTO alerts (alert_id, rule, level, case_id, process, dept, raised_at, ra
  ('a3', 'OVERDUE', 'notice', 'C1', 'approval', 'D01', toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'),
   1793721600000000, ['e1'], '办件C1即将到期', '{}', 'v1', toDateTime('2026-11-04 00:00:02', 'Asia/Shanghai')),
  ('a4', 'OVERDUE', 'notice', 'C2', 'approval', 'D02', toDateTime('2026-11-03 00:00:00', 'Asia/Shanghai'),
-  1793635200000000, ['e3'], '办件C2即将到期', '{}', 'v1', toDateTime('2026-11-20 09:00:00', 'Asia/Shanghai'));
+  1793635200000000, ['e3'], '办件C2即将到期', '{}', 'v1', toDateTime('2026-11-20 09:00:00', 'Asia/Shanghai')),
+ ('a5', 'OVERDUE', 'yellow', 'C1', 'approval', 'D01', toDateTime('2026-11-05 00:00:00', 'Asia/Shanghai'),
+  1793808000000000, ['e1'], '办件C1超期', '{}', 'v1', toDateTime('2026-11-05 00:00:03', 'Asia/Shanghai'));
+INSERT INTO alerts (alert_id, rule, level, case_id, process, dept, raised_at, raised_at_us, evidence, message,
+                    details, config_version, detected_at, withdrawn_at, withdrawn_reason, withdrawn_by) VALUES
+ ('a5', 'OVERDUE', 'yellow', 'C1', 'approval', 'D01', toDateTime('2026-11-05 00:00:00', 'Asia/Shanghai'),
+  1793808000000000, ['e1'], '办件C1超期', '{}', 'v1', toDateTime('2026-11-05 00:00:03', 'Asia/Shanghai'),
+  toDateTime('2026-11-06 09:00:00', 'Asia/Shanghai'), 'completed before the deadline (late event)', ['e5']);
+INSERT INTO events (event_id, case_id, process, action, occurred_at, occurred_at_us, occurred_at_text, dept,
+                    actor, party, amount, attrs, reported_at, reported_at_us, reported_at_text, arrived_at,
+                    arrived_at_us) VALUES
+ ('e5', 'C9', 'approval', 'withdraw', toDateTime('2026-11-04 18:00:00', 'Asia/Shanghai'), 1793786400000000,
+  '2026-11-04T18:00:00+08:00', 'D01', 'u1', '', NULL, '{}', toDateTime('2026-11-06 08:00:00', 'Asia/Shanghai'),
+  1793923200000000, '2026-11-06T08:00:00+08:00', toDateTime('2026-11-06 08:59:58', 'Asia/Shanghai'),
+  1793926798000000);
 INSERT INTO case_status (process, case_id, dept, started_at, deadline, terminal, terminal_action, closed_at,
                          card_level, completed_on_time, updated_at, version) VALUES
  ('approval', 'C1', 'D01', toDateTime('2026-11-02 09:00:00', 'Asia/Shanghai'),
@@ -228,6 +242,37 @@ def test_alert_board_lists_latest_alerts_first_and_filters(chdb_session: Any) ->
     red_only = run(chdb_session, expand(sql, context("some")))
     assert [(r["alert_id"], r["level"], r["dept"]) for r in red_only] == [("a2", "red", "D02")]
     assert run(chdb_session, expand(sql, context("quote"))) == []
+
+
+def test_alert_board_shows_withdrawn_alerts_with_the_late_events(chdb_session: Any) -> None:
+    rows = run(chdb_session, expand(_query("alert-board.json", "撤回的告警"), context("all")))
+    assert [
+        (
+            r["alert_id"],
+            r["rule"],
+            r["withdrawn_reason"],
+            r["late_event"],
+            str(r["late_arrived_at"]),
+        )
+        for r in rows
+    ] == [
+        (
+            "a5",
+            "OVERDUE",
+            "completed before the deadline (late event)",
+            "e5",
+            "2026-11-06 08:59:58",
+        )
+    ]
+    assert str(rows[0]["late_reported_at"]) == "2026-11-06 08:00:00"
+    assert (
+        run(chdb_session, expand(_query("alert-board.json", "撤回的告警"), context("some"))) == []
+    )
+    # counted nowhere else: one yellow card (a1), a5 not among the latest alerts
+    yellow = run(chdb_session, expand(_query("alert-board.json", "黄牌"), context("all")))
+    assert yellow == [{"alerts": 1}]
+    latest = run(chdb_session, expand(_query("alert-board.json", "最新告警"), context("all")))
+    assert "a5" not in {r["alert_id"] for r in latest}
 
 
 def test_department_ranking_puts_on_time_department_first(chdb_session: Any) -> None:

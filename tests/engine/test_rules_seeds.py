@@ -362,7 +362,7 @@ def test_case_status_of_a_key_task() -> None:
 # --------------------------------------------------------------------------- 超时默许
 def catalogue_config(tmp_path: Path, items: str, deemed: bool = False) -> SupervisionConfig:
     (tmp_path / "items.toml").write_text(items, encoding="utf-8")
-    replace = {'file = ""': 'file = "items.toml"'}
+    replace = {'\nfile = ""': '\nfile = "items.toml"'}  # [catalogue] file
     if deemed:
         replace["deemed_approval = false"] = "deemed_approval = true"
     return config_with(tmp_path, replace)
@@ -612,7 +612,7 @@ def test_catalogue_is_validated_at_load(tmp_path: Path, items: str, message: str
 
 def test_a_missing_catalogue_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read item catalogue .*nowhere.toml"):
-        config_with(tmp_path, {'file = ""': 'file = "nowhere.toml"'})
+        config_with(tmp_path, {'\nfile = ""': '\nfile = "nowhere.toml"'})
 
 
 @pytest.mark.parametrize(

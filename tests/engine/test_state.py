@@ -142,7 +142,7 @@ def test_an_error_while_firing_keeps_the_other_cases_of_that_instant_indexed() -
         engine.feed(validator.from_document(accept))
     notice = parse_instant("2026-03-04T00:00:00+08:00")
     broken = orjson.loads(engine.cases.states["approval|A"].to_bytes())
-    broken[STATE_FIELDS.index("steps")] = [[7, notice, "D01", "A-0"]]
+    broken[1 + STATE_FIELDS.index("steps")] = [[7, notice, "D01", "A-0"]]  # after the version
     engine.cases.load("approval|A", orjson.dumps(broken))
     with pytest.raises(IndexError):
         engine.advance(notice)

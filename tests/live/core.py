@@ -6,7 +6,8 @@ import orjson
 
 from streams.engine import CaseEngine, EventValidator, load_config
 from streams.live.deadletter import RejectionLimit
-from streams.live.processor import CasePartition, Message, Pipeline
+from streams.live.pipeline import Pipeline
+from streams.live.processor import CasePartition, Message
 from streams.live.topics import Topics
 from streams.settings import Settings
 

@@ -7,6 +7,7 @@ a test drives the service's public methods with no broker and no ClickHouse.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -19,8 +20,8 @@ from streams.live.evaluate import Evaluator
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.persister import Persister
+from streams.live.pipeline import Pipeline
 from streams.live.probe import LagReport
-from streams.live.processor import Pipeline
 from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
 from streams.live.state import StateTable
@@ -103,6 +104,7 @@ class Port:
     horizons: list[tuple[str, int, bytes]] = field(default_factory=list)
     journal: list[str] = field(default_factory=list)  # what reached Kafka and storage, in order
     decisions: list[tuple[bytes | None, bytes | None]] = field(default_factory=list)
+    answered_at: float | None = None  # Unix time of the last fetch answer; None: now
 
     def __post_init__(self) -> None:
         self.aiokafka = Producer(self.partitions, self.journal)
@@ -112,6 +114,10 @@ class Port:
 
     def highwater(self, tp: TP) -> int:
         return self.log_end
+
+    def fetched_at(self, tp: TP) -> float | None:
+        """The broker answers every fetch at once, unless ``answered_at`` says when it last did."""
+        return time.time() if self.answered_at is None else self.answered_at
 
     async def earliest_offsets(self, tps: set[TP]) -> dict[TP, int]:
         return {tp: 0 for tp in tps}

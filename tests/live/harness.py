@@ -25,7 +25,7 @@ PY = sys.executable
 TEST_ENV = {
     "WORKER_TICK_S": "0.3",
     "WORKER_BATCH_WITHIN_S": "0.1",
-    "WATERMARK_GRACE_S": "1.0",
+    "UPSTREAM_DELAY": "1.0",
     "WORKER_SESSION_TIMEOUT_S": "6",
     "WORKER_REBALANCE_TIMEOUT_S": "10",
     "WORKER_HEARTBEAT_S": "0.5",
@@ -81,6 +81,7 @@ class Worker:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
+    launcher: tuple[str, ...] = ("-m", "streams.cli")  # after the interpreter
 
     def start(self) -> Worker:
         n = len(self.logs)
@@ -91,8 +92,7 @@ class Worker:
             self.proc = subprocess.Popen(
                 [
                     PY,
-                    "-m",
-                    "streams.cli",
+                    *self.launcher,
                     "worker",
                     "--loglevel",
                     os.environ.get("LIVE_TEST_LOGLEVEL", "warning"),
@@ -175,7 +175,7 @@ def replay_alerts(
 def stored_alerts(store: Store) -> list[tuple[Any, ...]]:
     """Alerts as users read them (FINAL view), one tuple per row returned."""
     rows = store.query(
-        "SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence FROM alerts FINAL"
+        "SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence FROM alerts_v"
     )
     return [(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
 

@@ -47,7 +47,7 @@ def test_a_dead_letter_carries_its_origin_in_headers_and_one_id_per_position() -
 
 
 def test_rejection_kinds_are_the_validators_and_the_transports() -> None:
-    from streams.contract import CONFLICTING_DUPLICATE, EMPTY_VALUE, OVERSIZED
+    from streams.contract import CONFLICTING_DUPLICATE, EMPTY_VALUE, OVERSIZED, PROGRESS_MARKER
     from streams.engine.validate import CONTRACT, NOT_JSON, NOT_OBJECT
 
     assert REJECTION_KINDS == (
@@ -58,4 +58,5 @@ def test_rejection_kinds_are_the_validators_and_the_transports() -> None:
         EMPTY_VALUE,
         OVERSIZED,
         CONFLICTING_DUPLICATE,
+        PROGRESS_MARKER,
     )

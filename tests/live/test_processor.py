@@ -67,6 +67,47 @@ def test_replayed_facts_are_applied_once() -> None:
     assert [a.rule for a in first.alerts] == ["FREQUENT_INSPECTION"]
 
 
+def test_a_late_plan_approval_corrects_the_checks_after_it() -> None:
+    """A plan approval published after two inspection starts under it were judged (F4 of
+    the delivery audit): it is applied, not dropped as a duplicate; the first start's
+    false card is withdrawn, naming the approval; a later start raises nothing."""
+    hour = 3_600_000_000
+    sources = frozenset({"s:0"})
+    part = FactPartition(0, CrossEngine(CONFIG), sources)
+    plan = {
+        "action": "approve",
+        "inspecting_dept": "D1",
+        "enterprise_ids": ["E1"],
+        "valid_from": "1970-01-01",
+        "valid_to": "1970-12-31",
+    }
+
+    def check(t: int, n: int) -> Fact:
+        data = {
+            "enterprise_id": "E1",
+            "category": "routine",
+            "plan_id": "PL1",
+            "date": "1970-01-02",
+        }
+        return Fact("plan|PL1", t * hour, "check", data, f"i{n}", f"IN{n}", "D1", arrived_at=n)
+
+    part.add(0, check(30, 1).to_bytes())
+    part.gate.report({"s:0": 31 * hour})
+    first = Output()
+    part.release(first, now=100)
+    assert [a.details["reason"] for a in first.alerts] == ["plan_not_approved"]
+    approve = Fact("plan|PL1", 25 * hour, "plan", plan, "p1", "PL1", "D1", arrived_at=7)
+    part.add(1, approve.to_bytes())
+    part.add(2, check(40, 2).to_bytes())
+    part.gate.report({"s:0": 41 * hour})
+    late = Output()
+    part.release(late, now=200)
+    assert late.alerts == [] and late.duplicates == 0
+    assert [(w.alert.case_id, w.withdrawn_at, w.by) for w in late.withdrawals] == [
+        ("IN1", 200, [["p1", 25 * hour, 7]])
+    ]
+
+
 def test_facts_read_again_after_their_key_expired_are_not_revived() -> None:
     """A restart re-reads facts from the first one still held; one whose key expired since
     (replay forgot it) must not come back and be compared with later facts."""

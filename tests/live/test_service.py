@@ -400,7 +400,7 @@ def test_shared_scenarios_through_the_live_service(
     assert code == 0, worker.output()[-3000:]
     local = load_config().local
     rows = server_store.query(
-        "SELECT rule, level, case_id, process, dept, raised_at_us, details FROM alerts FINAL"
+        "SELECT rule, level, case_id, process, dept, raised_at_us, details FROM alerts_v"
     )
     stored = [
         comparable(

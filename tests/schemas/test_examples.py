@@ -90,13 +90,15 @@ def test_every_process_has_a_topic_and_a_display_name() -> None:
     assert all(titles.values()) and len(set(titles.values())) == len(titles)
     assert titles["fund_disbursement"] == "专项资金拨付单"
     alert_processes = load_schema("alert.schema.json")["properties"]["process"]["enum"]
-    assert alert_processes == processes
+    assert alert_processes == [*processes, "supervision"]  # supervision: the SUP_* rules
 
 
 def test_every_rule_the_engine_knows_is_an_alert_rule() -> None:
     from streams.engine.config import RULES
+    from streams.workflow.sup import SUP_RULES
 
     rules = load_schema("alert.schema.json")["properties"]["rule"]["enum"]
     assert set(RULES) <= set(rules)
+    assert rules == [*RULES, *SUP_RULES]
     # rules.md § 3.6, among them the monthly reports and risk reports of issue #19
     assert {"REPORT_MISSING", "RISK_NOT_REPORTED", "DEEMED_APPROVAL"} <= set(rules)

@@ -17,9 +17,9 @@ TABLES = {
     "alerts",
     "deadletter",
     "case_status",
-    "dept_daily",
     "events_v",
     "alerts_v",
+    "alerts_withdrawn_v",
     "case_status_v",
     "dept_daily_v",
     "schema_migrations",
@@ -37,6 +37,16 @@ def test_parse_sql_splits_statements_and_reads_requirements() -> None:
         "ALTER TABLE a X",
     ]
     assert [s.requires for s in statements] == [None, "feat"]
+
+
+def test_parse_sql_reads_unless_column() -> None:
+    statements = parse_sql("-- unless-column: a.y\nALTER TABLE a ADD COLUMN y UInt8;\nSELECT 1;\n")
+    assert [(s.sql, s.unless_column) for s in statements] == [
+        ("ALTER TABLE a ADD COLUMN y UInt8", "a.y"),
+        ("SELECT 1", None),
+    ]
+    with pytest.raises(MigrationError, match="table.column"):
+        parse_sql("-- unless-column: y\nSELECT 1;\n")
 
 
 def test_migration_files_are_numbered_and_parse() -> None:
@@ -74,3 +84,20 @@ def test_migrate_refuses_a_database_newer_than_the_code(storage_backend: Backend
     )
     with pytest.raises(MigrationError, match="newer than this code"):
         migrate(storage_backend)
+
+
+def test_an_interrupted_migration_runs_again(storage_backend: Backend) -> None:
+    """0004 stopped after its first ALTER (18.16 has no ADD COLUMN IF NOT EXISTS): the
+    whole migration runs again, skipping the columns that exist."""
+    migrations = load_migrations()
+    late = next(m for m in migrations if m.name == "late_input")
+    migrate(storage_backend, [m for m in migrations if m.version < late.version])
+    storage_backend.execute(late.statements[0].sql)  # events gained its columns, then a crash
+    report = migrate(storage_backend)
+    assert [m.version for m in report.applied] == [late.version]
+    assert "dept_daily" not in _tables(storage_backend)
+    columns = storage_backend.query(
+        "SELECT name FROM system.columns WHERE database = %(db)s AND table = 'alerts'",
+        {"db": storage_backend.database},
+    ).rows
+    assert {"withdrawn_at", "withdrawn_reason", "withdrawn_by"} <= {r[0] for r in columns}

@@ -62,6 +62,9 @@ def test_timeline_returns_the_case_exactly(loaded: Backend) -> None:
         "message": "办件超时未办结",
         "details": {"deadline": "2026-01-10T00:00:00+08:00", "amount": "12.30"},
         "config_version": "cfg-1",
+        "withdrawn_at_us": None,
+        "withdrawn_reason": "",
+        "withdrawn_by": [],
     }
 
 

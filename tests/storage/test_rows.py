@@ -45,31 +45,27 @@ def test_bad_amounts_are_refused_not_coerced(value: object) -> None:
 
 
 def test_event_row_breaks_out_party_and_amount() -> None:
-    row = dict(
-        zip(
-            (
-                "event_id",
-                "case_id",
-                "process",
-                "action",
-                "occurred_at",
-                "occurred_at_us",
-                "occurred_at_text",
-                "dept",
-                "actor",
-                "party",
-                "amount",
-                "attrs",
-                "ingested_at",
-            ),
-            event_row(events(2)[1], 5),
-            strict=True,
-        )
-    )
+    row = dict(zip(COLUMNS[EVENTS], event_row(events(2)[1], 5), strict=True))
     assert row["party"] == "P1"
     assert row["amount"] == "1200.50"
     assert row["attrs"] == '{"amount":"1200.50","payee":"P1","program":"春耕"}'
     assert row["occurred_at"] == row["occurred_at_us"] // 1_000_000
+    assert row["ingested_at"] == 5
+    # no reported_at, not read from Kafka: NULL
+    assert [row[c] for c in COLUMNS[EVENTS][13:]] == [None] * 5
+
+
+def test_event_row_keeps_reported_at_as_written_and_the_arrival() -> None:
+    event = events(1)[0]
+    event.reported_at, event.reported_at_text = (
+        1_772_500_000_123_456,
+        "2026-03-03T09:06:40.123456+08:00",
+    )
+    event.arrived_at = 1_772_600_000_250_000
+    row = dict(zip(COLUMNS[EVENTS], event_row(event, 5), strict=True))
+    assert row["reported_at"] == 1_772_500_000 and row["reported_at_us"] == event.reported_at
+    assert row["reported_at_text"] == "2026-03-03T09:06:40.123456+08:00"
+    assert row["arrived_at"] == 1_772_600_000 and row["arrived_at_us"] == 1_772_600_000_250_000
 
 
 def _declared_attrs() -> dict[tuple[str, str], dict[str, object]]:
@@ -173,6 +169,8 @@ def test_alert_row() -> None:
     assert row[8] == ["e000003"]
     assert row[10] == '{"deadline":"2026-01-10T00:00:00+08:00","amount":"12.30"}'
     assert row[6] == row[7] // 1_000_000 and row[12] == 5
+    assert dict(zip(COLUMNS[ALERTS], row, strict=True))["withdrawn_at"] is None
+    assert row[13:] == (None, "", [])  # as raised: not withdrawn
 
 
 @pytest.mark.parametrize(

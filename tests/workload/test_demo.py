@@ -24,4 +24,17 @@ def test_the_demo_raises_every_rule_with_the_demo_configuration() -> None:
     lines = [orjson.dumps(e) for e in generate_events(GenerateConfig(cases=cases, seed=seed))]
     raised: Counter[str] = Counter()
     replay(lines, config, lambda a: raised.update([a.rule]), lambda r: None)
-    assert set(RULES) - set(raised) == set(), raised
+    # The generator plants no late recording yet: its events carry no reported_at, and events
+    # without it are never judged by LATE_REPORTED (rules.md §3.1).
+    assert not any("reported_at" in orjson.loads(line) for line in lines)
+    assert set(RULES) - set(raised) == {"LATE_REPORTED"}, raised
+
+
+def test_the_demo_worker_follows_the_generators_progress_markers() -> None:
+    """rules.md §1.4: the demo's topics have the generator as their configured source."""
+    source = re.search(r'^SOURCE="([^"]+)"', DEMO, re.M).group(1)  # type: ignore[union-attr]
+    assert '--source "$SOURCE"' in DEMO
+    for suffix in ("APPROVAL", "FUND", "TRADE", "INSPECTION"):
+        assert f'TOPIC_{suffix}_SOURCES="$SOURCE"' in DEMO
+    assert source == "supervise-generate"
+    assert "WATERMARK_IDLE" not in DEMO  # the markers set the horizon, not the stream's clock

@@ -45,11 +45,18 @@ from xml.sax.saxutils import escape
 DATABASE = "supervision"
 # Tables copied, restricted to departments, into each auditor's database.
 AUDITED_TABLES = ("alerts", "events")
+_ALERT_COLUMNS = (
+    "alert_id, rule, level, case_id, process, dept, raised_at, raised_at_us, evidence,"
+    " message, details, config_version, detected_at"
+)
+# As schemas/clickhouse defines them (0004): withdrawn alerts only in alerts_withdrawn_v.
 READ_VIEWS = {
-    "alerts_v": "SELECT alert_id, rule, level, case_id, process, dept, raised_at, raised_at_us, evidence,"
-    " message, details, config_version, detected_at FROM {db}.alerts FINAL",
+    "alerts_v": f"SELECT {_ALERT_COLUMNS} FROM {{db}}.alerts FINAL WHERE isNull(withdrawn_at)",
+    "alerts_withdrawn_v": f"SELECT {_ALERT_COLUMNS}, withdrawn_at, withdrawn_reason, withdrawn_by"
+    " FROM {db}.alerts FINAL WHERE isNotNull(withdrawn_at)",
     "events_v": "SELECT event_id, case_id, process, action, occurred_at, occurred_at_us, occurred_at_text,"
-    " dept, actor, party, amount, attrs, ingested_at FROM {db}.events FINAL",
+    " dept, actor, party, amount, attrs, ingested_at, reported_at, reported_at_us, reported_at_text,"
+    " arrived_at, arrived_at_us FROM {db}.events FINAL",
 }
 
 

@@ -1,9 +1,9 @@
 """Core rules of every process (rules.md §3.1): OVERDUE, STEP_OVERDUE, SKIPPED_STEP,
-LATE_EXTENSION.
+LATE_EXTENSION, LATE_REPORTED.
 
-The case clock (``clock.py``) decides *when* OVERDUE and STEP_OVERDUE are due;
-the functions here say what each alert holds. UNAUTHORIZED_INSPECTION, also in
-§3.1, lives with the inspections (``inspections.py``).
+The case clock (``clock.py``) decides *when* OVERDUE, STEP_OVERDUE and LATE_REPORTED
+are due; the functions here say what each alert holds. UNAUTHORIZED_INSPECTION, also
+in §3.1, lives with the inspections (``inspections.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,13 @@ from typing import Any
 from streams.engine.config import Template
 from streams.engine.model import RED, YELLOW, Alert, Event
 from streams.engine.rules.context import RuleContext
-from streams.engine.state import EMPTY, SKIP_SHIFT, CaseState
+from streams.engine.state import EMPTY, LATE_SHIFT, SKIP_SHIFT, CaseState
 from streams.engine.timeutil import format_date
+
+HOUR_US = 3_600_000_000
+LATE = "late"
+"""``CaseState.facts[LATE]``: the LATE_REPORTED alerts a case will raise, by action:
+``{action: [reported_at, event_id, occurred_at, dept]}`` (instants in epoch µs)."""
 
 
 def overdue(ctx: RuleContext, state: CaseState, level: str, instant: int) -> Alert:
@@ -118,3 +123,68 @@ def late_extension(
         details["notice_by"] = ctx.local.format(notice_by)
     evidence = [(state.clock_evidence or [""])[0], event.event_id]
     alerts.append(ctx.alert("LATE_EXTENSION", YELLOW, event, evidence, details))
+
+
+def late_reported(ctx: RuleContext, state: CaseState, template: Template, event: Event) -> bool:
+    """LATE_REPORTED 迟报补录 — "yellow | an event whose `reported_at` (events.md) is more
+    than `max_delay_hours` (default 24) after its `occurred_at`; raised at its
+    `reported_at`; `details` give both times and the delay. Events without `reported_at`
+    are not judged (live and replay alike) | (case, action)" (rules.md §3.1).
+
+    Judged here, on the event (an open case's, like every rule); raised by the case clock
+    at ``reported_at`` (``late_reported_alert``): a timed alert, so the as-of cut and the
+    evaluation horizon apply to it (rules.md §1.3), and it is raised even when the case
+    has ended or is paused by then (the event that raises it came before). Of several late
+    events of one action, the one recorded first (the earliest ``reported_at``) raises it.
+    True when the case's next timed instant may have changed.
+    """
+    reported_at = event.reported_at
+    if reported_at is None or "LATE_REPORTED" not in ctx.enabled:
+        return False
+    max_delay: int = ctx.param("LATE_REPORTED", "max_delay_hours")
+    if reported_at - event.occurred_at <= max_delay * HOUR_US:
+        return False
+    if state.raised & (1 << (LATE_SHIFT + template.actions.index(event.action))):
+        return False
+    waiting: dict[str, list[Any]] = state.known().setdefault(LATE, {})
+    entry = waiting.get(event.action)
+    if entry is not None and entry[0] <= reported_at:
+        return False
+    waiting[event.action] = [reported_at, event.event_id, event.occurred_at, event.dept]
+    return True
+
+
+def next_late_report(state: CaseState) -> tuple[int, str] | None:
+    """(instant, action) of the next LATE_REPORTED alert of the case, if one waits."""
+    facts = state.facts
+    waiting = facts.get(LATE) if facts is not None else None
+    if not waiting:
+        return None
+    best: tuple[int, str] | None = None
+    for action, entry in waiting.items():
+        if best is None or (entry[0], action) < best:
+            best = (entry[0], action)
+    return best
+
+
+def late_reported_alert(ctx: RuleContext, state: CaseState, action: str, instant: int) -> Alert:
+    """The LATE_REPORTED alert of ``action`` (see ``late_reported``), due at ``instant``:
+    the late event's dept and id; marks it raised for (case, action)."""
+    facts = state.known()
+    waiting: dict[str, list[Any]] = facts[LATE]
+    reported_at, event_id, occurred_at, dept = waiting.pop(action)
+    if not waiting:
+        del facts[LATE]
+    template = ctx.config.templates[state.process]
+    state.raised |= 1 << (LATE_SHIFT + template.actions.index(action))
+    delay = reported_at - occurred_at
+    details: dict[str, Any] = {
+        "action": action,
+        "occurred_at": ctx.local.format(occurred_at),
+        "reported_at": ctx.local.format(reported_at),
+        "delay_hours": round(delay / HOUR_US, 2),
+        "max_delay_hours": ctx.param("LATE_REPORTED", "max_delay_hours"),
+    }
+    return ctx.timed_alert(
+        "LATE_REPORTED", YELLOW, state, dept, instant, [event_id], details, action
+    )

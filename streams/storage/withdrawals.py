@@ -1,0 +1,103 @@
+"""Alert withdrawals (rules.md §1.4, events.md § Alerts) as new versions of ``alerts`` rows.
+
+A withdrawal never changes a stored row. The alert's current row is read
+(``alerts FINAL``, by its case and id) and stored again with ``withdrawn_at``
+(processing time), ``withdrawn_reason`` and ``withdrawn_by`` (the ids of the
+events that disproved it) set, and its first ``detected_at`` kept. ``alerts``
+is a ReplacingMergeTree without a version column: of the rows with one key, the
+one stored last is what ``FINAL`` reads and merges keep, so the writer stores
+withdrawals after the alerts of the same write, one insert after another. The
+same withdrawal stored twice is one row to readers, like every other row.
+
+Default reads leave withdrawn alerts out (``alerts_v``, the department
+statistics of ``dept_daily_v``); ``alerts_withdrawn_v`` and ``supervise query
+alerts --withdrawn`` show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streams.engine.model import Withdrawal
+from streams.storage.backends import QueryResult
+from streams.storage.backends.sql import literal
+from streams.storage.rows import RowError, row_key, seconds, withdrawal_key
+from streams.storage.tables import WITHDRAWALS
+
+LOOKUP_COLUMNS = (
+    "alert_id, rule, level, case_id, process, dept, toUInt32(raised_at), raised_at_us,"
+    " evidence, message, details, config_version, toUInt32(detected_at)"
+)
+_REASON_MAX = 1000
+
+
+def lookup_sql(withdrawals: Sequence[Withdrawal]) -> str:
+    """The current rows of the withdrawn alerts, selected through the sort key."""
+
+    def among(values: set[str]) -> str:
+        return "(" + ", ".join(literal(v) for v in sorted(values)) + ")"
+
+    return (
+        f"SELECT {LOOKUP_COLUMNS} FROM alerts FINAL"
+        f" WHERE process IN {among({w.process for w in withdrawals})}"
+        f" AND case_id IN {among({w.case_id for w in withdrawals})}"
+        f" AND alert_id IN {among({w.alert_id for w in withdrawals})}"
+    )
+
+
+def check(withdrawal: Withdrawal) -> list[str]:
+    """``withdrawn_by`` as event ids; raises ``RowError`` for a withdrawal that cannot be stored."""
+    reason = withdrawal.reason
+    if not isinstance(reason, str) or not reason.strip():
+        raise RowError("withdrawn_reason is empty")
+    if len(reason) > _REASON_MAX:
+        raise RowError(f"withdrawn_reason is longer than {_REASON_MAX} characters")
+    ids: list[str] = []
+    for event in withdrawal.withdrawn_by or ():
+        event_id = getattr(event, "event_id", None)
+        if not isinstance(event_id, str) or not event_id:
+            raise RowError("withdrawn_by must be the events that disproved the alert")
+        ids.append(event_id)
+    if not ids:
+        raise RowError("withdrawn_by must name the events that disproved the alert")
+    seconds(withdrawal.withdrawn_at, "withdrawn_at")
+    return ids
+
+
+def withdrawal_rows(
+    withdrawals: Sequence[Withdrawal], query: Callable[[str], QueryResult]
+) -> tuple[list[tuple[Any, ...]], list[str], list[tuple[str, str]]]:
+    """(rows in ``tables.COLUMNS[ALERTS]`` order, their keys (``rows.withdrawal_key``),
+    [(labelled key, reason)] of the withdrawals that cannot be stored: malformed, or of an
+    alert not stored).
+
+    ``query(sql)`` runs the lookup (the writer retries it). Of several withdrawals of one
+    alert in a batch, the last given is stored.
+    """
+    refused: list[tuple[str, str]] = []
+    wanted: dict[str, tuple[Withdrawal, list[str]]] = {}
+    for w in withdrawals:
+        try:
+            ids = check(w)
+        except (RowError, AttributeError, TypeError) as exc:
+            refused.append((row_key(WITHDRAWALS, w), str(exc)))
+            continue
+        wanted[w.alert_id] = (w, ids)
+    found: dict[str, tuple[Any, ...]] = {}
+    if wanted:
+        for row in query(lookup_sql([w for w, _ in wanted.values()])).rows:
+            found[str(row[0])] = row
+    rows: list[tuple[Any, ...]] = []
+    keys: list[str] = []
+    for alert_id, (w, ids) in wanted.items():
+        stored = found.get(alert_id)
+        if stored is None or stored[4] != w.process or stored[3] != w.case_id:
+            reason = f"no stored alert of case {w.process}/{w.case_id} to withdraw"
+            refused.append((row_key(WITHDRAWALS, w), reason))
+            continue
+        withdrawn_at = seconds(w.withdrawn_at, "withdrawn_at")
+        row = (*stored[:8], list(stored[8]), *stored[9:12], int(stored[12]))
+        rows.append((*row, withdrawn_at, w.reason, ids))
+        keys.append(withdrawal_key(w))
+    return rows, keys, refused
