@@ -147,5 +147,10 @@ def test_crash_at_each_persist_step_equals_a_clean_run(
         assert not changed, f"{table}: first-seen times changed: {list(changed.items())[:5]}"
     got = reads(store)
     for name in READS:
-        assert got[name] == clean[name], f"{name} differs from a clean run"
+        only_here = sorted(set(got[name]) - set(clean[name]))[:3]
+        only_clean = sorted(set(clean[name]) - set(got[name]))[:3]
+        assert got[name] == clean[name], (
+            f"{name} differs from a clean run ({len(got[name])} rows, clean {len(clean[name])}): "
+            f"only after the crash {only_here}, only in the clean run {only_clean}"
+        )
     check_matches_replay(store, events)
