@@ -225,7 +225,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--late-per-1000", type=int, default=POISON["late"],
+                        help="late events per 1,000 messages (0: none, to tell their effect apart)")
     args = parser.parse_args()
+    POISON["late"] = args.late_per_1000
     from tests.live.harness import Store
 
     tmp = bench_tmp("soak-")
