@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -164,6 +166,30 @@ def committed(ns: Namespace) -> int:
         admin.close()
     domain = {ns.topic(d) for d in ("approval", "fund", "trade", "inspection")}
     return sum(o.offset for tp, o in offsets.items() if tp.topic in domain and o.offset > 0)
+
+
+@contextmanager
+def bench_broker() -> Iterator[str]:
+    """Bootstrap of the benchmark's broker: ``KAFKA_BOOTSTRAP_BENCH``, or Tansu started on a
+    free loopback port for the run (and stopped after it)."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_BENCH")
+    if bootstrap:
+        yield bootstrap
+        return
+    port = free_port()
+    tansu = ["bash", str(ROOT / "scripts" / "tansu.sh")]
+    started = subprocess.run([*tansu, "start", str(port)], check=True, capture_output=True, text=True)
+    try:
+        yield started.stdout.strip()
+    finally:
+        subprocess.run([*tansu, "stop", str(port)], check=False)
+
+
+def bench_tmp(prefix: str) -> Path:
+    """A new directory under .bench/ for one run's files."""
+    bench_dir = ROOT / ".bench"
+    bench_dir.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=bench_dir))
 
 
 BARE_FAUST = [sys.executable, str(ROOT / "benchmarks" / "bare_faust.py")]

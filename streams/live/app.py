@@ -39,6 +39,7 @@ from streams.live.shadow import load_shadows
 from streams.live.sink import AlertPrinter, WriterStore
 from streams.live.startup import EarlyEndpoints, open_storage
 from streams.live.state import StateTable
+from streams.live.table_store import ROCKSDB_OPTIONS
 from streams.live.ticker import Ticker
 from streams.live.topics import Topics, ensure_topics
 from streams.observability import METRICS, HealthState, Metrics
@@ -127,8 +128,8 @@ def _build(
         topics.partitions,
         topic_replication_factor=settings.topic_replication,
         table_standby_replicas=0,
-        # Memory tables are rebuilt from the changelog in each process; the check compares
-        # offsets remembered from an earlier assignment and misfires after rebalances on Tansu.
+        # The check compares offsets remembered from an earlier assignment (memory tables) and
+        # misfires after rebalances on Tansu; RocksDB tables are a prefix of their changelogs.
         recovery_consistency_check=False,
         producer_acks=-1,
         # One batch carries a processed batch's states/alerts per partition (see ``publish``);
@@ -138,7 +139,12 @@ def _build(
 
     def table(name: str) -> StateTable:
         t: Any = app.Table(
-            name, default=None, partitions=topics.partitions, key_type=bytes, value_type=bytes
+            name,
+            default=None,
+            partitions=topics.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=dict(ROCKSDB_OPTIONS) if settings.worker_table_store == "rocksdb" else None,
         )
         t.key_serializer = t.value_serializer = "raw"  # blobs as they are in the changelog
         return StateTable(t.data, t.changelog_topic.get_topic_name())
