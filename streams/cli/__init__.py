@@ -26,6 +26,7 @@ def _root() -> None:
 from streams.cli import act as _act  # noqa: E402,F401
 from streams.cli import db as _db  # noqa: E402,F401
 from streams.cli import deadletter as _deadletter  # noqa: E402,F401
+from streams.cli import diff as _diff  # noqa: E402,F401
 from streams.cli import generate as _generate  # noqa: E402,F401
 from streams.cli import query as _query  # noqa: E402,F401
 from streams.cli import replay as _replay  # noqa: E402,F401

@@ -32,6 +32,7 @@ class RowStore(Protocol):
         alerts: Sequence[Alert],
         cases: Sequence[CaseStatus],
         dead_letters: Sequence[DeadLetter],
+        shadow_alerts: Sequence[Alert] = (),
     ) -> None: ...
 
     def ping(self) -> None: ...
@@ -64,12 +65,17 @@ class WriterStore:
         alerts: Sequence[Alert],
         cases: Sequence[CaseStatus],
         dead_letters: Sequence[DeadLetter],
+        shadow_alerts: Sequence[Alert] = (),
     ) -> None:
         from streams.storage import MalformedRows
 
         try:
             self.writer.write(
-                events=events, alerts=alerts, case_status=cases, deadletters=dead_letters
+                events=events,
+                alerts=alerts,
+                case_status=cases,
+                deadletters=dead_letters,
+                shadow_alerts=shadow_alerts,
             )
         except MalformedRows as exc:
             self.refused += len(exc.rejected)

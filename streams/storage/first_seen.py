@@ -17,7 +17,7 @@ from typing import Any
 
 from streams.storage.backends import QueryResult
 from streams.storage.errors import StorageError
-from streams.storage.tables import ALERTS, DEADLETTER, EVENTS
+from streams.storage.tables import ALERTS, DEADLETTER, EVENTS, SHADOW_ALERTS
 
 # Per table: the index and name of the stamped column and of the id column, the sort-key columns
 # the lookup selects by (IN the batch's values) and the exact instant column bounding it to the
@@ -28,6 +28,7 @@ _FIRST_SEEN: dict[
     EVENTS: (12, "ingested_at", 0, "event_id", (("process", 2), ("case_id", 1)), ("occurred_at_us", 5)),
     ALERTS: (12, "detected_at", 0, "alert_id", (("process", 4), ("case_id", 3)), ("raised_at_us", 7)),
     DEADLETTER: (9, "received_at", 0, "deadletter_id", (("deadletter_id", 0),), None),
+    SHADOW_ALERTS: (12, "detected_at", 0, "alert_id", (("config_version", 11), ("process", 4), ("case_id", 3)), ("raised_at_us", 7)),
 }  # fmt: skip
 _LOOKUP_BYTES = 180_000  # literals per lookup query: below max_query_size (256 KiB)
 

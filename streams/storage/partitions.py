@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streams.storage.tables import ALERTS, CASE_STATUS, EVENTS, WORKFLOW_ACTIONS
+from streams.storage.tables import ALERTS, CASE_STATUS, EVENTS, SHADOW_ALERTS, WORKFLOW_ACTIONS
 
 MAX_PARTITIONS_PER_INSERT = 100
 # Per partitioned table, the row columns (epoch seconds, Asia/Shanghai months) that choose a
@@ -23,6 +23,7 @@ MAX_PARTITIONS_PER_INSERT = 100
 _PARTITION_COLUMNS: dict[str, tuple[int, ...]] = {
     EVENTS: (4,),
     ALERTS: (6,),
+    SHADOW_ALERTS: (6,),
     CASE_STATUS: (3, 7),
     WORKFLOW_ACTIONS: (7,),
 }

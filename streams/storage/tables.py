@@ -13,8 +13,23 @@ WITHDRAWALS = "alert_withdrawals"
 """Not a table: withdrawals given to the writer, stored as new versions of ``alerts`` rows."""
 CASE_STATUS = "case_status"
 DEADLETTER = "deadletter"
+SHADOW_ALERTS = "shadow_alerts"  # alerts of shadow configurations (README)
 WORKFLOW_ACTIONS = "workflow_actions"
 WORKFLOWS = "workflows"
+
+# Write order (``writer``): facts first, so an alert never refers to an event not yet stored.
+# Withdrawals (new versions of alert rows) after the alerts: the row stored last is read.
+# The workflow's actions and versions (0006); the dead letters last (refused rows join them).
+TABLE_ORDER = (
+    EVENTS,
+    CASE_STATUS,
+    ALERTS,
+    WITHDRAWALS,
+    SHADOW_ALERTS,
+    WORKFLOW_ACTIONS,
+    WORKFLOWS,
+    DEADLETTER,
+)
 
 _ACTION_COLUMNS = (
     "action_id",
@@ -129,6 +144,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     WORKFLOWS: _WORKFLOW_COLUMNS,
 }
 
+# The alert columns up to detected_at (a shadow's alerts are never withdrawn in storage), one
+# row per configuration version.
+COLUMNS[SHADOW_ALERTS] = COLUMNS[ALERTS][: COLUMNS[ALERTS].index("detected_at") + 1]
+
 # The attrs keys broken out into the ``party`` and ``amount`` columns, per (process, action):
 # only where the contract declares that key for that action (events.md), so its value has the
 # contract's type. Anywhere else a key of the same name is an unknown key: kept in ``attrs`` as
@@ -156,6 +175,7 @@ KEY_LABEL = {
     WITHDRAWALS: "withdrawal of alert_id=",
     CASE_STATUS: "case=",
     DEADLETTER: "deadletter_id=",
+    SHADOW_ALERTS: "shadow alert ",
     WORKFLOW_ACTIONS: "action=",
     WORKFLOWS: "workflow=",
 }

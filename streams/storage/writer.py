@@ -5,7 +5,7 @@ API (for the live worker, replay and tools)
 ``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
 
 ``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), withdrawals=(),
-workflow_actions=(), workflows=()) -> int``
+shadow_alerts=(), workflow_actions=(), workflows=()) -> int``
     Stores the given objects and returns the number of rows stored, only once
     the engine has acknowledged every one of them. Synchronous and
     thread-safe: call it from a thread executor in asyncio code
@@ -77,6 +77,8 @@ from streams.storage.tables import (
     COLUMNS,
     DEADLETTER,
     EVENTS,
+    SHADOW_ALERTS,
+    TABLE_ORDER,
     WITHDRAWALS,
     WORKFLOW_ACTIONS,
     WORKFLOWS,
@@ -89,9 +91,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Write order: facts first, so an alert never refers to an event not yet stored.
-# Withdrawals (new versions of alert rows) after the alerts: the row stored last is read.
-TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WITHDRAWALS, WORKFLOW_ACTIONS, WORKFLOWS, DEADLETTER)
 
 _T = TypeVar("_T")
 
@@ -104,7 +103,9 @@ class WriterStats:
 
     rows_written: int = 0
     rows_by_table: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys((EVENTS, CASE_STATUS, ALERTS, DEADLETTER), 0)
+        default_factory=lambda: dict.fromkeys(
+            (EVENTS, CASE_STATUS, ALERTS, SHADOW_ALERTS, DEADLETTER), 0
+        )
     )
     batches_written: int = 0
     retries: int = 0
@@ -162,6 +163,7 @@ class Writer:
         case_status: Iterable[CaseStatus] = (),
         deadletters: Iterable[DeadLetter] = (),
         withdrawals: Iterable[Withdrawal] = (),
+        shadow_alerts: Iterable[Alert] = (),
         workflow_actions: Iterable[ActionRecord] = (),
         workflows: Iterable[WorkflowVersion] = (),
     ) -> int:
@@ -171,6 +173,7 @@ class Writer:
             CASE_STATUS: list(case_status),
             ALERTS: list(alerts),
             WITHDRAWALS: list(withdrawals),
+            SHADOW_ALERTS: list(shadow_alerts),
             WORKFLOW_ACTIONS: list(workflow_actions),
             WORKFLOWS: list(workflows),
             DEADLETTER: list(deadletters),
