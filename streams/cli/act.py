@@ -148,10 +148,7 @@ def act(
     ] = None,  # fmt: skip
     at: Annotated[str, typer.Option("--at", help="acted_at, RFC 3339 (default: now).")] = "",
     action_id: Annotated[str, typer.Option(help="The idempotency key (default: new).")] = "",
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Seconds to wait for the result (default: UPSTREAM_DELAY + 30)."),
-    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = TIMEOUT_S,
 ) -> None:
     """Publish one workflow action and wait for its result."""
     from streams.settings import get_settings
@@ -203,8 +200,6 @@ def act(
     def send(producer: Any) -> None:
         producer.send(settings.topic_actions, key=case_id.encode(), value=raw)
 
-    if timeout is None:  # the worker applies it once every partition is past its acted_at
-        timeout = settings.upstream_delay.total_seconds() + TIMEOUT_S
     result = _await_result(settings, document["action_id"], send, timeout)
     _print_result(result)
     if result["status"] != "accepted":

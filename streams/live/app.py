@@ -154,10 +154,12 @@ def _build(
     partitions = Partitions(
         config, topics, settings, table("case-state"), table("cross-state"), shadows
     )
-    workflow_table = table("workflow-state")
+    # The 督办 workflow runs where the configuration names who may act (its users file);
+    # without one nobody could act, and the worker stores and publishes the rules' alerts alone.
+    workflow_table = table("workflow-state") if config.workflow.users_file else None
 
     def stored_next_offset(tp: Any) -> int | None:
-        if tp.topic in topics.workflow:
+        if workflow_table is not None and tp.topic in topics.workflow:
             return workflow_table.get_int(next_offset_key(tp.partition, tp.topic))
         return partitions.stored_next_offset(tp)
 
@@ -179,7 +181,7 @@ def _build(
         metrics=metrics,
         health=health,
         on_alerts=on_alerts,
-        workflow=True,
+        workflow=workflow_table is not None,
     )
     lags = LagReport(metrics, offsets)
     service = LiveService(
@@ -210,13 +212,13 @@ def _build(
         ),
         Recovery(port, RecoveryWatch(settings.worker_recovery_stall_s)),
     )
-    recovery = service.recovery
-    flow = build_workflow(
-        settings, config, topics, port, offsets, partitions, workflow_table, store, persister,
-        metrics, recovery, on_alerts,
-    )  # fmt: skip
     _wire(app, topics, settings, service)
-    wire_workflow(app, topics, settings, flow)
+    if workflow_table is not None:
+        flow = build_workflow(
+            settings, config, topics, port, offsets, partitions, workflow_table, store,
+            persister, metrics, service.recovery, on_alerts,
+        )  # fmt: skip
+        wire_workflow(app, topics, settings, flow)
     closing = [store.close, backend.close]
     if early is not None:
         _observe(app, settings, service, metrics, health, lags, topics, early)

@@ -66,6 +66,7 @@ def build_workflow(
         batch_max=settings.worker_batch_max,
         within_s=settings.worker_batch_within_s,
         lateness_us=int(settings.watermark_lateness_s * 1_000_000),
+        realtime_us=int(settings.upstream_delay.total_seconds() * 1_000_000),
     )
     return service
 

@@ -9,7 +9,11 @@ order; the workflow clocks then run to that horizon. So the live service takes
 alerts and actions in the order ``supervise replay --actions`` takes them, whatever
 partition was read first, and the ``SUP_*`` alerts fire on the horizon of the case
 rules. An input read after the horizon passed it (a client's clock far behind, a
-cross-case alert released by its own gate meanwhile) is applied when read.
+cross-case alert released by its own gate meanwhile) is applied when read. An action
+acted within ``realtime_us`` (``UPSTREAM_DELAY``) of when it is read is a person acting
+now: it does not wait for the horizon but is applied at the next release, after the
+inputs of its case read up to its instant, its case's clocks run to it (``take_case``,
+``WorkflowEngine.advance(until, case_id)``).
 
 Per input, the engine's outcome: each result is stored (``workflow_actions``) and
 published (``supervision.action-results``, keyed by ``action_id``); a resent
@@ -25,6 +29,7 @@ engine's index stays empty (the replay's fires it).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -46,7 +51,7 @@ from streams.live.workflow_route import (
     order_key,
 )
 from streams.storage.workflow_rows import ActionRecord, WorkflowVersion
-from streams.workflow import ActionValidator, InvalidAction, Outcome, WorkflowEngine
+from streams.workflow import Action, ActionValidator, InvalidAction, Outcome, WorkflowEngine
 from streams.workflow.recurrence import Closure, RecurrenceIndex
 
 # A table write: (changelog partition, table key, value or None).
@@ -60,6 +65,23 @@ def workflow_key(partition: int, workflow_id: str) -> bytes:
 def orphans_key(partition: int) -> bytes:
     """Results of actions on no workflow (``unknown_workflow``), so a resend meets them."""
     return f"{partition}|@orphans".encode()
+
+
+class InputGate(FactGate):
+    """The fact gate over workflow inputs, which can also hand over one case's inputs up to an
+    instant ahead of the horizon (``take_case``)."""
+
+    def take_case(self, case_id: str, until: int) -> list[PendingFact]:
+        """The held inputs of ``case_id`` at or before ``until``, in order, taken off."""
+        taken = [
+            p for p in self._pending
+            if p.order[0] <= until and cast(Input, p.fact).case_id == case_id
+        ]  # fmt: skip
+        if taken:
+            gone = {id(p) for p in taken}
+            self._pending = [p for p in self._pending if id(p) not in gone]
+            heapq.heapify(self._pending)
+        return sorted(taken)
 
 
 class NoRecurrence(RecurrenceIndex):
@@ -93,13 +115,18 @@ class WorkflowPartition:
         config: SupervisionConfig,
         sources: frozenset[str],
         validator: ActionValidator,
+        realtime_us: int | None = None,
     ) -> None:
         self.partition = partition
         self.topic = topic
         self.engine = WorkflowEngine(config)
         self.engine.recurrence = NoRecurrence(config.local, 0)
         self.local = config.local
-        self.gate = FactGate(sources)
+        self.gate = InputGate(sources)
+        # An action acted at most this long before it is read (``UPSTREAM_DELAY``) is a person
+        # acting now: applied at once (``release``); None: every action waits for the horizon.
+        self.realtime_us = realtime_us
+        self.prompt: list[tuple[int, bytes, Action]] = []
         self.validator = validator
         self.revisions: dict[str, int] = {}
         self._orphans = 0
@@ -122,48 +149,68 @@ class WorkflowPartition:
         return n
 
     # ------------------------------------------------------------ inputs
-    def add(self, offset: int, value: bytes) -> None:
-        """Hold an input until the horizon passes it; raises ValueError when unreadable."""
-        acted_at = None
+    def add(self, offset: int, value: bytes, now: int = 0) -> None:
+        """Hold an input until the horizon passes it (an action acted just now: until the
+        next ``release``); raises ValueError when unreadable."""
+        acted_at, case_id = None, ""
         if value[:1] == ACTION:
             try:
-                acted_at = self.validator.parse(value[1:]).acted_at
+                action = self.validator.parse(value[1:])
             except InvalidAction:
-                acted_at = 0  # checked at the intake; if not, dead-lettered when applied
-        inp = decode(value, acted_at)
+                action = None  # checked at the intake; if not, dead-lettered when applied
+            acted_at, case_id = (action.acted_at, action.case_id) if action else (0, "")
+            realtime = self.realtime_us
+            if action is not None and realtime is not None and action.acted_at >= now - realtime:
+                self.prompt.append((offset, value[1:], action))
+                return
+        inp = decode(value, acted_at, case_id)
         self.gate.add(PendingFact(order_key(inp, value, offset), offset, cast(Any, inp), value))
 
     def held_from(self) -> int | None:
         """Lowest offset of an input still held (the partition may be committed up to it)."""
-        return self.gate.lowest_offset()
+        held = [self.gate.lowest_offset(), *(offset for offset, _, _ in self.prompt)]
+        return min((h for h in held if h is not None), default=None)
 
     def release(self, out: WorkflowOutput) -> int:
-        """Apply every input the gate releases, in order, then run the clocks to the horizon."""
-        engine = self.engine
+        """Apply every input the gate releases, in order, then the actions of people acting
+        now (each after its case's inputs read up to its instant: its case's time moves
+        ahead, as a case's does with its event), then run the clocks to the horizon."""
         n = 0
         for pending in self.gate.release():
-            inp = cast(Input, pending.fact)
+            self._apply(pending, out)
             n += 1
-            if inp.kind == ALERT:
-                assert inp.alert is not None
-                self._handle(engine.advance(inp.instant - 1), out)
-                self._handle(engine.on_alert(inp.alert), out)
-            elif inp.kind == EVENT:
-                assert inp.event is not None
-                self._handle(engine.advance(inp.instant), out)
-                self._handle(engine.observe_event(inp.event), out)
-            elif inp.kind == WITHDRAWN:
-                assert inp.withdrawn is not None
-                self._handle(engine.on_withdrawn(*inp.withdrawn), out)
-            else:
-                self._act(inp.raw, pending.offset, out)
+        prompt, self.prompt = self.prompt, []
+        for offset, raw, action in prompt:
+            for pending in self.gate.take_case(action.case_id, action.acted_at):
+                self._apply(pending, out, action.case_id)
+                n += 1
+            self._act(raw, offset, out, action.case_id)
+            n += 1
         horizon = self.gate.horizon()
         if horizon is not None:
-            self._handle(engine.advance(horizon - 1), out)
+            self._handle(self.engine.advance(horizon - 1), out)
         self._collect(out)
         return n
 
-    def _act(self, raw: bytes, offset: int, out: WorkflowOutput) -> None:
+    def _apply(self, pending: PendingFact, out: WorkflowOutput, case: str | None = None) -> None:
+        """One input at its instant (``case``: only that case's clocks move)."""
+        engine = self.engine
+        inp = cast(Input, pending.fact)
+        if inp.kind == ALERT:
+            assert inp.alert is not None
+            self._handle(engine.advance(inp.instant - 1, case), out)
+            self._handle(engine.on_alert(inp.alert), out)
+        elif inp.kind == EVENT:
+            assert inp.event is not None
+            self._handle(engine.advance(inp.instant, case), out)
+            self._handle(engine.observe_event(inp.event), out)
+        elif inp.kind == WITHDRAWN:
+            assert inp.withdrawn is not None
+            self._handle(engine.on_withdrawn(*inp.withdrawn), out)
+        else:
+            self._act(inp.raw, pending.offset, out, case)
+
+    def _act(self, raw: bytes, offset: int, out: WorkflowOutput, case: str | None = None) -> None:
         try:
             action = self.validator.parse(raw)
         except InvalidAction as exc:
@@ -179,7 +226,7 @@ class WorkflowPartition:
                 )  # fmt: skip
             )
             return
-        self._handle(self.engine.advance(action.acted_at), out)
+        self._handle(self.engine.advance(action.acted_at, case), out)
         outcome = self.engine.act(action)
         for decision in outcome.decisions:
             if not decision.duplicate:

@@ -55,6 +55,7 @@ class Input:
     alert: Alert | None = None
     event: Event | None = None
     raw: bytes = b""  # the action as sent
+    case_id: str = ""
     withdrawn: tuple[str, str, int] | None = None  # (alert_id, reason, withdrawn at)
 
 
@@ -92,7 +93,13 @@ def encode_event(event: Event) -> bytes:
 def encode_withdrawal(w: Withdrawal) -> bytes:
     instant = w.alert.raised_at if w.alert is not None else 0
     return WITHDRAWN + orjson.dumps(
-        {"alert_id": w.alert_id, "reason": w.reason, "at": w.withdrawn_at, "instant": instant}
+        {
+            "alert_id": w.alert_id,
+            "case_id": w.case_id,
+            "reason": w.reason,
+            "at": w.withdrawn_at,
+            "instant": instant,
+        }
     )
 
 
@@ -100,8 +107,9 @@ def encode_action(raw: bytes) -> bytes:
     return ACTION + raw
 
 
-def decode(value: bytes, acted_at: Any = None) -> Input:
-    """An input (``acted_at``: the parsed action's instant, for ``C``); raises ValueError."""
+def decode(value: bytes, acted_at: Any = None, case_id: str = "") -> Input:
+    """An input (``acted_at``, ``case_id``: the parsed action's, for ``C``); raises
+    ValueError."""
     kind, body = value[:1], value[1:]
     if kind == ALERT:
         d = orjson.loads(body)
@@ -118,21 +126,21 @@ def decode(value: bytes, acted_at: Any = None) -> Input:
             dict(d["details"]),
             d["config_version"],
         )
-        return Input(kind, alert.raised_at, alert=alert)
+        return Input(kind, alert.raised_at, alert=alert, case_id=alert.case_id)
     if kind == EVENT:
         d = orjson.loads(body)
         event = Event(
             d["event_id"], d["case_id"], d["process"], d["action"], int(d["occurred_at"]), d["dept"]
         )
-        return Input(kind, event.occurred_at, event=event)
+        return Input(kind, event.occurred_at, event=event, case_id=event.case_id)
     if kind == WITHDRAWN:
         d = orjson.loads(body)
         withdrawn = (str(d["alert_id"]), str(d["reason"]), int(d["at"]))
-        return Input(kind, int(d["instant"]), withdrawn=withdrawn)
+        return Input(kind, int(d["instant"]), withdrawn=withdrawn, case_id=str(d["case_id"]))
     if kind == ACTION:
         if not isinstance(acted_at, int):
             raise ValueError("an action input needs its acted_at")
-        return Input(kind, acted_at, raw=body)
+        return Input(kind, acted_at, raw=body, case_id=case_id)
     raise ValueError(f"unknown workflow-topic message kind {kind!r}")
 
 

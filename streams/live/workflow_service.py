@@ -71,6 +71,7 @@ class WorkflowService:
         batch_max: int,
         within_s: float,
         lateness_us: int,
+        realtime_us: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -85,6 +86,7 @@ class WorkflowService:
         self.batch_max = batch_max
         self.within_s = within_s
         self.clock = clock
+        self.realtime_us = realtime_us  # actions acted this recently are applied at once
         self.intake = ActionIntake(validator, lateness_us)
         self.sources = gate_sources(topics.domain, topics.actions, topics.partitions)
         self.parts: dict[int, WorkflowPartition] = {}
@@ -110,7 +112,12 @@ class WorkflowService:
         found = self.parts.get(partition)
         if found is None:
             found = WorkflowPartition(
-                partition, self.topics.workflow_inputs, self.config, self.sources, self.validator
+                partition,
+                self.topics.workflow_inputs,
+                self.config,
+                self.sources,
+                self.validator,
+                self.realtime_us,
             )
             data = self.table.data
             n = found.load(
@@ -172,6 +179,7 @@ class WorkflowService:
         async with self.lock:
             admitted, seeks = self._admit(buffer, unknown)
             out = WorkflowOutput()
+            now = int(self.clock() * 1_000_000)
             for m in admitted:
                 self.tps[m.partition] = m.tp
                 part = self.part(m.partition)
@@ -179,7 +187,7 @@ class WorkflowService:
                     if m.value[:1] == HORIZONS:
                         part.gate.report(decode_facts_message(m.value)[1])
                     else:
-                        part.add(m.offset, m.value)
+                        part.add(m.offset, m.value, now)
                 except Exception as exc:
                     die(f"unreadable message on {m.topic}[{m.partition}]@{m.offset}: {exc!r}")
             commits: dict[TP, int] = {}

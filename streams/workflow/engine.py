@@ -176,11 +176,14 @@ class WorkflowEngine:
         self.store.touched(wf)
         return out
 
-    def advance(self, until: int) -> Outcome:
-        """Raise the ``SUP_*`` alerts of every clock that ran out at or before ``until``."""
+    def advance(self, until: int, case_id: str | None = None) -> Outcome:
+        """Raise the ``SUP_*`` alerts of every clock that ran out at or before ``until``
+        (``case_id``: only those of that case's workflows, as an action of the case moves its
+        own time ahead of the others')."""
         out = Outcome()
         red_after = self.settings.reply_red_after_working_days
-        for wf, name, timer in self.store.due(until):
+        due = self.store.due(until) if case_id is None else self.store.due_of(case_id, until)
+        for wf, name, timer in due:
             if runs(wf, name) and timer.at is not None:
                 rule, level = TIMER_RULES[name]
                 details = timer_details(wf, name, timer, self.local, red_after)

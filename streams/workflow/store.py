@@ -55,6 +55,21 @@ class WorkflowStore:
             self._changed[wid] = None
             yield wf, name, timer
 
+    def due_of(self, case_id: str, until: int) -> Iterator[tuple[Workflow, str, Timer]]:
+        """``due`` for the workflows of one case only (their index entries go stale)."""
+        wids = [w for (_, case), ids in self.by_case.items() if case == case_id for w in ids]
+        ran_out = sorted(
+            (timer.at, wid, name)
+            for wid in wids
+            for name, timer in self.workflows[wid].timers.items()
+            if timer.at is not None and timer.at <= until
+        )
+        for _, wid, name in ran_out:
+            wf = self.workflows[wid]
+            timer = wf.timers.pop(name)
+            self._changed[wid] = None
+            yield wf, name, timer
+
     def next_timer(self) -> int | None:
         """The earliest instant a clock may run out (stale entries included)."""
         return self._timers[0][0] if self._timers else None

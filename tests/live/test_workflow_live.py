@@ -109,7 +109,9 @@ def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
 ) -> None:
     ns = kafka_namespace
     create_topics(ns, PARTITIONS)
-    env = worker_env(ns, store, tmp_path)
+    # Ten minutes of allowance for late upstreams: a person's action is answered at once all
+    # the same (the CLI below waits 60 s at most).
+    env = worker_env(ns, store, tmp_path, UPSTREAM_DELAY="600")
     events, actions = scenario_lines("events.jsonl"), scenario_lines("actions.jsonl")
     produce_actions(ns, actions, PARTITIONS)  # before the events: held until their alerts
     produce_events(ns, events, PARTITIONS)
@@ -136,7 +138,7 @@ def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
         assert "accepted" in done.stdout and "closed" in done.stdout
         done = run_cli(
             env, "act", "reply", wid, "--as", "DEP-SCJ", "--text", "再次反馈",
-            "--case", case, "--version", str(closed["version"] + 1),
+            "--case", case, "--version", str(closed["version"] + 1), "--timeout", "60",
         )  # fmt: skip
         assert done.returncode == 1, done.stdout + done.stderr
         assert "wrong_state" in done.stdout

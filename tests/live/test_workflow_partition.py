@@ -235,3 +235,31 @@ def test_a_withdrawn_card_dismisses_its_workflow(config: Any) -> None:
     assert part.engine.to_dict(next(iter(part.engine.workflows.values())))["dismissal"] == (
         "alert_withdrawn"
     )
+
+
+def test_an_action_acted_now_is_applied_at_once_after_its_case(config: Any) -> None:
+    """A person acting now does not wait for the horizon (UPSTREAM_DELAY): the action is
+    applied at the next release, after the inputs of its case read up to its instant; the
+    other cases' inputs stay held."""
+    alerts = [encode_alert(a) for a in _alerts()]
+    claim = orjson.loads(SCENARIO.actions.read_bytes().splitlines()[0])
+    now = parse_instant("2026-09-21T09:30:05+08:00")  # just after the claim's acted_at
+    part = WorkflowPartition(0, "wf", config, SOURCES, ActionValidator(), realtime_us=10**9)
+    for offset, value in enumerate(alerts):
+        part.add(offset, value, now)
+    part.add(len(alerts), encode_action(orjson.dumps(claim)), now)
+    part.gate.report(_horizon("2026-09-01T00:00:00+08:00"))  # far behind: nothing released
+    out = WorkflowOutput()
+    part.release(out)
+    assert [(a.result["action_id"], a.result["status"]) for a in out.actions] == [
+        ("ND-01", "accepted")
+    ]
+    assert [wf.case_id for wf in part.engine.workflows.values()] == ["AP-2026-0901"]
+    assert part.held_from() is not None  # the other case's notice waits for the horizon
+    # the same action read as history (acted long before now) waits for the horizon
+    later = WorkflowPartition(0, "wf", config, SOURCES, ActionValidator(), realtime_us=10**6)
+    later.add(0, encode_action(orjson.dumps(claim)), now + 3_600_000_000)
+    later.gate.report(_horizon("2026-09-01T00:00:00+08:00"))
+    held = WorkflowOutput()
+    later.release(held)
+    assert held.actions == [] and later.held_from() == 0
