@@ -264,10 +264,12 @@ class Writer:
         """The new versions of the withdrawn alerts' rows (looked up, retrying), in inserts;
         the withdrawals that cannot be stored go to ``rejected``."""
         parts = []
+        written = f" (write {time.time_ns()})"  # deduplicated within this write only
         for start in range(0, len(objs), self.batch_rows):
             batch = objs[start : start + self.batch_rows]
             query = functools.partial(self._retry_query, len(batch))
             rows, keys, bad = withdrawal_rows(batch, query)
+            keys = [key + written for key in keys]
             rejected.extend(RejectedRow(WITHDRAWALS, key, reason) for key, reason in bad)
             parts += split_by_partitions(ALERTS, rows, keys) if rows else []
         return parts
