@@ -234,11 +234,14 @@ def _observe(
     """Metric series declared up front, the health probe, /metrics /healthz /readyz (taken
     over from the endpoints served during start-up)."""
     from streams.contract import REJECTION_KINDS
+    from streams.live.corrections import CORRECTION_OUTCOMES
     from streams.live.progress import MARKER_OUTCOMES
     from streams.observability.http import ObservabilityServer
     from streams.storage.writer import TABLE_ORDER
 
-    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER, MARKER_OUTCOMES)
+    metrics.declare(
+        topics.domain, REJECTION_KINDS, TABLE_ORDER, MARKER_OUTCOMES, CORRECTION_OUTCOMES
+    )
     probe = HealthProbe(
         port=service.port,
         persister=service.persister,

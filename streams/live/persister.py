@@ -7,16 +7,23 @@ before it; the next batch is evaluated while one is persisted), one for fact
 batches (whose flush waits until its step is committed: the facts agent and
 the tick pace themselves on it). Per step:
 
-1. events, alerts, case status and dead letters are stored (ClickHouse),
-   retried with back-off until they are (the agents stop reading meanwhile:
-   back-pressure; nothing is committed);
-2. alerts, dead letters, cross-case facts and re-routed events (keyed by their
+1. events, alerts, alert withdrawals (after the alerts: rules.md §1.4), case
+   status and dead letters are stored (ClickHouse) in one write, retried with
+   back-off until they are (the agents stop reading meanwhile: back-pressure;
+   nothing is committed);
+2. alerts, then withdrawals (the alert's record again, withdrawn, with its key),
+   dead letters, cross-case facts and re-routed events (keyed by their
    ``case_id``, to their case's partition) are produced to Kafka and awaited;
 3. the changed engine states, then each partition's next offset, are produced
    to the table changelogs and awaited; a tick's horizons after them;
 4. only then are the step's offsets committed.
 
 A failure other than an outage (retried forever) stops the worker uncommitted.
+A SIGKILL between a withdrawal's store and its commit reads the batch again: the
+same correction, stored with the first withdrawal's time (``storage.withdrawals``).
+
+The corrections' reads of a case's stored events (``case_events``) run on the
+same thread as the writes, retried like them.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.processor import Message, Output, StateWrite
-from streams.live.publish import BatchPublisher, Record
+from streams.live.publish import BatchPublisher, Record, withdrawal_record
 from streams.live.sink import RowStore
 from streams.live.state import StateTable
 from streams.live.topics import Topics
@@ -160,13 +167,17 @@ class Persister:
     async def persist(self, out: Output) -> None:
         """Store rows, publish, write states — all awaited, all retried — before any commit."""
         initial_s, max_s = self.retry
-        if out.events or out.alerts or out.case_updates or out.dead_letters:
+        if out.events or out.alerts or out.case_updates or out.dead_letters or out.withdrawals:
             now_us = int(self.clock() * 1_000_000)
             letters = [dataclasses.replace(d, received_at=now_us) for d in out.dead_letters]
             await retry_forever(
                 "store rows", lambda: self.store_rows(out, letters), initial_s, max_s, self._failed
             )
-        if out.alerts or out.dead_letters or out.facts or out.reroutes:
+        out.rows_stored = True
+        for arrived in out.late:  # the late events' corrections are stored
+            if arrived:
+                self.metrics.observe_correction_delay(self.clock() - arrived / 1e6)
+        if out.alerts or out.withdrawals or out.dead_letters or out.facts or out.reroutes:
             await retry_forever(
                 "publish alerts/facts/dead letters", lambda: self.publish(out), initial_s, max_s
             )
@@ -180,14 +191,15 @@ class Persister:
                 metrics.record_alert(a.rule, a.level)
             if self.on_alerts is not None:
                 self.on_alerts(out.alerts)
-        for w in out.withdrawals:  # stored and published once s-late's writer is merged
-            log.warning(
+        for w in out.withdrawals:
+            log.info(
                 "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
                 w.alert_id,
                 w.process,
                 w.case_id,
                 w.by,
             )
+            metrics.record_withdrawal(w.alert.rule if w.alert is not None else "")
         for d in out.dead_letters:
             metrics.record_deadletter(d.topic, d.kind)
         for r in out.reroutes:
@@ -199,10 +211,26 @@ class Persister:
         events = [s.event for s in out.events]
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
-            self.executor, self.store.store, events, out.alerts, out.case_updates, letters
+            self.executor,
+            self.store.store,
+            events,
+            out.alerts,
+            out.case_updates,
+            letters,
+            out.withdrawals,
         )
         self.storage_seen = time.monotonic()
         self.health.set_storage(True, "ok")
+
+    async def case_events(self, cases: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The stored events of ``cases`` (``corrections``), on the writer's thread, retried
+        like a write while storage is down."""
+        loop = asyncio.get_running_loop()
+
+        async def read() -> list[dict[str, Any]]:
+            return await loop.run_in_executor(self.executor, self.store.case_events, cases)
+
+        return await retry_forever("read a case's events", read, *self.retry, self._failed)
 
     def _failed(self, attempt: int, exc: BaseException) -> None:
         self.storage_seen = time.monotonic()
@@ -221,8 +249,8 @@ class Persister:
         topics = self.topics
         publisher = self._publisher()
         futures: list[asyncio.Future[Any]] = []
+        local = self.local
         if out.alerts:
-            local = self.local
             futures += await publisher.send(
                 topics.alerts,
                 [
@@ -230,6 +258,16 @@ class Persister:
                     for a in out.alerts
                 ],
             )
+        if out.withdrawals:  # after the alerts: a withdrawal follows its alert on its partition
+            futures += await publisher.send(
+                topics.alerts,
+                [withdrawal_record(w.alert, w, local) for w in out.withdrawals if w.alert],
+            )
+            for w in out.withdrawals:
+                if w.alert is None:  # every withdrawal the engine makes carries its alert
+                    log.error(
+                        "withdrawal of %s without its alert: stored, not published", w.alert_id
+                    )
         if out.dead_letters:
             futures += await publisher.send(
                 topics.deadletter,

@@ -170,8 +170,12 @@ def test_days_are_local_dates_in_shanghai(migrated_backend: Backend) -> None:
 def test_case_events_reads_exactly_the_cases_asked(loaded: Backend) -> None:
     """The corrections' read (rules.md §1.4): every stored event of the given cases, no other."""
     rows = queries.case_events(
-        loaded, [("fund_disbursement", "FD-0003"), ("fund_disbursement", "FD-0007"),
-                 ("approval", "FD-0003")]  # fmt: skip
+        loaded,
+        [
+            ("fund_disbursement", "FD-0003"),
+            ("fund_disbursement", "FD-0007"),
+            ("approval", "FD-0003"),
+        ],  # fmt: skip
     )
     expected = {f"e{i:06d}" for i in range(30) if i % 10 in (3, 7)}
     assert sorted(r["event_id"] for r in rows) == sorted(expected)
