@@ -30,6 +30,7 @@ from streams.workload import (
     PlantedCase,
     WorkloadGenerator,
     encode_lines,
+    hold_back_last,
 )
 
 WRITE_BATCH = 4_096  # lines per write() call
@@ -287,6 +288,16 @@ def generate_command(
             "--duplicate-rate", min=0, max=1, help="Share of events re-sent (same event_id)."
         ),
     ] = 0.0,
+    late_share: Annotated[
+        float,
+        typer.Option(
+            "--late-share",
+            min=0,
+            max=1,
+            help="Share of cases whose last event is held back and sent after all the others "
+            "(a late upstream: the live service corrects them, rules.md §1.4).",
+        ),
+    ] = 0.0,
     planted: Annotated[
         str | None,
         typer.Option(
@@ -335,7 +346,8 @@ def generate_command(
                 raise _fail("--planted needs a file of its own")
             on_case = planted_writer(open_sink(stack, planted))
         generator = WorkloadGenerator(config, on_case)
-        lines = _paced(encode_lines(generator.events(), bad_rate=bad_rate, seed=seed), rate)
+        events = hold_back_last(generator.events(), late_share, seed=seed)
+        lines = _paced(encode_lines(events, bad_rate=bad_rate, seed=seed), rate)
         began = time.perf_counter()
         progress = None
         if kafka is not None and source:

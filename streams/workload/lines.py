@@ -72,3 +72,24 @@ def _malformed(ev: dict[str, Any], rng: random.Random, event_id: str) -> bytes:
     else:  # wrong_type
         bad["dept"] = rng.choice((17, None, ""))
     return orjson.dumps(bad)
+
+
+def hold_back_last(
+    events: Iterable[dict[str, Any]], share: float, *, seed: int = 1
+) -> Iterator[dict[str, Any]]:
+    """``events`` with the last event of a ``share`` of their cases held back and sent after
+    all the others, in their own order: an upstream that batches, or was down, delivers them
+    late (rules.md §1.4). Cases are drawn with ``seed``, in order of their first event; the
+    events are held in memory."""
+    if share <= 0:
+        yield from events
+        return
+    every = list(events)
+    last: dict[tuple[str, str], int] = {}
+    for i, ev in enumerate(every):
+        last[(ev["process"], ev["case_id"])] = i
+    rng = random.Random(seed ^ 0x1A7E)
+    held = sorted(i for i in last.values() if rng.random() < share)
+    late = set(held)
+    yield from (ev for i, ev in enumerate(every) if i not in late)
+    yield from (every[i] for i in held)
