@@ -61,8 +61,14 @@ lint: venv ## ruff and mypy (--strict on the engine and the workflow)
 	$(VENV)/bin/mypy --strict --follow-imports=silent $(LIVE_STEPS)
 
 .PHONY: bench
-bench: venv services ## Benchmarks: replay engine, storage writer, live service (prints figures and ratios)
+bench: venv services ## Benchmarks: replay engine, storage writer, live service, recovery of 1,000,000 open cases (prints figures and ratios)
 	$(PY) benchmarks/run.py
+
+SOAK_MINUTES ?= 30
+SOAK_RATE    ?= 2000
+.PHONY: soak
+soak: venv services ## Soak run, not in CI: SOAK_MINUTES (30) at SOAK_RATE events/s (2000) with poison input; per-minute RSS, state, lag, p99; users' reads vs replay
+	$(PY) benchmarks/soak.py --minutes $(SOAK_MINUTES) --rate $(SOAK_RATE)
 
 .PHONY: run
 run: venv services ## Local demonstration: broker, worker, generated workload, live alerts, summary

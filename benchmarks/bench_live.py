@@ -15,7 +15,9 @@ Measures, in one run, against Tansu on a loopback port (or ``KAFKA_BOOTSTRAP``):
    (cores busy, events per worker CPU-second) and how busy the machine was. The
    backlog's cases start in the generator's last month, as a live worker's do;
    once more with one worker and cases over the whole year (a part per month and
-   table per insert); once more with only the core rules;
+   table per insert); once more with only the core rules; once more with one shadow
+   configuration beside the active one (``SHADOW_CONFIGS``, issue #17): events/s and the
+   CPU per event against none (goal: at most 1.6 times);
 3. latency: events produced at a fixed rate with ``occurred_at`` = send time;
    produce -> alert published on the alerts topic (published after it is stored
    in ClickHouse), p50/p99, for alerts raised by events (timed alerts fire at
@@ -24,7 +26,7 @@ Measures, in one run, against Tansu on a loopback port (or ``KAFKA_BOOTSTRAP``):
 Timings on a shared machine are noisy: the figures are printed, never asserted.
 
     python benchmarks/bench_live.py [--cases 40000] [--start 2026-11-02] [--rate 5000] [--seconds 20]
-                                    [--partitions 4] [--skip one,year,core,two,latency]
+                                    [--partitions 4] [--skip one,year,core,shadow,two,latency]
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -164,6 +168,30 @@ def committed(ns: Namespace) -> int:
     return sum(o.offset for tp, o in offsets.items() if tp.topic in domain and o.offset > 0)
 
 
+@contextmanager
+def bench_broker() -> Iterator[str]:
+    """Bootstrap of the benchmark's broker: ``KAFKA_BOOTSTRAP_BENCH``, or Tansu started on a
+    free loopback port for the run (and stopped after it)."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_BENCH")
+    if bootstrap:
+        yield bootstrap
+        return
+    port = free_port()
+    tansu = ["bash", str(ROOT / "scripts" / "tansu.sh")]
+    started = subprocess.run([*tansu, "start", str(port)], check=True, capture_output=True, text=True)
+    try:
+        yield started.stdout.strip()
+    finally:
+        subprocess.run([*tansu, "stop", str(port)], check=False)
+
+
+def bench_tmp(prefix: str) -> Path:
+    """A new directory under .bench/ for one run's files."""
+    bench_dir = ROOT / ".bench"
+    bench_dir.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=bench_dir))
+
+
 BARE_FAUST = [sys.executable, str(ROOT / "benchmarks" / "bare_faust.py")]
 
 
@@ -263,6 +291,14 @@ def core_rules_config(tmp: Path) -> Path:
     return path
 
 
+def shadow_config(tmp: Path) -> Path:
+    """A candidate beside the default configuration: red cards after 5 working days, not 3."""
+    text = (ROOT / "streams" / "engine" / "defaults" / "supervision.toml").read_text("utf-8")
+    path = tmp / "shadow.toml"
+    path.write_text(text.replace("red_after_working_days = 3", "red_after_working_days = 5", 1), "utf-8")
+    return path
+
+
 def bench_config(tmp: Path) -> Path:
     """The default configuration plus a SYNTHETIC 2027 calendar (benchmark only).
 
@@ -354,7 +390,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--profile", action="store_true", help="cProfile the single worker (stats in .bench/)")
-    parser.add_argument("--skip", default="", help="comma list of: one,year,core,two,latency")
+    parser.add_argument("--skip", default="", help="comma list of: one,year,core,shadow,two,latency")
     parser.add_argument("--start", type=date.fromisoformat, default=RECENT,
                         help="first day of the backlog's cases (default: the last month of the generator)")
     args = parser.parse_args()
@@ -416,6 +452,22 @@ def main() -> None:
             core = throughput(nsc, total, [store_env("core")], tmp,
                               extra={"SUPERVISION_CONFIG": str(core_rules_config(tmp))})
             results["one_worker_core_rules_events_per_s"] = round(core["events_per_s"])
+            print(json.dumps(results), flush=True)
+        if "shadow" not in skip:  # the same backlog with one shadow configuration (issue #17)
+            nss = Namespace(bootstrap, args.partitions)
+            nss.create()
+            asyncio.run(produce_backlog(nss, evs))
+            shadowed = throughput(nss, total, [store_env("shadow")], tmp,
+                                  extra={"SHADOW_CONFIGS": str(shadow_config(tmp))}, label="shadow")
+            results["one_worker_one_shadow_events_per_s"] = round(shadowed["events_per_s"])
+            results["one_worker_one_shadow_events_per_cpu_s"] = round(shadowed["events_per_worker_cpu_s"])
+            if "one_worker_events_per_cpu_s" in results:  # goal: at most 1.6
+                results["ratio_cpu_per_event_one_shadow_vs_none"] = round(
+                    results["one_worker_events_per_cpu_s"] / shadowed["events_per_worker_cpu_s"], 2
+                )
+                results["ratio_events_per_s_one_shadow_vs_none"] = round(
+                    shadowed["events_per_s"] / results["one_worker_events_per_s"], 2
+                )
             print(json.dumps(results), flush=True)
         if "two" not in skip:
             ns2 = Namespace(bootstrap, args.partitions)

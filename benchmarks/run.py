@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each printing its figures next to a baseline from the same run.
 
-Usage: python benchmarks/run.py [replay] [storage] [live]   (default: all)
+Usage: python benchmarks/run.py [replay] [storage] [live] [recovery]   (default: all)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "replay": HERE / "bench_replay.py",
     "storage": HERE / "bench_storage.py",
     "live": HERE / "bench_live.py",
+    "recovery": HERE / "bench_recovery.py",
 }
 
 

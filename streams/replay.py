@@ -162,15 +162,25 @@ def replay(
     validator: EventValidator | None = None,
     progress: Callable[[int], None] | None = None,
     flow: FlowReplay | None = None,
+    *,
+    engine: Engine | None = None,
 ) -> ReplaySummary:
     """Replay JSON Lines through a fresh engine; alerts and rejects go to the callbacks.
 
     With ``flow``, the 督办 workflow's actions are evaluated with the events in time order
     (``streams.replay_flow``): every alert raised opens or joins a workflow, and the
     workflow's ``SUP_*`` alerts go to ``on_alert`` with the others. The default as-of
-    instant is then the latest event or action."""
+    instant is then the latest event or action. ``engine``: the fresh engine to use
+    (``replay_engine(config)``), for a caller that reads its case states afterwards
+    (``supervise diff``: the deadlines)."""
     with cyclic_gc_paused():
-        return _replay(lines, config, on_alert, on_reject, as_of, validator, progress, flow)
+        return _replay(lines, config, on_alert, on_reject, as_of, validator, progress, flow, engine)
+
+
+def replay_engine(config: SupervisionConfig) -> Engine:
+    """The engine replay uses: nothing is persisted and event ids are already unique (no
+    change tracking, no id memory)."""
+    return Engine(config, track_changes=False, event_ids=False)
 
 
 def _replay(
@@ -182,6 +192,7 @@ def _replay(
     validator: EventValidator | None,
     progress: Callable[[int], None] | None,
     flow: FlowReplay | None = None,
+    engine: Engine | None = None,
 ) -> ReplaySummary:
     summary = ReplaySummary()
     events = read_events(lines, validator or EventValidator(), summary, on_reject)
@@ -197,8 +208,8 @@ def _replay(
         del events[cut:]
     events.reverse()  # fed by popping off the end: each event is freed once the engine has it
     total = len(events)
-    # Nothing is persisted and event ids are already unique: no change tracking, no id memory.
-    engine = Engine(config, track_changes=False, event_ids=False)
+    if engine is None:
+        engine = replay_engine(config)
 
     def emit(alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         default=None,
         description="Path of the supervision configuration file (TOML); default: the built-in one.",
     )
+    shadow_configs: str = Field(
+        default="",
+        description="Candidate configuration files (TOML), comma separated, evaluated beside the active one; their alerts go to the shadow_alerts table only (README: Shadow configurations).",
+    )
     schemas_dir: Path = Field(
         default=REPO_ROOT / "schemas", description="JSON Schemas of events and alerts."
     )
@@ -148,6 +152,14 @@ class Settings(BaseSettings):
     )
     worker_data_dir: Path = Field(
         default=REPO_ROOT / "var" / "faust", description="Faust data directory of the worker."
+    )
+    worker_table_store: str = Field(
+        default="rocksdb",
+        pattern="^(rocksdb|memory)$",
+        description="Local store of the engine-state tables: 'rocksdb' (on disk under "
+        "WORKER_DATA_DIR/tables-{WORKER_GROUP_ID}: a restart reads only the changelog written "
+        "since; keep the directory on a persistent volume) or 'memory' (rebuilt from the whole "
+        "changelog on every start and rebalance).",
     )
     worker_batch_max: int = Field(
         default=5000,

@@ -16,7 +16,7 @@
 -- Idempotent: safe to run after every deployment; role settings and row
 -- policies are replaced, so a changed policy takes effect on the next run.
 
--- The worker inserts the four tables it writes (and the targets their materialized
+-- The worker inserts the tables it writes (and the targets their materialized
 -- views fill, which servers without SQL SECURITY DEFINER check against the
 -- inserting user); nothing else: not auditor_departments (who may see what),
 -- not schema_migrations. At connect it reads system.merge_tree_settings to
@@ -28,6 +28,7 @@ GRANT INSERT ON supervision.events TO supervision_write;
 GRANT INSERT ON supervision.alerts TO supervision_write;
 GRANT INSERT ON supervision.case_status TO supervision_write;
 GRANT INSERT ON supervision.deadletter TO supervision_write;
+GRANT INSERT ON supervision.shadow_alerts TO supervision_write;
 GRANT INSERT ON supervision.events_by_dept TO supervision_write;
 GRANT SELECT ON system.merge_tree_settings TO supervision_write;
 REVOKE SELECT ON supervision.auditor_departments FROM supervision_write;

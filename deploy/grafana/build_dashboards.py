@@ -1186,12 +1186,176 @@ def pipeline_health() -> dict[str, Any]:
     )
 
 
+# --- rule change: the active configuration against each shadow (issue #17) ---------------
+
+SHADOW_VAR = {
+    **ch_variable(
+        "shadow",
+        "影子配置 shadow",
+        "SELECT DISTINCT config_version FROM shadow_alerts ORDER BY config_version",
+    ),
+    "multi": False,
+    "includeAll": False,
+    "current": {},
+}
+CHANGE_FILTER = f"{var_filter('rule', 'rule')} AND {var_filter('dept', 'dept')}"
+SHADOW_FILTER = f"config_version = {var_text('shadow')} AND {CHANGE_FILTER}"
+
+
+def _both_sides(columns: str) -> str:
+    """The active alerts and the selected shadow's in the range, side by side (``side``)."""
+    return (
+        f"SELECT {columns}, 'active' AS side FROM alerts_v\n"
+        f"  WHERE $__timeFilter(raised_at) AND {CHANGE_FILTER}\n"
+        "  UNION ALL\n"
+        f"  SELECT {columns}, 'shadow' AS side FROM shadow_alerts_v\n"
+        f"  WHERE $__timeFilter(raised_at) AND {SHADOW_FILTER}"
+    )
+
+
+def rule_change() -> dict[str, Any]:
+    layout = Layout()
+    panels = []
+    for title, description, condition in (
+        ("当前配置 active", "Alerts of the active configuration in the range.", "side = 'active'"),
+        (
+            "影子配置 shadow",
+            "Alerts of the selected shadow configuration in the range.",
+            "side = 'shadow'",
+        ),
+    ):
+        panels.append(
+            layout.place(
+                panel(
+                    "stat",
+                    title,
+                    description + " Filters apply.",
+                    [
+                        ch_target(
+                            f"SELECT countIf({condition}) AS alerts FROM (\n  {_both_sides('alert_id')}\n)",
+                            TABLE,
+                        )
+                    ],
+                    CH,
+                    options={"graphMode": "none"},
+                    color=COUNT_COLOR,
+                ),
+                6,
+                4,
+            )
+        )
+    disagreements = (
+        "SELECT any(p) AS process, any(c) AS case_id, any(r) AS rule, any(d) AS dept, any(l) AS level,\n"
+        "       multiIf(countIf(side = 'active') = 0, 'shadow only', countIf(side = 'shadow') = 0,\n"
+        "               'active only', 'raised at another instant') AS disagreement,\n"
+        "       if(countIf(side = 'active') = 0, NULL, minIf(t, side = 'active')) AS active_raised_at,\n"
+        "       if(countIf(side = 'shadow') = 0, NULL, minIf(t, side = 'shadow')) AS shadow_raised_at\n"
+        "FROM (\n  "
+        + _both_sides(
+            "alert_id AS id, process AS p, case_id AS c, rule AS r, dept AS d, level AS l, raised_at AS t"
+        )
+        + "\n)\nGROUP BY id\n"
+        "HAVING countIf(side = 'active') = 0 OR countIf(side = 'shadow') = 0\n"
+        "    OR minIf(t, side = 'active') != minIf(t, side = 'shadow')"
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "stat",
+                "不一致 disagreements",
+                "Alerts raised by one side only, or by both at different instants (an alert id is"
+                " the rule, case, level and the rule's own discriminator: no configuration in it).",
+                [ch_target(f"SELECT count() AS disagreements FROM (\n{disagreements}\n)", TABLE)],
+                CH,
+                options={"graphMode": "none"},
+                color=COUNT_COLOR,
+            ),
+            12,
+            4,
+        )
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "timeseries",
+                "按日 by day",
+                "Alerts per Asia/Shanghai day raised by the active configuration and by the shadow.",
+                [
+                    ch_target(
+                        "SELECT toDateTime(day, 'Asia/Shanghai') AS time, countIf(side = 'active') AS active,\n"
+                        "       countIf(side = 'shadow') AS shadow\n"
+                        f"FROM (\n  {_both_sides('toDate(raised_at, ' + chr(39) + 'Asia/Shanghai' + chr(39) + ') AS day')}\n)\n"
+                        "GROUP BY day ORDER BY day",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+            ),
+            24,
+            8,
+        )
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "table",
+                "按规则和部门 by rule and department",
+                "Where the shadow raises more or fewer alerts than the active configuration"
+                " (cells that differ only), largest change first.",
+                [
+                    ch_target(
+                        "SELECT r AS rule, d AS dept, countIf(side = 'active') AS active,\n"
+                        "       countIf(side = 'shadow') AS shadow,\n"
+                        "       toInt64(countIf(side = 'shadow')) - toInt64(countIf(side = 'active')) AS change\n"
+                        f"FROM (\n  {_both_sides('rule AS r, dept AS d')}\n)\n"
+                        "GROUP BY r, d HAVING countIf(side = 'active') != countIf(side = 'shadow')\n"
+                        "ORDER BY abs(toInt64(countIf(side = 'shadow')) - toInt64(countIf(side = 'active'))) DESC, r, d",
+                        TABLE,
+                    )
+                ],
+                CH,
+            ),
+            24,
+            9,
+        )
+    )
+    panels.append(
+        layout.place(
+            panel(
+                "table",
+                "不一致的告警 disagreements",
+                "Each alert the two configurations disagree on. Click a case id to open its timeline.",
+                [
+                    ch_target(
+                        disagreements + "\nORDER BY process, case_id, rule, level\nLIMIT 1000",
+                        TABLE,
+                    )
+                ],
+                CH,
+                overrides=level_colors() + [case_link()],
+            ),
+            24,
+            14,
+        )
+    )
+    return dashboard(
+        "supervision-rule-change",
+        "规则变更 Rule change",
+        "The active configuration's alerts against a shadow configuration's (SHADOW_CONFIGS),"
+        " by rule, department and day; each disagreement links to its case.",
+        panels,
+        [SHADOW_VAR, RULE_VAR, DEPT_ALERTS_VAR],
+        time_from="now-30d",
+    )
+
+
 DASHBOARDS = {
     "alert-board.json": alert_board,
     "case-timeline.json": case_timeline,
     "department-performance.json": department_performance,
     "rule-trends.json": rule_trends,
     "pipeline-health.json": pipeline_health,
+    "rule-change.json": rule_change,
 }
 
 

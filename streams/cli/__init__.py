@@ -25,6 +25,7 @@ def _root() -> None:
 # Sub-command modules register themselves on import.
 from streams.cli import db as _db  # noqa: E402,F401
 from streams.cli import deadletter as _deadletter  # noqa: E402,F401
+from streams.cli import diff as _diff  # noqa: E402,F401
 from streams.cli import generate as _generate  # noqa: E402,F401
 from streams.cli import query as _query  # noqa: E402,F401
 from streams.cli import replay as _replay  # noqa: E402,F401

@@ -7,7 +7,9 @@ engine serves replay, the live agents and tests.
 | -------------- | ------------------------------------------------------------------- |
 | ``engine``     | ``Engine``: the two halves joined (replay, tests)                   |
 | ``cases``      | ``CaseEngine``: per-case evaluation, dispatch to the rules          |
+| ``casestore``  | ``CaseStore``: its states, tracking, loading, late input, retention |
 | ``pending``    | ``PendingCases``: cases waiting for a calendar year (rules.md §1.5) |
+| ``resolve``    | a pending case's decisions made once the calendar has its years     |
 | ``state``      | ``CaseState`` and its serialized form (the live changelog's)        |
 | ``clock``      | the case clock and step clocks (rules.md §1.1, §1.2)                |
 | ``reports``    | monthly and early reports of a case with a clock (rules.md §3.6)    |

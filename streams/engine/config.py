@@ -33,6 +33,7 @@ from streams.engine.configfile import (
     NoticeRule,
     ProcessTemplate,
     RuleSettings,
+    ScoringSection,
     StateSection,
     StepClock,
     WorkflowSection,
@@ -208,6 +209,7 @@ class SupervisionConfig:
     users: Mapping[str, User] = field(default_factory=dict)
     terminal_retention_days: int = 90  # [state]: terminal cases leave the state after this
     hot_case_events: int = 10_000  # [state]: a case with more events is flagged
+    scoring: ScoringSection = field(default_factory=ScoringSection)
 
     def rule_on(self, rule: str) -> bool:
         return rule in self.enabled
@@ -348,6 +350,9 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
     )
     if parsed.state == StateSection():
         left_out["state"] = True
+    # [scoring] likewise, at its defaults.
+    if parsed.scoring == ScoringSection():
+        left_out["scoring"] = True
     canonical = {
         # [state] at its defaults is left out too: operational, and versions stay as they were
         "config": parsed.model_dump(mode="json", by_alias=True, exclude=left_out),
@@ -384,4 +389,5 @@ def load_config(path: str | Path | None = None) -> SupervisionConfig:
         users=users,
         terminal_retention_days=parsed.state.terminal_retention_days,
         hot_case_events=parsed.state.hot_case_events,
+        scoring=parsed.scoring,
     )

@@ -294,6 +294,29 @@ class WorkflowSection(_Strict):
         return self
 
 
+class ScoringSection(_Strict):
+    """Department scores (workflow.md § Scoring): points off ``base`` per card and per 督办 in
+    a month, and the grade bounds. At its defaults it is left out of the configuration's
+    version, so the versions of earlier configurations stay as they were."""
+
+    base: float = Field(default=100.0, ge=0)
+    notice: float = Field(default=0.0, ge=0)
+    yellow: float = Field(default=1.0, ge=0)
+    red: float = Field(default=1.5, ge=0)
+    duban: float = Field(default=0.5, ge=0)  # per 督办 (a dispatched workflow)
+    sup_receipt_reply: float = Field(default=0.5, ge=0)  # per SUP_RECEIPT/REPLY_OVERDUE
+    sup_rectify: float = Field(default=1.0, ge=0)  # per SUP_RECTIFY_OVERDUE
+    excellent: float = 90.0  # 优秀 at or above
+    good: float = 80.0  # 良好 at or above
+    passing: float = Field(default=60.0, alias="pass")  # 合格 at or above; else 不合格
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ScoringSection:
+        if not self.excellent > self.good > self.passing:
+            raise ValueError("grade bounds must satisfy excellent > good > pass")
+        return self
+
+
 class RuleSettings(_Strict):
     enabled: bool = True
     plan_retention_hours: int | None = Field(default=None, ge=1)
@@ -360,6 +383,7 @@ class ConfigFile(_Strict):
     inspection: InspectionSection = Field(default_factory=InspectionSection)
     catalogue: CatalogueSection = Field(default_factory=CatalogueSection)
     workflow: WorkflowSection = Field(default_factory=WorkflowSection)
+    scoring: ScoringSection = Field(default_factory=ScoringSection)
     processes: dict[str, ProcessTemplate]
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
 

@@ -35,9 +35,11 @@ from streams.live.pipeline import Pipeline
 from streams.live.probe import HealthProbe, LagReport
 from streams.live.recovery import Recovery, RecoveryWatch
 from streams.live.service import LiveService
+from streams.live.shadow import load_shadows
 from streams.live.sink import AlertPrinter, WriterStore
 from streams.live.startup import EarlyEndpoints, open_storage
 from streams.live.state import StateTable
+from streams.live.table_store import ROCKSDB_OPTIONS
 from streams.live.ticker import Ticker
 from streams.live.topics import Topics, ensure_topics
 from streams.observability import METRICS, HealthState, Metrics
@@ -111,6 +113,7 @@ def _build(
     from streams.storage.migrations import migrate as apply_migrations
 
     observe = early is not None
+    shadows = load_shadows(settings.shadow_configs, config)  # refused before anything starts
     if create_topics:
         ensure_topics(settings.kafka_bootstrap, topics)
     backend = open_storage(settings, health if observe else None)
@@ -125,8 +128,8 @@ def _build(
         topics.partitions,
         topic_replication_factor=settings.topic_replication,
         table_standby_replicas=0,
-        # Memory tables are rebuilt from the changelog in each process; the check compares
-        # offsets remembered from an earlier assignment and misfires after rebalances on Tansu.
+        # The check compares offsets remembered from an earlier assignment (memory tables) and
+        # misfires after rebalances on Tansu; RocksDB tables are a prefix of their changelogs.
         recovery_consistency_check=False,
         producer_acks=-1,
         # One batch carries a processed batch's states/alerts per partition (see ``publish``);
@@ -136,13 +139,20 @@ def _build(
 
     def table(name: str) -> StateTable:
         t: Any = app.Table(
-            name, default=None, partitions=topics.partitions, key_type=bytes, value_type=bytes
+            name,
+            default=None,
+            partitions=topics.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=dict(ROCKSDB_OPTIONS) if settings.worker_table_store == "rocksdb" else None,
         )
         t.key_serializer = t.value_serializer = "raw"  # blobs as they are in the changelog
         return StateTable(t.data, t.changelog_topic.get_topic_name())
 
     port = KafkaPort(app, bootstrap=settings.kafka_bootstrap, client_id=settings.worker_group_id)
-    partitions = Partitions(config, topics, settings, table("case-state"), table("cross-state"))
+    partitions = Partitions(
+        config, topics, settings, table("case-state"), table("cross-state"), shadows
+    )
     offsets = OffsetKeeper(port, partitions.stored_next_offset, OffsetGate(), metrics)
     limit = RejectionLimit(
         settings.deadletter_window,

@@ -3,9 +3,9 @@
 ``new_faust_app`` is shared with the benchmark's bare-Faust baseline, so that both
 read alike. Faust settings that matter for correctness (see ``delivery``):
 ``stream_wait_empty=False`` (a stop or rebalance must not wait for messages
-that are deliberately unacknowledged while storage is down), memory table
-store (tables are rebuilt from their changelogs on start and rebalance),
-``producer_acks=-1``. Faust's internals are patched in ``kafka_port`` only.
+that are deliberately unacknowledged while storage is down), the table store
+(``table_store``: RocksDB on disk, a prefix of the changelog; or memory,
+rebuilt from the changelogs on start and rebalance), ``producer_acks=-1``. Faust's internals are patched in ``kafka_port`` only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from streams.live.delivery import die
 from streams.live.kafka_port import faust_app_class
+from streams.live.table_store import ROCKSDB_URL, register, tables_dir
 from streams.live.topics import bootstrap_list
 from streams.settings import Settings
 
@@ -41,10 +42,11 @@ def new_faust_app(settings: Settings, partitions: int, **extra: Any) -> Any:
     app = faust_app_class()(
         settings.worker_group_id,
         broker=broker_url(settings.kafka_bootstrap),
-        store="memory://",
+        store=table_store_url(settings),
         autodiscover=False,
         web_enabled=False,
         datadir=str(settings.worker_data_dir),
+        tabledir=str(tables_dir(settings.worker_data_dir, settings.worker_group_id)),
         topic_partitions=partitions,
         topic_allow_declare=True,
         stream_wait_empty=False,
@@ -59,6 +61,14 @@ def new_faust_app(settings: Settings, partitions: int, **extra: Any) -> Any:
     )
     app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
     return app
+
+
+def table_store_url(settings: Settings) -> str:
+    """Faust's store URL for the engine-state tables (``WORKER_TABLE_STORE``)."""
+    if settings.worker_table_store == "memory":
+        return "memory://"
+    register()
+    return ROCKSDB_URL
 
 
 def raw_schema() -> Any:

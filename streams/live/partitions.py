@@ -9,6 +9,7 @@ holds, and forgotten when the partition is revoked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from streams.engine import CaseEngine, CrossEngine, SupervisionConfig
 from streams.live.horizon import source_name
@@ -16,6 +17,7 @@ from streams.live.kafka_port import TP
 from streams.live.processor import CasePartition, FactPartition
 from streams.live.progress import UpstreamHorizon, progress_key
 from streams.live.quarantine import GuardedCasePartition, quarantine_prefix
+from streams.live.shadow import Shadow, ShadowedCasePartition, ShadowedFactPartition
 from streams.live.state import StateTable, expired_key, next_offset_key, scan_prefix
 from streams.live.topics import Topics
 from streams.settings import Settings
@@ -31,8 +33,10 @@ class Partitions:
         settings: Settings,
         case_table: StateTable,
         cross_table: StateTable,
+        shadows: Sequence[Shadow] = (),
     ) -> None:
         self.config = config
+        self.shadows = tuple(shadows)  # evaluated beside the active configuration (``shadow``)
         self.topics = topics
         self.case_table = case_table
         self.cross_table = cross_table
@@ -49,7 +53,12 @@ class Partitions:
     def case(self, topic: str, partition: int) -> CasePartition:
         part = self.cases.get((topic, partition))
         if part is None:
-            part = GuardedCasePartition(topic, partition, CaseEngine(self.config), self.lateness_us)
+            cases = CaseEngine(self.config)
+            part = (
+                ShadowedCasePartition(topic, partition, cases, self.lateness_us, self.shadows)
+                if self.shadows
+                else GuardedCasePartition(topic, partition, cases, self.lateness_us)
+            )
             part.sources = self.upstreams.configured(topic)
             part.clock.marks.load(self.case_table.data.get(progress_key(partition, topic)))
             n = part.load(scan_prefix(self.case_table.data, f"{partition}|{topic}|".encode()))
@@ -69,7 +78,12 @@ class Partitions:
     def fact(self, partition: int) -> FactPartition:
         part = self.facts.get(partition)
         if part is None:
-            part = FactPartition(partition, CrossEngine(self.config), self.sources)
+            cross = CrossEngine(self.config)
+            part = (
+                ShadowedFactPartition(partition, cross, self.sources, self.shadows)
+                if self.shadows
+                else FactPartition(partition, cross, self.sources)
+            )
             n = part.load(scan_prefix(self.cross_table.data, f"{partition}|".encode()))
             part.expired_at = self.cross_table.get_int(expired_key(partition))
             log.info("facts[%d]: %d cross states restored", partition, n)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ from streams.engine import SupervisionConfig, alert_to_dict
 from streams.engine.model import Alert
 from streams.live.delivery import die, retry_forever
 from streams.live.evaluate import LANES, Step
+from streams.live.faults import crash_after, crash_mid_send, crash_point
 from streams.live.horizon import encode_fact, encode_horizons
 from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
@@ -51,6 +53,7 @@ from streams.live.processor import Message, Output, StateWrite
 from streams.live.publish import BatchPublisher, Record, withdrawal_record
 from streams.live.sink import RowStore
 from streams.live.state import StateTable
+from streams.live.table_store import acked_offsets, apply_acked
 from streams.live.topics import Topics
 from streams.observability.health import HealthState
 from streams.observability.metrics import Metrics
@@ -167,12 +170,22 @@ class Persister:
     async def persist(self, out: Output) -> None:
         """Store rows, publish, write states — all awaited, all retried — before any commit."""
         initial_s, max_s = self.retry
-        if out.events or out.alerts or out.case_updates or out.dead_letters or out.withdrawals:
+        if (
+            out.events
+            or out.alerts
+            or out.shadow_alerts
+            or out.case_updates
+            or out.dead_letters
+            or out.withdrawals
+        ):
             now_us = int(self.clock() * 1_000_000)
             letters = [dataclasses.replace(d, received_at=now_us) for d in out.dead_letters]
             await retry_forever(
                 "store rows", lambda: self.store_rows(out, letters), initial_s, max_s, self._failed
             )
+            crash_point("after_store")
+            if out.withdrawals:
+                crash_point("after_withdrawal_store")
         out.rows_stored = True
         for arrived in out.late:  # the late events' corrections are stored
             if arrived:
@@ -185,6 +198,7 @@ class Persister:
             await retry_forever(
                 "write engine state", lambda: self.write_states(out), initial_s, max_s
             )
+            crash_point("after_state_write")
         metrics = self.metrics
         if out.alerts:
             for a in out.alerts:
@@ -210,14 +224,13 @@ class Persister:
         Kafka heartbeats). The store reports batches, rows and latency per table itself."""
         events = [s.event for s in out.events]
         loop = asyncio.get_running_loop()
+        store: Callable[..., None] = self.store.store
+        if out.shadow_alerts:  # shadow configurations: stored there and nowhere else
+            store = functools.partial(store, shadow_alerts=out.shadow_alerts)
+        if out.withdrawals:  # after the alerts they withdraw, in the same write
+            store = functools.partial(store, withdrawals=out.withdrawals)
         await loop.run_in_executor(
-            self.executor,
-            self.store.store,
-            events,
-            out.alerts,
-            out.case_updates,
-            letters,
-            out.withdrawals,
+            self.executor, store, events, out.alerts, out.case_updates, letters
         )
         self.storage_seen = time.monotonic()
         self.health.set_storage(True, "ok")
@@ -274,6 +287,7 @@ class Persister:
                 # keyless dead letters all go to partition 0 (the key decides otherwise)
                 [(None if d.key else 0, d.key, d.raw, d.headers()) for d in out.dead_letters],
             )
+        await crash_after("mid_publish", futures)
         if out.reroutes:  # to the partition the processor chose (``partition_for`` of case_id)
             by_topic: dict[str, list[Record]] = {}
             for r in out.reroutes:
@@ -288,31 +302,41 @@ class Persister:
         await asyncio.gather(*futures)
 
     async def write_states(self, out: Output) -> None:
-        """Changelog writes, in order; those of a partition revoked meanwhile are dropped
-        (its next owner rebuilds them from the events, which were not committed)."""
+        """Changelog writes, in order, then the local table store once the changelog holds them
+        (``table_store``: the local store stays a prefix of the changelog whenever a crash
+        comes). Those of a partition revoked meanwhile are dropped (its next owner rebuilds
+        them from the events, which were not committed)."""
         publisher = self._publisher()
-        futures: list[asyncio.Future[Any]] = []
         partitions = self.partitions
-        current_cases = set(map(id, partitions.cases.values()))
-        current_facts = set(map(id, partitions.facts.values()))
-        tables: tuple[tuple[StateTable, list[StateWrite], set[int]], ...] = (
-            (partitions.case_table, out.case_states, current_cases),
-            (partitions.cross_table, out.cross_states, current_facts),
-        )
-        for table, writes, current in tables:
-            data = table.data
-            records = []
-            for partition, key, value, owner in writes:
-                if owner is not None and id(owner) not in current:
-                    continue
-                if value is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = value
-                records.append((partition, key, value, ()))
-            if records:
-                futures += await publisher.send(table.changelog, records)
-        await asyncio.gather(*futures)
+        sent: list[tuple[StateTable, list[StateWrite], list[asyncio.Future[Any]]]] = []
+        for table, writes in (
+            (partitions.case_table, out.case_states),
+            (partitions.cross_table, out.cross_states),
+        ):
+            current = self._owners()
+            writes = [w for w in writes if w[3] is None or id(w[3]) in current]
+            if writes:
+                records = [(p, key, value, ()) for p, key, value, _ in writes]
+                await crash_mid_send("mid_state_write", publisher, table.changelog, records)
+                sent.append((table, writes, await publisher.send(table.changelog, records)))
+        for table, writes, futures in sent:
+            offsets = acked_offsets(await asyncio.gather(*futures))
+            current = self._owners()
+            revoked = {
+                p for p, _, _, owner in writes if owner is not None and id(owner) not in current
+            }
+            apply_acked(
+                table.data,
+                [(p, key, value) for p, key, value, _ in writes if p not in revoked],
+                {p: o for p, o in offsets.items() if p not in revoked},
+            )
+
+    def _owners(self) -> set[int]:
+        """Identities of the partition states this worker holds now."""
+        partitions = self.partitions
+        return {id(p) for p in partitions.cases.values()} | {
+            id(p) for p in partitions.facts.values()
+        }
 
     async def publish_horizons(self, horizons: dict[str, int]) -> None:
         """Each owned source partition's horizon, to every facts partition (``horizon``)."""

@@ -101,6 +101,7 @@ class Output:
 
     events: list[StoredEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    shadow_alerts: list[Alert] = field(default_factory=list)  # stored in shadow_alerts only
     # Alerts late input disproves (rules.md §1.4): stored after ``alerts`` in the same write,
     # then published on the alerts topic with the alert's key. Each carries what the
     # workflow's ``on_withdrawn`` needs (alert id, reason, ``withdrawn_at``; the alert).
@@ -123,6 +124,7 @@ class Output:
         return not (
             self.events
             or self.alerts
+            or self.shadow_alerts
             or self.withdrawals
             or self.case_updates
             or self.facts
@@ -327,16 +329,13 @@ class FactPartition:
             fact = pending.fact
             n += 1
             marker = self.applied.get(fact.key)
-            state = self.cross.states.get(fact.key)
-            logged = log is not None and state is not None and "log" in state
-            if (not logged and marker is not None and pending.order <= marker) or (
-                self.expired_at is not None
-                and self.cross.expired(fact.key, fact.occurred_at, self.expired_at)
-            ):
+            if (
+                not self.logged(fact) and marker is not None and pending.order <= marker
+            ) or self.out_of_window(fact):
                 out.duplicates += 1
                 continue
             skipped = log.duplicates + log.beyond if log is not None else 0
-            alerts = self.cross.process(fact, now)
+            alerts = self.judge(fact, now)
             if log is not None:
                 out.duplicates += log.duplicates + log.beyond - skipped
                 out.withdrawals.extend(log.take_withdrawals())
@@ -345,6 +344,21 @@ class FactPartition:
             if alerts:
                 out.alerts.extend(alerts)
         return n
+
+    def out_of_window(self, fact: Fact) -> bool:
+        """Applied before and since forgotten: out of its window at the expiry horizon."""
+        return self.expired_at is not None and self.cross.expired(
+            fact.key, fact.occurred_at, self.expired_at
+        )
+
+    def logged(self, fact: Fact) -> bool:
+        """The fact's key keeps a fact log (a late fact corrects it, rules.md §1.4)."""
+        state = self.cross.states.get(fact.key)
+        return self.cross.facts is not None and state is not None and "log" in state
+
+    def judge(self, fact: Fact, now: int = 0) -> list[Alert]:
+        """The fact's rule, with its key's state; the alerts raised."""
+        return self.cross.process(fact, now)
 
     def collect(self, out: Output, table_key: Callable[[int, str], bytes]) -> None:
         for key, blob in self.cross.export_dirty().items():

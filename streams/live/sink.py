@@ -32,6 +32,7 @@ class RowStore(Protocol):
         alerts: Sequence[Alert],
         cases: Sequence[CaseStatus],
         dead_letters: Sequence[DeadLetter],
+        shadow_alerts: Sequence[Alert] = (),
         withdrawals: Sequence[Withdrawal] = (),
     ) -> None: ...
 
@@ -69,6 +70,7 @@ class WriterStore:
         alerts: Sequence[Alert],
         cases: Sequence[CaseStatus],
         dead_letters: Sequence[DeadLetter],
+        shadow_alerts: Sequence[Alert] = (),
         withdrawals: Sequence[Withdrawal] = (),
     ) -> None:
         """One write; the withdrawals after the alerts they withdraw (``Writer.write``)."""
@@ -80,6 +82,7 @@ class WriterStore:
                 alerts=alerts,
                 case_status=cases,
                 deadletters=dead_letters,
+                shadow_alerts=shadow_alerts,
                 withdrawals=withdrawals,
             )
         except MalformedRows as exc:

@@ -75,9 +75,11 @@ def scan_prefix(data: Mapping[Any, Any], prefix: bytes) -> Iterator[tuple[str, b
     """(rest of key, value) of every live engine-state entry whose key starts with ``prefix``.
 
     Bookkeeping entries (``{p}|@...``, e.g. a partition's next offset) are not engine state.
+    A store that reads by prefix (``table_store``, RocksDB) is read so, not scanned whole.
     """
     n = len(prefix)
-    for key, value in list(data.items()):
+    scan = getattr(data, "prefix_items", None)
+    for key, value in list(data.items()) if scan is None else scan(prefix):
         if isinstance(key, str):
             key = key.encode()
         if value and key.startswith(prefix) and key[n : n + 1] != b"@":

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from streams.storage.backends import QueryResult
-from streams.storage.tables import ALERTS, DEADLETTER, EVENTS
+from streams.storage.errors import StorageError
+from streams.storage.tables import ALERTS, DEADLETTER, EVENTS, SHADOW_ALERTS
 
 # Per table: the index and name of the stamped column and of the id column, the sort-key columns
 # the lookup selects by (IN the batch's values) and the exact instant column bounding it to the
@@ -27,6 +28,7 @@ _FIRST_SEEN: dict[
     EVENTS: (12, "ingested_at", 0, "event_id", (("process", 2), ("case_id", 1)), ("occurred_at_us", 5)),
     ALERTS: (12, "detected_at", 0, "alert_id", (("process", 4), ("case_id", 3)), ("raised_at_us", 7)),
     DEADLETTER: (9, "received_at", 0, "deadletter_id", (("deadletter_id", 0),), None),
+    SHADOW_ALERTS: (12, "detected_at", 0, "alert_id", (("config_version", 11), ("process", 4), ("case_id", 3)), ("raised_at_us", 7)),
 }  # fmt: skip
 _LOOKUP_BYTES = 180_000  # literals per lookup query: below max_query_size (256 KiB)
 
@@ -72,6 +74,18 @@ def keep_first_seen(
             row = (*row[:stamp_at], sec, *row[stamp_at + 1 :])
         out.append(row)
     return out
+
+
+def keep_first_seen_beside(
+    table: str, rows: list[tuple[Any, ...]], side_query: Callable[[str], QueryResult]
+) -> list[tuple[Any, ...]] | None:
+    """``keep_first_seen`` read once on the backend's side connection (``side_query``) while
+    an insert is in flight; None when that did not work: call ``keep_first_seen`` again
+    once the insert is answered (then the lookup retries like an insert)."""
+    try:
+        return keep_first_seen(table, rows, lambda sql, _: side_query(sql))
+    except StorageError:
+        return None
 
 
 def _lookup_chunks(

@@ -12,14 +12,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streams.storage.tables import ALERTS, CASE_STATUS, EVENTS
+from streams.storage.tables import ALERTS, CASE_STATUS, EVENTS, SHADOW_ALERTS
 
 MAX_PARTITIONS_PER_INSERT = 100
 # Per partitioned table, the row columns (epoch seconds, Asia/Shanghai months) that choose a
 # partition of the table or of a view's target: events (events, events_by_dept) by occurred_at,
 # alerts by raised_at; case_status is not partitioned (its instants, started_at and closed_at,
 # chose the months of the dept_daily views up to migration 0004: a harmless bound).
-_PARTITION_COLUMNS: dict[str, tuple[int, ...]] = {EVENTS: (4,), ALERTS: (6,), CASE_STATUS: (3, 7)}
+_PARTITION_COLUMNS: dict[str, tuple[int, ...]] = {
+    EVENTS: (4,),
+    ALERTS: (6,),
+    SHADOW_ALERTS: (6,),
+    CASE_STATUS: (3, 7),
+}
 _SHANGHAI_S = 8 * 3600  # Asia/Shanghai has kept UTC+8 without DST since 1991
 _SHORTEST_SPAN_S = 28 * 86400  # instants less than (n - 1) * 28 days apart touch < n months
 

@@ -17,7 +17,15 @@ import orjson
 
 from streams.storage.errors import RejectedRow, StorageRefused
 from streams.storage.rows import DeadLetter, row_key
-from streams.storage.tables import ALERTS, CASE_STATUS, DEADLETTER, EVENTS, KEY_LABEL, WITHDRAWALS
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    DEADLETTER,
+    EVENTS,
+    KEY_LABEL,
+    SHADOW_ALERTS,
+    WITHDRAWALS,
+)
 
 # What a refused row's dead letter holds: the object as JSON (an event as its envelope).
 _DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -30,6 +38,7 @@ _DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
                   "updated_at", "version"),
     WITHDRAWALS: ("alert_id", "process", "case_id", "withdrawn_at", "reason", "withdrawn_by"),
 }  # fmt: skip
+_DOCUMENT_FIELDS[SHADOW_ALERTS] = _DOCUMENT_FIELDS[ALERTS]
 _REASON_MAX = 1000
 
 

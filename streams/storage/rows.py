@@ -25,9 +25,11 @@ from streams.storage.tables import (
     ALERTS,
     CASE_STATUS,
     COLUMN_KEYS,
+    COLUMNS,
     DEADLETTER,
     EVENTS,
     KEY_LABEL,
+    SHADOW_ALERTS,
     WITHDRAWALS,
 )
 
@@ -228,6 +230,14 @@ def alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+_SHADOW_WIDTH = len(COLUMNS[SHADOW_ALERTS])
+
+
+def shadow_alert_row(alert: Alert, detected_at_s: int) -> tuple[Any, ...]:
+    """A shadow configuration's alert: the alert's columns up to ``detected_at``."""
+    return alert_row(alert, detected_at_s)[:_SHADOW_WIDTH]
+
+
 def case_status_row(status: CaseStatus) -> tuple[Any, ...]:
     if status.card_level not in ("", *LEVELS):
         raise RowError(f"card_level {status.card_level!r} is not '' or a level")
@@ -273,6 +283,8 @@ def row_key(table: str, obj: Any) -> str:
         return f"event_id={getattr(obj, 'event_id', '?')}"
     if table == ALERTS:
         return f"alert_id={getattr(obj, 'alert_id', '?')}"
+    if table == SHADOW_ALERTS:
+        return f"{getattr(obj, 'config_version', '?')}/{getattr(obj, 'alert_id', '?')}"
     if table == CASE_STATUS:
         return (
             f"case={getattr(obj, 'process', '?')}/{getattr(obj, 'case_id', '?')}"
@@ -311,6 +323,8 @@ def to_rows(
         convert, stamp = event_row, (now_s,)
     elif table == ALERTS:
         convert, stamp = alert_row, (now_s,)
+    elif table == SHADOW_ALERTS:
+        convert, stamp = shadow_alert_row, (now_s,)
     elif table == CASE_STATUS:
         convert = case_status_row
     elif table == DEADLETTER:
@@ -329,6 +343,8 @@ def to_rows(
                 bad.append((row_key(table, obj), str(exc)))
     if table == CASE_STATUS:
         keys = [f"{r[0]}/{r[1]} version={r[11]}" for r in rows]
+    elif table == SHADOW_ALERTS:  # one alert id per configuration version
+        keys = [f"{r[11]}/{r[0]}" for r in rows]
     else:
         keys = [r[0] for r in rows]
     return rows, keys, bad

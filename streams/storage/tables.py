@@ -13,6 +13,7 @@ WITHDRAWALS = "alert_withdrawals"
 """Not a table: withdrawals given to the writer, stored as new versions of ``alerts`` rows."""
 CASE_STATUS = "case_status"
 DEADLETTER = "deadletter"
+SHADOW_ALERTS = "shadow_alerts"  # alerts of shadow configurations (README)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     EVENTS: (
@@ -81,6 +82,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# The alert columns up to detected_at (a shadow's alerts are never withdrawn in storage), one
+# row per configuration version.
+COLUMNS[SHADOW_ALERTS] = COLUMNS[ALERTS][: COLUMNS[ALERTS].index("detected_at") + 1]
+
 # The attrs keys broken out into the ``party`` and ``amount`` columns, per (process, action):
 # only where the contract declares that key for that action (events.md), so its value has the
 # contract's type. Anywhere else a key of the same name is an unknown key: kept in ``attrs`` as
@@ -108,4 +113,5 @@ KEY_LABEL = {
     WITHDRAWALS: "withdrawal of alert_id=",
     CASE_STATUS: "case=",
     DEADLETTER: "deadletter_id=",
+    SHADOW_ALERTS: "shadow alert ",
 }

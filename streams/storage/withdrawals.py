@@ -22,14 +22,17 @@ alerts --withdrawn`` show them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from streams.engine.model import Withdrawal
 from streams.storage.backends import QueryResult
 from streams.storage.backends.sql import literal
+from streams.storage.errors import RejectedRow
+from streams.storage.partitions import split_by_partitions
 from streams.storage.rows import RowError, row_key, seconds, withdrawal_key
-from streams.storage.tables import WITHDRAWALS
+from streams.storage.tables import ALERTS, WITHDRAWALS
 
 LOOKUP_COLUMNS = (
     "alert_id, rule, level, case_id, process, dept, toUInt32(raised_at), raised_at_us,"
@@ -127,3 +130,31 @@ def withdrawal_rows(
         rows.append((*row, withdrawn_at, w.reason, ids))
         keys.append(withdrawal_key(w))
     return rows, keys, refused
+
+
+def withdrawal_inserts(
+    withdrawals: Sequence[Withdrawal],
+    batch_rows: int,
+    query: Callable[[str, int], QueryResult],
+    rejected: list[RejectedRow],
+) -> list[tuple[list[tuple[Any, ...]], list[str]]]:
+    """The new versions of the withdrawn alerts' rows, as (rows, keys) of the inserts into
+    ``alerts`` (batches of ``batch_rows`` withdrawals, split by partitions); the withdrawals
+    that cannot be stored go to ``rejected``. ``query(sql, nrows)`` runs a batch's lookup
+    (the writer retries it)."""
+    parts = []
+    # Keys named per write: the insert deduplication (``dedup_token``) makes a retry of the
+    # insert idempotent, but must not drop a later write of the same row over a newer version
+    # (a batch read again stores its alert, then the same withdrawal, again).
+    written = f" (write {time.time_ns()})"
+    for start in range(0, len(withdrawals), batch_rows):
+        batch = withdrawals[start : start + batch_rows]
+        rows, keys, bad = withdrawal_rows(batch, _lookup(query, len(batch)))
+        keys = [key + written for key in keys]
+        rejected.extend(RejectedRow(WITHDRAWALS, key, reason) for key, reason in bad)
+        parts += split_by_partitions(ALERTS, rows, keys) if rows else []
+    return parts
+
+
+def _lookup(query: Callable[[str, int], QueryResult], nrows: int) -> Callable[[str], QueryResult]:
+    return lambda sql: query(sql, nrows)

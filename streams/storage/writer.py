@@ -4,7 +4,8 @@ API (for the live worker, replay and tools)
 -------------------------------------------
 ``open_writer(settings=None) -> Writer`` builds a writer on the configured backend.
 
-``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), withdrawals=()) -> int``
+``Writer.write(*, events=(), alerts=(), case_status=(), deadletters=(), withdrawals=(),
+shadow_alerts=()) -> int``
     Stores the given objects and returns the number of rows stored, only once
     the engine has acknowledged every one of them. Synchronous and
     thread-safe: call it from a thread executor in asyncio code
@@ -66,12 +67,20 @@ from streams.storage.errors import (
     StorageUnclassified,
 )
 from streams.storage.first_raised import keep_first_raised, repair_first_raised
-from streams.storage.first_seen import keep_first_seen
+from streams.storage.first_seen import keep_first_seen, keep_first_seen_beside
 from streams.storage.partitions import split_by_partitions
 from streams.storage.refused import insert_isolating, refused_as_dead_letters
 from streams.storage.rows import DeadLetter, to_rows
-from streams.storage.tables import ALERTS, CASE_STATUS, COLUMNS, DEADLETTER, EVENTS, WITHDRAWALS
-from streams.storage.withdrawals import withdrawal_rows
+from streams.storage.tables import (
+    ALERTS,
+    CASE_STATUS,
+    COLUMNS,
+    DEADLETTER,
+    EVENTS,
+    SHADOW_ALERTS,
+    WITHDRAWALS,
+)
+from streams.storage.withdrawals import withdrawal_inserts
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -80,7 +89,7 @@ log = logging.getLogger(__name__)
 
 # Write order: facts first, so an alert never refers to an event not yet stored.
 # Withdrawals (new versions of alert rows) after the alerts: the row stored last is read.
-TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WITHDRAWALS, DEADLETTER)
+TABLE_ORDER = (EVENTS, CASE_STATUS, ALERTS, WITHDRAWALS, SHADOW_ALERTS, DEADLETTER)
 
 _T = TypeVar("_T")
 
@@ -93,7 +102,9 @@ class WriterStats:
 
     rows_written: int = 0
     rows_by_table: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys((EVENTS, CASE_STATUS, ALERTS, DEADLETTER), 0)
+        default_factory=lambda: dict.fromkeys(
+            (EVENTS, CASE_STATUS, ALERTS, SHADOW_ALERTS, DEADLETTER), 0
+        )
     )
     batches_written: int = 0
     retries: int = 0
@@ -151,6 +162,7 @@ class Writer:
         case_status: Iterable[CaseStatus] = (),
         deadletters: Iterable[DeadLetter] = (),
         withdrawals: Iterable[Withdrawal] = (),
+        shadow_alerts: Iterable[Alert] = (),
     ) -> int:
         """Store everything given; return rows stored. See the module docstring."""
         objects: dict[str, list[Any]] = {
@@ -158,6 +170,7 @@ class Writer:
             CASE_STATUS: list(case_status),
             ALERTS: list(alerts),
             WITHDRAWALS: list(withdrawals),
+            SHADOW_ALERTS: list(shadow_alerts),
             DEADLETTER: list(deadletters),
         }
         with self._lock:
@@ -207,7 +220,8 @@ class Writer:
                     objs = [*objs, *letters]
                 elif table == WITHDRAWALS:
                     written += settle()  # looked up once this write's alerts are stored
-                    for part_rows, part_keys in self._withdrawal_parts(objs, rejected):
+                    parts = withdrawal_inserts(objs, self.batch_rows, self._query(ALERTS), rejected)
+                    for part_rows, part_keys in parts:
                         written += settle()
                         in_flight = self._send(ALERTS, part_rows, part_keys, WITHDRAWALS)
                     continue
@@ -217,11 +231,13 @@ class Writer:
                     for part_rows, part_keys in split_by_partitions(table, rows, keys):
                         # The first-seen lookup reads on the backend's side connection while
                         # the batch before is stored; without one, once it is answered.
-                        stamped = self._keep_first_seen(table, part_rows, in_flight is not None)
+                        stamped = None
+                        if in_flight is not None:
+                            side = self.backend.side_query
+                            stamped = keep_first_seen_beside(table, part_rows, side)
                         written += settle()
                         if stamped is None:
-                            stamped = self._keep_first_seen(table, part_rows, False)
-                        assert stamped is not None
+                            stamped = keep_first_seen(table, part_rows, self._query(table))
                         in_flight = self._send(table, stamped, part_keys)
             written += settle()
         finally:
@@ -240,42 +256,6 @@ class Writer:
                     self.observer.record_storage_refused(r.table)
             raise MalformedRows(rejected)
         return written
-
-    def _keep_first_seen(
-        self, table: str, rows: list[tuple[Any, ...]], beside_insert: bool
-    ) -> list[tuple[Any, ...]] | None:
-        """``rows`` with their first stamps (:mod:`streams.storage.first_seen`).
-
-        ``beside_insert``: an insert is in flight, so read once on the side
-        connection; None when that did not work (call again without, once the
-        insert is answered: then the lookup retries like an insert).
-        """
-        if beside_insert:
-            try:
-                return keep_first_seen(table, rows, lambda sql, _: self.backend.side_query(sql))
-            except StorageError:
-                return None
-
-        return keep_first_seen(table, rows, self._query(table))
-
-    def _withdrawal_parts(
-        self, objs: list[Any], rejected: list[RejectedRow]
-    ) -> list[tuple[list[tuple[Any, ...]], list[str]]]:
-        """The new versions of the withdrawn alerts' rows (looked up, retrying), in inserts;
-        the withdrawals that cannot be stored go to ``rejected``."""
-        parts = []
-        written = f" (write {time.time_ns()})"  # deduplicated within this write only
-        for start in range(0, len(objs), self.batch_rows):
-            batch = objs[start : start + self.batch_rows]
-            query = functools.partial(self._retry_query, len(batch))
-            rows, keys, bad = withdrawal_rows(batch, query)
-            keys = [key + written for key in keys]
-            rejected.extend(RejectedRow(WITHDRAWALS, key, reason) for key, reason in bad)
-            parts += split_by_partitions(ALERTS, rows, keys) if rows else []
-        return parts
-
-    def _retry_query(self, nrows: int, sql: str) -> Any:
-        return self._retry(ALERTS, nrows, functools.partial(self.backend.query, sql))
 
     def _send(
         self, table: str, rows: list[tuple[Any, ...]], keys: list[str], label: str = ""

@@ -42,6 +42,7 @@ OPTIONS = {
 }
 SELECTIONS: dict[str, dict[str, list[str] | str]] = {
     "all": {
+        "shadow": "cfg-shadow1",
         "rule": ALL,
         "level": ALL,
         "dept": ALL,
@@ -52,6 +53,7 @@ SELECTIONS: dict[str, dict[str, list[str] | str]] = {
         "instance": ALL,
     },
     "some": {
+        "shadow": "cfg-shadow1",
         "rule": ["OVERDUE", "SKIPPED_STEP"],
         "level": ["red"],
         "dept": ["D02"],
@@ -62,6 +64,7 @@ SELECTIONS: dict[str, dict[str, list[str] | str]] = {
         "instance": ALL,
     },
     "quote": {
+        "shadow": "cfg'x OR 1=1 --",
         "rule": ["O'RULE"],
         "level": ["yellow"],
         "dept": ["D'01", "D02"],
@@ -72,6 +75,7 @@ SELECTIONS: dict[str, dict[str, list[str] | str]] = {
         "instance": ALL,
     },
     "backslash": {
+        "shadow": "cfg\\' OR 1=1 --",
         "rule": ["OVERDUE\\", ") OR 1=1 --"],
         "level": ["red\\"],
         "dept": ["D02\\", "') OR 1=1 --"],
@@ -82,6 +86,7 @@ SELECTIONS: dict[str, dict[str, list[str] | str]] = {
         "instance": ALL,
     },
     "quarter": {
+        "shadow": "cfg-other",
         "rule": ALL,
         "level": ["notice", "yellow"],
         "dept": ["D01"],
@@ -176,6 +181,19 @@ INSERT INTO events (event_id, case_id, process, action, occurred_at, occurred_at
   '2026-11-04T18:00:00+08:00', 'D01', 'u1', '', NULL, '{}', toDateTime('2026-11-06 08:00:00', 'Asia/Shanghai'),
   1793923200000000, '2026-11-06T08:00:00+08:00', toDateTime('2026-11-06 08:59:58', 'Asia/Shanghai'),
   1793926798000000);
+INSERT INTO shadow_alerts (alert_id, rule, level, case_id, process, dept, raised_at, raised_at_us, evidence,
+                           message, details, config_version, detected_at) VALUES
+ ('a1', 'OVERDUE', 'yellow', 'C2', 'approval', 'D02', toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'),
+  1793721600000000, ['e3'], '办件C2超期', '{}', 'cfg-shadow1', toDateTime('2026-11-04 00:00:05', 'Asia/Shanghai')),
+ ('a2', 'SKIPPED_STEP', 'red', 'C2', 'approval', 'D02', toDateTime('2026-11-06 10:00:00', 'Asia/Shanghai'),
+  1793930400000000, ['e4'], '办件C2跳过审查', '{"missing":["review"]}', 'cfg-shadow1',
+  toDateTime('2026-11-06 10:00:01', 'Asia/Shanghai')),
+ ('a6', 'OVERDUE', 'red', 'C2', 'approval', 'D02', toDateTime('2026-11-05 00:00:00', 'Asia/Shanghai'),
+  1793808000000000, ['e3'], '办件C2超期红牌', '{}', 'cfg-shadow1', toDateTime('2026-11-05 00:00:05', 'Asia/Shanghai')),
+ ('a4', 'OVERDUE', 'notice', 'C2', 'approval', 'D02', toDateTime('2026-11-03 12:00:00', 'Asia/Shanghai'),
+  1793678400000000, ['e3'], '办件C2即将到期', '{}', 'cfg-shadow1', toDateTime('2026-11-20 09:00:00', 'Asia/Shanghai')),
+ ('a1', 'OVERDUE', 'yellow', 'C2', 'approval', 'D02', toDateTime('2026-11-04 00:00:00', 'Asia/Shanghai'),
+  1793721600000000, ['e3'], '办件C2超期', '{}', 'cfg-other', toDateTime('2026-11-04 00:00:05', 'Asia/Shanghai'));
 INSERT INTO case_status (process, case_id, dept, started_at, deadline, terminal, terminal_action, closed_at,
                          card_level, completed_on_time, updated_at, version) VALUES
  ('approval', 'C1', 'D01', toDateTime('2026-11-02 09:00:00', 'Asia/Shanghai'),
@@ -432,9 +450,37 @@ def test_department_performance_shows_on_time_rates_of_key_tasks_proposals_meeti
     assert [(r["dept"], int(r["late_cases"])) for r in ranking] == [("DP", 1)]
 
 
-def test_alert_board_links_case_ids_to_the_case_timeline() -> None:
-    board = DASHBOARDS["alert-board.json"]
-    table = next(p for p in board["panels"] if p["type"] == "table")
+def test_rule_change_compares_the_active_alerts_with_a_shadow(chdb_session: Any) -> None:
+    """Active: a1..a4. Shadow cfg-shadow1: a1, a2 the same, a5 more (a red card), a4 raised
+    12 hours later, a3 not at all. Another shadow's rows are not counted."""
+    sql = _query("rule-change.json", "不一致的告警")
+    rows = run(chdb_session, expand(sql, context("all")))
+    assert [(r["case_id"], r["rule"], r["level"], r["disagreement"]) for r in rows] == [
+        ("C1", "OVERDUE", "notice", "active only"),
+        ("C2", "OVERDUE", "notice", "raised at another instant"),
+        ("C2", "OVERDUE", "red", "shadow only"),
+    ]
+    assert rows[0]["shadow_raised_at"] is None and rows[2]["active_raised_at"] is None
+    cells = run(chdb_session, expand(_query("rule-change.json", "按规则和部门"), context("all")))
+    assert [(r["rule"], r["dept"], r["active"], r["shadow"], r["change"]) for r in cells] == [
+        ("OVERDUE", "D01", 1, 0, -1),
+        ("OVERDUE", "D02", 2, 3, 1),
+    ]
+    (count,) = run(chdb_session, expand(_query("rule-change.json", "不一致 "), context("all")))
+    assert count["disagreements"] == 3
+    (shadow,) = run(chdb_session, expand(_query("rule-change.json", "影子配置"), context("all")))
+    assert shadow["alerts"] == 4
+    assert run(chdb_session, expand(sql, context("some"))) == rows[1:]  # D02 only
+
+
+@pytest.mark.parametrize("board", ["alert-board.json", "rule-change.json"])
+def test_alert_tables_link_case_ids_to_the_case_timeline(board: str) -> None:
+    table = next(
+        p
+        for p in DASHBOARDS[board]["panels"]
+        if p["type"] == "table"
+        and any(o["matcher"]["options"] == "case_id" for o in p["fieldConfig"]["overrides"])
+    )
     links = [
         link["url"]
         for override in table["fieldConfig"]["overrides"]
@@ -503,6 +549,7 @@ def test_required_dashboards_exist_with_unique_uids_and_panel_ids() -> None:
         "supervision-rule-trends",
         "supervision-pipeline-health",
         "supervision-case-timeline",
+        "supervision-rule-change",
     } <= set(uids)
     for name, board in DASHBOARDS.items():
         ids = [p["id"] for p in board["panels"]]

@@ -44,6 +44,14 @@ def done() -> asyncio.Future[None]:
     return future
 
 
+class Sent(NamedTuple):
+    """What a delivery future gives (aiokafka's ``RecordMetadata``, the fields used)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class Batch:
     def __init__(self) -> None:
         self.records: list[tuple[bytes | None, bytes | None]] = []
@@ -65,6 +73,7 @@ class Producer:
     partitions: int
     journal: list[str]
     sent: dict[str, list[tuple[bytes | None, bytes | None]]] = field(default_factory=dict)
+    ends: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset per partition
 
     async def partitions_for(self, topic: str) -> set[int]:
         return set(range(self.partitions))
@@ -72,10 +81,15 @@ class Producer:
     def create_batch(self) -> Batch:
         return Batch()
 
-    async def send_batch(self, batch: Batch, topic: str, partition: int) -> asyncio.Future[None]:
+    async def send_batch(self, batch: Batch, topic: str, partition: int) -> asyncio.Future[Sent]:
+        """Acknowledged at once with the batch's first offset, as aiokafka's batch future."""
+        base = self.ends.get((topic, partition), 0)
+        self.ends[(topic, partition)] = base + len(batch.records)
         self.sent.setdefault(topic, []).extend(batch.records)
         self.journal.append(f"publish {topic}")
-        return done()
+        future: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
+        future.set_result(Sent(topic, partition, base))
+        return future
 
 
 @dataclass

@@ -94,7 +94,10 @@ def test_an_interrupted_migration_runs_again(storage_backend: Backend) -> None:
     migrate(storage_backend, [m for m in migrations if m.version < late.version])
     storage_backend.execute(late.statements[0].sql)  # events gained its columns, then a crash
     report = migrate(storage_backend)
-    assert [m.version for m in report.applied] == [late.version]
+    # it, then the migrations after it
+    assert [m.version for m in report.applied] == [
+        m.version for m in migrations if m.version >= late.version
+    ]
     assert "dept_daily" not in _tables(storage_backend)
     columns = storage_backend.query(
         "SELECT name FROM system.columns WHERE database = %(db)s AND table = 'alerts'",
