@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from streams.workload import GenerateConfig, generate_events, hold_back_last
+from datetime import datetime, timedelta
+
+from streams.workload import GenerateConfig, generate_events, hold_back_last, report_late
 
 
 def test_the_last_events_of_a_share_of_cases_come_after_all_the_others() -> None:
@@ -24,3 +26,16 @@ def test_the_last_events_of_a_share_of_cases_come_after_all_the_others() -> None
     ]  # the others in their order
     assert list(hold_back_last(events, 0.1, seed=4)) == out  # seeded
     assert list(hold_back_last(events, 0.0)) == events
+
+
+def test_late_recordings_are_planted_on_cases_last_events() -> None:
+    events = list(generate_events(GenerateConfig(cases=500, seed=4, order="sorted")))
+    out = list(report_late(events, 0.1, seed=4))
+    assert [e["event_id"] for e in out] == [e["event_id"] for e in events]
+    last = {e["event_id"] for e in {(e["process"], e["case_id"]): e for e in events}.values()}
+    late = [e for e in out if "reported_at" in e]
+    assert 30 <= len(late) <= 70 and {e["event_id"] for e in late} <= last
+    for e in late:
+        delay = datetime.fromisoformat(e["reported_at"]) - datetime.fromisoformat(e["occurred_at"])
+        assert delay == timedelta(days=2)
+    assert list(report_late(events, 0.0)) == events
