@@ -42,6 +42,7 @@ import orjson
 from streams.contract import DeadLetter
 from streams.engine import SupervisionConfig, alert_to_dict
 from streams.engine.model import Alert
+from streams.engine.timeutil import LocalTime
 from streams.live.delivery import die, retry_forever
 from streams.live.evaluate import LANES, Step
 from streams.live.faults import crash_after, crash_mid_send, crash_point
@@ -82,6 +83,48 @@ def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None
         metrics.record_rejected(letter.topic, letter.kind)
     for topic, outcome in out.markers:
         metrics.record_progress_marker(topic, outcome)
+
+
+def has_rows(out: Output) -> bool:
+    """Whether ``out`` has rows to store."""
+    return bool(
+        out.events
+        or out.alerts
+        or out.shadow_alerts
+        or out.case_updates
+        or out.dead_letters
+        or out.withdrawals
+    )
+
+
+def record_persisted(metrics: Metrics, out: Output) -> None:
+    """Alerts, withdrawals (each logged), dead letters and re-routed events of a persisted step."""
+    for a in out.alerts:
+        metrics.record_alert(a.rule, a.level)
+    for w in out.withdrawals:
+        log.info(
+            "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
+            w.alert_id,
+            w.process,
+            w.case_id,
+            w.by,
+        )
+        metrics.record_withdrawal(w.alert.rule if w.alert is not None else "")
+    for d in out.dead_letters:
+        metrics.record_deadletter(d.topic, d.kind)
+    for r in out.reroutes:
+        metrics.record_rerouted(r.topic)
+
+
+def withdrawal_records(out: Output, local: LocalTime) -> list[Record]:
+    """The withdrawal records of ``out`` for the alerts topic (``publish.withdrawal_record``)."""
+    records = []
+    for w in out.withdrawals:
+        if w.alert is None:  # every withdrawal the engine makes carries its alert
+            log.error("withdrawal of %s without its alert: stored, not published", w.alert_id)
+            continue
+        records.append(withdrawal_record(w.alert, w, local))
+    return records
 
 
 class Persister:
@@ -170,14 +213,7 @@ class Persister:
     async def persist(self, out: Output) -> None:
         """Store rows, publish, write states — all awaited, all retried — before any commit."""
         initial_s, max_s = self.retry
-        if (
-            out.events
-            or out.alerts
-            or out.shadow_alerts
-            or out.case_updates
-            or out.dead_letters
-            or out.withdrawals
-        ):
+        if has_rows(out):
             now_us = int(self.clock() * 1_000_000)
             letters = [dataclasses.replace(d, received_at=now_us) for d in out.dead_letters]
             await retry_forever(
@@ -199,25 +235,9 @@ class Persister:
                 "write engine state", lambda: self.write_states(out), initial_s, max_s
             )
             crash_point("after_state_write")
-        metrics = self.metrics
-        if out.alerts:
-            for a in out.alerts:
-                metrics.record_alert(a.rule, a.level)
-            if self.on_alerts is not None:
-                self.on_alerts(out.alerts)
-        for w in out.withdrawals:
-            log.info(
-                "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
-                w.alert_id,
-                w.process,
-                w.case_id,
-                w.by,
-            )
-            metrics.record_withdrawal(w.alert.rule if w.alert is not None else "")
-        for d in out.dead_letters:
-            metrics.record_deadletter(d.topic, d.kind)
-        for r in out.reroutes:
-            metrics.record_rerouted(r.topic)
+        record_persisted(self.metrics, out)
+        if out.alerts and self.on_alerts is not None:
+            self.on_alerts(out.alerts)
 
     async def store_rows(self, out: Output, letters: list[DeadLetter]) -> None:
         """One write of the step's rows on the writer's thread (the event loop keeps serving
@@ -272,15 +292,7 @@ class Persister:
                 ],
             )
         if out.withdrawals:  # after the alerts: a withdrawal follows its alert on its partition
-            futures += await publisher.send(
-                topics.alerts,
-                [withdrawal_record(w.alert, w, local) for w in out.withdrawals if w.alert],
-            )
-            for w in out.withdrawals:
-                if w.alert is None:  # every withdrawal the engine makes carries its alert
-                    log.error(
-                        "withdrawal of %s without its alert: stored, not published", w.alert_id
-                    )
+            futures += await publisher.send(topics.alerts, withdrawal_records(out, local))
         if out.dead_letters:
             futures += await publisher.send(
                 topics.deadletter,
