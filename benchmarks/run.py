@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each printing its figures next to a baseline from the same run.
 
-Usage: python benchmarks/run.py [replay] [storage] [live] [recovery]   (default: all)
+Usage: python benchmarks/run.py [replay] [storage] [live] [recovery] [late]   (default: all)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "storage": HERE / "bench_storage.py",
     "live": HERE / "bench_live.py",
     "recovery": HERE / "bench_recovery.py",
+    "late": HERE / "bench_late.py",
 }
 
 

@@ -118,8 +118,10 @@ PY
 say "streaming $CASES generated cases at $RATE events/s"
 # What each case carries goes to a file beside the stream, for checking afterwards: the case
 # ids on screen are upstream-style numbers that do not give the planted violations away.
+# One case in a hundred has its last event recorded two days late (reported_at): LATE_REPORTED.
 "$PY" -m streams.cli generate --cases "$CASES" --seed 2 --kafka "$BOOTSTRAP" --no-create-topics \
-  --rate "$RATE" --source "$SOURCE" --planted "$DEMO_DIR/planted.jsonl" >&2
+  --rate "$RATE" --source "$SOURCE" --planted "$DEMO_DIR/planted.jsonl" \
+  --late-reported-share 0.01 >&2
 
 # Wait until every event is stored (offsets are committed only after storage) and alerts settle.
 "$PY" - <<'PY'

@@ -138,11 +138,7 @@ class Settings(BaseSettings):
         default="supervision.action-results",
         description="Topic of the results of workflow actions (keyed by action_id).",
     )
-    topic_workflow: str = Field(
-        default="supervision.workflow",
-        description="Internal topic routing alerts, case ends and actions to the partition owning "
-        "their workflows (keyed by case_id with the worker's own partitioner).",
-    )
+    topic_workflow: str = "supervision.workflow"  # internal: a workflow's inputs, by case_id
     topic_partitions: int = Field(
         default=4,
         ge=1,

@@ -30,9 +30,13 @@ from streams.workload import (
     PlantedCase,
     WorkloadGenerator,
     encode_lines,
+    hold_back_last,
+    report_late,
 )
 
 WRITE_BATCH = 4_096  # lines per write() call
+_LATE = "Share of cases whose last event is sent after all the others (a late upstream)."
+_REPORTED = "Share of cases whose last event is recorded two days late (reported_at)."
 MARKER_EVERY_LINES = 1_000  # progress markers after this many events sent...
 MARKER_EVERY_S = 1.0  # ... or this long, whichever comes first
 DEFAULT_SOURCE = "supervise-generate"
@@ -288,6 +292,10 @@ def generate_command(
             "--duplicate-rate", min=0, max=1, help="Share of events re-sent (same event_id)."
         ),
     ] = 0.0,
+    late_share: Annotated[float, typer.Option("--late-share", min=0, max=1, help=_LATE)] = 0.0,
+    late_reported_share: Annotated[
+        float, typer.Option("--late-reported-share", min=0, max=1, help=_REPORTED)
+    ] = 0.0,
     planted: Annotated[
         str | None,
         typer.Option(
@@ -336,7 +344,9 @@ def generate_command(
                 raise _fail("--planted needs a file of its own")
             on_case = planted_writer(open_sink(stack, planted))
         generator = WorkloadGenerator(config, on_case)
-        lines = _paced(encode_lines(generator.events(), bad_rate=bad_rate, seed=seed), rate)
+        events = report_late(generator.events(), late_reported_share, seed=seed)
+        events = hold_back_last(events, late_share, seed=seed)
+        lines = _paced(encode_lines(events, bad_rate=bad_rate, seed=seed), rate)
         began = time.perf_counter()
         progress = None
         if kafka is not None and source:

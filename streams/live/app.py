@@ -43,6 +43,7 @@ from streams.live.table_store import ROCKSDB_OPTIONS
 from streams.live.ticker import Ticker
 from streams.live.topics import Topics, ensure_topics
 from streams.live.workflow_app import build_workflow, wire_workflow
+from streams.live.workflow_route import WorkflowRouting
 from streams.observability import METRICS, HealthState, Metrics
 from streams.settings import Settings
 
@@ -181,7 +182,12 @@ def _build(
         metrics=metrics,
         health=health,
         on_alerts=on_alerts,
-        workflow=workflow_table is not None,
+        workflow=None
+        if workflow_table is None
+        else WorkflowRouting(
+            {name: frozenset(t.terminal) for name, t in config.templates.items()},
+            topics.workflow_inputs,
+        ),
     )
     lags = LagReport(metrics, offsets)
     service = LiveService(
@@ -261,11 +267,14 @@ def _observe(
     """Metric series declared up front, the health probe, /metrics /healthz /readyz (taken
     over from the endpoints served during start-up)."""
     from streams.contract import REJECTION_KINDS
+    from streams.live.corrections import CORRECTION_OUTCOMES
     from streams.live.progress import MARKER_OUTCOMES
     from streams.observability.http import ObservabilityServer
     from streams.storage.writer import TABLE_ORDER
 
-    metrics.declare(topics.domain, REJECTION_KINDS, TABLE_ORDER, MARKER_OUTCOMES)
+    metrics.declare(
+        topics.domain, REJECTION_KINDS, TABLE_ORDER, MARKER_OUTCOMES, CORRECTION_OUTCOMES
+    )
     probe = HealthProbe(
         port=service.port,
         persister=service.persister,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 
 from streams.engine.model import FormatTooNew
 from streams.live.breaker import Breakers
+from streams.live.corrections import CaseHistory
 from streams.live.deadletter import RejectionLimitExceeded, dead_letter
 from streams.live.delivery import die
 from streams.live.horizon import decode_facts_message
@@ -89,11 +90,14 @@ class Evaluator:
     def now_us(self) -> int:
         return int(self.clock() * 1_000_000)
 
-    def events(self, admitted: list[Message]) -> Step:
-        """Validate, route and apply a batch of events; each partition's next offset after."""
+    def events(self, admitted: list[Message], history: CaseHistory | None = None) -> Step:
+        """Validate, route and apply a batch of events; each partition's next offset after.
+        ``history``: the events of its late cases (``corrections.LateEvents.prepare``)."""
         out = Output()
         started = time.perf_counter()
         tps: set[TP] = set()
+        for part in self.partitions.cases.values():
+            part.history = history
         try:
             touched = self.run(admitted, out, tps)
             self.engine_errors(admitted, touched, out)
@@ -108,6 +112,12 @@ class Evaluator:
             log.exception("evaluation failed")
             first = admitted[0]
             die(f"evaluation failed on a batch from {first.topic}[{first.partition}]: {exc!r}")
+        finally:
+            for part in self.partitions.cases.values():
+                part.history = None
+        if history is not None:
+            for topic, outcome in history.outcomes:
+                self.metrics.record_correction(topic, outcome)
         commits: dict[TP, int] = {}
         for tp in tps:
             expected = self.offsets.expected(tp)
@@ -233,7 +243,7 @@ class Evaluator:
                     f"unreadable message on internal topic {m.topic}[{m.partition}]@{m.offset}: {exc!r}"
                 )
         commits: dict[TP, int] = {}
-        now = self.now_us()
+        now = self.now_us() // 1_000_000 * 1_000_000  # withdrawals: whole seconds, as stored
         for part in list(partitions.facts.values()):
             part.release(out, now)
             part.expire_daily()

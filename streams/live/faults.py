@@ -7,6 +7,8 @@
 The points, in the persister's order (``persister``):
 
 - ``after_store``: the step's rows are stored in ClickHouse, nothing is published;
+- ``after_withdrawal_store``: the same, counted only for steps that withdraw alerts
+  (rules.md §1.4): withdrawals stored, neither published nor committed;
 - ``mid_publish``: its alerts and dead letters are published (and acknowledged),
   re-routed events and facts are not;
 - ``mid_state_write``: the first half of its state records are in the changelog
@@ -32,6 +34,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 POINTS = ("after_store", "mid_publish", "mid_state_write", "after_state_write")
+# A point of the steps that withdraw alerts only (every step passes the others).
+KNOWN_POINTS = (*POINTS, "after_withdrawal_store")
 CRASH_EXIT = 86
 
 
@@ -39,8 +43,10 @@ class CrashPlan:
     """Which point to crash at, after how many passes, and the marker that makes it once."""
 
     def __init__(self, point: str, nth: int, marker: Path) -> None:
-        if point not in POINTS:
-            raise ValueError(f"SUPERVISION_CRASH_AT: unknown point {point!r}; one of {POINTS}")
+        if point not in KNOWN_POINTS:
+            raise ValueError(
+                f"SUPERVISION_CRASH_AT: unknown point {point!r}; one of {KNOWN_POINTS}"
+            )
         self.point = point
         self.nth = nth
         self.marker = marker

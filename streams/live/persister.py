@@ -7,16 +7,23 @@ before it; the next batch is evaluated while one is persisted), one for fact
 batches (whose flush waits until its step is committed: the facts agent and
 the tick pace themselves on it). Per step:
 
-1. events, alerts, case status and dead letters are stored (ClickHouse),
-   retried with back-off until they are (the agents stop reading meanwhile:
-   back-pressure; nothing is committed);
-2. alerts, dead letters, cross-case facts and re-routed events (keyed by their
+1. events, alerts, alert withdrawals (after the alerts: rules.md §1.4), case
+   status and dead letters are stored (ClickHouse) in one write, retried with
+   back-off until they are (the agents stop reading meanwhile: back-pressure;
+   nothing is committed);
+2. alerts, then withdrawals (the alert's record again, withdrawn, with its key),
+   dead letters, cross-case facts and re-routed events (keyed by their
    ``case_id``, to their case's partition) are produced to Kafka and awaited;
 3. the changed engine states, then each partition's next offset, are produced
    to the table changelogs and awaited; a tick's horizons after them;
 4. only then are the step's offsets committed.
 
 A failure other than an outage (retried forever) stops the worker uncommitted.
+A SIGKILL between a withdrawal's store and its commit reads the batch again: the
+same correction, stored with the first withdrawal's time (``storage.withdrawals``).
+
+The corrections' reads of a case's stored events (``case_events``) run on the
+same thread as the writes, retried like them.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import orjson
 from streams.contract import DeadLetter
 from streams.engine import SupervisionConfig, alert_to_dict
 from streams.engine.model import Alert
+from streams.engine.timeutil import LocalTime
 from streams.live.delivery import die, retry_forever
 from streams.live.evaluate import LANES, Step
 from streams.live.faults import crash_after, crash_mid_send, crash_point
@@ -43,12 +51,12 @@ from streams.live.kafka_port import KafkaPort
 from streams.live.offsets import OffsetKeeper
 from streams.live.partitions import Partitions
 from streams.live.processor import Message, Output, StateWrite
-from streams.live.publish import BatchPublisher, Record
+from streams.live.publish import BatchPublisher, Record, withdrawal_record
 from streams.live.sink import RowStore
 from streams.live.state import StateTable
 from streams.live.table_store import acked_offsets, apply_acked
 from streams.live.topics import Topics
-from streams.live.workflow_route import routed_records
+from streams.live.workflow_route import WorkflowRouting
 from streams.observability.health import HealthState
 from streams.observability.metrics import Metrics
 from streams.settings import Settings
@@ -78,6 +86,48 @@ def record_batch(metrics: Metrics, admitted: list[Message], out: Output) -> None
         metrics.record_progress_marker(topic, outcome)
 
 
+def has_rows(out: Output) -> bool:
+    """Whether ``out`` has rows to store."""
+    return bool(
+        out.events
+        or out.alerts
+        or out.shadow_alerts
+        or out.case_updates
+        or out.dead_letters
+        or out.withdrawals
+    )
+
+
+def record_persisted(metrics: Metrics, out: Output) -> None:
+    """Alerts, withdrawals (each logged), dead letters and re-routed events of a persisted step."""
+    for a in out.alerts:
+        metrics.record_alert(a.rule, a.level)
+    for w in out.withdrawals:
+        log.info(
+            "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
+            w.alert_id,
+            w.process,
+            w.case_id,
+            w.by,
+        )
+        metrics.record_withdrawal(w.alert.rule if w.alert is not None else "")
+    for d in out.dead_letters:
+        metrics.record_deadletter(d.topic, d.kind)
+    for r in out.reroutes:
+        metrics.record_rerouted(r.topic)
+
+
+def withdrawal_records(out: Output, local: LocalTime) -> list[Record]:
+    """The withdrawal records of ``out`` for the alerts topic (``publish.withdrawal_record``)."""
+    records = []
+    for w in out.withdrawals:
+        if w.alert is None:  # every withdrawal the engine makes carries its alert
+            log.error("withdrawal of %s without its alert: stored, not published", w.alert_id)
+            continue
+        records.append(withdrawal_record(w.alert, w, local))
+    return records
+
+
 class Persister:
     def __init__(
         self,
@@ -93,7 +143,7 @@ class Persister:
         health: HealthState,
         on_alerts: Callable[[Sequence[Alert]], None] | None = None,
         clock: Callable[[], float] = time.time,
-        workflow: bool = False,
+        workflow: WorkflowRouting | None = None,  # alerts, case ends, withdrawals, horizons
     ) -> None:
         self.topics = topics
         self.local = config.local
@@ -104,6 +154,7 @@ class Persister:
         self.metrics = metrics
         self.health = health
         self.on_alerts = on_alerts
+        self.workflow = workflow
         self.clock = clock
         self.retry = (settings.store_retry_initial_s, settings.store_retry_max_s)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="store")
@@ -115,13 +166,6 @@ class Persister:
         self.persisted.set()
         self.storage_seen = 0.0  # monotonic time of the last write outcome (health probe)
         self._batches: BatchPublisher | None = None
-        # With the workflow on: alerts and case ends go to the workflow topic too, and the
-        # horizons to its partitions (``workflow_route``).
-        self.terminal = (
-            {name: frozenset(t.terminal) for name, t in config.templates.items()}
-            if workflow
-            else None
-        )
 
     # ------------------------------------------------------------ the queue
     async def enqueue(self, step: Step) -> None:
@@ -172,40 +216,33 @@ class Persister:
     async def persist(self, out: Output) -> None:
         """Store rows, publish, write states — all awaited, all retried — before any commit."""
         initial_s, max_s = self.retry
-        if out.events or out.alerts or out.shadow_alerts or out.case_updates or out.dead_letters:
+        if has_rows(out):
             now_us = int(self.clock() * 1_000_000)
             letters = [dataclasses.replace(d, received_at=now_us) for d in out.dead_letters]
             await retry_forever(
                 "store rows", lambda: self.store_rows(out, letters), initial_s, max_s, self._failed
             )
             crash_point("after_store")
-        if out.alerts or out.dead_letters or out.facts or out.reroutes or self.terminal:
+            if out.withdrawals:
+                crash_point("after_withdrawal_store")
+        out.rows_stored = True
+        for arrived in out.late:  # the late events' corrections are stored
+            if arrived:
+                self.metrics.observe_correction_delay(self.clock() - arrived / 1e6)
+        if out.alerts or out.withdrawals or out.dead_letters or out.facts or out.reroutes:
             await retry_forever(
                 "publish alerts/facts/dead letters", lambda: self.publish(out), initial_s, max_s
             )
+        if (flow := self.workflow) is not None:
+            await retry_forever("route to the workflow", lambda: flow.publish(out, self._publisher()), initial_s, max_s)  # fmt: skip
         if out.case_states or out.cross_states:
             await retry_forever(
                 "write engine state", lambda: self.write_states(out), initial_s, max_s
             )
             crash_point("after_state_write")
-        metrics = self.metrics
-        if out.alerts:
-            for a in out.alerts:
-                metrics.record_alert(a.rule, a.level)
-            if self.on_alerts is not None:
-                self.on_alerts(out.alerts)
-        for w in out.withdrawals:  # stored and published once s-late's writer is merged
-            log.warning(
-                "alert withdrawn (rules.md §1.4): %s %s|%s, by late input %s",
-                w.alert_id,
-                w.process,
-                w.case_id,
-                w.by,
-            )
-        for d in out.dead_letters:
-            metrics.record_deadletter(d.topic, d.kind)
-        for r in out.reroutes:
-            metrics.record_rerouted(r.topic)
+        record_persisted(self.metrics, out)
+        if out.alerts and self.on_alerts is not None:
+            self.on_alerts(out.alerts)
 
     async def store_rows(self, out: Output, letters: list[DeadLetter]) -> None:
         """One write of the step's rows on the writer's thread (the event loop keeps serving
@@ -215,11 +252,23 @@ class Persister:
         store: Callable[..., None] = self.store.store
         if out.shadow_alerts:  # shadow configurations: stored there and nowhere else
             store = functools.partial(store, shadow_alerts=out.shadow_alerts)
+        if out.withdrawals:  # after the alerts they withdraw, in the same write
+            store = functools.partial(store, withdrawals=out.withdrawals)
         await loop.run_in_executor(
             self.executor, store, events, out.alerts, out.case_updates, letters
         )
         self.storage_seen = time.monotonic()
         self.health.set_storage(True, "ok")
+
+    async def case_events(self, cases: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The stored events of ``cases`` (``corrections``), on the writer's thread, retried
+        like a write while storage is down."""
+        loop = asyncio.get_running_loop()
+
+        async def read() -> list[dict[str, Any]]:
+            return await loop.run_in_executor(self.executor, self.store.case_events, cases)
+
+        return await retry_forever("read a case's events", read, *self.retry, self._failed)
 
     def _failed(self, attempt: int, exc: BaseException) -> None:
         self.storage_seen = time.monotonic()
@@ -238,8 +287,8 @@ class Persister:
         topics = self.topics
         publisher = self._publisher()
         futures: list[asyncio.Future[Any]] = []
+        local = self.local
         if out.alerts:
-            local = self.local
             futures += await publisher.send(
                 topics.alerts,
                 [
@@ -247,6 +296,8 @@ class Persister:
                     for a in out.alerts
                 ],
             )
+        if out.withdrawals:  # after the alerts: a withdrawal follows its alert on its partition
+            futures += await publisher.send(topics.alerts, withdrawal_records(out, local))
         if out.dead_letters:
             futures += await publisher.send(
                 topics.deadletter,
@@ -265,11 +316,6 @@ class Persister:
                 topics.facts,
                 [(None, f.key.encode(), encode_fact(f.to_bytes()), ()) for f in out.facts],
             )
-        if self.terminal is not None:
-            events = [s.event for s in out.events]
-            routed = routed_records(out.alerts, events, self.terminal, out.withdrawals)
-            if routed:
-                futures += await publisher.send(topics.workflow_inputs, routed)
         await asyncio.gather(*futures)
 
     async def write_states(self, out: Output) -> None:
@@ -311,19 +357,12 @@ class Persister:
 
     async def publish_horizons(self, horizons: dict[str, int]) -> None:
         """Each owned source partition's horizon, to every facts partition (``horizon``), and
-        to every workflow partition when the workflow is on."""
-        value = encode_horizons(horizons)
-        port = self.port
-        targets = [self.topics.facts]
-        if self.terminal is not None:
-            targets.append(self.topics.workflow_inputs)
+        to every workflow partition with the workflow on."""
+        value, port, n = encode_horizons(horizons), self.port, self.topics.partitions
+        targets = [self.topics.facts, *([self.workflow.topic] if self.workflow else [])]
 
         async def send() -> None:
-            futures = [
-                await port.send(topic, q, value)
-                for topic in targets
-                for q in range(self.topics.partitions)
-            ]
+            futures = [await port.send(t, q, value) for t in targets for q in range(n)]
             await asyncio.gather(*futures)
 
         await retry_forever("publish horizons", send, *self.retry)

@@ -63,7 +63,7 @@ class Pipeline:
                 self._reject(m, part, "", "", out)
                 continue
             try:
-                event = parse(value)
+                event = m.event if m.event is not None else parse(value)
                 expected = self.topics.for_process(event.process)
                 if expected != m.topic:
                     raise InvalidEvent(
@@ -95,7 +95,7 @@ class Pipeline:
             part.clock.observed(m.offset, event.occurred_at)
             if first is not None:  # the same content, applied recently: the first wins
                 part.cases.duplicate_count += 1
-            elif part.process(event, m.offset, out):
+            elif part.process(event, m.offset, out, m.arrived_at):
                 part.contents.add(event.event_id, digest)
                 event.arrived_at = m.arrived_at
                 out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))

@@ -11,6 +11,7 @@ is unit-tested without a broker.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,11 @@ from streams.contract import (
     DeadLetter,
 )
 from streams.engine import CaseEngine, CrossEngine, Fact
+from streams.engine.corrections import correct_case
 from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.engine.state import event_hash
 from streams.live.contents import ContentWindow
+from streams.live.corrections import CORRECTED, INCONSISTENT, NO_HISTORY, CaseHistory
 from streams.live.horizon import FactGate, PendingFact, SourceClock, fact_order_key
 from streams.live.state import (
     NO_OFFSET,
@@ -41,6 +44,8 @@ __all__ = [
     "Output",
     "Reroute",
 ]
+
+log = logging.getLogger(__name__)
 
 DAY_US = 86_400_000_000
 
@@ -64,6 +69,7 @@ class Message:
     value: bytes  # b"": no value (a tombstone: ``intake`` reads None as b"")
     tp: Any = None
     arrived_at: int | None = None  # the record's timestamp, epoch µs (None: the broker gave none)
+    event: Any = None  # the value parsed before evaluation, when it is a valid event
 
 
 @dataclass(slots=True)
@@ -96,8 +102,9 @@ class Output:
     events: list[StoredEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     shadow_alerts: list[Alert] = field(default_factory=list)  # stored in shadow_alerts only
-    # Alerts late input disproves (rules.md §1.4). Not yet stored nor published: the
-    # persister logs and counts them (s-late's writer stores them once merged).
+    # Alerts late input disproves (rules.md §1.4): stored after ``alerts`` in the same write,
+    # then published on the alerts topic with the alert's key. Each carries what the
+    # workflow's ``on_withdrawn`` needs (alert id, reason, ``withdrawn_at``; the alert).
     withdrawals: list[Withdrawal] = field(default_factory=list)
     case_updates: list[CaseStatus] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
@@ -110,6 +117,8 @@ class Output:
     timed: list[int] = field(
         default_factory=list
     )  # instants of the timed alerts raised (timer lag)
+    late: list[int] = field(default_factory=list)  # arrivals (µs) of the late events corrected
+    rows_stored: bool = False  # set once its rows are stored (``corrections.Unstored``)
 
     def empty(self) -> bool:
         return not (
@@ -138,6 +147,8 @@ class CasePartition:
         self.applied: dict[str, int] = {}
         self.duplicates_reported = 0  # of cases.duplicate_count, already counted in metrics
         self.contents = ContentWindow()
+        # The events of the batch's late cases, while it is evaluated (``corrections``).
+        self.history: CaseHistory | None = None
 
     def load(self, entries: Iterable[tuple[str, bytes]]) -> int:
         n = 0
@@ -169,9 +180,12 @@ class CasePartition:
         state = self.cases.states.get(key)
         return state is not None and bool(state.seen_event(event_hash(event.event_id)))
 
-    def process(self, event: Event, offset: int, out: Output) -> bool:
+    def process(
+        self, event: Event, offset: int, out: Output, arrived_at: int | None = None
+    ) -> bool:
         """Apply one event, after the timed alerts of *its case* up to its instant; False
-        when the case already held it (nothing moves then).
+        when the case already held it (nothing moves then). A late event corrects its case
+        (``correct``). ``arrived_at``: the event's arrival (µs), when known.
 
         Only this case's clock moves here: other cases of the partition may
         still receive late events before this instant; their timers move with
@@ -182,6 +196,13 @@ class CasePartition:
         if self.seen(event, offset):
             self.cases.duplicate_count += 1  # ignored, counted as a duplicate
             return False
+        history = self.history
+        if history is not None:
+            if self.cases.is_late(event) and self.correct(key, event, arrived_at, out, history):
+                self.applied[key] = max(offset, self.applied.get(key, NO_OFFSET))
+                history.note(key, event)
+                return True
+            history.note(key, event)
         alerts = self.cases.advance_case(key, event.occurred_at)
         more, facts = self.cases.process(event)
         self.applied[key] = max(offset, self.applied.get(key, NO_OFFSET))
@@ -192,6 +213,33 @@ class CasePartition:
                 out.timed.extend([a.raised_at for a in alerts])
         if facts:
             out.facts.extend(facts)
+        return True
+
+    def correct(
+        self, key: str, late: Event, arrived_at: int | None, out: Output, history: CaseHistory
+    ) -> bool:
+        """Correct the case of ``late`` from the events it holds (rules.md §1.4): withdrawals,
+        alerts with their true instants, changed facts into ``out``. False when its events
+        were not read (the event is then applied as any other)."""
+        held = history.held(key, self.cases.states[key])
+        if held is None:
+            history.outcomes.append((self.topic, NO_HISTORY))
+            return False
+        fix = correct_case(self.cases, late, held, history.now, arrived_at or 0)
+        if not fix.consistent:  # its stored events are not what it applied
+            log.warning(
+                "case %s on %s[%d] corrected for late event %s, but its stored events do not "
+                "give the state it held: its withdrawals may miss alerts",
+                key,
+                self.topic,
+                self.partition,
+                late.event_id,
+            )
+        history.outcomes.append((self.topic, CORRECTED if fix.consistent else INCONSISTENT))
+        out.withdrawals.extend(fix.withdrawals)
+        out.alerts.extend(fix.alerts)
+        out.facts.extend(fix.facts)
+        out.late.append(arrived_at or 0)
         return True
 
     def collect(self, out: Output, table_key: Callable[[int, str, str], bytes]) -> None:

@@ -109,14 +109,16 @@ class GuardedCasePartition(CasePartition):
             self.quarantined[key] = reason.decode("utf-8", "replace")
         return len(self.quarantined)
 
-    def process(self, event: Event, offset: int, out: Output) -> bool:
+    def process(
+        self, event: Event, offset: int, out: Output, arrived_at: int | None = None
+    ) -> bool:
         """``CasePartition.process``; True also for an event of a quarantined case (stored)."""
         key = case_key(event.process, event.case_id)
         reason = self.quarantined.get(key)
         if reason is not None:
             self.engine_errors.append(EngineError(offset, f"case quarantined: {reason}"))
             return True
-        marks = (len(out.alerts), len(out.timed), len(out.facts))
+        marks = (len(out.alerts), len(out.timed), len(out.facts), len(out.withdrawals))
         try:
             # The case's timed alerts due before the event first, as replay advances time
             # before it feeds an event: they stand even when the event itself fails.
@@ -124,11 +126,12 @@ class GuardedCasePartition(CasePartition):
             if due:
                 out.alerts.extend(due)
                 out.timed.extend([a.raised_at for a in due])
-                marks = (len(out.alerts), len(out.timed), len(out.facts))
-            return super().process(event, offset, out)
+                marks = (len(out.alerts), len(out.timed), len(out.facts), len(out.withdrawals))
+            return super().process(event, offset, out, arrived_at)
         except Exception as exc:  # noqa: BLE001 - any engine failure quarantines the case
             # Nothing the failing event produced goes out.
             del out.alerts[marks[0] :], out.timed[marks[1] :], out.facts[marks[2] :]
+            del out.withdrawals[marks[3] :]
             reason = engine_error_reason(exc)
             log.exception(
                 "engine failed on %s[%d]@%d (event %s); case %s quarantined",

@@ -9,6 +9,8 @@ gets there first, under one lock. Per batch, in this order:
    make the worker seek back, unless the broker confirms them; messages stored
    before are skipped; partitions the rejection breaker stopped are not read);
 2. evaluate (``evaluate``): validate, dead-letter and apply (pure, in memory);
+   the cases of late events are read from storage first and corrected
+   (``corrections``, rules.md §1.4);
 3. store (``persister``): events, alerts, case status and dead letters into
    ClickHouse, retried with back-off until they are (the agents stop reading
    meanwhile: back-pressure; nothing is committed);
@@ -41,6 +43,7 @@ import asyncio
 import logging
 
 from streams.live.breaker import SkipDecision, decisions_topic
+from streams.live.corrections import LateEvents
 from streams.live.delivery import die
 from streams.live.evaluate import Evaluator
 from streams.live.intake import Buffer, Intake
@@ -75,6 +78,9 @@ class LiveService:
         self.persister = persister
         self.ticker = ticker
         self.recovery = recovery
+        self.late = LateEvents(
+            self.partitions.case, evaluator.pipeline.validator, persister.case_events
+        )
         self.intake = Intake(
             settings.worker_batch_max, settings.worker_batch_within_s, self.flush, self.flush_facts
         )
@@ -104,7 +110,11 @@ class LiveService:
         async with self.lock:
             admitted, seeks = self._admit(buffer, unknown)
             if admitted:
-                await self.persister.enqueue(self.evaluator.events(admitted))
+                # Late events' cases: their stored events read first (``corrections``).
+                history = await self.late.prepare(admitted, self.evaluator.now_us())
+                step = self.evaluator.events(admitted, history)
+                self.late.unstored.add(step.out)
+                await self.persister.enqueue(step)
         await self.offsets.seek(seeks)
 
     async def flush_facts(self) -> None:

@@ -186,8 +186,10 @@ class ShadowedCasePartition(GuardedCasePartition):
         self.stale += stale
         return super().load(active)
 
-    def process(self, event: Event, offset: int, out: Output) -> bool:
-        applied = super().process(event, offset, out)
+    def process(
+        self, event: Event, offset: int, out: Output, arrived_at: int | None = None
+    ) -> bool:
+        applied = super().process(event, offset, out, arrived_at)
         if applied:  # stored: every shadow sees it too (not an event the case held)
             for shadow in self.shadows.values():
                 shadow.process(event)

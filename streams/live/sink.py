@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from streams.contract import DeadLetter
-from streams.engine.model import Alert, CaseStatus, Event
+from streams.engine.model import Alert, CaseStatus, Event, Withdrawal
 from streams.privacy import mask_text
 
 if TYPE_CHECKING:
@@ -33,7 +33,12 @@ class RowStore(Protocol):
         cases: Sequence[CaseStatus],
         dead_letters: Sequence[DeadLetter],
         shadow_alerts: Sequence[Alert] = (),
+        withdrawals: Sequence[Withdrawal] = (),
     ) -> None: ...
+
+    def case_events(self, cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The stored events of the cases ``(process, case_id)`` (``queries.case_events``)."""
+        ...
 
     def ping(self) -> None: ...
 
@@ -66,7 +71,9 @@ class WriterStore:
         cases: Sequence[CaseStatus],
         dead_letters: Sequence[DeadLetter],
         shadow_alerts: Sequence[Alert] = (),
+        withdrawals: Sequence[Withdrawal] = (),
     ) -> None:
+        """One write; the withdrawals after the alerts they withdraw (``Writer.write``)."""
         from streams.storage import MalformedRows
 
         try:
@@ -76,10 +83,17 @@ class WriterStore:
                 case_status=cases,
                 deadletters=dead_letters,
                 shadow_alerts=shadow_alerts,
+                withdrawals=withdrawals,
             )
         except MalformedRows as exc:
             self.refused += len(exc.rejected)
             log.error("storage refused %d row(s), all others stored: %s", len(exc.rejected), exc)
+
+    def case_events(self, cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Called on the persister's thread only (never beside one of its writes)."""
+        from streams.storage.queries import case_events
+
+        return case_events(self.writer.backend, cases)
 
     def ping(self) -> None:
         """One round trip to the storage engine; raises when it is unreachable."""

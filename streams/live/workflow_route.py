@@ -26,6 +26,7 @@ workflow there (``unknown_workflow``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ from typing import Any, Final
 import orjson
 
 from streams.engine.model import Alert, Event, Withdrawal
-from streams.live.publish import Record
+from streams.live.processor import Output
+from streams.live.publish import BatchPublisher, Record
 
 ALERT: Final = b"A"
 EVENT: Final = b"E"
@@ -174,3 +176,18 @@ def routed_records(
     for w in withdrawals:
         records.append((None, w.case_id.encode("utf-8"), encode_withdrawal(w), ()))
     return records
+
+
+class WorkflowRouting:
+    """What the persister writes to the workflow topic after a step's rows are stored (and,
+    with every tick's horizons, to each of its partitions)."""
+
+    def __init__(self, terminal: Mapping[str, frozenset[str]], topic: str) -> None:
+        self.terminal = terminal  # each process's terminal actions
+        self.topic = topic
+
+    async def publish(self, out: Output, publisher: BatchPublisher) -> None:
+        events = [s.event for s in out.events]
+        records = routed_records(out.alerts, events, self.terminal, out.withdrawals)
+        if records:
+            await asyncio.gather(*await publisher.send(self.topic, records))

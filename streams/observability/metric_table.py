@@ -18,6 +18,8 @@ NAMESPACE = "supervision"
 EVALUATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # How late a timed alert fires behind its instant: seconds to hours.
 TIMER_LAG_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
+# From a late event's arrival to its corrections stored: a batch, a storage read, a write.
+CORRECTION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 # One ClickHouse batch insert.
 WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -174,6 +176,33 @@ DECLARATIONS: tuple[
     ),
     # --- engine
     ("alerts", Counter, "alerts", "Alerts raised, by rule and level.", ("rule", "level"), None),
+    (
+        "alerts_withdrawn",
+        Counter,
+        "alerts_withdrawn",
+        "Alerts withdrawn because late input disproves them (rules.md §1.4), stored and "
+        "published, by rule.",
+        ("rule",),
+        None,
+    ),
+    (
+        "corrections",
+        Counter,
+        "case_corrections",
+        "Cases evaluated again from their stored events for a late event, by outcome: "
+        "corrected; inconsistent (its stored events did not give the state held); "
+        "no_history (its events were not read: applied as any other event).",
+        ("topic", "outcome"),
+        None,
+    ),
+    (
+        "correction_delay",
+        Histogram,
+        "correction_delay_seconds",
+        "From a late event's arrival (its Kafka timestamp) to its case's corrections stored.",
+        (),
+        CORRECTION_BUCKETS,
+    ),
     # Timed per batch: a histogram observation per event would cost more than many rules.
     # Per event: rate(..._seconds_sum) / rate(supervision_engine_events_evaluated_total).
     (

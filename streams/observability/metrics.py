@@ -63,6 +63,9 @@ class Metrics:
     state_records_unreadable: Counter
     quarantined_cases: Gauge
     alerts: Counter
+    alerts_withdrawn: Counter
+    corrections: Counter
+    correction_delay: Histogram
     evaluation_seconds: Histogram
     events_evaluated: Counter
     open_cases: Gauge
@@ -102,6 +105,7 @@ class Metrics:
         reasons: Iterable[str],
         tables: Iterable[str],
         marker_outcomes: Iterable[str] = (),
+        correction_outcomes: Iterable[str] = (),
     ) -> None:
         """Create every labelled series at 0 before the first message.
 
@@ -109,9 +113,12 @@ class Metrics:
         surge on a topic that never had one would otherwise be undercounted by a scrape.
         """
         reasons, marker_outcomes = tuple(reasons), tuple(marker_outcomes)
+        correction_outcomes = tuple(correction_outcomes)
         for topic in map(_label, topics):
             for outcome in map(_label, marker_outcomes):
                 self.progress_markers.labels(topic, outcome)
+            for outcome in map(_label, correction_outcomes):
+                self.corrections.labels(topic, outcome)
             for counter in (
                 self.events_consumed,
                 self.events_accepted,
@@ -195,6 +202,16 @@ class Metrics:
 
     def record_alert(self, rule: str, level: str, count: int = 1) -> None:
         self.alerts.labels(_label(rule), _label(level)).inc(count)
+
+    def record_withdrawal(self, rule: str, count: int = 1) -> None:
+        self.alerts_withdrawn.labels(_label(rule)).inc(count)
+
+    def record_correction(self, topic: str, outcome: str) -> None:
+        """``outcome``: ``streams.live.corrections.CORRECTION_OUTCOMES``."""
+        self.corrections.labels(_label(topic), _label(outcome)).inc()
+
+    def observe_correction_delay(self, seconds: float) -> None:
+        self.correction_delay.observe(max(0.0, seconds))
 
     def observe_evaluation(self, seconds: float, events: int) -> None:
         """The engine evaluated a batch of ``events`` messages in ``seconds``."""

@@ -13,12 +13,15 @@ and then come with their withdrawal and the late events behind it.
 - :func:`alerts`   alerts filtered by rule, level, dept, process, period.
 - :func:`events`   events filtered by dept, process, action, party, period (audits).
 - :func:`performance` department performance (绩效测评) for a period, ranked.
+- :func:`case_events` the stored events of given cases (the live service's corrections,
+  rules.md §1.4), each case read through the sort key.
 - :func:`workflow` a 督办 workflow with its alerts, case timeline and action history.
 - :func:`inbox`    open workflows by scope and state, overdue first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -100,6 +103,15 @@ GROUP BY dept
 ORDER BY dept
 """
 
+
+# One process's cases, through the sort key (process, case_id, ...): the set of case ids is
+# built first, so both engines select by the primary key.
+CASE_EVENTS_SQL = f"""
+SELECT {EVENT_COLUMNS}
+FROM events FINAL
+WHERE process = %(process)s AND case_id IN (SELECT arrayJoin(%(cases)s))
+"""
+CASE_EVENTS_CHUNK = 500  # case ids per query (far below max_query_size)
 
 WITHDRAWN_BY_SQL = """
 SELECT event_id, occurred_at_us, reported_at_us, arrived_at_us
@@ -208,6 +220,21 @@ def events(
         "limit": int(limit),
     }
     return [_event(r) for r in backend.query(EVENTS_SQL, params).dicts()]
+
+
+def case_events(backend: Backend, cases: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The stored events of the cases ``(process, case_id)``, as :func:`events` rows; a query
+    per process and ``CASE_EVENTS_CHUNK`` cases, each bounded to its cases by the sort key."""
+    by_process: dict[str, list[str]] = {}
+    for process, case_id in cases:
+        by_process.setdefault(process, []).append(case_id)
+    out: list[dict[str, Any]] = []
+    for process, ids in sorted(by_process.items()):
+        ids = sorted(set(ids))
+        for start in range(0, len(ids), CASE_EVENTS_CHUNK):
+            params = {"process": process, "cases": ids[start : start + CASE_EVENTS_CHUNK]}
+            out += [_event(r) for r in backend.query(CASE_EVENTS_SQL, params).dicts()]
+    return out
 
 
 def contract_event(row: dict[str, Any]) -> dict[str, Any]:

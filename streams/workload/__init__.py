@@ -46,7 +46,7 @@ Lines bytes and malformed lines).
 
 from streams.workload.calendar import OutOfYear, WorkdayIndex
 from streams.workload.config import LAST_START, ORDERS, GenerateConfig
-from streams.workload.lines import BAD_KINDS, Line, encode_lines
+from streams.workload.lines import BAD_KINDS, Line, encode_lines, hold_back_last, report_late
 from streams.workload.reference import VIOLATION_KINDS
 from streams.workload.stream import (
     GenerateStats,
@@ -71,4 +71,6 @@ __all__ = [
     "encode_lines",
     "generate_events",
     "generate_workload",
+    "hold_back_last",
+    "report_late",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
@@ -72,3 +73,50 @@ def _malformed(ev: dict[str, Any], rng: random.Random, event_id: str) -> bytes:
     else:  # wrong_type
         bad["dept"] = rng.choice((17, None, ""))
     return orjson.dumps(bad)
+
+
+def _cases_last(every: list[dict[str, Any]], share: float, salt: int) -> list[int]:
+    """Indices of the last event of a ``share`` of the cases of ``every`` (seeded by ``salt``;
+    cases drawn in order of their first event), ascending."""
+    last: dict[tuple[str, str], int] = {}
+    for i, ev in enumerate(every):
+        last[(ev["process"], ev["case_id"])] = i
+    rng = random.Random(salt)
+    return sorted(i for i in last.values() if rng.random() < share)
+
+
+def hold_back_last(
+    events: Iterable[dict[str, Any]], share: float, *, seed: int = 1
+) -> Iterator[dict[str, Any]]:
+    """``events`` with the last event of a ``share`` of their cases held back and sent after
+    all the others, in their own order: an upstream that batches, or was down, delivers them
+    late (rules.md §1.4). Cases are drawn with ``seed``; the events are held in memory."""
+    if share <= 0:
+        yield from events
+        return
+    every = list(events)
+    held = _cases_last(every, share, seed ^ 0x1A7E)
+    late = set(held)
+    yield from (ev for i, ev in enumerate(every) if i not in late)
+    yield from (every[i] for i in held)
+
+
+REPORTED_LATE_BY = timedelta(days=2)  # past LATE_REPORTED's default 24 hours
+
+
+def report_late(
+    events: Iterable[dict[str, Any]], share: float, *, seed: int = 1
+) -> Iterator[dict[str, Any]]:
+    """``events`` with the last event of a ``share`` of their cases recorded two days after it
+    occurred (``reported_at``): LATE_REPORTED cards (rules.md §3.1). Cases are drawn with
+    ``seed``; the events are held in memory."""
+    if share <= 0:
+        yield from events
+        return
+    every = list(events)
+    chosen = set(_cases_last(every, share, seed ^ 0x2E90))
+    for i, ev in enumerate(every):
+        if i in chosen and "reported_at" not in ev:
+            at = datetime.fromisoformat(ev["occurred_at"]) + REPORTED_LATE_BY
+            ev = {**ev, "reported_at": at.isoformat()}
+        yield ev

@@ -166,8 +166,11 @@ class Store:
     events: list[Any] = field(default_factory=list)
     alerts: list[Any] = field(default_factory=list)
     letters: list[Any] = field(default_factory=list)
+    withdrawals: list[Any] = field(default_factory=list)
     down: int = 0  # failures to come
     journal: list[str] = field(default_factory=list)
+    reads: list[list[tuple[str, str]]] = field(default_factory=list)  # case_events calls
+    read_stored: list[int] = field(default_factory=list)  # events stored at each of them
 
     def store(
         self,
@@ -175,6 +178,7 @@ class Store:
         alerts: Sequence[Any],
         cases: Sequence[Any],
         dead_letters: Sequence[Any],
+        withdrawals: Sequence[Any] = (),
     ) -> None:
         if self.down:
             self.down -= 1
@@ -184,6 +188,29 @@ class Store:
         self.events += events
         self.alerts += alerts
         self.letters += dead_letters
+        self.withdrawals += withdrawals
+
+    def case_events(self, cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The stored events of ``cases`` as ``queries.case_events`` rows."""
+        self.reads.append(list(cases))
+        self.read_stored.append(len(self.events))
+        wanted = set(cases)
+        return [
+            {
+                "event_id": e.event_id,
+                "case_id": e.case_id,
+                "process": e.process,
+                "action": e.action,
+                "occurred_at_text": e.occurred_at_text,
+                "dept": e.dept,
+                "actor": e.actor,
+                "reported_at_text": e.reported_at_text,
+                "attrs": e.attrs,
+                "arrived_at_us": e.arrived_at,
+            }
+            for e in self.events
+            if (e.process, e.case_id) in wanted
+        ]
 
     def ping(self) -> None:
         pass

@@ -59,8 +59,12 @@ def break_case(monkeypatch: pytest.MonkeyPatch, case_id: str) -> None:
     engine itself may be compiled: the failure is injected around its call)."""
     real = CasePartition.process
 
-    def process(self: CasePartition, event: Any, offset: int, out: Any) -> bool:
-        stored = real(self, event, offset, out)  # False: the case held it (not stored again)
+    def process(
+        self: CasePartition, event: Any, offset: int, out: Any, arrived_at: Any = None
+    ) -> bool:
+        stored = real(
+            self, event, offset, out, arrived_at
+        )  # False: the case held it (not stored again)
         if event.case_id == case_id:
             raise RuntimeError("rule exploded on amount=12.5")
         return stored

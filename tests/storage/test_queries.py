@@ -165,3 +165,26 @@ def test_days_are_local_dates_in_shanghai(migrated_backend: Backend) -> None:
     jan2 = queries.performance(migrated_backend, date(2026, 1, 2), date(2026, 1, 2))
     assert [r["red_cards"] for r in jan1] == [1]
     assert [r["red_cards"] for r in jan2] == [1]
+
+
+def test_case_events_reads_exactly_the_cases_asked(loaded: Backend) -> None:
+    """The corrections' read (rules.md §1.4): every stored event of the given cases, no other."""
+    rows = queries.case_events(
+        loaded,
+        [
+            ("fund_disbursement", "FD-0003"),
+            ("fund_disbursement", "FD-0007"),
+            ("approval", "FD-0003"),
+        ],  # fmt: skip
+    )
+    expected = {f"e{i:06d}" for i in range(30) if i % 10 in (3, 7)}
+    assert sorted(r["event_id"] for r in rows) == sorted(expected)
+    first = next(r for r in rows if r["event_id"] == "e000003")
+    assert first["case_id"] == "FD-0003" and first["attrs"]["payee"] == "P3"
+    assert queries.case_events(loaded, []) == []
+
+
+def test_case_events_in_chunks(loaded: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queries, "CASE_EVENTS_CHUNK", 3)
+    cases = [("fund_disbursement", f"FD-{c:04d}") for c in range(10)]
+    assert len(queries.case_events(loaded, cases)) == 30

@@ -185,3 +185,24 @@ def test_a_withdrawal_that_cannot_be_stored_is_refused_and_dead_lettered(
         " ORDER BY reason"
     ).rows
     assert len(letters) == 2 and all("alert_withdrawals" in r[1] for r in letters)
+
+
+def first_withdrawal(backend: Backend) -> list[tuple[object, ...]]:
+    return backend.query(
+        "SELECT alert_id, toUInt32(withdrawn_at), withdrawn_by FROM alerts_withdrawn_v"
+    ).rows
+
+
+def test_the_same_withdrawal_stored_again_keeps_the_first(stored: Backend) -> None:
+    """A correction made again after a restart (another processing time) is the first one:
+    stored and given back with the first ``withdrawn_at``."""
+    correct(stored)
+    again = withdrawal(LATER_S + 3600)
+    Writer(stored).write(withdrawals=[again])
+    assert again.withdrawn_at == LATER_S * 1_000_000
+    assert first_withdrawal(stored) == [("a0001", LATER_S, ["late-1"])]
+    # the alert stored again in the same write as its withdrawal (a batch read again)
+    twice = withdrawal(LATER_S + 7200)
+    Writer(stored).write(alerts=[overdue_yellow()], withdrawals=[twice])
+    assert twice.withdrawn_at == LATER_S * 1_000_000
+    assert first_withdrawal(stored) == [("a0001", LATER_S, ["late-1"])]

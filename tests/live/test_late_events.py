@@ -1,0 +1,123 @@
+"""Late events corrected by the live service (rules.md §1.4), in process: real steps, fake edges.
+
+A completion published after the case's deadline instants had passed: its case's stored
+events are read before the batch is evaluated, the case is evaluated again with it in
+place, and the cards it disproves are withdrawn, stored after the alerts in the same
+write and published with the alert's key, before the offsets are committed. The events of
+a batch not stored yet (``PIPELINE_DEPTH``) count as the case's too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from streams.engine.model import WITHDRAWN_LATE_INPUT
+from streams.live.processor import Message
+from streams.live.service import LiveService
+from tests.engine.harness import ev
+from tests.live.core import TOPICS
+from tests.live.fakes import TP, Port, Store, build_service
+
+APPROVAL = TP(TOPICS.approval, 0)
+ARRIVED = 1_800_000_000_123_000  # the late completion's Kafka timestamp (µs)
+
+
+def on_time() -> list[dict[str, Any]]:
+    return [
+        ev("a1", "AP1", "approval", "accept", "2026-03-02T09:00:00", time_limit_days=3),
+        ev("a2", "AP1", "approval", "review", "2026-03-03T09:00:00"),
+        ev("a3", "AP1", "approval", "decide", "2026-03-03T15:00:00", decision="approve"),
+        # another case moves the partition's time well past AP1's red card
+        ev("b1", "AP2", "approval", "accept", "2026-03-20T09:00:00", time_limit_days=5),
+    ]
+
+
+def completion() -> dict[str, Any]:
+    late = ev("a4", "AP1", "approval", "complete", "2026-03-04T10:00:00")
+    late["reported_at"] = "2026-03-12T10:00:00+08:00"  # recorded eight days later
+    return late
+
+
+def batch(events: list[dict[str, Any]], first: int, arrived: int | None = None) -> list[Message]:
+    return [
+        Message(
+            APPROVAL.topic, 0, first + i, e["case_id"].encode(), orjson.dumps(e), APPROVAL, arrived
+        )
+        for i, e in enumerate(events)
+    ]
+
+
+async def flush(service: LiveService, msgs: list[Message]) -> None:
+    service.intake.events.messages = list(msgs)
+    await service.flush()
+
+
+async def persisted(service: LiveService) -> None:
+    await asyncio.wait_for(service.persister.persisted.wait(), 10)
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def run(stored_between: bool) -> tuple[Port, Store, LiveService]:
+    port, store = Port(partitions=TOPICS.partitions, log_end=5), Store()
+    store.journal = port.journal
+    port.assigned = {APPROVAL}
+    service = build_service(port, store)
+
+    async def go() -> None:
+        task = asyncio.ensure_future(service.persister.run()) if stored_between else None
+        await flush(service, batch(on_time(), 0))
+        if task is not None:
+            await persisted(service)
+        late = asyncio.ensure_future(flush(service, batch([completion()], 4, ARRIVED)))
+        await asyncio.sleep(0.2)  # read (nothing stored yet without the persister), evaluated
+        if task is None:
+            task = asyncio.ensure_future(service.persister.run())
+        await late
+        await persisted(service)
+        task.cancel()
+
+    asyncio.run(go())
+    return port, store, service
+
+
+def check(port: Port, store: Store) -> None:
+    overdue = {a.alert_id: a for a in store.alerts if a.case_id == "AP1" and a.rule == "OVERDUE"}
+    assert sorted(a.level for a in overdue.values()) == ["notice", "red", "yellow"]
+    assert {w.alert_id for w in store.withdrawals} == set(overdue)
+    for w in store.withdrawals:
+        assert w.reason == WITHDRAWN_LATE_INPUT and w.alert == overdue[w.alert_id]
+        assert [(e.event_id, e.arrived_at) for e in w.withdrawn_by] == [("a4", ARRIVED)]
+        assert w.withdrawn_at % 1_000_000 == 0  # whole seconds, as stored
+    late_reported = [a for a in store.alerts if a.rule == "LATE_REPORTED"]
+    assert [a.case_id for a in late_reported] == ["AP1"]
+    # published after the alerts, with the alert's key, before the last commit
+    records = port.aiokafka.sent[TOPICS.alerts]
+    withdrawn = [
+        (key, orjson.loads(value)) for key, value in records if b"withdrawn_at" in (value or b"")
+    ]
+    assert {key.decode() for key, _ in withdrawn if key} == set(overdue)
+    assert all(r["withdrawn_by"][0]["event_id"] == "a4" for _, r in withdrawn)
+    keys = [key for key, _ in records]
+    for key, _ in withdrawn:
+        assert keys.index(key) < len(keys) - 1 - keys[::-1].index(key)  # the alert came first
+    assert port.journal[-1] == "commit"
+    assert port.committed[-1] == {APPROVAL: 5}
+
+
+def test_a_late_completion_withdraws_the_cards_it_disproves() -> None:
+    port, store, service = run(stored_between=True)
+    check(port, store)
+    assert store.reads == [[("approval", "AP1")]]  # the late case only
+    metrics = service.evaluator.metrics
+    assert metrics.corrections.labels(TOPICS.approval, "corrected")._value.get() == 1
+    assert metrics.alerts_withdrawn.labels("OVERDUE")._value.get() == 3
+
+
+def test_events_of_a_batch_not_stored_yet_count_as_the_case_s() -> None:
+    port, store, _ = run(stored_between=False)
+    assert store.read_stored == [0]  # the case's first events were not stored when it was read
+    check(port, store)
