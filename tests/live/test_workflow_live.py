@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +41,10 @@ from tests.live.flow import (
     wait_until,
 )
 from tests.live.harness import ROOT, Store, Worker, read_topic, stored_alerts
+from tests.live.test_service import store as store  # noqa: F401 - the fixture, both engines
 
 PARTITIONS = 4
 pytestmark = pytest.mark.broker
-
-
-@pytest.fixture(params=["server", "chdb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    if request.param == "server":
-        server = request.getfixturevalue("clickhouse_server")
-        return Store(url=server.url(f"flow_{uuid.uuid4().hex[:8]}"))
-    return Store(chdb_path=tmp_path / "chdb")
 
 
 def worker_env(ns: KafkaNamespace, store: Store, tmp_path: Path, **extra: str) -> dict[str, str]:
