@@ -38,6 +38,7 @@ from aiohttp import web
 from streams.actions_client import send_action
 from streams.storage.backends import Backend, open_backend
 from streams.web.forms import FormError, action_document
+from streams.web.keys import USER, USER_ID
 from streams.web.names import FILTERS
 from streams.web.pages import Pages
 
@@ -117,7 +118,7 @@ class WebApp:
     def refuse(self, request: web.Request, reason: str, status: int = 403) -> web.Response:
         log.warning(
             "web refusal: user=%s %s %s: %s",
-            request.get("user_id", "-"),
+            request.get(USER_ID, "-"),
             request.method,
             request.path,
             reason,
@@ -131,10 +132,10 @@ class WebApp:
             user_id = request.headers.get(self.settings.web_user_header, "").strip()
         user = self.config.users.get(user_id) if user_id else None
         if user is None:
-            request["user_id"] = user_id or "-"
-            request["user"] = None
+            request[USER_ID] = user_id or "-"
+            request[USER] = None
             return self.refuse(request, "未能识别您的身份：请经单位统一认证入口访问", 401)
-        request["user_id"], request["user"] = user_id, user
+        request[USER_ID], request[USER] = user_id, user
         if request.method == "POST":
             form = await request.post()
             if not hmac.compare_digest(str(form.get("csrf", "")), self.csrf(user_id)):
@@ -167,7 +168,7 @@ class WebApp:
         if isinstance(found, web.Response):
             return found
         form = await request.post()
-        user_id, user = request["user_id"], request["user"]
+        user_id, user = request[USER_ID], request[USER]
         from streams.web.views import actor_dept, needs_approver
 
         actor = {
@@ -209,13 +210,13 @@ class WebApp:
         else:
             reason = str(result["reason"])
         log.warning(
-            "web refusal: user=%s action %s: %s", request["user_id"], document["type"], reason
+            "web refusal: user=%s action %s: %s", request[USER_ID], document["type"], reason
         )
         return await self.pages.workflow(request, refusal=reason, status=409)
 
     async def post_confirm(self, request: web.Request) -> web.StreamResponse:
         pending = self.confirmations.items.get(request.match_info["pid"])
-        if pending is None or pending.approver != request["user_id"]:
+        if pending is None or pending.approver != request[USER_ID]:
             return self.refuse(request, "没有待您确认的此项操作")
         form = await request.post()
         del self.confirmations.items[pending.pending_id]

@@ -13,6 +13,7 @@ from aiohttp import web
 from streams.engine.calendar import CalendarYearMissing
 from streams.storage import queries
 from streams.web import reads
+from streams.web.keys import USER, USER_ID
 from streams.web.views import (
     days_left,
     deadline_text,
@@ -41,8 +42,8 @@ class Pages:
     def render(
         self, request: web.Request, template: str, data: dict[str, Any], status: int = 200
     ) -> web.Response:
-        user_id = request.get("user_id", "-")
-        user = request.get("user")
+        user_id = request.get(USER_ID, "-")
+        user = request.get(USER)
         body = self.env.get_template(template).render(
             user_id=user_id,
             user=user,
@@ -53,7 +54,7 @@ class Pages:
 
     # ------------------------------------------------------------------ inbox
     async def inbox(self, request: web.Request) -> web.Response:
-        app, user = self.app, request["user"]
+        app, user = self.app, request[USER]
         q = request.query
         state = q.get("state", "")
         level = q.get("level", "")
@@ -77,7 +78,7 @@ class Pages:
             row["due_text"] = deadline_text(row["due_at_us"], app.config)
         data = {
             "rows": rows,
-            "pending": app.confirmations.for_approver(request["user_id"]),
+            "pending": app.confirmations.for_approver(request[USER_ID]),
             "filters": {"state": state, "level": level, "overdue": overdue},
             "states": STATES,
             "refresh_s": REFRESH_S,
@@ -95,7 +96,7 @@ class Pages:
         found = await self.app.read(lambda b: queries.workflow(b, wid))
         if found is None:
             return self.app.refuse(request, "督办件不存在（或尚未入库）", 404)
-        if not request["user"].covers(found["dept"]):
+        if not request[USER].covers(found["dept"]):
             return self.app.refuse(request, "超出您的职责范围：该督办件不属于您负责的部门")
         return dict(found)
 
@@ -114,8 +115,8 @@ class Pages:
             return found
         now = app.now_us()
         wf = workflow_state(found["document"])
-        user = request["user"]
-        kinds = offered(request["user_id"], app.config, wf, now)
+        user = request[USER]
+        kinds = offered(request[USER_ID], app.config, wf, now)
         deadlines = [
             {
                 "name": name,
@@ -129,7 +130,7 @@ class Pages:
         approvers = sorted(
             uid
             for uid, u in app.config.users.items()
-            if uid != request["user_id"] and u.role in (INSPECTOR, APPROVER) and u.covers(wf.dept)
+            if uid != request[USER_ID] and u.role in (INSPECTOR, APPROVER) and u.covers(wf.dept)
         )
         for action in found["actions"]:
             action["acted_text"] = local_text(action["acted_at_us"], app.config)
@@ -188,7 +189,7 @@ class Pages:
 
             month = format_month(month_index(day))
         rows = await app.read(lambda b: reads.month_scores(b, app.config, month))
-        user = request["user"]
+        user = request[USER]
         rows = [r for r in rows if user.covers(r.dept)]
         return self.render(
             request, "scores.html", {"month": month, "rows": rows, "scoring": app.config.scoring}

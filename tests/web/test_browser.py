@@ -47,6 +47,12 @@ def test_inspector_claims_and_drafts_from_the_inbox(as_user: Any, web_stack: Web
     assert "红牌" in row.inner_text() and "超期未办结" in row.inner_text()
     assert "待研判" in row.inner_text() and "SCJ" in row.inner_text()
     screenshot(page, "inbox")
+    page.goto("/inbox?level=notice")  # filters: the red card's workflow is not a notice
+    assert page.locator(f"tr[data-workflow='{WID}']").count() == 0
+    assert page.locator("#inbox tr[data-workflow]").count() >= 1  # AP-2026-0902's notice
+    page.goto("/inbox?overdue=1")  # its triage ran out (SUP_TRIAGE_OVERDUE): overdue
+    assert page.locator("#inbox tr[data-workflow]").count() == 1
+    assert "已逾期" in row.inner_text()
     row.locator("a").click()
     page.wait_for_url(f"**/workflow/{WID}")
     assert "待研判" in _state(page)
