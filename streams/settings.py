@@ -164,7 +164,8 @@ class Settings(BaseSettings):
     web_action_timeout_s: float = Field(
         default=30.0,
         gt=0,
-        description="supervise web: seconds to wait for an action's result from the worker.",
+        description="supervise web: seconds to wait for an action's result from the worker, "
+        "beyond UPSTREAM_DELAY (the worker applies an action once its input is past acted_at).",
     )
     worker_group_id: str = Field(
         default="supervision-live",

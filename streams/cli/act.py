@@ -126,7 +126,10 @@ def act(
     ] = None,  # fmt: skip
     at: Annotated[str, typer.Option("--at", help="acted_at, RFC 3339 (default: now).")] = "",
     action_id: Annotated[str, typer.Option(help="The idempotency key (default: new).")] = "",
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = TIMEOUT_S,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds to wait for the result (default: UPSTREAM_DELAY + 30)."),
+    ] = None,
 ) -> None:
     """Publish one workflow action and wait for its result."""
     from streams.settings import get_settings
@@ -172,7 +175,10 @@ def act(
         ActionValidator().from_document(document)
     except InvalidAction as exc:
         raise _fail(f"not a valid action: {exc}") from None
-    result = _await_result(get_settings(), document, timeout)
+    settings = get_settings()
+    if timeout is None:  # the worker applies it once every partition is past its acted_at
+        timeout = settings.upstream_delay.total_seconds() + TIMEOUT_S
+    result = _await_result(settings, document, timeout)
     _print_result(result)
     if result["status"] != "accepted":
         raise typer.Exit(code=1)

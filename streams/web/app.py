@@ -111,7 +111,9 @@ class WebApp:
         return await asyncio.get_running_loop().run_in_executor(None, run)
 
     async def act(self, document: dict[str, Any]) -> dict[str, Any] | None:
-        timeout = float(self.settings.web_action_timeout_s)
+        # the worker applies an action once every partition is past its acted_at
+        settings = self.settings
+        timeout = settings.upstream_delay.total_seconds() + settings.web_action_timeout_s
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self.send, self.settings, document, timeout)
 

@@ -165,10 +165,16 @@ def alert_key(a: Alert | dict[str, Any]) -> tuple[Any, ...]:
 def replay_alerts(
     events: Iterable[dict[str, Any] | bytes], as_of_us: int | None = None
 ) -> set[tuple[Any, ...]]:
+    """Alerts of ``supervise replay --actions`` with no action: the worker runs the 督办
+    workflow too, so nobody's triage of a red card is late (``SUP_TRIAGE_OVERDUE``)."""
+    from streams.replay_flow import FlowReplay
+
     cfg = load_config(None)
     out: list[Alert] = []
     lines = [e if isinstance(e, bytes) else orjson.dumps(e) for e in events]
-    replay(lines, cfg, out.append, lambda r: None, as_of=as_of_us or int(time.time() * 1e6))
+    flow = FlowReplay(cfg, [], lambda d: None, lambda n, reason, raw: None)
+    as_of = as_of_us or int(time.time() * 1e6)
+    replay(lines, cfg, out.append, lambda r: None, as_of=as_of, flow=flow)
     return {alert_key(a) for a in out}
 
 
