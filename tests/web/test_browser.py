@@ -129,6 +129,26 @@ def test_red_closure_waits_for_the_approvers_confirmation_in_their_session(
     assert web_stack.workflow_state(WID) == "closed"
 
 
+def test_a_double_clicked_submit_is_one_action(as_user: Any, web_stack: WebStack) -> None:
+    page = as_user("I-01")
+    page.goto(f"/workflow/{WID}")
+    form = page.locator("#form-comment")
+    form.locator("[name=text]").fill("双击只记一次")
+    action_id = form.locator("[name=action_id]").get_attribute("value")
+    fields = form.evaluate("f => Object.fromEntries(new FormData(f))")
+    with page.expect_navigation(timeout=ACT_TIMEOUT_MS):
+        form.locator("button[type=submit]").dblclick()
+    # the same form sent once more, as a second click arriving after the first's answer
+    again = page.request.post(f"/workflow/{WID}/act", form=fields, max_redirects=0)
+    assert again.status == 303  # accepted: the worker answers a resent action_id once
+    page.goto(f"/workflow/{WID}")
+    assert page.locator("#actions").inner_text().count("双击只记一次") == 1
+    rows = web_stack.store.query(
+        f"SELECT count() FROM workflow_actions FINAL WHERE action_id = '{action_id}'"
+    )
+    assert rows[0][0] == 1
+
+
 def test_other_department_is_refused_by_url_and_forged_post(as_user: Any) -> None:
     page = as_user("DEP-ZJJ")
     found = page.goto(f"/workflow/{WID}")
