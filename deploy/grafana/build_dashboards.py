@@ -352,6 +352,36 @@ def case_link(field: str = "case_id") -> dict[str, Any]:
     }
 
 
+WEB_URL_VAR: dict[str, Any] = {
+    # Where `supervise web` is served (README: supervise web); set it for the deployment.
+    "name": "web_url",
+    "label": "督办 web",
+    "type": "textbox",
+    "query": "http://localhost:8080",
+    "current": {"text": "http://localhost:8080", "value": "http://localhost:8080"},
+    "hide": 2,
+}
+
+
+def workflow_link(field: str = "alert_id") -> dict[str, Any]:
+    """An alert id opens its workflow (督办件) in ``supervise web``."""
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [
+            {
+                "id": "links",
+                "value": [
+                    {
+                        "title": "督办件 workflow",
+                        "url": "${web_url}/alert/${__value.text}",
+                        "targetBlank": True,
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def dashboard(
     uid: str,
     title: str,
@@ -447,7 +477,8 @@ def alert_board() -> dict[str, Any]:
                 "table",
                 "最新告警 latest alerts",
                 "As they arrive: alerts stored in the range, newest first (a late upload or a replay"
-                " raises alerts with past instants, shown in raised_at). Click a case id to open its timeline."
+                " raises alerts with past instants, shown in raised_at). Click a case id to open its timeline,"
+                " an alert id to open its workflow (督办件) in supervise web."
                 " Messages are masked (身份证号, 信用代码, 电话).",
                 [
                     ch_target(
@@ -459,7 +490,7 @@ def alert_board() -> dict[str, Any]:
                     )
                 ],
                 CH,
-                overrides=level_colors() + [case_link()],
+                overrides=level_colors() + [case_link(), workflow_link()],
                 options={
                     "showHeader": True,
                     "sortBy": [{"displayName": "detected_at", "desc": True}],
@@ -559,7 +590,7 @@ def alert_board() -> dict[str, Any]:
         "告警看板 Live alert board",
         "Supervision alerts as they arrive; filter by rule, level and department; drill down to the case.",
         panels,
-        [RULE_VAR, LEVEL_VAR, DEPT_ALERTS_VAR],
+        [RULE_VAR, LEVEL_VAR, DEPT_ALERTS_VAR, WEB_URL_VAR],
         time_from="now-24h",
         refresh="30s",
     )

@@ -156,6 +156,7 @@ class WebApp:
                 web.post("/workflow/{wid}/act", self.post_action),
                 web.post("/confirm/{pid}", self.post_confirm),
                 web.get("/scores", p.scores),
+                web.get("/alert/{alert_id}", p.alert),
             ]
         )
         return app

@@ -179,6 +179,16 @@ class Pages:
         }
         return self.render(request, "notice.html", data)
 
+    async def alert(self, request: web.Request) -> web.StreamResponse:
+        """From an alert (Grafana's alert board links here) to its workflow's page."""
+        alert_id = request.match_info["alert_id"]
+        if not _WORKFLOW_ID.match(alert_id):
+            return self.app.refuse(request, "告警编号无效", 404)
+        wid = await self.app.read(lambda b: reads.workflow_of_alert(b, alert_id))
+        if wid is None:
+            return self.app.refuse(request, "该告警尚无督办件（或尚未入库）", 404)
+        raise web.HTTPFound(f"/workflow/{wid}")
+
     # ------------------------------------------------------------------ scores
     async def scores(self, request: web.Request) -> web.Response:
         app = self.app

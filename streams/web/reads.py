@@ -26,6 +26,24 @@ WORKFLOW_DOCUMENTS_SQL = """
 SELECT document FROM workflows_current
 """
 
+# An alert's workflow: the one whose cards hold it, or the one a SUP_* alert is about.
+WORKFLOW_OF_ALERT_SQL = """
+SELECT workflow_id FROM workflows_current
+WHERE position(document, %(needle)s) > 0
+   OR workflow_id IN (SELECT visitParamExtractString(details, 'workflow_id') FROM alerts FINAL
+                      WHERE alert_id = %(alert_id)s AND process = 'supervision')
+ORDER BY workflow_id
+LIMIT 1
+"""
+
+
+def workflow_of_alert(backend: Backend, alert_id: str) -> str | None:
+    """The workflow an alert opened or joined (``alert_id``: 32 hex digits), or a SUP_*
+    alert's workflow; None when none is stored."""
+    params = {"alert_id": alert_id, "needle": f'"alert_id":"{alert_id}"'}
+    rows = backend.query(WORKFLOW_OF_ALERT_SQL, params).rows
+    return str(rows[0][0]) if rows else None
+
 
 def all_workflows(backend: Backend) -> list[Workflow]:
     rows = backend.query(WORKFLOW_DOCUMENTS_SQL, {}).dicts()

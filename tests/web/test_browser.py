@@ -16,6 +16,7 @@ import pytest
 from streams.engine.model import Alert
 from streams.storage.backends import open_backend
 from streams.storage.writer import Writer
+from tests.live.flow import SCENARIO
 from tests.web.conftest import RED_WORKFLOW, WebStack, screenshot
 
 pytestmark = [pytest.mark.broker, pytest.mark.server, pytest.mark.browser]
@@ -53,6 +54,13 @@ def test_inspector_claims_and_drafts_from_the_inbox(as_user: Any, web_stack: Web
     page.goto("/inbox?overdue=1")  # its triage ran out (SUP_TRIAGE_OVERDUE): overdue
     assert page.locator("#inbox tr[data-workflow]").count() == 1
     assert "已逾期" in row.inner_text()
+    # Grafana's alert board links an alert id to its workflow
+    red_card = SCENARIO.expected_workflows[0]["cards"][-1]
+    assert red_card["level"] == "red"
+    page.goto(f"/alert/{red_card['alert_id']}")
+    assert page.url.endswith(f"/workflow/{WID}")
+    assert page.goto(f"/alert/{'0' * 32}").status == 404
+    page.goto("/inbox")
     row.locator("a").click()
     page.wait_for_url(f"**/workflow/{WID}")
     assert "待研判" in _state(page)
