@@ -334,22 +334,19 @@ def rate_cell(field: str) -> dict[str, Any]:
     }
 
 
+def field_link(field: str, title: str, url: str, **extra: Any) -> dict[str, Any]:
+    """An override making a table column's values links."""
+    link = {"title": title, "url": url, **extra}
+    return {"matcher": {"id": "byName", "options": field}, "properties": [{"id": "links", "value": [link]}]}
+
+
 def case_link(field: str = "case_id") -> dict[str, Any]:
-    return {
-        "matcher": {"id": "byName", "options": field},
-        "properties": [
-            {
-                "id": "links",
-                "value": [
-                    {
-                        "title": "案件时间线 case timeline",
-                        "url": f"/d/{CASE_TIMELINE_UID}/case-timeline?var-case_process=${{__data.fields.process}}"
-                        "&var-case_id=${__value.text}&${__url_time_range}",
-                    }
-                ],
-            }
-        ],
-    }
+    return field_link(
+        field,
+        "案件时间线 case timeline",
+        f"/d/{CASE_TIMELINE_UID}/case-timeline?var-case_process=${{__data.fields.process}}"
+        "&var-case_id=${__value.text}&${__url_time_range}",
+    )
 
 
 WEB_URL_VAR: dict[str, Any] = {
@@ -365,21 +362,9 @@ WEB_URL_VAR: dict[str, Any] = {
 
 def workflow_link(field: str = "alert_id") -> dict[str, Any]:
     """An alert id opens its workflow (督办件) in ``supervise web``."""
-    return {
-        "matcher": {"id": "byName", "options": field},
-        "properties": [
-            {
-                "id": "links",
-                "value": [
-                    {
-                        "title": "督办件 workflow",
-                        "url": "${web_url}/alert/${__value.text}",
-                        "targetBlank": True,
-                    }
-                ],
-            }
-        ],
-    }
+    return field_link(
+        field, "督办件 workflow", "${web_url}/alert/${__value.text}", targetBlank=True
+    )
 
 
 def dashboard(
