@@ -41,6 +41,7 @@ from streams.web.forms import FormError, action_document
 from streams.web.keys import USER, USER_ID
 from streams.web.names import FILTERS
 from streams.web.pages import Pages
+from streams.web.views import actor_dept, offered, workflow_state
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -172,7 +173,6 @@ class WebApp:
             return found
         form = await request.post()
         user_id, user = request[USER_ID], request[USER]
-        from streams.web.views import actor_dept, needs_approver
 
         actor = {
             "user_id": user_id,
@@ -189,9 +189,11 @@ class WebApp:
             )
         except FormError as exc:
             return await self.pages.workflow(request, message=str(exc), status=400)
-        if needs_approver(document["type"], user.role, found["level"]):
+        wf = workflow_state(found["document"])
+        approvers = offered(user_id, self.config, wf, self.now_us()).get(document["type"])
+        if approvers is not None:  # a two-person step: the named approver confirms first
             approver = str(form.get("approver", ""))
-            if approver not in self.config.users or approver == user_id:
+            if approver not in approvers:
                 return await self.pages.workflow(
                     request, message="此操作须由另一位有权限的人员确认：请选择确认人", status=400
                 )
@@ -225,7 +227,12 @@ class WebApp:
         del self.confirmations.items[pending.pending_id]
         if form.get("decision") != "confirm":
             raise web.HTTPSeeOther("/inbox")
-        document = dict(pending.document, approver=pending.approver)
+        # the step is taken when the second person confirms it
+        document = dict(
+            pending.document,
+            approver=pending.approver,
+            acted_at=self.config.local.format(self.now_us()),
+        )
         wid = str(document["workflow_id"])
         request.match_info["wid"] = wid
         return await self._send(request, wid, document)

@@ -18,13 +18,11 @@ from streams.web.views import (
     days_left,
     deadline_text,
     local_text,
-    needs_approver,
     offered,
     workflow_state,
 )
 from streams.workflow.clocks import TIMER_RULES
 from streams.workflow.model import CONCLUSIONS, DISMISS_REASONS, STATES
-from streams.workflow.policy import APPROVER, INSPECTOR
 
 if TYPE_CHECKING:
     from streams.web.app import WebApp
@@ -115,7 +113,6 @@ class Pages:
             return found
         now = app.now_us()
         wf = workflow_state(found["document"])
-        user = request[USER]
         kinds = offered(request[USER_ID], app.config, wf, now)
         deadlines = [
             {
@@ -127,11 +124,6 @@ class Pages:
             }
             for name, timer in sorted(wf.timers.items(), key=lambda kv: kv[1].at or 0)
         ]
-        approvers = sorted(
-            uid
-            for uid, u in app.config.users.items()
-            if uid != request[USER_ID] and u.role in (INSPECTOR, APPROVER) and u.covers(wf.dept)
-        )
         for action in found["actions"]:
             action["acted_text"] = local_text(action["acted_at_us"], app.config)
         for event in found["timeline"]:
@@ -142,8 +134,6 @@ class Pages:
             "wf": wf,
             "found": found,
             "kinds": kinds,
-            "two_person": {k: needs_approver(k, user.role, wf.level) for k in kinds},
-            "approvers": approvers,
             "deadlines": deadlines,
             "dismiss_reasons": sorted(DISMISS_REASONS),
             "conclusions": sorted(CONCLUSIONS),

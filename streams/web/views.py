@@ -1,11 +1,12 @@
 """What the pages show, read from ClickHouse and decided by the workflow's own policy.
 
-``offered(user_id, config, workflow)``: the actions this user may take on the workflow
-now. Each action type is put to ``policy.refusal`` as the form would send it (text,
-reason, conclusion and dates filled in; no approver): offered when the policy lets it go
-ahead or only asks for the second person (``missing_approver``: the form asks for the
-approver's confirmation). The same checks decide the worker's answer, so the page never
-offers what the worker refuses for role, scope, state or the drafter's own approval.
+``offered(user_id, config, workflow, now_us)``: the actions this user may take on the
+workflow now. Each action type is put to ``policy.refusal`` as the form would send it
+(text, reason, conclusion and dates filled in; no approver): offered when the policy lets
+it go ahead, or when it asks only for the second person (``missing_approver``), with the
+users the policy accepts in that place (the form names one, who confirms in their own
+session). The same checks decide the worker's answer, so the page never offers what the
+worker refuses for role, scope, state or the drafter's own approval.
 
 A deadline is an instant, usually ``end(d)`` (24:00 of its last day d, rules.md): its
 day is the local date of the instant just before it (``deadline_day``), and it shows as
@@ -17,6 +18,7 @@ day up to and including today; None without a deadline or calendar data.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
@@ -39,13 +41,15 @@ def actor_dept(user: Any, office_dept: str) -> str:
     return office_dept
 
 
-def offered(user_id: str, config: Any, wf: Workflow, now_us: int) -> list[str]:
+def offered(user_id: str, config: Any, wf: Workflow, now_us: int) -> dict[str, list[str] | None]:
+    """Action type -> None (the user acts alone) or the users the policy accepts as the
+    second person (a two-person step), for every action this user may take now."""
     user = config.users.get(user_id)
     if user is None:
-        return []
+        return {}
     dept = actor_dept(user, config.workflow.office_dept)
     today = config.local.date_of(now_us)
-    found = []
+    found: dict[str, list[str] | None] = {}
     for kind in ACTION_TYPES:
         extra = _PROBE_FIELDS.get(kind, {})
         probe = Action(
@@ -62,19 +66,15 @@ def offered(user_id: str, config: Any, wf: Workflow, now_us: int) -> list[str]:
             **extra,
         )
         why = refusal(probe, config.users, wf)
-        if why is None or why[0] == MISSING_APPROVER:
-            found.append(kind)
+        if why is None:
+            found[kind] = None
+        elif why[0] == MISSING_APPROVER:
+            found[kind] = [
+                other
+                for other in sorted(config.users)
+                if refusal(dataclasses.replace(probe, approver=other), config.users, wf) is None
+            ]
     return found
-
-
-def needs_approver(kind: str, user_role: str, level: str) -> bool:
-    """Two-person steps (workflow.md): red dismissals and closures, reopening, a
-    department's extension."""
-    return (
-        (kind in ("dismiss", "close") and level == "red")
-        or kind == "reopen"
-        or (kind == "extend" and user_role == DEPARTMENT)
-    )
 
 
 def deadline_day(due_us: int, config: Any) -> int:

@@ -116,6 +116,13 @@ def test_red_closure_waits_for_the_approvers_confirmation_in_their_session(
     inspector = as_user("I-01")
     inspector.goto(f"/workflow/{WID}")
     form = inspector.locator("#form-close")
+    assert form.locator("[name=approver] option").all_inner_texts() == ["A-01", "A-02"]
+    fields = form.evaluate("f => Object.fromEntries(new FormData(f))")
+    for forged in ("I-01", "I-02"):  # oneself, or an inspector: not an office lead
+        refused = inspector.request.post(
+            f"/workflow/{WID}/act", form={**fields, "text": "x", "approver": forged}
+        )
+        assert refused.status == 400 and "须由另一位有权限的人员确认" in refused.text()
     form.locator("[name=conclusion]").select_option("confirmed_rectified")
     form.locator("[name=approver]").select_option("A-02")
     _act(inspector, "close", {"text": "经核实已整改"})

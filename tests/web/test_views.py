@@ -23,19 +23,27 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_actions_offered_follow_role_scope_state_and_drafter(config: Any) -> None:
     closed = workflow_state(SCENARIO.expected_workflows[0])  # SCJ, red, closed
     now = parse_instant("2026-10-20T10:00:00+08:00")
-    assert offered("I-01", config, closed, now) == ["reopen", "comment"]
-    assert offered("DEP-SCJ", config, closed, now) == ["comment"]
-    assert offered("DEP-ZJJ", config, closed, now) == []  # another department
-    assert offered("I-02", config, closed, now) == []  # an inspector of ZJJ only
-    assert offered("AUD-01", config, closed, now) == []  # auditors read
-    assert offered("NOBODY", config, closed, now) == []
+    assert list(offered("I-01", config, closed, now)) == ["reopen", "comment"]
+    assert list(offered("DEP-SCJ", config, closed, now)) == ["comment"]
+    assert list(offered("DEP-ZJJ", config, closed, now)) == []  # another department
+    assert list(offered("I-02", config, closed, now)) == []  # an inspector of ZJJ only
+    assert list(offered("AUD-01", config, closed, now)) == []  # auditors read
+    assert list(offered("NOBODY", config, closed, now)) == []
     draft = dataclasses.replace(closed, state="draft", drafter="A-01")
-    assert offered("A-02", config, draft, now) == ["approve", "reject_draft", "comment"]
+    assert list(offered("A-02", config, draft, now)) == ["approve", "reject_draft", "comment"]
     # the drafter does not approve their own notice; an inspector never approves
-    assert offered("A-01", config, draft, now) == ["reject_draft", "comment"]
-    assert offered("I-01", config, draft, now) == ["comment"]
+    assert list(offered("A-01", config, draft, now)) == ["reject_draft", "comment"]
+    assert list(offered("I-01", config, draft, now)) == ["comment"]
     dispatched = dataclasses.replace(closed, state="dispatched")
-    assert offered("DEP-SCJ", config, dispatched, now) == ["receive", "reply", "extend", "comment"]
+    found = offered("DEP-SCJ", config, dispatched, now)
+    assert list(found) == ["receive", "reply", "extend", "comment"]
+    # a department's extension names the inspector or lead covering SCJ who grants it
+    assert found["extend"] == ["A-01", "A-02", "I-01"] and found["reply"] is None
+    # a red closure and every reopening name an office lead (the policy's own check)
+    replied = dataclasses.replace(closed, state="replied")
+    assert offered("I-01", config, replied, now)["close"] == ["A-01", "A-02"]
+    assert offered("A-01", config, closed, now)["reopen"] == ["A-02"]
+    assert offered("I-01", config, replied, now)["comment"] is None
 
 
 def test_working_days_left_across_national_day(config: Any) -> None:
