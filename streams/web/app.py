@@ -37,6 +37,7 @@ from aiohttp import web
 
 from streams.actions_client import send_action
 from streams.storage.backends import Backend, open_backend
+from streams.web.bulletin_pages import BulletinPages
 from streams.web.forms import FormError, action_document
 from streams.web.keys import USER, USER_ID
 from streams.web.names import FILTERS
@@ -147,7 +148,7 @@ class WebApp:
 
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self.identify])
-        p = self.pages
+        p, b = self.pages, BulletinPages(self)
         app.add_routes(
             [
                 web.get("/", self.home),
@@ -158,6 +159,10 @@ class WebApp:
                 web.post("/confirm/{pid}", self.post_confirm),
                 web.get("/scores", p.scores),
                 web.get("/alert/{alert_id}", p.alert),
+                web.get("/bulletins", b.listing),
+                web.post("/bulletins/draft", b.draft),
+                web.get("/bulletins/{bid}", b.show),
+                web.post("/bulletins/{bid}/approve", b.approve),
             ]
         )
         return app

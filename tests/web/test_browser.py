@@ -220,14 +220,63 @@ def test_scores_page_ranks_seeded_departments(as_user: Any, web_stack: WebStack)
         backend.close()
     page = as_user("A-01")
     page.goto("/scores?month=2025-08")
-    rows = page.locator("#scores tr[data-dept]")
-    got = [
-        [c.strip() for c in rows.nth(i).locator("td").all_inner_texts()[:4]]
-        for i in range(rows.count())
-    ]
-    assert got == [
+    assert _cells(page, "#scores") == [
         ["1", "ZJJ", "99.0", "优秀"],
         ["2", "SCJ", "98.5", "优秀"],
         ["3", "RXZX", "97.0", "优秀"],
     ]
     screenshot(page, "scores")
+
+
+def test_bulletin_is_drafted_approved_by_another_and_revised(as_user: Any) -> None:
+    drafter, lead, inspector = as_user("A-02"), as_user("A-01"), as_user("I-01")
+    drafter.goto("/bulletins?month=2025-08")
+    with drafter.expect_navigation():
+        drafter.locator("#draft-bulletin button").click()
+    first = drafter.url.rsplit("/", 1)[1]
+    assert "待审批" in drafter.locator("#status").inner_text()
+    assert _cells(drafter, "#ranking") == [
+        ["1", "ZJJ", "99.0", "优秀"],
+        ["2", "SCJ", "98.5", "优秀"],
+        ["3", "RXZX", "97.0", "优秀"],
+    ]
+    assert "RXZX：97.0 分" in drafter.locator("#bottom").inner_text()
+    assert drafter.locator("#approve-bulletin").count() == 0  # not the author's own
+    drafter.emulate_media(media="print")
+    assert _pdf_pages(drafter.pdf(format="A4")) == 1
+    refused = drafter.request.post(f"/bulletins/{first}/approve", form={"csrf": _csrf(drafter)})
+    assert refused.status == 409 and "须由起草人以外的审批人审批" in refused.text()
+    # an inspector reads the bulletin within its departments and does not approve
+    inspector.goto(f"/bulletins/{first}")
+    assert [r[1] for r in _cells(inspector, "#ranking")] == ["SCJ", "RXZX"]
+    assert inspector.locator("#approve-bulletin").count() == 0
+    lead.goto(f"/bulletins/{first}")
+    with lead.expect_navigation():
+        lead.locator("#approve-bulletin button").click()
+    assert "审批：赵主任" in lead.locator("#status").inner_text()
+    screenshot(lead, "bulletin")
+    again = lead.request.post(f"/bulletins/{first}/approve", form={"csrf": _csrf(lead)})
+    assert again.status == 409 and "已由 A-01 审批" in again.text()
+    # drafting again makes revision 2; revision 1 stays as approved
+    inspector.goto("/bulletins?month=2025-08")
+    with inspector.expect_navigation():
+        inspector.locator("#draft-bulletin button").click()
+    inspector.goto("/bulletins?month=2025-08")
+    rows = inspector.locator("#revisions tr[data-bulletin]").all_inner_texts()
+    assert len(rows) == 2
+    assert "第 1 版" in rows[0] and "A-02" in rows[0] and "A-01" in rows[0]
+    assert "第 2 版" in rows[1] and "I-01" in rows[1] and "待审批" in rows[1]
+
+
+def _cells(page: Any, table: str) -> list[list[str]]:
+    rows = page.locator(f"{table} tr[data-dept]")
+    return [
+        [c.strip() for c in rows.nth(i).locator("td").all_inner_texts()[:4]]
+        for i in range(rows.count())
+    ]
+
+
+def _csrf(page: Any) -> str:
+    """The user's CSRF token, as a form of the bulletins page carries it."""
+    page.goto(page.url.split("/bulletins")[0] + "/bulletins")
+    return str(page.locator("#draft-bulletin [name=csrf]").get_attribute("value"))
