@@ -18,7 +18,7 @@ def web(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
-    """Serve the inbox, workflow, 督办单 and score pages."""
+    """Serve the inbox, workflow, 督办单, score and bulletin (通报) pages."""
     from aiohttp import web as aioweb
 
     from streams.cli.act import _config

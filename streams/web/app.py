@@ -9,7 +9,8 @@ of an action, is logged (``web refusal``) and shown in Chinese.
 
 The pages read ClickHouse and act only by publishing an action to ``supervision.actions``
 and waiting for its result (``streams.actions_client``): the worker decides and stores;
-the web never writes workflow state. Two-person steps (red dismissals and closures,
+the web never writes workflow state (the only rows it writes are bulletins,
+``streams.web.bulletins``). Two-person steps (red dismissals and closures,
 reopening, a department's extension) wait in this process for the named approver's
 confirmation in the approver's own session (``Confirmations``), then go as one action
 naming both.
