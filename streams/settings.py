@@ -147,6 +147,22 @@ class Settings(BaseSettings):
     topic_replication: int = Field(
         default=1, ge=1, description="Replication factor used when the live service creates topics."
     )
+    web_user_header: str = Field(
+        default="X-Remote-User",
+        description="supervise web: the header an authenticating reverse proxy sets to the "
+        "user id (a user of the users file); accepted only from WEB_TRUSTED_PROXIES.",
+    )
+    web_trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="supervise web: comma-separated addresses whose WEB_USER_HEADER is "
+        "trusted; a request from elsewhere has no identity.",
+    )
+    web_action_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="supervise web: seconds to wait for an action's result from the worker, "
+        "beyond UPSTREAM_DELAY (the worker applies an action once its input is past acted_at).",
+    )
     worker_group_id: str = Field(
         default="supervision-live",
         description="Kafka consumer group / Faust app id of the workers.",

@@ -334,22 +334,37 @@ def rate_cell(field: str) -> dict[str, Any]:
     }
 
 
+def field_link(field: str, title: str, url: str, **extra: Any) -> dict[str, Any]:
+    """An override making a table column's values links."""
+    link = {"title": title, "url": url, **extra}
+    return {"matcher": {"id": "byName", "options": field}, "properties": [{"id": "links", "value": [link]}]}
+
+
 def case_link(field: str = "case_id") -> dict[str, Any]:
-    return {
-        "matcher": {"id": "byName", "options": field},
-        "properties": [
-            {
-                "id": "links",
-                "value": [
-                    {
-                        "title": "案件时间线 case timeline",
-                        "url": f"/d/{CASE_TIMELINE_UID}/case-timeline?var-case_process=${{__data.fields.process}}"
-                        "&var-case_id=${__value.text}&${__url_time_range}",
-                    }
-                ],
-            }
-        ],
-    }
+    return field_link(
+        field,
+        "案件时间线 case timeline",
+        f"/d/{CASE_TIMELINE_UID}/case-timeline?var-case_process=${{__data.fields.process}}"
+        "&var-case_id=${__value.text}&${__url_time_range}",
+    )
+
+
+WEB_URL_VAR: dict[str, Any] = {
+    # Where `supervise web` is served (README: supervise web); set it for the deployment.
+    "name": "web_url",
+    "label": "督办 web",
+    "type": "textbox",
+    "query": "http://localhost:8080",
+    "current": {"text": "http://localhost:8080", "value": "http://localhost:8080"},
+    "hide": 2,
+}
+
+
+def workflow_link(field: str = "alert_id") -> dict[str, Any]:
+    """An alert id opens its workflow (督办件) in ``supervise web``."""
+    return field_link(
+        field, "督办件 workflow", "${web_url}/alert/${__value.text}", targetBlank=True
+    )
 
 
 def dashboard(
@@ -447,7 +462,8 @@ def alert_board() -> dict[str, Any]:
                 "table",
                 "最新告警 latest alerts",
                 "As they arrive: alerts stored in the range, newest first (a late upload or a replay"
-                " raises alerts with past instants, shown in raised_at). Click a case id to open its timeline."
+                " raises alerts with past instants, shown in raised_at). Click a case id to open its timeline,"
+                " an alert id to open its workflow (督办件) in supervise web."
                 " Messages are masked (身份证号, 信用代码, 电话).",
                 [
                     ch_target(
@@ -459,7 +475,7 @@ def alert_board() -> dict[str, Any]:
                     )
                 ],
                 CH,
-                overrides=level_colors() + [case_link()],
+                overrides=level_colors() + [case_link(), workflow_link()],
                 options={
                     "showHeader": True,
                     "sortBy": [{"displayName": "detected_at", "desc": True}],
@@ -559,7 +575,7 @@ def alert_board() -> dict[str, Any]:
         "告警看板 Live alert board",
         "Supervision alerts as they arrive; filter by rule, level and department; drill down to the case.",
         panels,
-        [RULE_VAR, LEVEL_VAR, DEPT_ALERTS_VAR],
+        [RULE_VAR, LEVEL_VAR, DEPT_ALERTS_VAR, WEB_URL_VAR],
         time_from="now-24h",
         refresh="30s",
     )

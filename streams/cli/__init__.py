@@ -30,6 +30,7 @@ from streams.cli import diff as _diff  # noqa: E402,F401
 from streams.cli import generate as _generate  # noqa: E402,F401
 from streams.cli import query as _query  # noqa: E402,F401
 from streams.cli import replay as _replay  # noqa: E402,F401
+from streams.cli import web as _web  # noqa: E402,F401
 from streams.cli import worker as _worker  # noqa: E402,F401
 
 

@@ -19,7 +19,6 @@ import time
 import uuid
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from streams.cli import app
@@ -75,36 +74,15 @@ def _current(workflow_id: str) -> tuple[str, int]:
     return rows[0]["case_id"], int(rows[0]["version"])
 
 
-def _await_result(settings: Any, action_id: str, send: Any, timeout_s: float) -> dict[str, Any]:
-    """Send (``send(producer)``) once reading the result's partition, then its result."""
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+def _await_result(settings: Any, document: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    from streams.actions_client import send_action
 
-    from streams.live.publish import partition_for
-    from streams.live.topics import bootstrap_list
-
-    bootstrap = bootstrap_list(settings.kafka_bootstrap)
-    topic = settings.topic_action_results
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        part = TopicPartition(topic, partition_for(action_id.encode(), settings.topic_partitions))
-        consumer.assign([part])
-        consumer.seek(part, consumer.end_offsets([part])[part])  # at or before the true end
-        producer = KafkaProducer(bootstrap_servers=bootstrap)
-        try:
-            send(producer)
-            producer.flush(timeout_s)
-        finally:
-            producer.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=300).values():
-                for record in records:
-                    if record.key == action_id.encode():
-                        result: dict[str, Any] = orjson.loads(record.value)
-                        return result
-    finally:
-        consumer.close()
-    raise _fail(f"no result for {action_id} in {timeout_s:.0f}s (is a worker running?)")
+    result = send_action(settings, document, timeout_s)
+    if result is None:
+        raise _fail(
+            f"no result for {document['action_id']} in {timeout_s:.0f}s (is a worker running?)"
+        )
+    return result
 
 
 def _instant(text: str | None) -> int:
@@ -195,12 +173,7 @@ def act(
     except InvalidAction as exc:
         raise _fail(f"not a valid action: {exc}") from None
     settings = get_settings()
-    raw = orjson.dumps(document)
-
-    def send(producer: Any) -> None:
-        producer.send(settings.topic_actions, key=case_id.encode(), value=raw)
-
-    result = _await_result(settings, document["action_id"], send, timeout)
+    result = _await_result(settings, document, timeout)
     _print_result(result)
     if result["status"] != "accepted":
         raise typer.Exit(code=1)
