@@ -29,6 +29,7 @@ from streams.engine.model import Alert
 from streams.engine.rules import CROSS_RULES
 from streams.storage.backends import QueryResult
 from streams.storage.first_seen import _quoted
+from streams.storage.tables import ALERTS, SHADOW_ALERTS
 
 CROSS_RULE_NAMES = frozenset(rule.rule for rule in CROSS_RULES.values())
 _CHUNK = 1000  # alerts per lookup: its id and case lists stay far below max_query_size
@@ -39,48 +40,68 @@ def _chunks(alerts: Sequence[Alert]) -> Iterable[Sequence[Alert]]:
         yield alerts[start : start + _CHUNK]
 
 
-def _where(alerts: Sequence[Alert]) -> str:
+def _where(alerts: Sequence[Alert], table: str) -> str:
     def listed(values: Iterable[str]) -> str:
         return ", ".join(map(_quoted, dict.fromkeys(values)))
 
+    versions = (
+        f"config_version IN ({listed(a.config_version for a in alerts)}) AND "
+        if table == SHADOW_ALERTS
+        else ""
+    )
     return (
-        f"process IN ({listed(a.process for a in alerts)})"
+        f"{versions}process IN ({listed(a.process for a in alerts)})"
         f" AND case_id IN ({listed(a.case_id for a in alerts)})"
         f" AND alert_id IN ({listed(a.alert_id for a in alerts)})"
     )
 
 
+def _key(table: str) -> Callable[[Alert], tuple[str, str]]:
+    """What names one alert's row: its id, and in ``shadow_alerts`` its configuration's too."""
+    if table == SHADOW_ALERTS:
+        return lambda a: (a.config_version, a.alert_id)
+    return lambda a: ("", a.alert_id)
+
+
+def _columns(table: str) -> str:
+    return "config_version, alert_id" if table == SHADOW_ALERTS else "'', alert_id"
+
+
 def keep_first_raised(
-    alerts: list[Alert], query: Callable[[str, int], QueryResult]
+    alerts: list[Alert], query: Callable[[str, int], QueryResult], table: str = ALERTS
 ) -> tuple[list[Alert], list[Alert]]:
     """(``alerts`` to store, the cross-rule ones among them to repair after the insert).
 
-    ``query(sql, nrows)`` runs one lookup (the writer retries it).
+    ``query(sql, nrows)`` runs one lookup (the writer retries it). ``table``: ``alerts``, or
+    ``shadow_alerts`` (one row per configuration version and id).
     """
     cross = [a for a in alerts if a.rule in CROSS_RULE_NAMES]
     if not cross:
         return alerts, []
-    first: dict[str, int] = {}
+    key = _key(table)
+    first: dict[tuple[str, str], int] = {}
     for a in cross:
-        if a.alert_id not in first or a.raised_at < first[a.alert_id]:
-            first[a.alert_id] = a.raised_at
+        k = key(a)
+        if k not in first or a.raised_at < first[k]:
+            first[k] = a.raised_at
     for chunk in _chunks(cross):
         found = query(
-            f"SELECT alert_id, min(raised_at_us) FROM alerts WHERE {_where(chunk)}"
-            " GROUP BY alert_id",
+            f"SELECT {_columns(table)}, min(raised_at_us) FROM {table}"
+            f" WHERE {_where(chunk, table)} GROUP BY {_columns(table)}",
             len(chunk),
         )
-        for alert_id, raised_us in found.rows:
-            key = str(alert_id)
-            if int(raised_us) < first[key]:
-                first[key] = int(raised_us)  # stored before: that one is the first
+        for version, alert_id, raised_us in found.rows:
+            k = (str(version), str(alert_id))
+            if k in first and int(raised_us) < first[k]:
+                first[k] = int(raised_us)  # stored before: that one is the first
     kept: list[Alert] = []
-    taken: set[str] = set()
+    taken: set[tuple[str, str]] = set()
     for a in alerts:
         if a.rule in CROSS_RULE_NAMES:
-            if a.raised_at != first[a.alert_id] or a.alert_id in taken:
+            k = key(a)
+            if a.raised_at != first[k] or k in taken:
                 continue
-            taken.add(a.alert_id)
+            taken.add(k)
         kept.append(a)
     return kept, [a for a in kept if a.rule in CROSS_RULE_NAMES]
 
@@ -89,19 +110,23 @@ def repair_first_raised(
     stored: Sequence[Alert],
     query: Callable[[str, int], QueryResult],
     execute: Callable[[str], None],
+    table: str = ALERTS,
 ) -> int:
     """Delete the stored rows of ``stored``'s ids later than the first; how many ids had some."""
     repaired = 0
     for chunk in _chunks(stored):
         found = query(
-            f"SELECT alert_id, min(raised_at_us) FROM alerts WHERE {_where(chunk)}"
-            " GROUP BY alert_id HAVING uniqExact(raised_at_us) > 1",
+            f"SELECT {_columns(table)}, min(raised_at_us) FROM {table}"
+            f" WHERE {_where(chunk, table)} GROUP BY {_columns(table)}"
+            " HAVING uniqExact(raised_at_us) > 1",
             len(chunk),
         )
         later = [
-            f"(alert_id = {_quoted(str(i))} AND raised_at_us > {int(t)})" for i, t in found.rows
+            (f"(config_version = {_quoted(str(v))} AND " if table == SHADOW_ALERTS else "(")
+            + f"alert_id = {_quoted(str(i))} AND raised_at_us > {int(t)})"
+            for v, i, t in found.rows
         ]
         if later:
-            execute(f"ALTER TABLE alerts DELETE WHERE {' OR '.join(later)}")
+            execute(f"ALTER TABLE {table} DELETE WHERE {' OR '.join(later)}")
         repaired += len(later)
     return repaired

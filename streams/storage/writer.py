@@ -90,8 +90,6 @@ if TYPE_CHECKING:
     from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
 _T = TypeVar("_T")
 
 
@@ -180,10 +178,13 @@ class Writer:
         }
         with self._lock:
             # One alert id, one row: the first raised wins (``first_raised``).
-            objects[ALERTS], repair = keep_first_raised(objects[ALERTS], self._query(ALERTS))
+            repairs = {}
+            for t in (ALERTS, SHADOW_ALERTS):
+                objects[t], repairs[t] = keep_first_raised(objects[t], self._query(t), t)
             written = self._write_tables(objects)
-            if repair and repair_first_raised(repair, self._query(ALERTS), self._execute):
-                log.info("storage: later repeats of cross-case alert ids deleted")
+            for t, repair in repairs.items():
+                if repair and repair_first_raised(repair, self._query(t), self._execute, t):
+                    log.info("storage: later repeats of cross-case alert ids deleted (%s)", t)
             return written
 
     def _query(self, table: str) -> Callable[[str, int], Any]:

@@ -134,3 +134,43 @@ def test_lookups_are_chunked_and_a_batch_keeps_the_first_of_each_id() -> None:
     kept, repair = keep_first_raised([late, *many, early], query)
     assert len(sqls) == 3 and all(len(s) < 200_000 for s in sqls)
     assert kept == [*many, early] and repair == kept
+
+
+def shadow_stored(backend: Backend) -> list[tuple[str, str, int]]:
+    rows = backend.query(
+        "SELECT config_version, alert_id, raised_at_us FROM shadow_alerts FINAL"
+        " WHERE rule = 'DUPLICATE_DISBURSEMENT' ORDER BY config_version, raised_at_us"
+    ).rows
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+@pytest.mark.parametrize("order", ["in_order", "later_first", "one_batch"])
+def test_shadow_alerts_keep_the_first_raised_per_configuration(
+    migrated_backend: Backend, order: str
+) -> None:
+    """A shadow configuration's cross-case alerts go through the same two keys: one row per
+    (configuration version, id), at the first instant, and each version on its own."""
+    import dataclasses
+
+    (first,) = replayed()
+    early, late = live()
+    other = "cfg-shadow00002"
+    expected = sorted(
+        [
+            (early.config_version, first.alert_id, first.raised_at),
+            (other, first.alert_id, late.raised_at),
+        ]
+    )
+    writer = Writer(migrated_backend)
+    batches = {
+        "in_order": [[early], [late]],
+        "later_first": [[late], [early]],
+        "one_batch": [[late, early]],
+    }[order]
+    for batch in batches:
+        writer.write(shadow_alerts=batch)
+    writer.write(shadow_alerts=[dataclasses.replace(late, config_version=other)])
+    deadline = time.monotonic() + 30
+    while shadow_stored(migrated_backend) != expected and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert shadow_stored(migrated_backend) == expected
