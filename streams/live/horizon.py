@@ -10,8 +10,8 @@ partition.
 Cross-case facts (a plan's approval, a disbursement, an award, an inspection
 start) come from many source partitions and meet on the partition of their
 comparison key. ``FactGate`` holds them there and releases them in
-(``occurred_at``, digest) order, and only below the *global* horizon: the lowest
-horizon reported by every source partition. Each worker reports the horizon of
+(``occurred_at``, identity digest, offset) order, and only below the *global*
+horizon: the lowest horizon reported by every source partition. Each worker reports the horizon of
 the source partitions it owns on every facts partition, after the facts it
 derived from them (same producer, same partition: the report is read after
 those facts). So a fact is applied only when no fact with an earlier
@@ -109,9 +109,14 @@ def decode_facts_message(value: bytes) -> tuple[str, Any]:
     raise ValueError(f"unknown facts-topic message kind {value[:1]!r}")
 
 
-def fact_order_key(occurred_at: int, fact_bytes: bytes) -> tuple[int, bytes]:
-    """Total, read-order-independent order of facts: time, then content digest."""
-    return occurred_at, hashlib.sha1(fact_bytes).digest()
+def fact_order_key(fact: Fact) -> tuple[int, bytes]:
+    """Read-order-independent order of facts: time, then a digest of the fact's identity
+    (its key, event and kind), not of its content. The versions of one fact (the
+    original, then a correction's revision or retraction, rules.md §1.4) share the key
+    and are ordered by their offset (``PendingFact``): the order they were produced
+    in, so a correction is never applied before the fact it corrects."""
+    identity = json.dumps([fact.key, fact.event_id, fact.kind]).encode()
+    return fact.occurred_at, hashlib.sha1(identity).digest()
 
 
 @dataclass(order=True, slots=True)

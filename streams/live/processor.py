@@ -308,7 +308,7 @@ class FactPartition:
 
     def add(self, offset: int, fact_bytes: bytes) -> None:
         fact = Fact.from_bytes(fact_bytes)
-        order = fact_order_key(fact.occurred_at, fact_bytes)
+        order = fact_order_key(fact)
         self.gate.add(PendingFact(order, offset, fact, fact_bytes))
 
     def held_from(self) -> int | None:

@@ -4,9 +4,9 @@
 (``streams.live.processor``): each event is evaluated with its case when it
 arrives, after its case's timed alerts up to its instant; the other cases'
 timed alerts and the cross-case facts wait for the horizon (``tick``; facts
-strictly before it, in (``occurred_at``, arrival) order, as the fact gate
-releases them). Stored events are a list per case (the live service: the
-``events`` table); alerts and withdrawals are records keyed by ``alert_id``,
+strictly before it, in the fact gate's order: ``horizon.fact_order_key``, then
+arrival as the facts partition's offset). Stored events are a list per case (the
+live service: the ``events`` table); alerts and withdrawals are records keyed by ``alert_id``,
 the last one wins (the ``supervision.alerts`` topic and table).
 
 ``corrections=False`` is the path before corrections existed: a late event is
@@ -28,6 +28,7 @@ from streams.engine.corrections import correct_case
 from streams.engine.facts import Fact
 from streams.engine.model import Alert, Event, Withdrawal
 from streams.engine.timeutil import parse_instant
+from streams.live.horizon import fact_order_key
 
 CONFIG = load_config()
 _VALIDATOR = EventValidator()
@@ -54,7 +55,7 @@ class LiveSim:
         self.withdrawn: dict[str, Withdrawal] = {}
         self.history: list[tuple[str, str]] = []  # ("raise" | "withdraw", alert_id), in order
         self.horizon: int | None = None
-        self._gate: list[tuple[int, int, Fact]] = []
+        self._gate: list[tuple[tuple[int, bytes], int, Fact]] = []
         self._seq = 0
         self._marker: dict[str, int] = {}  # corrections=False: newest fact applied per key
         self.late_events = 0
@@ -112,7 +113,7 @@ class LiveSim:
         stored.append(event)
         for fact in facts:
             self._seq += 1
-            heapq.heappush(self._gate, (fact.occurred_at, self._seq, fact))
+            heapq.heappush(self._gate, (fact_order_key(fact), self._seq, fact))
         self._release(now)
 
     def tick(self, horizon: int, now: int) -> None:
@@ -124,7 +125,7 @@ class LiveSim:
 
     def _release(self, now: int) -> None:
         gate = self._gate
-        while gate and self.horizon is not None and gate[0][0] < self.horizon:
+        while gate and self.horizon is not None and gate[0][0][0] < self.horizon:
             fact = heapq.heappop(gate)[2]
             if not self.corrections:
                 newest = self._marker.get(fact.key)

@@ -323,3 +323,45 @@ def test_backdated_completion_is_withdrawn_and_reported_late() -> None:
     ]
     assert live == official
     assert sorted(w.alert.level for w in sim.withdrawn.values()) == ["notice", "red", "yellow"]
+
+
+# ---------------------------------------------------------------------- (e) a fact still gated
+
+
+def test_case_corrected_while_its_fact_waits_in_the_gate() -> None:
+    """The soak's pattern: an inspection start judged unauthorized (outside its plan's
+    window), then its case's ``finish``, dated before the start, arriving right after it,
+    before the horizon passed the start. The correction revises the start's fact (an ended
+    case raises nothing) while the original still waits in the fact gate at the same
+    instant: the gate must apply the original first, whatever their digests, so that no
+    red card remains that replay does not raise. Several cases, so that some revision's
+    digest sorts before its original's."""
+    plan = {
+        "inspecting_dept": "D01",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-01-31",
+    }
+    events: list[dict[str, Any]] = []
+    arrivals: list[tuple[str, int]] = []
+    for k in range(1, 9):
+        day = f"2026-03-{k + 1:02d}"
+        pid, cid = f"PL{k}", f"IN{k}"
+        approve = dict(plan, enterprise_ids=[f"ENT{k}"])
+        start = {"enterprise_id": f"ENT{k}", "category": "routine", "plan_id": pid}
+        events += [
+            ev(f"p{k}", pid, "inspection_plan", "approve", f"{day}T09:00:00", **approve),
+            ev(f"s{k}", cid, "inspection", "start", f"{day}T09:00:01", **start),
+            ev(f"f{k}", cid, "inspection", "finish", f"{day}T08:30:00"),
+        ]
+        at = instant(f"{day}T09:00:01")
+        arrivals += [(f"p{k}", at), (f"s{k}", at + 1), (f"f{k}", at + 2)]
+    by_id = {e["event_id"]: parse(e) for e in events}
+    end = instant("2026-03-10T00:00:00")
+    sim = LiveSim()
+    sim.run([(by_id[i], now) for i, now in arrivals], end)
+    official = replayed(events, end)
+    assert not [a for a in official if a["rule"] == "UNAUTHORIZED_INSPECTION"]
+    assert sim.late_events == 8
+    live = sim.active()
+    assert [a for a in live if a["rule"] == "UNAUTHORIZED_INSPECTION"] == []
+    assert live == official

@@ -9,7 +9,14 @@ import orjson
 import pytest
 
 from streams.engine import CrossEngine, Engine, EventValidator, Fact
-from streams.live.horizon import FactGate, SourceClock, decode_facts_message, encode_horizons
+from streams.live.horizon import (
+    FactGate,
+    PendingFact,
+    SourceClock,
+    decode_facts_message,
+    encode_horizons,
+    fact_order_key,
+)
 from streams.live.processor import FactPartition, Output
 from tests.live.core import CONFIG
 from tests.live.harness import replay_alerts
@@ -117,6 +124,28 @@ def test_fact_gate_waits_for_every_source() -> None:
     assert part.release(Output()) == 0
     gate.report({"b:0": 101})
     assert part.release(Output()) == 1 and part.held_from() is None
+
+
+def test_fact_gate_applies_a_fact_before_its_corrections() -> None:
+    """A fact's revision and retraction (rules.md §1.4) share its instant; whatever their
+    bytes, the gate releases them after the original, in offset order (issue #14: a
+    revision released first left the original's red card standing)."""
+    gate = FactGate(frozenset({"a:0"}))
+    for n in range(16):
+        original = Fact("plan|P1", 100, "check", {"date": "2026-03-02"}, f"s{n}", f"c{n}", "D1")
+        revised = Fact.from_bytes(original.to_bytes())
+        revised.may_alert, revised.cause = False, [f"f{n}", 90, 200]
+        retracted = Fact.from_bytes(revised.to_bytes())
+        retracted.retracted = True
+        for offset, fact in enumerate((original, revised, retracted)):
+            gate.add(PendingFact(fact_order_key(fact), 3 * n + offset, fact))
+    gate.report({"a:0": 101})
+    released = gate.release()
+    assert len(released) == 48
+    by_event: dict[str, list[int]] = {}
+    for pending in released:
+        by_event.setdefault(pending.fact.event_id, []).append(pending.offset)
+    assert all(offsets == sorted(offsets) for offsets in by_event.values())
 
 
 def test_facts_topic_codec() -> None:
