@@ -36,7 +36,14 @@ JSON per ``schemas/action.schema.json``; invalid ones are dead-lettered like inv
 ACTION_RESULTS_SUFFIX: Final = "action-results"
 """``{prefix}.action-results``: each action's result (accepted, or rejected with a reason),
 keyed by ``action_id`` so that a client can wait for its answer."""
-WORKFLOW_SUFFIXES: Final[tuple[str, ...]] = (ACTIONS_SUFFIX, ACTION_RESULTS_SUFFIX)
+WORKFLOW_INPUTS_SUFFIX: Final = "workflow"
+"""``{prefix}.workflow``: internal; a workflow's inputs (its alerts, its case's end, withdrawals,
+actions) keyed by ``case_id`` with the worker's own partitioner (``live.workflow_route``)."""
+WORKFLOW_SUFFIXES: Final[tuple[str, ...]] = (
+    ACTIONS_SUFFIX,
+    ACTION_RESULTS_SUFFIX,
+    WORKFLOW_INPUTS_SUFFIX,
+)
 """The workflow's topics, created with the others."""
 
 

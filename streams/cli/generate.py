@@ -180,7 +180,7 @@ def produce_lines(
 
 def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) -> None:
     """Create the supervision topics the live service expects (idempotent, same partitions)."""
-    from streams.contract import ACTION_RESULTS_SUFFIX, ACTIONS_SUFFIX
+    from streams.contract import ACTION_RESULTS_SUFFIX, ACTIONS_SUFFIX, WORKFLOW_INPUTS_SUFFIX
     from streams.live.topics import Topics, ensure_topics
     from streams.settings import get_settings
 
@@ -200,7 +200,9 @@ def create_topics(bootstrap: str, topics: dict[str, str], prefix: str | None) ->
             replication=base.replication,
             actions=f"{prefix}.{ACTIONS_SUFFIX}" if prefix else base.actions,
             action_results=f"{prefix}.{ACTION_RESULTS_SUFFIX}" if prefix else base.action_results,
-            workflow_inputs=f"{prefix}.workflow" if prefix else base.workflow_inputs,
+            workflow_inputs=f"{prefix}.{WORKFLOW_INPUTS_SUFFIX}"
+            if prefix
+            else base.workflow_inputs,
         ),
     )
 

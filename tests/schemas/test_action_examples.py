@@ -68,6 +68,10 @@ def test_the_workflow_topics_are_created_with_the_others() -> None:
     from streams.settings import Settings
 
     topics = Topics.from_settings(Settings())
-    assert topics.workflow == ("supervision.actions", "supervision.action-results")
+    assert topics.workflow == (
+        "supervision.actions",
+        "supervision.action-results",
+        "supervision.workflow",
+    )
     assert set(topics.workflow) <= set(topics.all)
     assert all(t.endswith(s) for t, s in zip(topics.workflow, WORKFLOW_SUFFIXES, strict=True))
