@@ -48,6 +48,8 @@ class CaseStore(DueHandler):
         self.index = DeadlineIndex()
         self._dirty: set[str] = set()
         self._status_dirty: set[str] = set()
+        # Status rows of cases evicted before their last change was taken (``take_status``).
+        self._evicted_status: list[CaseStatus] = []
         self.open_count = 0  # cases without a terminal event
         self.timer_count = 0  # cases with a pending timed alert
         self.gaps = PendingCases(config, self.clock)  # calendar gaps (§1.5)
@@ -122,10 +124,13 @@ class CaseStore(DueHandler):
 
     # ------------------------------------------------------------------ retention
     def _evict(self, key: str) -> None:
-        del self.states[key]
+        state = self.states.pop(key)
         self.evicted_count += 1
         if self.track_changes:
             self._dirty.add(key)  # exported as None: the stored state is deleted
+            if key in self._status_dirty:  # its last change not taken yet: kept for it
+                self._status_dirty.discard(key)
+                self._evicted_status.append(case_status(key, state, self.local))
 
     def next_eviction(self) -> int | None:
         return self.retention.next_instant()  # None: no terminal case to evict
@@ -140,7 +145,9 @@ class CaseStore(DueHandler):
     # ------------------------------------------------------------------ status tracking
     def take_status(self) -> list[CaseStatus]:
         self._tracking()
-        return take_statuses(self.states, self._status_dirty, self.local)
+        taken = self._evicted_status
+        self._evicted_status = []
+        return taken + take_statuses(self.states, self._status_dirty, self.local)
 
     def status_of(self, key: str, state: CaseState) -> CaseStatus:
         return case_status(key, state, self.local)

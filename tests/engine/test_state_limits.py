@@ -166,3 +166,17 @@ def test_a_case_waiting_for_something_is_not_evicted() -> None:
     later = parse_instant("2026-12-01T00:00:00+08:00")
     assert cases.evict(later) == 0 and "penalty|A" in cases.states
     assert cases.next_eviction() == later + DAY_US  # looked at again a day later
+
+
+def test_a_case_closed_and_evicted_before_its_status_is_taken_keeps_its_last_status() -> None:
+    """A batch that closes a case and moves the horizon past its retention (a backlog read
+    again after a restart) evicts it before the batch's statuses are taken: its last status
+    row is still given (it was lost, leaving the case open in ``case_status``)."""
+    cases = CaseEngine(CONFIG)
+    cases.process(event("A1", "A", "penalty", "register", "2026-03-02T09:00:00"))
+    assert [s.version for s in cases.take_status()] == [1]
+    cases.process(event("A2", "A", "penalty", "complete", "2026-03-03T09:00:00"))
+    assert cases.evict(parse_instant("2026-12-01T00:00:00+08:00")) == 1
+    taken = cases.take_status()
+    assert [(s.case_id, s.terminal, s.version) for s in taken] == [("A", True, 2)]
+    assert cases.take_status() == []
