@@ -11,8 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from streams.engine.model import Alert
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "scenarios"
 WORKED_DIR = Path(__file__).resolve().parent / "worked"
@@ -54,12 +58,36 @@ class Scenario:
     def expected_workflows(self) -> list[dict]:
         return _jsonl(self.path / "expected-workflows.jsonl")
 
+    def expected_alerts(self) -> list[Alert]:
+        """The expected alerts (``expected.jsonl``) as the engine's ``Alert``s."""
+        return [alert_of(d) for d in self.expected]
+
     def config_file(self, directory: Path) -> Path:
         """The built-in configuration naming the scenario's users file, written in ``directory``."""
         from tests.workflow.harness import config_with_users
 
         config_with_users(directory, users=self.path / "users.toml")
         return directory / "supervision.toml"
+
+
+def alert_of(d: dict) -> Alert:
+    """An alert of a scenario's ``expected.jsonl`` (its ``raised_at`` as text) as an ``Alert``."""
+    from streams.engine.model import Alert
+    from streams.engine.timeutil import parse_instant
+
+    return Alert(
+        d["alert_id"],
+        d["rule"],
+        d["level"],
+        d["case_id"],
+        d["process"],
+        d["dept"],
+        parse_instant(d["raised_at"]),
+        d["evidence"],
+        d["message"],
+        d["details"],
+        d["config_version"],
+    )  # fmt: skip
 
 
 def _jsonl(path: Path) -> list[dict]:

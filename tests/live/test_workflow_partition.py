@@ -39,23 +39,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _alerts() -> list[Alert]:
-    return [
-        Alert(
-            d["alert_id"],
-            d["rule"],
-            d["level"],
-            d["case_id"],
-            d["process"],
-            d["dept"],
-            parse_instant(d["raised_at"]),
-            d["evidence"],
-            d["message"],
-            d["details"],
-            d["config_version"],
-        )  # fmt: skip
-        for d in SCENARIO.expected
-        if d["process"] != "supervision"
-    ]
+    return [a for a in SCENARIO.expected_alerts() if a.process != "supervision"]
 
 
 def _inputs() -> list[bytes]:

@@ -98,28 +98,6 @@ def test_the_last_revision_of_a_version_is_read(migrated_backend: Backend) -> No
     assert [(r[0], list(r[1])) for r in found] == [(2, later["fired"])]
 
 
-def _alerts() -> list[Any]:
-    from streams.engine.model import Alert
-    from streams.engine.timeutil import parse_instant
-
-    return [
-        Alert(
-            d["alert_id"],
-            d["rule"],
-            d["level"],
-            d["case_id"],
-            d["process"],
-            d["dept"],
-            parse_instant(d["raised_at"]),
-            d["evidence"],
-            d["message"],
-            d["details"],
-            d["config_version"],
-        )  # fmt: skip
-        for d in SCENARIO.expected
-    ]
-
-
 def test_a_workflow_with_its_alerts_timeline_and_history(
     migrated_backend: Backend, history: dict[str, Any]
 ) -> None:
@@ -129,7 +107,7 @@ def test_a_workflow_with_its_alerts_timeline_and_history(
     events = [validator.parse(line) for line in SCENARIO.events.read_bytes().splitlines()]
     Writer(migrated_backend).write(
         events=events,
-        alerts=_alerts(),
+        alerts=SCENARIO.expected_alerts(),
         workflow_actions=history["actions"],
         workflows=history["versions"],
     )
