@@ -48,7 +48,7 @@ services: ## Install the ClickHouse server package and the operator tools (promt
 
 .PHONY: test
 test: venv services ## Run the whole test suite (starts Tansu and ClickHouse on loopback, stops them after)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 .PHONY: check
 check: lint test test-pure ## What CI runs, plus lint and type checks

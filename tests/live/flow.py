@@ -173,7 +173,7 @@ def wait_until(check: Any, timeout_s: float, what: str) -> Any:
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(1.0)
+        time.sleep(0.5)
 
 
 def read_results(ns: KafkaNamespace, partitions: int) -> list[tuple[str, dict[str, Any]]]:

@@ -51,20 +51,27 @@ class Store:
         return {"CHDB_PATH": str(self.chdb_path)}
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of a query; chdb is read in a subprocess (one chdb directory per process)."""
+        """Rows of a query (see ``queries``)."""
+        return self.queries(sql)[0]
+
+    def queries(self, *sqls: str) -> list[list[tuple[Any, ...]]]:
+        """Rows of each query, as plain JSON values (``RuntimeError`` if one fails).
+
+        The server is read in this process; chdb in one subprocess for all of them (one chdb
+        directory per process, and the worker's is not this one's)."""
+        if self.url:
+            return [_plain(rows) for rows in _server_queries(self.url, sqls)]
         code = (
             "import sys, json, orjson\n"
             "from streams.settings import Settings\n"
             "from streams.storage import open_backend\n"
             "b = open_backend(Settings(**json.loads(sys.argv[1])))\n"
-            "r = b.query(sys.argv[2])\n"
-            "sys.stdout.buffer.write(orjson.dumps([list(x) for x in r.rows], default=str))\n"
+            "r = [[list(x) for x in b.query(q).rows] for q in sys.argv[2:]]\n"
+            "sys.stdout.buffer.write(orjson.dumps(r, default=str))\n"
         )
-        settings: dict[str, Any] = (
-            {"clickhouse_url": self.url} if self.url else {"chdb_path": str(self.chdb_path)}
-        )
+        settings = {"chdb_path": str(self.chdb_path)}
         done = subprocess.run(
-            [PY, "-c", code, json.dumps(settings), sql],
+            [PY, "-c", code, json.dumps(settings), *sqls],
             capture_output=True,
             cwd=ROOT,
             timeout=120,
@@ -72,7 +79,29 @@ class Store:
         )
         if done.returncode != 0:
             raise RuntimeError(f"query failed: {done.stderr.decode()[-2000:]}")
-        return [tuple(r) for r in orjson.loads(done.stdout)]
+        return [[tuple(r) for r in rows] for rows in orjson.loads(done.stdout)]
+
+
+def _server_queries(url: str, sqls: tuple[str, ...]) -> list[list[Any]]:
+    """Rows of each query on the ClickHouse server at ``url`` (waiting up to 120 s for it)."""
+    from streams.settings import Settings
+    from streams.storage import open_backend
+
+    try:
+        backend = open_backend(
+            Settings(clickhouse_url=url, clickhouse_max_wait_s=120)  # type: ignore[arg-type]
+        )
+        try:
+            return [list(backend.query(sql).rows) for sql in sqls]
+        finally:
+            backend.close()
+    except Exception as exc:  # noqa: BLE001 - as the subprocess of chdb reports it
+        raise RuntimeError(f"query failed: {exc!r}") from exc
+
+
+def _plain(rows: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows as chdb's subprocess gives them: JSON values (dates as text, arrays as lists)."""
+    return [tuple(r) for r in orjson.loads(orjson.dumps([list(x) for x in rows], default=str))]
 
 
 @dataclass
@@ -172,16 +201,29 @@ def replay_alerts(
     return {alert_key(a) for a in out}
 
 
-def stored_alerts(store: Store) -> list[tuple[Any, ...]]:
-    """Alerts as users read them (FINAL view), one tuple per row returned."""
-    rows = store.query(
-        "SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence FROM alerts_v"
-    )
+ALERTS_READ = (
+    "SELECT alert_id, rule, level, case_id, process, dept, raised_at_us, evidence FROM alerts_v"
+)
+EVENT_IDS_READ = "SELECT event_id FROM events FINAL"
+
+
+def _alert_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), tuple(r[7])) for r in rows]
 
 
+def stored_alerts(store: Store) -> list[tuple[Any, ...]]:
+    """Alerts as users read them (FINAL view), one tuple per row returned."""
+    return _alert_rows(store.query(ALERTS_READ))
+
+
 def stored_event_ids(store: Store) -> list[str]:
-    return [r[0] for r in store.query("SELECT event_id FROM events FINAL")]
+    return [r[0] for r in store.query(EVENT_IDS_READ)]
+
+
+def stored_alerts_and_event_ids(store: Store) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """``stored_alerts`` and ``stored_event_ids`` in one read."""
+    alerts, events = store.queries(ALERTS_READ, EVENT_IDS_READ)
+    return _alert_rows(alerts), [r[0] for r in events]
 
 
 class TopicReader:
@@ -195,8 +237,13 @@ class TopicReader:
     def __init__(self, bootstrap: str, topic: str) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
+        # A fetch with nothing to return is answered after fetch_max_wait_ms: short, so that
+        # read_to_end's empty polls (and the loops around it) take little time.
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            fetch_max_wait_ms=50,
         )
         self.topic = topic
         parts: set[int] = set()
@@ -262,8 +309,6 @@ def wait_for_alert_ids(
             }
             if expected <= seen or time.monotonic() > deadline:
                 return seen
-            time.sleep(1.0)
+            time.sleep(0.2)
     finally:
         reader.close()
-        time.sleep(1.0)
-    return seen

@@ -54,11 +54,15 @@ CLEAN: dict[str, dict[str, list[bytes]]] = {}  # engine -> what a clean run stor
 
 
 def reads(store: Store) -> dict[str, list[bytes]]:
-    return {name: sorted(orjson.dumps(r) for r in store.query(sql)) for name, sql in READS.items()}
+    found = store.queries(*READS.values())
+    return {
+        name: sorted(orjson.dumps(r) for r in rows) for name, rows in zip(READS, found, strict=True)
+    }
 
 
 def first_seen(store: Store) -> dict[str, dict[str, str]]:
-    return {name: dict(store.query(sql)) for name, sql in FIRST_SEEN.items()}  # type: ignore[misc]
+    found = store.queries(*FIRST_SEEN.values())
+    return {name: dict(rows) for name, rows in zip(FIRST_SEEN, found, strict=True)}  # type: ignore[misc]
 
 
 def inputs() -> tuple[list[dict[str, Any]], list[Any]]:

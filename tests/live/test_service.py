@@ -26,6 +26,7 @@ from tests.live.harness import (
     read_topic,
     replay_alerts,
     stored_alerts,
+    stored_alerts_and_event_ids,
     stored_event_ids,
     wait_for_alert_ids,
 )
@@ -68,14 +69,13 @@ def worker_env(ns: KafkaNamespace, store: Store, tmp_path: Path, **extra: str) -
 
 def check_matches_replay(store: Store, events: list[dict[str, Any]]) -> None:
     expected = replay_alerts(events)
-    rows = stored_alerts(store)
+    rows, ids = stored_alerts_and_event_ids(store)
     assert len(rows) == len(set(rows)), "an alert is read twice"
     got = set(rows)
     assert got == expected, (
         f"missing {sorted(expected - got)[:5]} ({len(expected - got)}), "
         f"unexpected {sorted(got - expected)[:5]} ({len(got - expected)})"
     )
-    ids = stored_event_ids(store)
     assert len(ids) == len(set(ids)), "an event is read twice"
     assert set(ids) == {e["event_id"] for e in events}
 
@@ -103,10 +103,12 @@ def run_to_completion(
 
 
 def test_backlog_out_of_order_across_topics_equals_replay(
-    kafka_namespace: KafkaNamespace, store: Store, tmp_path: Path
+    kafka_namespace: KafkaNamespace, server_store: Store, tmp_path: Path
 ) -> None:
-    """A backlog produced topic by topic (cross-topic order scrambled), consumed long after."""
+    """A backlog produced topic by topic (cross-topic order scrambled), consumed long after.
+    (On the server: ``test_sigkill_and_restart`` stores such a backlog on both engines.)"""
     ns = kafka_namespace
+    store = server_store
     create_topics(ns, PARTITIONS)
     events = workload(400, seed=11)
     produce(ns.bootstrap, domain_names(ns), events, by_topic=True)
@@ -237,7 +239,7 @@ def test_dead_letter_and_rejection_limit(kafka_namespace: KafkaNamespace, tmp_pa
         flood = {dict(r.headers)["source_offset"] for r in letters if r.value == b"{garbage"}
         if len(flood) == 100 or time.monotonic() > deadline:
             break
-        time.sleep(1)
+        time.sleep(0.5)
     assert len(flood) == 100
     run_to_completion(ns, events + more)
     assert "resumes from its restart position" in worker.output()
@@ -322,7 +324,9 @@ def test_clickhouse_outage(
             time.sleep(0.05)
         clickhouse_server.kill()
         try:
-            time.sleep(8)
+            # Retrying: what was stored before the outage has been published meanwhile.
+            wait_for_output(worker, r"store rows failed \(attempt [3-9]", 60)
+            time.sleep(2)
             assert worker.alive(), worker.output()[-3000:]
             stalled = len(read_topic(ns.bootstrap, ns.env(PARTITIONS)["TOPIC_ALERTS"]))
             time.sleep(3)

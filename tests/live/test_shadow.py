@@ -85,7 +85,7 @@ def test_a_shadow_stores_what_replay_with_it_gives_and_nothing_else(
         run_to_completion(ns, events, store=store)
         deadline = time.monotonic() + WAIT_S
         while len(stored_shadow(store)) < len(shadow_expected) and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(0.3)
         time.sleep(1.5)  # a few ticks more: nothing more may come
     finally:
         code = worker.stop()

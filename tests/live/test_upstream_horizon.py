@@ -145,21 +145,36 @@ def probe_id(by: dict[tuple[str, str, str], tuple[Any, ...]]) -> str:
     return str(by[("PROBE", "REFUSAL_WITHOUT_REASON", "yellow")][0])
 
 
+# The worker starts this long before the instant (it needs 10-30 s to start and raise the
+# probe's card): the first lead is what a quiet machine needs; a worker slower than that
+# leaves too little time before the instant, and the run is made again with the second.
+LEADS_S = (40.0, 90.0)
+
+
 def test_a_stalled_broker_across_a_deadline_instant_fires_no_card(
     clickhouse_server: Any, tmp_path: Path
 ) -> None:
-    """The worker's wall clock is set a minute before a past deadline instant (local midnight:
-    ``shifted_clock``). A few seconds before the instant the broker stops answering the
-    worker's fetches (``stall_proxy``: a stalled partition leader; the group coordinator,
+    """The worker's wall clock is set some seconds before a past deadline instant (local
+    midnight: ``shifted_clock``). A few seconds before the instant the broker stops answering
+    the worker's fetches (``stall_proxy``: a stalled partition leader; the group coordinator,
     producers and commits still answer) and goes on not answering well past the instant plus
     ``UPSTREAM_DELAY``: the partition still looks caught up by its last fetch, but no card
     fires meanwhile. Once the broker answers again, the card fires at its true instant."""
+    for n, lead_s in enumerate(LEADS_S):
+        if stall_across_the_instant(clickhouse_server, tmp_path / f"run{n}", lead_s):
+            return
+    pytest.fail(f"the worker took over {LEADS_S[-1] - 6:.0f} s to start")
+
+
+def stall_across_the_instant(clickhouse_server: Any, tmp_path: Path, lead_s: float) -> bool:
+    """The test's run with the worker started ``lead_s`` before the instant (False: it took
+    so long to start that too little time was left before the instant; nothing checked)."""
+    tmp_path.mkdir()
     d0 = (datetime.now(CST) - timedelta(days=7)).replace(hour=9, minute=0, second=0)
     accept = approval("s1", "S", "accept", d0, time_limit_days=1)
     probe = approval("sp", "S-PROBE", "reject", d0 - timedelta(hours=1), reason="")
     notice = next(k for k in replay_alerts([accept]) if k[2] == "notice")
     instant_s = notice[6] / 1e6
-    lead_s = 75.0  # the worker starts this long before the instant (it needs 10-30 s to start)
     shift = instant_s - lead_s - time.time()
 
     def fake_now() -> float:
@@ -193,7 +208,7 @@ def test_a_stalled_broker_across_a_deadline_instant_fires_no_card(
             seen = wait_for_alert_ids(proxy.bootstrap, env["TOPIC_ALERTS"], {probe_alert}, 90)
             assert probe_alert in seen, worker.output()[-3000:]
             if fake_now() > instant_s - 6:
-                pytest.fail(f"the worker took over {lead_s - 6:.0f} s to start")
+                return False  # the worker took over lead_s - 6 s to start
             sleep_until(instant_s - 4)
             proxy.hold.set()
             sleep_until(instant_s + 12)  # 6 times UPSTREAM_DELAY past the instant
@@ -215,6 +230,7 @@ def test_a_stalled_broker_across_a_deadline_instant_fires_no_card(
     finally:
         proxy.stop()
         broker.stop()
+    return True
 
 
 def alert_key_of(row: tuple[Any, ...]) -> tuple[Any, ...]:
