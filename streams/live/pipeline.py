@@ -95,9 +95,11 @@ class Pipeline:
             part.clock.observed(m.offset, event.occurred_at)
             if first is not None:  # the same content, applied recently: the first wins
                 part.cases.duplicate_count += 1
-            elif part.process(event, m.offset, out, m.arrived_at):
+                touched.add(part)
+                continue
+            event.arrived_at = m.arrived_at  # before it is applied: its facts carry it
+            if part.process(event, m.offset, out, m.arrived_at):
                 part.contents.add(event.event_id, digest)
-                event.arrived_at = m.arrived_at
                 out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
             # else: the case holds it, so it was stored before its state was written; storing
             # it again could only put a repeat with other content over the first.
