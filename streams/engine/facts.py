@@ -6,8 +6,10 @@ judgement ``CrossEngine`` calls for each fact of that key.
 
 A fact's stored form (``to_bytes``, the facts topic) is a JSON list: from format
 version 2 its first element is the version (``FACT_FORMAT``); a list without one
-is version 1 (the same fields). A newer version raises ``FormatTooNew``: the live
-service dead-letters that record (README, State format versions).
+is version 1 (the same fields). Version 3 may end with the event's ``reported_at``
+(after ``arrived_at``, ``retracted`` and ``cause``); version 2 never does. A newer
+version raises ``FormatTooNew``: the live service dead-letters that record (README,
+State format versions).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import orjson
 
 from streams.engine.model import FormatTooNew
 
-FACT_FORMAT = 2  # the version to_bytes writes
+FACT_FORMAT = 3  # the version to_bytes writes
 _CENT = Decimal("0.01")
 
 

@@ -110,12 +110,16 @@ def test_a_newer_case_state_or_fact_format_is_refused_clearly() -> None:
         CaseState.from_bytes(orjson.dumps(values))
     fact = Fact("dup|P|X|1.00", 5, "disburse", {"amount": "1.00"}, "E1", "C1", "D01")
     blob = fact.to_bytes()
-    assert orjson.loads(blob)[0] == 2
+    assert orjson.loads(blob)[0] == 3
     assert Fact.from_bytes(blob) == fact
+    assert Fact.from_bytes(orjson.dumps([2, *orjson.loads(blob)[1:]])) == fact  # version 2
     assert Fact.from_bytes(orjson.dumps(orjson.loads(blob)[1:])) == fact  # version 1
+    late = Fact("dup|P|X|1.00", 5, "disburse", {"amount": "1.00"}, "E1", "C1", "D01",
+                arrived_at=9, reported_at=7)
+    assert Fact.from_bytes(late.to_bytes()) == late  # version 3: with the event's reported_at
     newer = orjson.loads(blob)
-    newer[0] = 3
-    with pytest.raises(FormatTooNew, match="fact format version 3"):
+    newer[0] = 4
+    with pytest.raises(FormatTooNew, match="fact format version 4"):
         Fact.from_bytes(orjson.dumps(newer))
 
 
