@@ -107,11 +107,16 @@ class LiveService:
         if not self.evaluator.breakers.loaded:  # before the first batch: no trip to undo
             await self.poll_decisions()
         unknown = await self.offsets.learn_starts(self.readable(buffer.tps()))
+        # Late events' cases: their stored events read first (``corrections``), before the
+        # lock so that a storage round trip does not hold up other batches and ticks.
+        known = self.offsets.known
+        waiting = [m for m in buffer.messages if m.tp not in unknown and known(m.tp)]
+        ahead = await self.late.read_ahead(waiting)
         async with self.lock:
             admitted, seeks = self._admit(buffer, unknown)
+            self.late.discard(ahead)  # used below, or not at all
             if admitted:
-                # Late events' cases: their stored events read first (``corrections``).
-                history = await self.late.prepare(admitted, self.evaluator.now_us())
+                history = await self.late.prepare(admitted, self.evaluator.now_us(), ahead)
                 step = self.evaluator.events(admitted, history)
                 self.late.unstored.add(step.out)
                 await self.persister.enqueue(step)
@@ -203,6 +208,7 @@ class LiveService:
         for tp in revoked:
             self.ticker.lags.forget(tp)
         self.evaluator.breakers.forget((tp.topic, tp.partition) for tp in revoked)
+        self.late.forget()
         locks = []
         for lock in (self.lock, self.fact_lock):
             try:
