@@ -5,7 +5,7 @@ weeks ago (within ``terminal_retention_days`` of now; events not yet due left ou
 
 1. in order, progress markers off and on (a marker on every partition after every 1,000
    events, ``TOPIC_*_SOURCES`` naming the source), ``--reps`` runs of each, interleaved
-   (off, on, off, on, ...) so that the shared machine's load falls on both alike, each run
+   (off, on, on, off, off, on, ...) so that the shared machine's load falls on both alike, each run
    a new consumer group over the same topics: events/s and events per worker CPU-second
    (markers are not events: their offsets are taken out), the median of each; the
    ratios on/off of the medians (the CPU ratio is the one that goal "within 10 %" is
@@ -209,9 +209,10 @@ def markers_on_off(bootstrap: str, evs: list[dict[str, Any]], reps: int, store_e
     sources = {f"TOPIC_{d.upper()}_SOURCES": SOURCE for d in ("approval", "fund", "trade", "inspection")}
     share = len(evs) / (len(evs) + markers)
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    sides = (("off", off_ns, len(evs), None, 1.0), ("on", on_ns, len(evs) + markers, sources, share))
     for rep in range(reps):
-        for side, ns, total, extra, scale in (("off", off_ns, len(evs), None, 1.0),
-                                              ("on", on_ns, len(evs) + markers, sources, share)):
+        # off, on, on, off, ...: neither side always comes first
+        for side, ns, total, extra, scale in sides if rep % 2 == 0 else sides[::-1]:
             prof = tmp / f"worker-{side}-{rep}.prof" if profile else None
             run = throughput(ns.with_group(f"{side}{rep}"), total, [store_env(f"{side}{rep}")], tmp,
                              extra=extra, label=f"{side}{rep}", profile=prof)
