@@ -112,14 +112,16 @@ class LiveService:
         known = self.offsets.known
         waiting = [m for m in buffer.messages if m.tp not in unknown and known(m.tp)]
         ahead = await self.late.read_ahead(waiting)
-        async with self.lock:
-            admitted, seeks = self._admit(buffer, unknown)
-            self.late.discard(ahead)  # used below, or not at all
-            if admitted:
-                history = await self.late.prepare(admitted, self.evaluator.now_us(), ahead)
-                step = self.evaluator.events(admitted, history)
-                self.late.unstored.add(step.out)
-                await self.persister.enqueue(step)
+        try:
+            async with self.lock:
+                admitted, seeks = self._admit(buffer, unknown)
+                if admitted:  # ``prepare`` stops the read-ahead's watch before evaluating
+                    history = await self.late.prepare(admitted, self.evaluator.now_us(), ahead)
+                    step = self.evaluator.events(admitted, history)
+                    self.late.unstored.add(step.out)
+                    await self.persister.enqueue(step)
+        finally:
+            self.late.discard(ahead)  # not used (nothing admitted), or cancelled
         await self.offsets.seek(seeks)
 
     async def flush_facts(self) -> None:
