@@ -14,6 +14,7 @@ weeks ago (within ``terminal_retention_days`` of now; events not yet due left ou
    (corrections included), ratio to markers off;
 3. convergence: the worker catches up with the rest, then the held-back events arrive at
    ``--late-rate`` per second: the cases corrected (``supervision_case_corrections_total``),
+   the late facts judged again at their key (``supervision_fact_corrections_total``),
    the alerts withdrawn, p50/p99 from a late event's arrival to its corrections stored
    (``supervision_correction_delay_seconds``, interpolated in its buckets), and what users
    read (``alerts_v``) against ``supervise replay`` of all the events.
@@ -181,6 +182,7 @@ def converge(bootstrap: str, evs: list[dict[str, Any]], late_order: list[dict[st
         out["cases_corrected"] = int(sum(v for k, v in corrections.items() if 'outcome="corrected"' in k))
         out["corrections_inconsistent"] = int(sum(v for k, v in corrections.items() if 'outcome="inconsistent"' in k))
         out["corrections_no_history"] = int(sum(v for k, v in corrections.items() if 'outcome="no_history"' in k))
+        out["late_facts_rejudged"] = int(samples.get('supervision_fact_corrections_total{outcome="rejudged"}', 0))
         out["alerts_withdrawn"] = int(sum(v for k, v in samples.items()
                                           if k.startswith("supervision_alerts_withdrawn_total{")))
         for q in (0.5, 0.99):

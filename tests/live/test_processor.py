@@ -103,6 +103,7 @@ def test_a_late_plan_approval_corrects_the_checks_after_it() -> None:
     late = Output()
     part.release(late, now=200)
     assert late.alerts == [] and late.duplicates == 0
+    assert (first.rejudged, late.rejudged, late.beyond_log) == (0, 1, 0)
     assert [(w.alert.case_id, w.withdrawn_at, w.by) for w in late.withdrawals] == [
         ("IN1", 200, [["p1", 25 * hour, 7]])
     ]
@@ -277,3 +278,32 @@ def test_a_late_cross_case_fact_s_withdrawal_names_its_arrival_and_reported_at()
             "arrived_at": "2026-03-11T08:00:02.500000+08:00",
         }
     ]
+
+
+def test_late_facts_are_counted_by_outcome() -> None:
+    """``supervision_fact_corrections_total``: declared at 0, then what a batch judged again
+    and what it found older than the key's log keeps."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.observability.metrics import Metrics
+
+    metrics = Metrics(CollectorRegistry(), process_metrics=False)
+    metrics.declare([], [], [])
+    counted = metrics.fact_corrections
+    assert [counted.labels(o)._value.get() for o in ("rejudged", "beyond_log")] == [0, 0]
+    metrics.record_fact_corrections(2, 1)
+    assert [counted.labels(o)._value.get() for o in ("rejudged", "beyond_log")] == [2, 1]
+
+
+def test_a_fact_older_than_its_key_s_log_keeps_is_counted_not_judged() -> None:
+    sources = frozenset({"s:0"})
+    part = FactPartition(0, CrossEngine(CONFIG), sources)
+    day = 86_400_000_000
+    out = Output()
+    for i, t in enumerate((400 * day, 400 * day + 1, day)):  # the last read after the others
+        fact = Fact("ent|E1", t, "start", {"enterprise_id": "E1"}, f"e{i}", f"c{i}", "D1")
+        part.add(i, fact.to_bytes())
+        part.gate.report({"s:0": 401 * day})
+        out = Output()
+        part.release(out)
+    assert (out.beyond_log, out.duplicates, out.rejudged) == (1, 0, 0)
