@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         description="supervise web: seconds to wait for an action's result from the worker, "
         "beyond UPSTREAM_DELAY (the worker applies an action once its input is past acted_at).",
     )
+    web_push_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="supervise web: seconds between the reads of the one watcher that pushes "
+        "inbox updates to every open inbox page (only while a page listens).",
+    )
     worker_group_id: str = Field(
         default="supervision-live",
         description="Kafka consumer group / Faust app id of the workers.",
