@@ -1,6 +1,7 @@
 """The inspectors' pages in a real browser (chromium through Playwright) against a real
 worker, broker and ClickHouse server: the 督办 journey by three users in their own
-sessions, refusals in Chinese, scope, CSRF, the 督办单 on one A4 page, the scores page.
+sessions, refusals in Chinese, scope, CSRF, the 督办单 on one A4 page, the scores page,
+and the inbox updated by the server as a new red card fires.
 
 The tests of this module share one worker and one web server (``web_stack``) and run in
 file order: each continues the red card's workflow where the one before left it.
@@ -11,13 +12,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 import pytest
 
 from streams.engine.model import Alert
 from streams.storage.backends import open_backend
 from streams.storage.writer import Writer
-from tests.live.flow import SCENARIO
-from tests.web.conftest import RED_WORKFLOW, WebStack, screenshot
+from streams.workflow import workflow_id_of
+from tests.live.flow import SCENARIO, produce_events, scenario_lines, wait_until
+from tests.web.conftest import PARTITIONS, PUSH_INTERVAL_S, RED_WORKFLOW, WebStack, screenshot
 
 pytestmark = [pytest.mark.broker, pytest.mark.server, pytest.mark.browser]
 
@@ -280,3 +283,43 @@ def _csrf(page: Any) -> str:
     """The user's CSRF token, as a form of the bulletins page carries it."""
     page.goto(page.url.split("/bulletins")[0] + "/bulletins")
     return str(page.locator("#draft-bulletin [name=csrf]").get_attribute("value"))
+
+
+def test_the_inbox_shows_a_new_red_card_without_reloading(
+    as_user: Any, web_stack: WebStack
+) -> None:
+    """A red card fires for a new case of SCJ while two inboxes are open: the inspector of
+    SCJ sees it arrive within a few seconds of its storage, in the same document (no
+    reload); the inspector of ZJJ, listening too, is sent nothing of it."""
+    case_id = "AP-2026-0951"
+    wid = workflow_id_of("OVERDUE", "approval", case_id, "")
+    inspector, other = as_user("I-01"), as_user("I-02")
+    for page in (inspector, other):
+        page.goto("/inbox")
+        page.wait_for_function("document.getElementById('live').textContent.includes('自动更新')")
+        page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    row = inspector.locator(f"tr[data-workflow='{wid}']")
+    assert row.count() == 0
+    before = int(re.sub(r"\D", "", inspector.locator("#count").inner_text()))
+    # the scenario's overdue case again, as a new case: ten days from 2026-09-01, long past
+    event = dict(orjson.loads(scenario_lines("events.jsonl")[0]), event_id="PUSH-1")
+    event["case_id"] = case_id
+    produce_events(web_stack.ns, [orjson.dumps(event)], PARTITIONS)
+    wait_until(
+        lambda: (
+            web_stack.store.query(
+                f"SELECT level FROM workflows_current WHERE workflow_id = '{wid}'"
+            )
+            == [("red",)]
+        ),
+        180,
+        "the new red card's workflow stored",
+    )
+    row.wait_for(timeout=(3 * PUSH_INTERVAL_S + 3) * 1000)  # stored -> on the page
+    assert "红牌" in row.inner_text() and case_id in row.inner_text()
+    assert inspector.evaluate("window.sameDocument") is True
+    assert inspector.locator("#count").inner_text() == f"共 {before + 1} 件"
+    screenshot(inspector, "inbox-pushed")
+    other.wait_for_timeout(3 * PUSH_INTERVAL_S * 1000)
+    assert other.locator(f"tr[data-workflow='{wid}']").count() == 0  # not their department
+    assert other.evaluate("window.sameDocument") is True
