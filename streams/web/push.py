@@ -13,7 +13,8 @@ listeners; a listener never receives a row outside its scope.
 
 The page replaces its table body with the event's rows (a few lines of JavaScript in
 ``inbox.html``); without JavaScript it falls back to a meta refresh. A read that fails
-(ClickHouse unavailable) is logged and retried at the next interval; the listeners keep
+(ClickHouse unavailable) is logged (once, until a read succeeds) and retried at the
+next interval; the listeners keep
 their connection (a comment line every ``KEEPALIVE_S`` keeps proxies from closing it).
 """
 
@@ -58,6 +59,7 @@ class InboxWatcher:
         self.rows: list[dict[str, Any]] | None = None
         self.fingerprint: tuple[Any, ...] | None = None
         self.polls = 0  # reads made (one per interval while anyone listens)
+        self.failing = False  # the last read failed (logged once until one succeeds)
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ the loop
@@ -81,7 +83,13 @@ class InboxWatcher:
                 try:
                     await self.poll()
                 except Exception as exc:  # noqa: BLE001 -- storage down: try again next time
-                    log.warning("inbox push: read failed (%s); retrying", type(exc).__name__)
+                    if not self.failing:
+                        log.warning("inbox push: read failed (%s); retrying", type(exc).__name__)
+                    self.failing = True
+                else:
+                    if self.failing:
+                        log.info("inbox push: reading again")
+                    self.failing = False
             await asyncio.sleep(self.interval_s)
 
     async def poll(self) -> None:

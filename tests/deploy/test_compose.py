@@ -170,6 +170,9 @@ def test_the_pages_are_reached_only_through_the_authenticating_proxy() -> None:
     assert "ports" not in web, "the pages must not be reachable around the proxy"
     assert "--local" not in web["command"]
     assert not re.search(r"--local\b", (DEPLOY / "docker-compose.yml").read_text("utf-8"))
+    # on "web" only: were it on another network with web too, it could reach web from
+    # an address web does not trust
+    assert list(proxy["networks"]) == ["web"]
     address = proxy["networks"]["web"]["ipv4_address"]
     assert web["environment"]["WEB_TRUSTED_PROXIES"] == address
     [subnet] = COMPOSE["networks"]["web"]["ipam"]["config"]

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from streams.engine import load_config
 from streams.settings import Settings
+from streams.storage.errors import StorageUnavailable
 from streams.web.app import WebApp
 from streams.web.local import COOKIE, is_loopback
 from tests.live.flow import SCENARIO
@@ -51,6 +52,7 @@ class Stored:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
         self.reads = 0
+        self.down = False
 
     def __call__(self) -> Stored:
         return self
@@ -59,6 +61,8 @@ class Stored:
         assert "FROM workflows_current" in sql
         assert params["any_dept"] == 1 and params["any_state"] == 1  # one read for everyone
         self.reads += 1
+        if self.down:
+            raise StorageUnavailable("connection refused")
         rows = [dict(r) for r in self.rows]
         return mock.Mock(dicts=lambda: rows)
 
@@ -142,6 +146,30 @@ def test_a_listener_is_sent_only_what_changed_for_it(tmp_path: Path) -> None:
             dept.close()
 
     asyncio.run(run())
+
+
+def test_a_storage_outage_keeps_the_listeners_and_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    stored = Stored()
+    stored.down = True
+    app = _app(tmp_path, stored)
+
+    async def run() -> None:
+        async with TestClient(TestServer(app.build())) as client:
+            page = await client.get("/inbox/events", headers={"X-Remote-User": "I-01"})
+            while stored.reads < 5:
+                await asyncio.sleep(INTERVAL_S)
+            assert app.watcher.listeners  # still connected
+            stored.rows, stored.down = [_row(1, "SCJ", "new")], False
+            assert (await _next_event(page))["count"] == 1
+            page.close()
+
+    with caplog.at_level("INFO", logger="streams.web.push"):
+        asyncio.run(run())
+    failed = [r for r in caplog.records if "read failed" in r.getMessage()]
+    assert len(failed) == 1 and "StorageUnavailable" in failed[0].getMessage()
+    assert any("reading again" in r.getMessage() for r in caplog.records)
 
 
 def test_the_stream_needs_an_identity(tmp_path: Path) -> None:
