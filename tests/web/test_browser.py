@@ -1,7 +1,7 @@
 """The inspectors' pages in a real browser (chromium through Playwright) against a real
 worker, broker and ClickHouse server: the 督办 journey by three users in their own
 sessions, refusals in Chinese, scope, CSRF, the 督办单 on one A4 page, the scores page,
-and the inbox updated by the server as a new red card fires.
+the inbox updated by the server as a new red card fires, and the local demonstration mode.
 
 The tests of this module share one worker and one web server (``web_stack``) and run in
 file order: each continues the red card's workflow where the one before left it.
@@ -9,18 +9,31 @@ file order: each continues the red card's workflow where the one before left it.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import orjson
 import pytest
 
+from streams.engine import load_config
 from streams.engine.model import Alert
 from streams.storage.backends import open_backend
 from streams.storage.writer import Writer
 from streams.workflow import workflow_id_of
+from tests.fixtures_kafka import free_port, wait_port
 from tests.live.flow import SCENARIO, produce_events, scenario_lines, wait_until
-from tests.web.conftest import PARTITIONS, PUSH_INTERVAL_S, RED_WORKFLOW, WebStack, screenshot
+from tests.live.harness import ROOT
+from tests.web.conftest import (
+    ARTIFACTS,
+    PARTITIONS,
+    PUSH_INTERVAL_S,
+    RED_WORKFLOW,
+    WebStack,
+    screenshot,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.server, pytest.mark.browser]
 
@@ -323,3 +336,50 @@ def test_the_inbox_shows_a_new_red_card_without_reloading(
     other.wait_for_timeout(3 * PUSH_INTERVAL_S * 1000)
     assert other.locator(f"tr[data-workflow='{wid}']").count() == 0  # not their department
     assert other.evaluate("window.sameDocument") is True
+
+
+def test_the_local_demonstration_mode_picks_a_user_on_a_page(
+    browser: Any, web_stack: WebStack
+) -> None:
+    """`supervise web --local` (what `make run` starts) on the same storage: no header, a
+    picker of the users file's users, the banner 本地演示模式 on every page, and the
+    picked user's scope as deployed."""
+    port = free_port()
+    log = (ARTIFACTS / "web-local.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "web", "--local", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **web_stack.env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    context = browser.new_context(base_url=f"http://127.0.0.1:{port}", locale="zh-CN")
+    try:
+        wait_port(port, 30)
+        page = context.new_page()
+        page.goto("/inbox")
+        assert page.url.endswith("/local")
+        picker = page.locator("#picker")
+        users = load_config(SCENARIO.config_file(web_stack.tmp)).users
+        assert sorted(
+            picker.locator("tr[data-user]").evaluate_all("rows => rows.map(r => r.dataset.user)")
+        ) == sorted(users)
+        assert "本地演示模式" in page.locator("#local-mode").inner_text()
+        screenshot(page, "local-picker")
+        with page.expect_navigation():
+            picker.locator("tr[data-user='DEP-ZJJ'] button").click()
+        assert page.url.endswith("/inbox")
+        assert "本地演示模式" in page.locator("#local-mode").inner_text()
+        assert "住建局" in page.locator("header .who").inner_text()
+        assert page.goto(f"/workflow/{WID}").status == 403  # SCJ's: outside ZJJ's scope
+        page.goto("/local")
+        with page.expect_navigation():
+            page.locator("#picker tr[data-user='I-01'] button").click()
+        page.goto(f"/workflow/{WID}")
+        assert "本地演示模式" in page.locator("#local-mode").inner_text()
+        assert WID in page.url and page.locator("#state").count() == 1
+    finally:
+        context.close()
+        server.terminate()
+        server.wait(30)
+        log.close()
