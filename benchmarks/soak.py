@@ -9,8 +9,9 @@ Two clocks (``--clock``):
   deadlines fall due, cross-case facts apply and terminal cases leave the state
   (``terminal_retention_days``, 90 days: about 7 minutes of wall time) as in a real year.
   The case population is stationary after that: flat memory is a fair goal. Late events:
-  a share of the valid events is held back 1-60 s of wall time (0.2-12 days of event
-  time) and sent with their original ``occurred_at``, past the markers that covered them.
+  a share of the valid events is held back until the upstream's other events are an hour to
+  ten days (event time) past them, and sent with their original ``occurred_at``, after the
+  markers that covered them.
 * ``wall``: events as they happen (``occurred_at`` = send time), from 10,000-case chunks
   of the generator (ids made unique per chunk), late events 1-60 minutes in the past; the
   worker's horizon is the wall clock minus ``--upstream-delay``. Terminal cases stay for
@@ -75,6 +76,10 @@ SOURCE = "soak-upstream"
 MARKER_EVERY = 1_000  # valid events between progress markers (sim clock)
 EVENTS_PER_CASE = 3.56  # the generator's mean (measured), to size a year for the run
 YEAR = (date(2026, 1, 5), date(2026, 11, 30))  # the generator's case starts
+# --clock sim: a late event is sent once the upstream's other events are this much (event
+# time) past it: from an hour to ten days, within terminal_retention_days (a late event of a
+# case evicted before it arrives starts a new case, by design: replay cannot agree with that)
+LATE_BY_S = (3600.0, 10 * 86400.0)
 
 
 def tagged(e: dict[str, Any], tag: str) -> dict[str, Any]:
@@ -149,7 +154,7 @@ class Soak:
         self.sent_at: dict[str, tuple[float, int]] = {}  # event id: (wall sent, occurred_at µs)
         self.marks: list[tuple[int, float]] = []  # (watermark µs, wall sent), ascending
         self.watermark: int | None = None  # the last watermark published (sim clock)
-        self.held: list[tuple[float, int, bytes]] = []  # late events: (release wall, seq, JSON)
+        self.held: list[tuple[float, int, bytes]] = []  # late events: (release µs, seq, JSON)
         self.latencies: list[float] = []
         self.counts = {k: 0 for k in POISON} | {"valid": 0, "markers": 0}
         self.alerts = 0
@@ -191,15 +196,17 @@ class Soak:
     def late(self) -> Message | None:
         if self.clock == "wall":
             return self.message(self.stamped(next(self.events), timedelta(minutes=self.rnd.uniform(1, 60))))
-        pair = next(self.year, None)  # held back 1-60 s of wall time, then sent as it was
+        pair = next(self.year, None)  # held back, then sent as it was, past the markers
         self.year_done = pair is None
         if pair is not None:
-            heapq.heappush(self.held, (time.time() + self.rnd.uniform(1, 60), len(self.held), pair[1]))
+            release = pair[0] + int(self.rnd.uniform(*LATE_BY_S) * 1e6)
+            heapq.heappush(self.held, (release, len(self.held), pair[1]))
         return None
 
-    def released(self, now: float) -> list[Message]:
+    def released(self, upto: float) -> list[Message]:
+        """The held-back events due once the upstream's events have reached ``upto`` (µs)."""
         out = []
-        while self.held and self.held[0][0] <= now:
+        while self.held and self.held[0][0] <= upto:
             out.append(self.message(heapq.heappop(self.held)[2]))
         return out
 
@@ -244,7 +251,7 @@ class Soak:
                 while n < due:
                     msg = self.next_message(n)
                     n += 1
-                    for topic, key, value, _ in ([msg] if msg else []) + self.released(time.time()):
+                    for topic, key, value, _ in ([msg] if msg else []) + self.released(self.last_at):
                         await producer.send(topic, value, key=key)
                     if self.clock == "sim" and self.counts["valid"] - valid_at_mark >= MARKER_EVERY:
                         valid_at_mark = self.counts["valid"]
