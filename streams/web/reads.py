@@ -59,8 +59,12 @@ def month_bounds(month: str, config: Any) -> tuple[int, int]:
     return local.start_of(first.toordinal()), local.start_of(after.toordinal())
 
 
-def month_scores(backend: Backend, config: Any, month: str) -> list[DeptScore]:
-    since_us, until_us = month_bounds(month, config)
+def scored_inputs(
+    backend: Backend, config: Any, since_us: int, until_us: int
+) -> tuple[list[Alert], list[tuple[str, int]], set[str]]:
+    """What the scores of [since, until) count: the stored alerts raised then (withdrawn
+    ones and those of void dismissals left out), the 督办 approved then (department,
+    instant), and every department with a stored workflow created before ``until``."""
     workflows = all_workflows(backend)
     void = {
         card.alert_id
@@ -93,7 +97,13 @@ def month_scores(backend: Backend, config: Any, month: str) -> list[DeptScore]:
         and since_us <= wf.approved_at < until_us
         and not (wf.state == DISMISSED and wf.dismissal in VOID_DISMISSALS)
     ]
-    depts = {a.dept for a in alerts} | {wf.dept for wf in workflows if wf.created_at < until_us}
+    return alerts, duban, {wf.dept for wf in workflows if wf.created_at < until_us}
+
+
+def month_scores(backend: Backend, config: Any, month: str) -> list[DeptScore]:
+    since_us, until_us = month_bounds(month, config)
+    alerts, duban, depts = scored_inputs(backend, config, since_us, until_us)
+    depts |= {a.dept for a in alerts}
     scores = monthly_scores(
         alerts, config.scoring, config.local, depts=depts, months=[month], duban=duban
     )
