@@ -85,6 +85,7 @@ class BulletinPages:
             "b": found,
             "rows": rows,
             "bottom": bulletins.bottom(found, rows),
+            "rate": bulletin_pdf.rate_text,
             "times": self._times(found),
             "names": {uid: u.name for uid, u in app.config.users.items()},
             "may_approve": user.role == APPROVER

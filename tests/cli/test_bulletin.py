@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -18,6 +17,7 @@ from streams.cli import app
 from streams.settings import get_settings
 from streams.storage.backends import open_backend
 from streams.storage.writer import Writer
+from tests.bulletin_text import pdf_text, performance_rows, ranking_rows
 from tests.live.flow import SCENARIO
 from tests.storage.data import HOUR, T0, alert, status
 
@@ -74,61 +74,6 @@ def _refused(result: Any, why: str) -> None:
     assert "拒绝" in result.stderr and why in result.stderr, result.stderr
 
 
-def pdf_text(pdf: bytes) -> tuple[int, list[tuple[float, float]], str]:
-    """(pages, page sizes in points, the text of every page) as pdfium reads them."""
-    import pypdfium2
-
-    doc = pypdfium2.PdfDocument(pdf)
-    try:
-        sizes = [tuple(page.get_size()) for page in doc]
-        text = "\n".join(page.get_textpage().get_text_range() for page in doc)
-        return len(doc), sizes, text  # type: ignore[return-value]
-    finally:
-        doc.close()
-
-
-RANK_ROW = re.compile(
-    r"^(\d+) (\S+) (\d+\.\d+) (优秀|良好|合格|不合格) (\d+) (\d+) (\d+) (\d+) (\d+) (—|[\d.]+%)$"
-)
-
-
-def ranking_rows(text: str) -> dict[str, dict[str, Any]]:
-    """The ranking table's rows in the PDF's text, by department."""
-    found = {}
-    for line in text.splitlines():
-        m = RANK_ROW.match(line.strip())
-        if m:
-            rank, dept, score, grade, yellow, red, duban, sup_rr, sup_rect, rate = m.groups()
-            found[dept] = {
-                "rank": int(rank),
-                "score": score,
-                "grade": grade,
-                "yellow": int(yellow),
-                "red": int(red),
-                "duban": int(duban),
-                "sup_receipt_reply": int(sup_rr),
-                "sup_rectify": int(sup_rect),
-                "on_time_rate": None if rate == "—" else rate,
-            }
-    return found
-
-
-def performance_rows() -> dict[str, dict[str, Any]]:
-    out = runner.invoke(app, ["query", "performance", "--month", MONTH, "--format", "json"])
-    assert out.exit_code == 0, out.output
-    rows = {}
-    for line in out.stdout.splitlines():
-        r = orjson.loads(line)
-        rate = r["on_time_rate"]
-        rows[r["dept"]] = {
-            **{k: r[k] for k in ("rank", "score", "grade", "yellow", "red", "duban")},
-            "sup_receipt_reply": r["sup_receipt_reply"],
-            "sup_rectify": r["sup_rectify"],
-            "on_time_rate": None if rate is None else f"{rate * 100:.2f}%",
-        }
-    return rows
-
-
 def test_draft_approve_export_and_refusals(stored: None, tmp_path: Path) -> None:
     _refused(_run("draft", "--as", "DEP-SCJ"), "只有监察员或审批人可以起草通报")
     _refused(_run("export", "--as", "A-01"), f"{MONTH} 尚无通报")
@@ -164,7 +109,7 @@ def test_draft_approve_export_and_refusals(stored: None, tmp_path: Path) -> None
     config_version = re.search(r"config (\S+),", drafted.stdout).group(1)  # type: ignore[union-attr]
     assert f"配置版本：{config_version}" in text
     # the figures are the live query's, department by department
-    expected = performance_rows()
+    expected = performance_rows(MONTH)
     assert set(expected) == {"SCJ", "RXZX", "ZJJ"}
     assert ranking_rows(text) == expected
     assert expected["SCJ"]["on_time_rate"] == "66.67%" and expected["RXZX"]["rank"] == 3
