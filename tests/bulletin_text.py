@@ -26,9 +26,14 @@ def pdf_text(pdf: bytes) -> tuple[int, list[tuple[float, float]], str]:
         doc.close()
 
 
+RATE = r"(—|[\d.]+%)"
 RANK_ROW = re.compile(
-    r"^(\d+) (\S+) (\d+\.\d+) (优秀|良好|合格|不合格) (\d+) (\d+) (\d+) (\d+) (\d+) (—|[\d.]+%)$"
+    r"^(\d+) (\S+) (\d+\.\d+) (优秀|良好|合格|不合格) (\d+) (\d+) (\d+) (\d+) (\d+) "
+    + " ".join([RATE] * 3)
+    + "$"
 )
+COUNTS = ("yellow", "red", "duban", "sup_receipt_reply", "sup_rectify")
+RATES = ("on_time_rate", "receipt_rate", "reply_rate")
 
 
 def ranking_rows(text: str) -> dict[str, dict[str, Any]]:
@@ -37,17 +42,13 @@ def ranking_rows(text: str) -> dict[str, dict[str, Any]]:
     for line in text.splitlines():
         m = RANK_ROW.match(line.strip())
         if m:
-            rank, dept, score, grade, yellow, red, duban, sup_rr, sup_rect, rate = m.groups()
+            rank, dept, score, grade, *rest = m.groups()
             found[dept] = {
                 "rank": int(rank),
                 "score": score,
                 "grade": grade,
-                "yellow": int(yellow),
-                "red": int(red),
-                "duban": int(duban),
-                "sup_receipt_reply": int(sup_rr),
-                "sup_rectify": int(sup_rect),
-                "on_time_rate": None if rate == "—" else rate,
+                **{k: int(v) for k, v in zip(COUNTS, rest[:5], strict=True)},
+                **{k: None if v == "—" else v for k, v in zip(RATES, rest[5:], strict=True)},
             }
     return found
 
@@ -59,11 +60,8 @@ def performance_rows(month: str) -> dict[str, dict[str, Any]]:
     rows = {}
     for line in out.stdout.splitlines():
         r = orjson.loads(line)
-        rate = r["on_time_rate"]
         rows[r["dept"]] = {
-            **{k: r[k] for k in ("rank", "score", "grade", "yellow", "red", "duban")},
-            "sup_receipt_reply": r["sup_receipt_reply"],
-            "sup_rectify": r["sup_rectify"],
-            "on_time_rate": None if rate is None else f"{rate * 100:.2f}%",
+            **{k: r[k] for k in ("rank", "score", "grade", *COUNTS)},
+            **{k: None if r[k] is None else f"{r[k] * 100:.2f}%" for k in RATES},
         }
     return rows

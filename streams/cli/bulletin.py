@@ -40,7 +40,8 @@ RevisionOption = Annotated[
 
 MONTH_COLUMNS = [
     "rank", "dept", "score", "grade", "yellow", "red", "duban", "sup_receipt_reply",
-    "sup_rectify", "notice", "on_time_rate", "completed", "completed_on_time",
+    "sup_rectify", "notice", "on_time_rate", "receipt_rate", "reply_rate", "completed",
+    "completed_on_time",
 ]  # fmt: skip
 
 

@@ -32,8 +32,9 @@ FONT_BOLD = FONT_DIR / "NotoSansCJK-Bold.ttc"
 SC_FACE = 2  # the collection's faces: JP, KR, SC, TC, HK, then the Mono ones
 FAMILY = "noto"
 COLUMNS = (
-    ("排名", 11), ("部门", 22), ("得分", 16), ("等级", 15), ("黄牌", 13), ("红牌", 13),
-    ("督办", 13), ("签收/反馈超时", 27), ("整改超时", 20), ("按期办结率", 30),
+    ("排名", 10), ("部门", 17), ("得分", 13), ("等级", 13), ("黄牌", 10), ("红牌", 10),
+    ("督办", 10), ("签收/反馈超时", 21), ("整改超时", 16), ("按期办结率", 20),
+    ("签收及时率", 20), ("反馈及时率", 20),
 )  # fmt: skip
 CARD_COLUMNS = (("时间", 34), ("级别", 14), ("规则", 62), ("案件", 40), ("告警编号", 30))
 
@@ -43,7 +44,8 @@ class ExportError(RuntimeError):
 
 
 def rate_text(rate: float | None) -> str:
-    """An on-time rate as a percentage with two decimals; — when nothing had a deadline."""
+    """A rate (on time, 督办 receipt or reply) as a percentage with two decimals; — when
+    there was nothing to count."""
     return "—" if rate is None else f"{rate * 100:.2f}%"
 
 
@@ -139,7 +141,8 @@ def _formula(found: Bulletin, config: Any) -> str:
         formula = f"得分按配置版本 {found.config_version[:12]} 的 [scoring] 权重扣减；"
     return (
         formula + "已撤回的告警及以误报、重复摘牌的督办件不计；同分同名次。"
-        "按期办结率：本月办结且有承诺时限的案件中按期办结的比例。"
+        "按期办结率：本月办结且有承诺时限的案件中按期办结的比例；签收及时率、反馈及时率：本月计分的"
+        "督办件中已签收且未发生签收超时、已反馈且未发生反馈超时的比例；无相应事项记“—”。"
     )
 
 
@@ -162,10 +165,12 @@ def _ranking(pdf: Any, found: Bulletin, rows: list[dict[str, Any]], config: Any)
             str(r["sup_receipt_reply"]),
             str(r["sup_rectify"]),
             rate_text(r.get("on_time_rate")),
+            rate_text(r.get("receipt_rate")),
+            rate_text(r.get("reply_rate")),
         ]  # fmt: skip
         for r in rows
     ]
-    _table(pdf, COLUMNS, table)
+    _table(pdf, COLUMNS, table, size=8)
 
 
 def _bottom(pdf: Any, found: Bulletin, rows: list[dict[str, Any]], config: Any) -> None:

@@ -6,6 +6,11 @@
 on-time rate of ``queries.performance`` over the month's local days beside it, the
 month's cards (yellow and red alerts counted in the score) and the score trend over the
 ``TREND_MONTHS`` months ending with this one (the same formula, each month on its own).
+
+The 督办 receipt and reply rates beside them (workflow.md § Scoring): of the department's
+督办 the score counts that month (approved in it, not dismissed as void), the share
+received (an accepted ``receive``) with no ``SUP_RECEIPT_OVERDUE`` raised for it, and the
+share replied (an accepted ``reply``) with no ``SUP_REPLY_OVERDUE``; None without 督办.
 """
 
 from __future__ import annotations
@@ -18,10 +23,18 @@ from streams.engine.timeutil import format_month, month_first_day
 from streams.scoring import month_of, monthly_scores
 from streams.storage import queries
 from streams.storage.backends import Backend
-from streams.web.reads import month_bounds, scored_inputs
+from streams.web.reads import all_workflows, counted_duban, month_bounds, scored_inputs
+from streams.workflow.state import Workflow
 
 TREND_MONTHS = 6
 CARD_LEVELS = (YELLOW, RED)
+RECEIPT_OVERDUE, REPLY_OVERDUE = "SUP_RECEIPT_OVERDUE", "SUP_REPLY_OVERDUE"
+
+DONE_SQL = """
+SELECT DISTINCT workflow_id, type
+FROM workflow_actions FINAL
+WHERE status = 'accepted' AND type IN ('receive', 'reply') AND has(%(ids)s, workflow_id)
+"""
 
 
 def month_number(month: str) -> int:
@@ -50,7 +63,9 @@ def month_report(backend: Backend, config: Any, month: str) -> list[dict[str, An
     months = recent_months(month)
     since_us = month_bounds(months[0], config)[0]
     first_us, until_us = month_bounds(month, config)
-    alerts, duban, depts = scored_inputs(backend, config, since_us, until_us)
+    workflows = all_workflows(backend)
+    alerts, duban, depts = scored_inputs(backend, config, since_us, until_us, workflows)
+    rates = duban_rates(backend, counted_duban(workflows, first_us, until_us))
     trend = monthly_scores(
         alerts, config.scoring, config.local, depts=depts, months=months, duban=duban
     )
@@ -91,8 +106,26 @@ def month_report(backend: Backend, config: Any, month: str) -> list[dict[str, An
                 "completed": int(done.get("completed", 0)),
                 "completed_on_time": int(done.get("completed_on_time", 0)),
                 "on_time_rate": done.get("on_time_rate"),
+                **rates.get(s.dept, {"receipt_rate": None, "reply_rate": None}),
                 "cards": cards,
                 "trend": {m: by_month[m][s.dept] for m in months if s.dept in by_month[m]},
             }
         )
     return rows
+
+
+def duban_rates(backend: Backend, counted: list[Workflow]) -> dict[str, dict[str, float]]:
+    """Per department: ``receipt_rate`` and ``reply_rate`` of the 督办 ``counted``."""
+    ids = [wf.workflow_id for wf in counted]
+    done = {(r[0], r[1]) for r in backend.query(DONE_SQL, {"ids": ids}).rows} if ids else set()
+    tallies: dict[str, list[int]] = {}
+    for wf in counted:
+        tally = tallies.setdefault(wf.dept, [0, 0, 0])
+        fired = {key.split("/")[0] for key in wf.fired}
+        tally[0] += 1
+        tally[1] += (wf.workflow_id, "receive") in done and RECEIPT_OVERDUE not in fired
+        tally[2] += (wf.workflow_id, "reply") in done and REPLY_OVERDUE not in fired
+    return {
+        dept: {"receipt_rate": round(received / n, 4), "reply_rate": round(replied / n, 4)}
+        for dept, (n, received, replied) in tallies.items()
+    }
