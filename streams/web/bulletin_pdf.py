@@ -171,6 +171,8 @@ def _ranking(pdf: Any, found: Bulletin, rows: list[dict[str, Any]], config: Any)
         for r in rows
     ]
     _table(pdf, COLUMNS, table, size=8)
+    if not rows:
+        pdf.cell(0, 6, "本月没有参与排名的部门。", new_x="LMARGIN", new_y="NEXT")
 
 
 def _bottom(pdf: Any, found: Bulletin, rows: list[dict[str, Any]], config: Any) -> None:

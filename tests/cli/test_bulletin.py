@@ -96,6 +96,8 @@ def test_draft_approve_export_and_refusals(stored: None, tmp_path: Path) -> None
     assert unknown.exit_code == 2 and "not in the users file" in unknown.stderr
     bad = runner.invoke(app, ["bulletin", "draft", "--as", "I-01", "--month", "2026-13"])
     assert bad.exit_code == 2 and "expected YYYY-MM" in bad.stderr
+    bare = runner.invoke(app, ["query", "performance"])
+    assert bare.exit_code == 2 and "--month" in bare.stderr
 
     # export: the latest approved revision (1; 2 waits for approval)
     exported = _run("export", "--as", "A-01", "--output", str(tmp_path / "b.pdf"))
