@@ -186,6 +186,7 @@ class WebApp:
                 web.get("/bulletins", b.listing),
                 web.post("/bulletins/draft", b.draft),
                 web.get("/bulletins/{bid}", b.show),
+                web.get("/bulletins/{bid}/pdf", b.export),
                 web.post("/bulletins/{bid}/approve", b.approve),
             ]
         )

@@ -1,7 +1,8 @@
 """The inspectors' pages in a real browser (chromium through Playwright) against a real
 worker, broker and ClickHouse server: the 督办 journey by three users in their own
 sessions, refusals in Chinese, scope, CSRF, the 督办单 on one A4 page, the scores page,
-the inbox updated by the server as a new red card fires, and the local demonstration mode.
+bulletins and their PDF (the same bytes as ``supervise bulletin export``), the inbox
+updated by the server as a new red card fires, and the local demonstration mode.
 
 The tests of this module share one worker and one web server (``web_stack``) and run in
 file order: each continues the red card's workflow where the one before left it.
@@ -13,16 +14,21 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from streams.cli import app
 from streams.engine import load_config
 from streams.engine.model import Alert
+from streams.settings import get_settings
 from streams.storage.backends import open_backend
 from streams.storage.writer import Writer
 from streams.workflow import workflow_id_of
+from tests.bulletin_text import pdf_text, performance_rows, ranking_rows
 from tests.fixtures_kafka import free_port, wait_port
 from tests.live.flow import SCENARIO, produce_events, scenario_lines, wait_until
 from tests.live.harness import ROOT
@@ -296,6 +302,51 @@ def _csrf(page: Any) -> str:
     """The user's CSRF token, as a form of the bulletins page carries it."""
     page.goto(page.url.split("/bulletins")[0] + "/bulletins")
     return str(page.locator("#draft-bulletin [name=csrf]").get_attribute("value"))
+
+
+def test_approved_bulletin_downloads_as_the_cli_exports_it(
+    as_user: Any, web_stack: WebStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = as_user("A-01")
+    lead.goto("/bulletins?month=2025-08")
+    first, second = lead.locator("#revisions tr[data-bulletin]").evaluate_all(
+        "rows => rows.map(r => r.dataset.bulletin)"
+    )
+    lead.goto(f"/bulletins/{first}")
+    with lead.expect_download() as info:
+        lead.locator("#export-pdf").click()
+    pdf = Path(info.value.path()).read_bytes()
+    assert info.value.suggested_filename == "bulletin-2025-08-r1.pdf"
+    # the same bytes as supervise bulletin export writes for the same user and revision
+    for name, value in web_stack.env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(
+            app,
+            ["bulletin", "export", "--month", "2025-08", "--as", "A-01", "--revision", "1",
+             "--output", str(tmp_path / "cli.pdf")],
+        )  # fmt: skip
+        assert out.exit_code == 0, out.output
+        assert (tmp_path / "cli.pdf").read_bytes() == pdf
+        expected = performance_rows("2025-08")
+    finally:
+        get_settings.cache_clear()
+    _, _, text = pdf_text(pdf)
+    assert set(expected) == {"ZJJ", "SCJ", "RXZX"}
+    assert ranking_rows(text) == expected
+    assert f"通报编号：{first}" in text and "审批：赵主任（A-01）" in text
+    # revision 2 waits for approval: no download offered, and none by URL
+    lead.goto(f"/bulletins/{second}")
+    assert lead.locator("#export-pdf").count() == 0
+    refused = lead.request.get(f"/bulletins/{second}/pdf")
+    assert refused.status == 409 and "尚未审批" in refused.text()
+    # a department downloads the rows of its own department only
+    department = as_user("DEP-ZJJ")
+    scoped = department.request.get(f"/bulletins/{first}/pdf")
+    assert scoped.status == 200 and scoped.headers["content-type"] == "application/pdf"
+    _, _, text = pdf_text(scoped.body())
+    assert set(ranking_rows(text)) == {"ZJJ"}
 
 
 def test_the_inbox_shows_a_new_red_card_without_reloading(
