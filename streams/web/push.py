@@ -7,9 +7,11 @@ they changed (a new workflow, a new version of one: a new card, an action, a dea
 passed) or the local day changed (the working days left), each listener's rows are chosen
 from that one read within the listener's own scope and filters (``streams.web.inbox``:
 the same choice as the page's), rendered with the page's row template, and sent as an
-``inbox`` event (JSON ``{"count": n, "rows": "<tr>…"}``) when they differ from what that
+``inbox`` event (JSON ``{"count": n, "rows": "<tr>…", "pending": "…"}``) when they differ from what that
 listener was last sent. So ClickHouse sees one query per interval, whatever the number of
-listeners; a listener never receives a row outside its scope.
+listeners; a listener never receives a row outside its scope. The event also carries the
+operations waiting for the listener's own confirmation (two-person steps, held in this
+process: ``app.Confirmations``), re-sent when one is added or taken.
 
 The page replaces its table body with the event's rows (a few lines of JavaScript in
 ``inbox.html``); without JavaScript it falls back to a meta refresh. A read that fails
@@ -31,7 +33,7 @@ from aiohttp import web
 
 from streams.storage import queries
 from streams.web.inbox import InboxFilter, decorate, select
-from streams.web.keys import USER
+from streams.web.keys import USER, USER_ID
 
 if TYPE_CHECKING:
     from streams.web.app import WebApp
@@ -43,6 +45,7 @@ KEEPALIVE_S = 15.0
 
 @dataclass(eq=False)
 class Listener:
+    user_id: str
     user: Any
     filters: InboxFilter
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -101,6 +104,7 @@ class InboxWatcher:
         fingerprint = (
             app.config.local.date_of(now),
             tuple((r["workflow_id"], r["version"], r["overdue"]) for r in rows),
+            tuple(sorted(app.confirmations.items)),  # two-person steps waiting here
         )
         if fingerprint != self.fingerprint:
             self.rows, self.fingerprint = decorate(rows, now, app.config), fingerprint
@@ -110,9 +114,16 @@ class InboxWatcher:
     def offer(self, listener: Listener) -> None:
         if self.rows is None:
             return
+        app = self.app
         chosen = select(self.rows, listener.user, listener.filters)
-        html = self.app.pages.env.get_template("inbox_rows.html").render(rows=chosen).strip()
-        payload = orjson.dumps({"count": len(chosen), "rows": html}).decode()
+        html = app.pages.env.get_template("inbox_rows.html").render(rows=chosen).strip()
+        pending = app.pages.env.get_template("inbox_pending.html").render(
+            pending=app.confirmations.for_approver(listener.user_id),
+            csrf=app.csrf(listener.user_id),
+        )
+        payload = orjson.dumps(
+            {"count": len(chosen), "rows": html, "pending": pending.strip()}
+        ).decode()
         if payload != listener.sent:
             listener.sent = listener.latest = payload
             listener.ready.set()
@@ -120,7 +131,7 @@ class InboxWatcher:
     # ------------------------------------------------------------------ the stream
     async def events(self, request: web.Request) -> web.StreamResponse:
         """``GET /inbox/events?<the page's filters>``: the user's inbox rows as they change."""
-        listener = Listener(request[USER], InboxFilter.parse(request.query))
+        listener = Listener(request[USER_ID], request[USER], InboxFilter.parse(request.query))
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",

@@ -102,7 +102,7 @@ def test_one_read_serves_every_listener_within_its_own_scope(tmp_path: Path) -> 
             assert inspector.headers["Content-Type"].startswith("text/event-stream")
             first = await _next_event(inspector)
             assert first["count"] == 1 and f"{1:032x}" in first["rows"]
-            assert (await _next_event(dept)) == {"count": 0, "rows": ""}
+            assert (await _next_event(dept)) == {"count": 0, "rows": "", "pending": ""}
             # a new red card in SCJ and a dispatched workflow of ZJJ arrive
             stored.rows = [
                 _row(1, "SCJ", "new"),
@@ -144,6 +144,38 @@ def test_a_listener_is_sent_only_what_changed_for_it(tmp_path: Path) -> None:
             stored.rows.append(_row(3, "ZJJ", "received"))
             assert (await _next_event(dept))["count"] == 1  # the SCJ change sent nothing
             dept.close()
+
+    asyncio.run(run())
+
+
+def test_a_two_person_step_reaches_its_approvers_open_inbox(tmp_path: Path) -> None:
+    """Confirmations wait in the web process: the named approver's open inbox is sent the
+    confirmation form (with the approver's own CSRF token) as the step is asked and
+    nothing once it is taken; another approver is sent none."""
+    from streams.web.app import Pending
+
+    stored = Stored()
+    stored.rows = [_row(1, "SCJ", "replied")]
+    app = _app(tmp_path, stored)
+    document = {"type": "close", "actor": {"user_id": "I-01"}, "text": "经核实已整改"}
+
+    async def run() -> None:
+        async with TestClient(TestServer(app.build())) as client:
+            named = await client.get("/inbox/events", headers={"X-Remote-User": "A-02"})
+            other = await client.get("/inbox/events", headers={"X-Remote-User": "A-01"})
+            assert (await _next_event(named))["pending"] == ""
+            assert (await _next_event(other))["pending"] == ""
+            pid = "web-" + "c" * 32
+            app.confirmations.items[pid] = Pending(pid, document, "A-02", "OVERDUE", "SCJ")
+            asked = (await _next_event(named))["pending"]
+            assert f'action="/confirm/{pid}"' in asked and "经核实已整改" in asked
+            assert app.csrf("A-02") in asked
+            del app.confirmations.items[pid]
+            assert (await _next_event(named))["pending"] == ""
+            [theirs] = [x for x in app.watcher.listeners if x.user_id == "A-01"]
+            assert theirs.sent is not None and "/confirm/" not in theirs.sent
+            named.close()
+            other.close()
 
     asyncio.run(run())
 
