@@ -16,6 +16,7 @@ Inputs, each answered with an ``Outcome`` (decisions and alerts):
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -261,7 +262,7 @@ class WorkflowEngine:
         key = f"{rule}/{level}"
         if key in wf.fired:
             return
-        wf.fired.append(key)
+        insort(wf.fired, key)  # kept sorted: the same list whatever order they fired in
         dept = late_dept(wf, rule, self.settings.office_dept)
         out.alerts.append(
             sup_alert(seen or wf, rule, level, at, dept, evidence, details, self.config.version)

@@ -69,10 +69,15 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return SCENARIO.config_file(tmp_path_factory.mktemp("cfg"))
 
 
-def replayed(config_path: Path, events: list[bytes], actions: list[bytes]) -> list[Alert]:
+def replayed(
+    config_path: Path,
+    events: list[bytes],
+    actions: list[bytes],
+    workflows: list[Any] = [],  # noqa: B006 - filled
+) -> list[Alert]:
     config = load_config(config_path)
     alerts: list[Alert] = []
-    flow = FlowReplay(config, actions, lambda d: None, lambda n, r, raw: None)
+    flow = FlowReplay(config, actions, lambda d: None, lambda n, r, raw: None, workflows.append)
     as_of = parse_instant("2026-12-31T00:00:00+08:00")
     replay(events, config, alerts.append, lambda r: None, as_of=as_of, flow=flow)
     return alerts
@@ -170,7 +175,8 @@ def test_a_recurrence_on_another_partition_fires_as_in_replay(config_path: Path)
     assert len({partition_for(k, N) for k in (CLOSED_CASE.encode(), AGAIN.encode(), KEY)}) == 3
     events = scenario_lines("events.jsonl") + [recurring_event()]
     actions = valid_actions()
-    want = replayed(config_path, events, actions)
+    workflows: list[dict[str, Any]] = []
+    want = replayed(config_path, events, actions, workflows)
     assert [(a.rule, a.case_id) for a in want if a.rule == "SUP_RECURRENCE"] == [
         ("SUP_RECURRENCE", AGAIN)
     ]
@@ -179,10 +185,16 @@ def test_a_recurrence_on_another_partition_fires_as_in_replay(config_path: Path)
         feed(bus, want, actions, seed)
         bus.run("2026-12-30T00:00:00+08:00")
         assert sup(bus.alerts, config.local) == sup(want, config.local)
-        # every SUP_* alert as replay's, the workflows too
+        # every SUP_* alert as replay's, the workflows too (SUP_RECURRENCE among their fired)
         assert sup(bus.alerts, config.local, "SUP_TRIAGE_OVERDUE") == sup(
             want, config.local, "SUP_TRIAGE_OVERDUE"
         )
+        got = {
+            w: part.engine.to_dict(wf)
+            for part in bus.parts
+            for w, wf in part.engine.workflows.items()
+        }
+        assert got == {w["workflow_id"]: w for w in workflows}
         # the key's index lives on its partition's table, nowhere else
         held = [k for k in bus.table if b"|rc|" in k]
         assert held == [f"{partition_for(KEY, N)}|rc|".encode() + KEY]
