@@ -189,8 +189,9 @@ def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
     kafka_namespace: KafkaNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """kill -9 while a stream of events and actions (in time order, as upstreams send them)
-    is worked through; restart each time: the stored actions, results and workflow
-    versions are those of replay (of a clean run)."""
+    is worked through; restart each time: the stored actions, results, workflow versions
+    and alerts (SUP_RECURRENCE of each copy's recurring case among them) are those of
+    replay (of a clean run)."""
     ns = kafka_namespace
     store = Store(chdb_path=tmp_path / "chdb")
     create_topics(ns, PARTITIONS)
@@ -203,7 +204,9 @@ def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
     monkeypatch.setenv("LIVE_TEST_LOGLEVEL", "info")  # restart positions are logged
     copies = 6
     clock = clock_events("2026-09-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00", 8)
-    events = cloned(scenario_lines("events.jsonl"), copies) + clock
+    # Each copy with a case recurring at the department after the closures (2026-10-24).
+    recurring = recurring_event("2026-10-21T09:00:00+08:00", 2)
+    events = cloned([*scenario_lines("events.jsonl"), recurring], copies) + clock
     actions = cloned(scenario_lines("actions.jsonl"), copies)
     worker = Worker(env, tmp_path / "worker").start()
     sender = threading.Thread(
@@ -233,8 +236,11 @@ def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
     )
     assert any(int(n) > 0 for n in resumed), resumed
     as_of = max(_instant(line) for line in events)
-    check_equals_replay(store, Path(env["SUPERVISION_CONFIG"]), events, actions, as_of)
-    assert len(stored_versions(store)) == 15 * copies
+    replayed: list[Any] = []
+    check_equals_replay(store, Path(env["SUPERVISION_CONFIG"]), events, actions, as_of, replayed)
+    recurred = [a.case_id for a in replayed if a.rule == "SUP_RECURRENCE"]
+    assert sorted(recurred) == [f"{RECURRING}-{n:03d}" for n in range(copies)]
+    assert len(stored_versions(store)) == 18 * copies  # 15 of the scenario, 3 of the recurring
 
 
 def _instant(line: bytes) -> int:
