@@ -61,11 +61,22 @@ def host_key(partition: int, rule: str, dept: str) -> bytes:
 
 
 def _probe(d: dict[str, Any]) -> Probe:
-    return Probe(**d)
+    return Probe(
+        str(d["rule"]),
+        str(d["dept"]),
+        str(d["case_id"]),
+        int(d["at"]),
+        str(d["alert_id"]),
+        str(d["workflow_id"]),
+        str(d["level"]),
+        str(d["state"]),
+    )
 
 
 def _closure(d: dict[str, Any]) -> Closure:
-    return Closure(**{k: d[k] for k in ("workflow_id", "case_id", "closed_at", "action_id")})
+    return Closure(
+        str(d["workflow_id"]), str(d["case_id"]), int(d["closed_at"]), str(d["action_id"])
+    )
 
 
 def encode_recurred(probe: Probe, closure: Closure) -> bytes:
@@ -111,7 +122,9 @@ class _Held:
     kind: bytes
     rule: str
     dept: str
-    body: dict[str, Any]
+    probe: Probe | None = None
+    closure: Closure | None = None
+    workflow_id: str = ""  # reopened
 
 
 class RecurrenceHost:
@@ -136,8 +149,16 @@ class RecurrenceHost:
         if not isinstance(d, dict) or kind not in _RANK:
             raise ValueError(f"unreadable recurrence record {value[:40]!r}")
         try:
-            held = _Held(kind, str(d["rule"]), str(d["dept"]), d)
-            at = int(d["at"] if kind != CLOSED else d["closed_at"])
+            rule, dept = str(d.pop("rule")), str(d.pop("dept"))
+            if kind == PROBE:
+                held = _Held(kind, rule, dept, probe=_probe({"rule": rule, "dept": dept, **d}))
+                at = int(d["at"])
+            elif kind == CLOSED:
+                held = _Held(kind, rule, dept, closure=_closure(d))
+                at = int(d["closed_at"])
+            else:
+                held = _Held(kind, rule, dept, workflow_id=str(d["workflow_id"]))
+                at = int(d["at"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"unreadable recurrence record: {exc!r}") from exc
         tail = hashlib.sha1(value).digest() if kind == PROBE else b""
@@ -149,17 +170,20 @@ class RecurrenceHost:
         index = self.index
         for pending in self.gate.release():
             held = cast(_Held, pending.fact)
-            self._dirty.add((held.rule, held.dept))
-            if held.kind == CLOSED:
-                index.add(held.rule, held.dept, _closure(held.body))
-            elif held.kind == REOPENED:
-                index.remove(held.rule, held.dept, str(held.body["workflow_id"]), pending.order[0])
-            else:
-                probe = _probe(held.body)
-                closure = index.ask(probe)
+            key = (held.rule, held.dept)
+            if held.probe is not None:
+                if index.holds(*key):  # a key without closures keeps no state
+                    self._dirty.add(key)
+                closure = index.ask(held.probe)
                 if closure is not None:
-                    value = encode_recurred(probe, closure)
-                    answers.append((None, probe.case_id.encode("utf-8"), value, ()))
+                    value = encode_recurred(held.probe, closure)
+                    answers.append((None, held.probe.case_id.encode("utf-8"), value, ()))
+                continue
+            self._dirty.add(key)
+            if held.closure is not None:
+                index.add(held.rule, held.dept, held.closure)
+            else:
+                index.remove(held.rule, held.dept, held.workflow_id, pending.order[0])
         return answers
 
     def states(self) -> Iterable[HostWrite]:

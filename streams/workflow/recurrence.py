@@ -108,6 +108,9 @@ class RecurrenceIndex:
                 best = closure
         return best
 
+    def holds(self, rule: str, dept: str) -> bool:
+        return (rule, dept) in self._closures
+
     def keys(self) -> list[tuple[str, str]]:
         return sorted(self._closures)
 
