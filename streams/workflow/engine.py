@@ -11,7 +11,9 @@ Inputs, each answered with an ``Outcome`` (decisions and alerts):
   an open notice or yellow workflow still ``new`` makes ``system`` dismiss it as
   ``finished_on_time`` (a late event: replay never sees one);
 - ``act(action)``: a person's action: accepted (a new version) or rejected (why);
-- ``advance(until)``: the clocks that ran out by ``until`` raise their ``SUP_*`` alerts.
+- ``advance(until)``: the clocks that ran out by ``until`` raise their ``SUP_*`` alerts;
+- ``recurred(probe, closure)``: ``SUP_RECURRENCE`` for an alert whose probe was answered
+  later (the live worker's ``recurrence`` link; replay's index answers at once).
 """
 
 from __future__ import annotations
