@@ -158,6 +158,7 @@ class Soak:
         self.latencies: list[float] = []
         self.counts = {k: 0 for k in POISON} | {"valid": 0, "markers": 0}
         self.alerts = 0
+        self.drained_at = 0.0  # wall time the worker had drained
         if clock == "sim":
             total = int(rate * seconds * (1000 - sum(POISON.values()) + POISON["late"]) / 1000) + 1000
             print(json.dumps({"generating": total}), flush=True)
@@ -302,11 +303,12 @@ class Soak:
             await consumer.stop()
 
     def as_of(self, upstream_delay: float) -> int:
-        """The worker's horizon at the end: the last marker, or the wall clock minus the delay
-        (a little margin before it)."""
+        """The worker's horizon when it had drained: the last marker, but never past the wall
+        clock (the generated year runs to its end of December: a timed card after now is not
+        due yet), or the wall clock minus the delay (a little margin before it)."""
         if self.clock == "sim":
-            return self.marks[-1][0]
-        return int((time.time() - upstream_delay - 2) * 1e6)
+            return min(self.marks[-1][0], int((self.drained_at - 2) * 1e6))
+        return int((self.drained_at - upstream_delay - 2) * 1e6)
 
 
 async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int, data: Path) -> None:
@@ -340,6 +342,7 @@ async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int,
         lag = scrape(metrics_port).get("lag", 1.0)
         quiet = quiet + 1 if lag == 0 and soak.alerts == seen else 0
         seen = soak.alerts
+    soak.drained_at = time.time()
     print(json.dumps({"drained_in_s": round(time.monotonic() - deadline + 600, 1),
                       "rss_mib": round(rss_mib(proc.pid))}), flush=True)
     stop_at.set()
