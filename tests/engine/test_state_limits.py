@@ -184,3 +184,18 @@ def test_a_case_closed_and_evicted_before_its_status_is_taken_keeps_its_last_sta
     taken = cases.take_status()
     assert [(s.case_id, s.terminal, s.version) for s in taken] == [("A", True, 2)]
     assert cases.take_status() == []
+
+
+def test_a_terminal_case_installed_twice_is_evicted_once() -> None:
+    """A terminal case whose state is installed again (a correction's ``replace``, a reload)
+    has two entries in the retention heap; the eviction took its key twice and the second
+    ``pop`` raised KeyError, which stopped the live worker (found by ``make soak``)."""
+    cases = CaseEngine(CONFIG)
+    cases.process(event("A1", "A", "penalty", "register", "2026-03-02T09:00:00"))
+    cases.process(event("A2", "A", "penalty", "complete", "2026-03-03T09:00:00"))
+    key = "penalty|A"
+    cases.replace(key, CaseState.from_bytes(cases.states[key].to_bytes()))
+    cases.load(key, cases.states[key].to_bytes())
+    assert cases.evict(parse_instant("2026-12-01T00:00:00+08:00")) == 1
+    assert key not in cases.states and cases.evicted_count == 1
+    assert cases.next_eviction() is None
