@@ -33,6 +33,7 @@ def web(
 
     from streams.cli.act import _config
     from streams.settings import get_settings
+    from streams.storage.scoring_config import record_with_settings
     from streams.web.app import WebApp
     from streams.web.local import is_loopback
 
@@ -40,6 +41,7 @@ def web(
         typer.echo(f"supervise web: --local serves loopback addresses only, not {host}", err=True)
         raise typer.Exit(2)
     config = _config()
+    record_with_settings(get_settings(), config)  # the scores the dashboards show use it
     application = WebApp(get_settings(), config, local=local).build()
     mode = "本地演示模式, " if local else ""
     typer.echo(f"supervise web: http://{host}:{port}/inbox ({mode}{len(config.users)} users)")

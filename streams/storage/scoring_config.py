@@ -92,3 +92,18 @@ def try_record_scoring(backend: Backend, config: Any) -> bool:
         log.warning("scoring configuration %s not recorded: %s", config.version, exc)
         return False
     return True
+
+
+def record_with_settings(settings: Any, config: Any) -> bool:
+    """``try_record_scoring`` on the configured backend, opened and closed here."""
+    from streams.storage.backends import open_backend
+
+    try:
+        backend = open_backend(settings)
+    except StorageError as exc:
+        log.warning("scoring configuration %s not recorded: %s", config.version, exc)
+        return False
+    try:
+        return try_record_scoring(backend, config)
+    finally:
+        backend.close()
