@@ -199,3 +199,36 @@ def test_the_last_recorded_scoring_is_the_active_one(
         ), month
     september = {d: (f"{s:f}", g) for d, s, g, _, _ in sql_scores(migrated_backend, "2025-09")}
     assert september["SCJ"] == ("67.15", "不合格")  # 100 - 0.1 - 7.25 - 20 - 3 - 0.5 - 2
+
+
+def test_months_are_those_of_the_configured_zone_across_daylight_saving(
+    migrated_backend: Backend, config: Any
+) -> None:
+    """America/New_York (UTC-4 in summer, -5 in winter): an alert in the first and one in the
+    last microsecond of a local month, where UTC is already in the next one."""
+    from streams.engine.timeutil import LocalTime
+
+    new_york = replace(config, local=LocalTime("America/New_York"), version="cfg-ny")
+    nov_1 = parse_instant("2025-11-01T00:00:00-04:00")  # still daylight time
+    dec_1 = parse_instant("2025-12-01T00:00:00-05:00")  # standard time
+    Writer(migrated_backend).write(
+        alerts=[
+            _alert(1, "red", "SCJ", nov_1 - 1),  # October 31st, 23:59:59.999999 local
+            _alert(2, "yellow", "SCJ", nov_1),
+            _alert(3, "yellow", "ZJJ", dec_1 - 1),  # 05:00 UTC on December 1st
+            _alert(4, "red", "ZJJ", dec_1),
+        ]
+    )
+    record_scoring(migrated_backend, new_york, now_us=3)
+    for month in ("2025-10", "2025-11", "2025-12"):
+        assert sql_scores(migrated_backend, month) == python_scores(
+            migrated_backend, new_york, month
+        ), month
+    tallies = {
+        (m, d): t[1:3] for m in ("2025-10", "2025-11", "2025-12")
+        for d, _, _, _, t in sql_scores(migrated_backend, m)
+    }  # fmt: skip
+    assert tallies[("2025-10", "SCJ")] == (0, 1)
+    assert tallies[("2025-11", "SCJ")] == (1, 0)
+    assert tallies[("2025-11", "ZJJ")] == (1, 0)
+    assert tallies[("2025-12", "ZJJ")] == (0, 1)
