@@ -129,3 +129,31 @@ def test_draft_approve_export_and_refusals(stored: None, tmp_path: Path) -> None
     _, _, text = pdf_text((tmp_path / f"bulletin-{MONTH}-r1.pdf").read_bytes())
     assert set(ranking_rows(text)) == {"SCJ", "RXZX"}
     assert "本件仅含您职责范围内的 2 个部门" in text
+
+
+def test_query_performance_month_equals_the_dashboard_scores(stored: None) -> None:
+    """``db migrate`` recorded the configuration's [scoring]; the scores the Grafana
+    department dashboard reads (dept_month_scores_v) are those ``query performance --month``
+    prints."""
+    import orjson
+
+    out = runner.invoke(app, ["query", "performance", "--month", MONTH, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    printed = [orjson.loads(line) for line in out.output.splitlines()]
+    backend = open_backend()
+    try:
+        view = backend.query(
+            "SELECT rank, dept, score, grade, yellows, reds, notices FROM dept_month_scores_v"
+            " WHERE month = %(m)s ORDER BY rank, dept",
+            {"m": MONTH},
+        ).dicts()
+    finally:
+        backend.close()
+    assert len(printed) == 3
+    assert [
+        (p["rank"], p["dept"], float(p["score"]), p["grade"], p["yellow"], p["red"], p["notice"])
+        for p in printed
+    ] == [
+        (v["rank"], v["dept"], v["score"], v["grade"], v["yellows"], v["reds"], v["notices"])
+        for v in view
+    ]
