@@ -74,6 +74,10 @@ soak: venv services ## Soak run, not in CI: SOAK_MINUTES (30) at SOAK_RATE event
 run: venv services ## Local demonstration: broker, worker, generated workload, live alerts, summary
 	bash scripts/run-demo.sh
 
+.PHONY: screenshots
+screenshots: venv services ## README's screenshots (docs/images/inbox.png, bulletin.png) from a browser run of the web tests
+	bash scripts/screenshots.sh
+
 .PHONY: clean
 clean: ## Remove local data (var/), caches and the compiled engine modules
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build

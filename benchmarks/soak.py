@@ -1,23 +1,39 @@
 """Soak run (``make soak``, not in CI): one worker under a steady offered load with poison input.
 
-For ``--minutes`` (default 30) events are produced at ``--rate`` per second (default 2,000),
-as they happen (``occurred_at`` = send time), from the seeded generator's cases (ids made
-unique per chunk). Mixed in, per 1,000 messages: 10 invalid JSON, 10 schema-invalid, 5
-tombstones (null value), 1 oversized (300 KiB) and 20 late events (``occurred_at`` 1-60
-minutes in the past). Every minute it prints the worker's RSS, its local state on disk,
-open cases, consumer lag (the worker's own gauge), produce-to-alert p99 of the alerts
-events raised that minute, and dead letters. At the end it lets the worker drain, stops
-it, and compares what users read (alerts ``FINAL``, stored event ids) with ``replay`` of
-the valid events as of the worker's horizon (wall clock minus ``--upstream-delay``, given to
-the worker as ``UPSTREAM_DELAY``). Figures are printed; nothing is asserted.
+Two clocks (``--clock``):
 
-    python benchmarks/soak.py [--minutes 30] [--rate 2000] [--partitions 4]
+* ``sim`` (default): a year of the seeded generator's cases (2026, the built-in calendar),
+  sent in ``occurred_at`` order at ``--rate`` per second of wall time, so 30 minutes of
+  wall time carry the whole year. The upstream publishes progress markers (events.md §
+  Transport) after every 1,000 events; the worker follows them (``TOPIC_*_SOURCES``), so
+  deadlines fall due, cross-case facts apply and terminal cases leave the state
+  (``terminal_retention_days``, 90 days: about 7 minutes of wall time) as in a real year.
+  The case population is stationary after that: flat memory is a fair goal. Late events:
+  a share of the valid events is held back until the upstream's other events are an hour to
+  ten days (event time) past them, and sent with their original ``occurred_at``, after the
+  markers that covered them.
+* ``wall``: events as they happen (``occurred_at`` = send time), from 10,000-case chunks
+  of the generator (ids made unique per chunk), late events 1-60 minutes in the past; the
+  worker's horizon is the wall clock minus ``--upstream-delay``. Terminal cases stay for
+  their 90-day retention, so the state grows by every case sent.
+
+Mixed in, per 1,000 messages: 10 invalid JSON, 10 schema-invalid, 5 tombstones (null value),
+1 oversized (300 KiB) and 20 late events. Every minute it prints the worker's RSS, its local
+state on disk, open cases, consumer lag (the worker's own gauge), the p99 from an alert's
+cause being sent (its newest evidence or, for a timed alert, the marker that passed its
+instant) to the alert on the topic, and messages sent. At the end it lets the worker drain,
+stops it, and compares what users read (alerts ``FINAL``, stored event ids) with ``replay``
+of the valid events as of the worker's horizon. Figures are printed; nothing is asserted.
+
+    python benchmarks/soak.py [--minutes 30] [--rate 2000] [--partitions 4] [--clock sim|wall]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import heapq
 import json
 import os
 import random
@@ -28,7 +44,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,28 +64,62 @@ from benchmarks.bench_live import (  # noqa: E402
     stop,
 )
 from benchmarks.bench_recovery import du, rss_mib  # noqa: E402
-from streams.contract import topic_for  # noqa: E402
+from streams.contract import PROGRESS_KEY, progress_marker, topic_for  # noqa: E402
+from streams.engine.timeutil import parse_instant  # noqa: E402
 from streams.live.table_store import tables_dir  # noqa: E402
 from streams.workload import GenerateConfig, generate_events  # noqa: E402
 
 CHUNK_CASES = 10_000
 # Per 1,000 messages (the rest valid, on time).
 POISON = {"not_json": 10, "schema": 10, "tombstone": 5, "oversized": 1, "late": 20}
+SOURCE = "soak-upstream"
+MARKER_EVERY = 1_000  # valid events between progress markers (sim clock)
+EVENTS_PER_CASE = 3.56  # the generator's mean (measured), to size a year for the run
+YEAR = (date(2026, 1, 5), date(2026, 11, 30))  # the generator's case starts
+# --clock sim: a late event is sent once the upstream's other events are this much (event
+# time) past it: from an hour to ten days, within terminal_retention_days (a late event of a
+# case evicted before it arrives starts a new case, by design: replay cannot agree with that)
+LATE_BY_S = (3600.0, 10 * 86400.0)
 
 
-def valid_events(seed: int) -> Iterator[dict[str, Any]]:
-    """The generator's events, chunk after chunk, with ids unique across chunks."""
+def tagged(e: dict[str, Any], tag: str) -> dict[str, Any]:
+    """``e`` with ids unique to its chunk (chunks come from different seeds)."""
+    e = dict(e, event_id=tag + e["event_id"], case_id=tag + e["case_id"])
+    attrs = e.get("attrs")
+    if attrs and "plan_id" in attrs:
+        e["attrs"] = dict(attrs, plan_id=tag + attrs["plan_id"])
+    return e
+
+
+def wall_events(seed: int) -> Iterator[dict[str, Any]]:
+    """The generator's events, chunk after chunk (``occurred_at`` set at send time)."""
     chunk = 0
     while True:
-        tag = f"s{seed}-{chunk}-"
         cfg = GenerateConfig(cases=CHUNK_CASES, seed=seed + chunk, order="feed", violation_rate=0.2)
         for e in generate_events(cfg):
-            e = dict(e, event_id=tag + e["event_id"], case_id=tag + e["case_id"])
-            attrs = e.get("attrs")
-            if attrs and "plan_id" in attrs:
-                e["attrs"] = dict(attrs, plan_id=tag + attrs["plan_id"])
-            yield e
+            yield tagged(e, f"s{seed}-{chunk}-")
         chunk += 1
+
+
+def year_events(seed: int, total: int) -> list[tuple[int, bytes]]:
+    """About ``total`` events of a year of cases, as (occurred_at µs, JSON) in time order.
+
+    Generated month by month (cases starting in that month, one seed each) to bound the
+    generator's memory; the months' events interleave, so the whole is sorted at the end."""
+    cases = max(12, int(total / EVENTS_PER_CASE))
+    months = [date(2026, m, 1) for m in range(1, 13)] + [date(2026, 12, 31)]
+    out: list[tuple[int, bytes]] = []
+    for m in range(12):
+        start, until = max(months[m], YEAR[0]), min(months[m + 1] - timedelta(days=1), YEAR[1])
+        if start > until:
+            continue
+        cfg = GenerateConfig(cases=cases // 11, seed=seed + m, start=start, until=until,
+                             order="sorted", violation_rate=0.2)
+        for e in generate_events(cfg):
+            e = tagged(e, f"y{seed}-{m}-")
+            out.append((parse_instant(e["occurred_at"]), orjson.dumps(e)))
+    out.sort(key=lambda p: p[0])
+    return out
 
 
 def poison(kind: str, rnd: random.Random, n: int) -> tuple[str, bytes, bytes | None]:
@@ -93,37 +143,101 @@ def scrape(port: int) -> dict[str, float]:
     return {"lag": lag, "open_cases": float(opened.group(1)) if opened else float("nan")}
 
 
-class Soak:
-    def __init__(self, ns: Namespace, rate: float, seconds: float, seed: int = 5) -> None:
-        self.ns, self.rate, self.seconds = ns, rate, seconds
-        self.rnd = random.Random(seed)
-        self.events = valid_events(seed)
-        self.sent: list[bytes] = []  # valid events, in send order (replay's input)
-        self.sent_at: dict[str, float] = {}
-        self.latencies: list[float] = []
-        self.counts = {k: 0 for k in POISON} | {"valid": 0}
-        self.alerts = 0
+Message = tuple[str, bytes, bytes | None, str | None]  # topic, key, value, valid event id
 
-    def next_message(self, n: int) -> tuple[str, bytes, bytes | None, str | None]:
-        """(topic, key, value, event id or None) of the n-th message."""
+
+class Soak:
+    def __init__(self, ns: Namespace, rate: float, seconds: float, clock: str, seed: int = 5) -> None:
+        self.ns, self.rate, self.seconds, self.clock = ns, rate, seconds, clock
+        self.rnd = random.Random(seed)
+        self.sent: list[bytes] = []  # valid events, in send order (replay's input)
+        self.sent_at: dict[str, tuple[float, int]] = {}  # event id: (wall sent, occurred_at µs)
+        self.marks: list[tuple[int, float]] = []  # (watermark µs, wall sent), ascending
+        self.watermark: int | None = None  # the last watermark published (sim clock)
+        self.held: list[tuple[float, int, bytes]] = []  # late events: (release µs, seq, JSON)
+        self.latencies: list[float] = []
+        self.counts = {k: 0 for k in POISON} | {"valid": 0, "markers": 0}
+        self.alerts = 0
+        self.drained_at = 0.0  # wall time the worker had drained
+        if clock == "sim":
+            total = int(rate * seconds * (1000 - sum(POISON.values()) + POISON["late"]) / 1000) + 1000
+            print(json.dumps({"generating": total}), flush=True)
+            self.year = iter(year_events(seed, total))
+            self.last_at = 0
+            self.year_done = False
+        else:
+            self.events = wall_events(seed)
+
+    # ------------------------------------------------------------------ messages
+
+    def next_message(self, n: int) -> Message | None:
+        """The n-th message (None: the sim clock's year is used up, or held back)."""
         draw = self.rnd.randrange(1000)
         for kind, share in POISON.items():
             if draw < share:
                 self.counts[kind] += 1
                 if kind == "late":
-                    return self.valid(timedelta(minutes=self.rnd.uniform(1, 60)))
+                    return self.late()
                 suffix, key, value = poison(kind, self.rnd, n)
                 return self.ns.topic(suffix), key, value, None
             draw -= share
         self.counts["valid"] += 1
-        return self.valid(timedelta(0))
+        return self.on_time()
 
-    def valid(self, late: timedelta) -> tuple[str, bytes, bytes | None, str | None]:
-        e = next(self.events)
+    def on_time(self) -> Message | None:
+        if self.clock == "wall":
+            return self.message(self.stamped(next(self.events), timedelta(0)))
+        pair = next(self.year, None)
+        if pair is None:
+            self.year_done = True
+            return None
+        self.last_at = pair[0]
+        return self.message(pair[1])
+
+    def late(self) -> Message | None:
+        if self.clock == "wall":
+            return self.message(self.stamped(next(self.events), timedelta(minutes=self.rnd.uniform(1, 60))))
+        pair = next(self.year, None)  # held back, then sent as it was, past the markers
+        self.year_done = pair is None
+        if pair is not None:
+            release = pair[0] + int(self.rnd.uniform(*LATE_BY_S) * 1e6)
+            heapq.heappush(self.held, (release, len(self.held), pair[1]))
+        return None
+
+    def released(self, upto: float) -> list[Message]:
+        """The held-back events due once the upstream's events have reached ``upto`` (µs)."""
+        out = []
+        while self.held and self.held[0][0] <= upto:
+            out.append(self.message(heapq.heappop(self.held)[2]))
+        return out
+
+    @staticmethod
+    def stamped(e: dict[str, Any], late: timedelta) -> bytes:
         e["occurred_at"] = (datetime.now(CST) - late).isoformat(timespec="microseconds")
-        raw = orjson.dumps(e)
+        return orjson.dumps(e)
+
+    def message(self, raw: bytes) -> Message:
+        e = orjson.loads(raw)
         self.sent.append(raw)
+        self.sent_at[e["event_id"]] = (time.time(), parse_instant(e["occurred_at"]))
         return topic_for(e["process"], self.ns.prefix), e["case_id"].encode(), raw, e["event_id"]
+
+    # ------------------------------------------------------------------ markers
+
+    async def mark(self, producer: Any, watermark: int) -> None:
+        """A progress marker on every partition of every event topic: everything of the
+        upstream before ``watermark`` is published (but the events it holds back)."""
+        if self.watermark is not None and watermark <= self.watermark:
+            return
+        await producer.flush()
+        text = datetime.fromtimestamp(watermark / 1e6, CST).isoformat(timespec="microseconds")
+        value = progress_marker(SOURCE, text)
+        for domain in ("approval", "fund", "trade", "inspection"):
+            for p in range(self.ns.partitions):
+                await producer.send(self.ns.topic(domain), value, key=PROGRESS_KEY, partition=p)
+        self.watermark = watermark
+        self.marks.append((watermark, time.time()))
+        self.counts["markers"] += 1
 
     async def produce(self) -> None:
         from aiokafka import AIOKafkaProducer
@@ -132,19 +246,42 @@ class Soak:
                                     max_request_size=2 * 1024 * 1024)
         await producer.start()
         try:
-            start, n = time.perf_counter(), 0
+            start, n, valid_at_mark = time.perf_counter(), 0, 0
             while time.perf_counter() - start < self.seconds:
                 due = int((time.perf_counter() - start) * self.rate)
                 while n < due:
-                    topic, key, value, event_id = self.next_message(n)
-                    if event_id:
-                        self.sent_at[event_id] = time.time()
-                    await producer.send(topic, value, key=key)
+                    msg = self.next_message(n)
                     n += 1
+                    for topic, key, value, _ in ([msg] if msg else []) + self.released(self.last_at):
+                        await producer.send(topic, value, key=key)
+                    if self.clock == "sim" and self.counts["valid"] - valid_at_mark >= MARKER_EVERY:
+                        valid_at_mark = self.counts["valid"]
+                        await self.mark(producer, self.last_at)
+                if self.clock == "sim" and self.year_done:
+                    break  # the year is sent (what is held back follows at once)
                 await asyncio.sleep(0.01)
+            for topic, key, value, _ in self.released(float("inf")):
+                await producer.send(topic, value, key=key)
+            if self.clock == "sim":
+                await self.mark(producer, self.last_at + 1_000_000)  # past everything sent
             await producer.flush()
         finally:
             await producer.stop()
+
+    # ------------------------------------------------------------------ alerts
+
+    def caused_at(self, alert: dict[str, Any]) -> float | None:
+        """Wall time the alert's cause was sent: its newest evidence, or for an alert raised
+        after that (a timed one), the first marker at or past its instant."""
+        sent = [self.sent_at[i] for i in alert.get("evidence", []) if i in self.sent_at]
+        if not sent:
+            return None
+        wall, occurred = max(s[0] for s in sent), max(s[1] for s in sent)
+        raised = parse_instant(alert["raised_at"])
+        if raised > occurred and self.marks:
+            i = bisect.bisect_left(self.marks, (raised, 0.0))
+            wall = max(wall, self.marks[min(i, len(self.marks) - 1)][1])
+        return wall
 
     async def watch_alerts(self, stop_at: asyncio.Event) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -159,11 +296,19 @@ class Soak:
                     for r in records:
                         self.alerts += 1
                         a = orjson.loads(r.value)
-                        sent = [self.sent_at[i] for i in a.get("evidence", []) if i in self.sent_at]
-                        if sent:
-                            self.latencies.append(r.timestamp / 1000 - max(sent))
+                        cause = self.caused_at(a) if "raised_at" in a else None
+                        if cause is not None:
+                            self.latencies.append(r.timestamp / 1000 - cause)
         finally:
             await consumer.stop()
+
+    def as_of(self, upstream_delay: float) -> int:
+        """The worker's horizon when it had drained: the last marker, but never past the wall
+        clock (the generated year runs to its end of December: a timed card after now is not
+        due yet), or the wall clock minus the delay (a little margin before it)."""
+        if self.clock == "sim":
+            return min(self.marks[-1][0], int((self.drained_at - 2) * 1e6))
+        return int((self.drained_at - upstream_delay - 2) * 1e6)
 
 
 async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int, data: Path) -> None:
@@ -183,6 +328,8 @@ async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int,
                 "minute": minute, "rss_mib": round(rss_mib(proc.pid)),
                 "state_disk_mib": round(du(data) / 2**20, 1), "open_cases": m.get("open_cases"),
                 "lag_messages": m.get("lag"), "alerts_p99_s": round(p99, 3), "alerts_seen": soak.alerts,
+                "event_time": (datetime.fromtimestamp(soak.watermark / 1e6, CST).date().isoformat()
+                               if soak.watermark else None),
                 "sent": dict(soak.counts),
             }), flush=True)
             if proc.poll() is not None:
@@ -195,26 +342,27 @@ async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int,
         lag = scrape(metrics_port).get("lag", 1.0)
         quiet = quiet + 1 if lag == 0 and soak.alerts == seen else 0
         seen = soak.alerts
-    print(json.dumps({"drained_in_s": round(time.monotonic() - deadline + 600, 1)}), flush=True)
+    soak.drained_at = time.time()
+    print(json.dumps({"drained_in_s": round(time.monotonic() - deadline + 600, 1),
+                      "rss_mib": round(rss_mib(proc.pid))}), flush=True)
     stop_at.set()
     await watcher
 
 
-def compare_with_replay(soak: Soak, store: Any, config: Path, upstream_delay: float) -> dict[str, Any]:
-    """What users read against replay, both as of the worker's horizon now (wall clock minus
-    ``UPSTREAM_DELAY``, a little margin before it): a timed card past it is not due yet live."""
+def compare_with_replay(soak: Soak, store: Any, config: Path, as_of: int) -> dict[str, Any]:
+    """What users read against replay, both as of the worker's horizon at the end: a timed
+    card past it is not due yet live."""
     from streams.engine import Alert, load_config
     from streams.replay import replay
     from tests.live.harness import alert_key, stored_alerts, stored_event_ids
 
-    as_of = int((time.time() - upstream_delay - 2) * 1e6)
     out: list[Alert] = []
     replay(soak.sent, load_config(config), out.append, lambda r: None, as_of=as_of)
     expected = {alert_key(a) for a in out}
     rows = [r for r in stored_alerts(store) if r[6] <= as_of]  # raised_at_us
     got = set(rows)
     ids = stored_event_ids(store)
-    sent_ids = {orjson.loads(r)["event_id"] for r in soak.sent}
+    sent_ids = set(soak.sent_at)
     return {
         "alerts_replay": len(expected), "alerts_stored": len(rows), "alerts_equal": got == expected,
         "alerts_missing": len(expected - got), "alerts_unexpected": len(got - expected),
@@ -229,10 +377,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--clock", choices=("sim", "wall"), default="sim",
+                        help="sim: a year of event time in the run, with progress markers; "
+                        "wall: occurred_at = send time (see the module's docstring)")
     parser.add_argument("--late-per-1000", type=int, default=POISON["late"],
                         help="late events per 1,000 messages (0: none, to tell their effect apart)")
     parser.add_argument("--upstream-delay", type=float, default=5.0,
-                        help="the worker's UPSTREAM_DELAY in seconds (its horizon: wall clock minus it)")
+                        help="--clock wall: the worker's UPSTREAM_DELAY in seconds (its horizon: "
+                        "wall clock minus it)")
     args = parser.parse_args()
     POISON["late"] = args.late_per_1000
     from tests.live.harness import Store
@@ -249,17 +401,18 @@ def main() -> None:
         metrics_port = free_port()
         data = tmp / "faust"
         extra = {"SUPERVISION_CONFIG": str(config), "METRICS_PORT": str(metrics_port),
-                 "UPSTREAM_DELAY": str(args.upstream_delay),
-                 "METRICS_HOST": "127.0.0.1"}
+                 "UPSTREAM_DELAY": str(args.upstream_delay), "METRICS_HOST": "127.0.0.1"}
+        if args.clock == "sim":
+            extra |= {f"TOPIC_{t}_SOURCES": SOURCE for t in ("APPROVAL", "FUND", "TRADE", "INSPECTION")}
+        soak = Soak(ns, args.rate, args.minutes * 60, args.clock)
         proc = start_worker(ns, store.env(), data, extra=extra, log=tmp / "worker.log")
-        print(json.dumps({"soak": {"minutes": args.minutes, "rate": args.rate, "poison_per_1000": POISON,
-                                   "dir": str(tmp)}}), flush=True)
-        soak = Soak(ns, args.rate, args.minutes * 60)
+        print(json.dumps({"soak": {"minutes": args.minutes, "rate": args.rate, "clock": args.clock,
+                                   "poison_per_1000": POISON, "dir": str(tmp)}}), flush=True)
         try:
             asyncio.run(run_soak(soak, proc, metrics_port, tables_dir(data, ns.group)))
         finally:
             stop(proc)
-        result = compare_with_replay(soak, store, config, args.upstream_delay)
+        result = compare_with_replay(soak, store, config, soak.as_of(args.upstream_delay))
         result["worker_exit"] = proc.returncode
         print(json.dumps({"users_read_vs_replay": result}, indent=2, default=str), flush=True)
 

@@ -4,15 +4,21 @@
 #   start a worker (embedded chdb, or the server in CLICKHOUSE_URL), stream a
 #   generated workload, show alerts live as they fire, work three red cards through the
 #   督办 workflow with `supervise act` (one reply deadline lapses: SUP_REPLY_OVERDUE), then
-#   a summary by rule and department, the inboxes and the commands to query them. Stops
-#   everything it started.
+#   a summary by rule and department, the inboxes and the commands to query them, and the
+#   web pages (`supervise web --local`: the local demonstration mode 本地演示模式, with a
+#   user picker, on a loopback port): it prints the inbox address and the demo's users and
+#   serves until Enter is pressed (without a terminal: DEMO_WEB_SECONDS, default 0, after
+#   checking that the pages answer). Stops everything it started.
 #
 # The supervision configuration is deploy/config/supervision.demo.toml (超时默许 on, the
 # example item catalogue) unless SUPERVISION_CONFIG names another; the seed is one whose
 # 3,000 cases plant a case of every rule (tests/workload/test_demo.py checks it).
 #
 # Knobs (environment): DEMO_CASES (3000), DEMO_RATE (events/s, 1500),
-# DEMO_PARTITIONS (4), DEMO_KAFKA_PORT (first free from 19092), CLICKHOUSE_URL.
+# DEMO_PARTITIONS (4), DEMO_KAFKA_PORT (first free from 19092), DEMO_WEB_PORT (first free
+# from 8080), DEMO_WEB_SECONDS (0), CLICKHOUSE_URL. With embedded chdb (one process at a
+# time) the worker stops before the summary and the pages only read; with a ClickHouse
+# server the worker keeps running, so actions taken on the pages are applied.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,11 +46,16 @@ PORT="${DEMO_KAFKA_PORT:-19092}"
 while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
 
 WORKER_PID=""
-cleanup() {
-  if [[ -n "$WORKER_PID" ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
-    kill -TERM "$WORKER_PID" 2>/dev/null || true
-    wait "$WORKER_PID" 2>/dev/null || true
+WEB_PID=""
+stop_pid() {
+  if [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
   fi
+}
+cleanup() {
+  stop_pid "$WEB_PID"
+  stop_pid "$WORKER_PID"
   bash "$ROOT/scripts/tansu.sh" stop "$PORT" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
@@ -159,7 +170,9 @@ PY
 say "working three red cards with supervise act (users: deploy/config/users.example.toml)"
 "$PY" "$ROOT/scripts/demo_workflow.py" || say "the workflow part did not complete (see above)"
 
-kill -TERM "$WORKER_PID"; wait "$WORKER_PID" || true; WORKER_PID=""
+if [[ -z "${CLICKHOUSE_URL:-}" ]]; then  # embedded chdb: one process at a time
+  kill -TERM "$WORKER_PID"; wait "$WORKER_PID" || true; WORKER_PID=""
+fi
 
 # --- 6. summary ------------------------------------------------------------------
 say "summary"
@@ -198,3 +211,54 @@ Query them:
 
 What the generator planted in each case: $DEMO_DIR/planted.jsonl
 EOF
+
+# --- 7. the web pages (local demonstration mode) ------------------------------------
+WEB_PORT="${DEMO_WEB_PORT:-8080}"
+while ! port_free "$WEB_PORT"; do WEB_PORT=$((WEB_PORT + 1)); done
+say "starting supervise web in the local demonstration mode (本地演示模式) on 127.0.0.1:$WEB_PORT"
+"$PY" -m streams.cli web --local --host 127.0.0.1 --port "$WEB_PORT" >"$DEMO_DIR/web.log" 2>&1 &
+WEB_PID=$!
+"$PY" - "$WEB_PORT" <<'PY'
+import sys, time, urllib.request
+deadline = time.monotonic() + 60
+while True:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/local", timeout=2) as r:
+            if r.status == 200:
+                break
+    except OSError:
+        pass
+    if time.monotonic() > deadline:
+        sys.exit("supervise web did not answer in 60 s (see var/demo/web.log)")
+    time.sleep(0.5)
+PY
+if [[ -n "$WORKER_PID" ]]; then ACTS="actions taken on the pages go to the running worker"
+else ACTS="embedded chdb: the worker has stopped, the pages only read; CLICKHOUSE_URL=... to act"; fi
+cat <<EOF
+
+Inbox (收件箱): http://127.0.0.1:$WEB_PORT/inbox
+  本地演示模式: pick a user at http://127.0.0.1:$WEB_PORT/local ($ACTS)
+  The demo's users ([workflow] users_file of $SUPERVISION_CONFIG):
+EOF
+"$PY" - <<'PY'
+from streams.engine import load_config
+from streams.settings import get_settings
+from streams.web.names import ROLE_NAMES
+users = load_config(get_settings().supervision_config).users
+rows = [("id", "name", "role", "departments")] + [
+    (uid, u.name, f"{u.role} {ROLE_NAMES.get(u.role, '')}", ",".join(sorted(u.departments)) or "(all)")
+    for uid, u in sorted(users.items())
+]
+import unicodedata
+def width(text): return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+widths = [max(width(r[i]) for r in rows) for i in range(3)]
+for r in rows:
+    print("    " + "  ".join(c + " " * (w - width(c)) for c, w in zip(r[:3], widths)) + "  " + r[3])
+PY
+if [[ -t 0 ]]; then
+  read -r -p "Press Enter to stop the web server and end the demo. " _ || true
+else
+  sleep "${DEMO_WEB_SECONDS:-0}"
+fi
+stop_pid "$WEB_PID"
+WEB_PID=""

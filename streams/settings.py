@@ -18,11 +18,43 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
+class _Frozen(BaseSettings):
     # Frozen: built once at start (``get_settings``) and shared; nothing changes it after.
     model_config = SettingsConfigDict(
         env_prefix="", extra="ignore", case_sensitive=False, frozen=True
     )
+
+
+class WebSettings(_Frozen):
+    """The settings of ``supervise web`` (identity from the proxy, actions, pushed updates)."""
+
+    web_user_header: str = Field(
+        default="X-Remote-User",
+        description="supervise web: the header an authenticating reverse proxy sets to the "
+        "user id (a user of the users file); accepted only from WEB_TRUSTED_PROXIES.",
+    )
+    web_trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="supervise web: comma-separated addresses whose WEB_USER_HEADER is "
+        "trusted; a request from elsewhere has no identity.",
+    )
+    web_action_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="supervise web: seconds to wait for an action's result from the worker, "
+        "beyond UPSTREAM_DELAY (the worker applies an action once its input is past acted_at).",
+    )
+    web_push_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="supervise web: seconds between the reads of the one watcher that pushes "
+        "inbox updates to every open inbox page (only while a page listens).",
+    )
+
+
+class Settings(WebSettings):
+    """Every setting: the web's (``WebSettings``) and those of the worker, storage and CLI."""
 
     # --- rules -------------------------------------------------------------
     supervision_config: Path | None = Field(
@@ -146,22 +178,6 @@ class Settings(BaseSettings):
     )
     topic_replication: int = Field(
         default=1, ge=1, description="Replication factor used when the live service creates topics."
-    )
-    web_user_header: str = Field(
-        default="X-Remote-User",
-        description="supervise web: the header an authenticating reverse proxy sets to the "
-        "user id (a user of the users file); accepted only from WEB_TRUSTED_PROXIES.",
-    )
-    web_trusted_proxies: str = Field(
-        default="127.0.0.1,::1",
-        description="supervise web: comma-separated addresses whose WEB_USER_HEADER is "
-        "trusted; a request from elsewhere has no identity.",
-    )
-    web_action_timeout_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="supervise web: seconds to wait for an action's result from the worker, "
-        "beyond UPSTREAM_DELAY (the worker applies an action once its input is past acted_at).",
     )
     worker_group_id: str = Field(
         default="supervision-live",

@@ -30,6 +30,7 @@ GRANT INSERT ON supervision.case_status TO supervision_write;
 GRANT INSERT ON supervision.deadletter TO supervision_write;
 GRANT INSERT ON supervision.shadow_alerts TO supervision_write;
 GRANT INSERT ON supervision.bulletins TO supervision_write;
+GRANT INSERT ON supervision.scoring_config TO supervision_write;
 GRANT INSERT ON supervision.events_by_dept TO supervision_write;
 GRANT SELECT ON system.merge_tree_settings TO supervision_write;
 REVOKE SELECT ON supervision.auditor_departments FROM supervision_write;

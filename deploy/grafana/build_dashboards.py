@@ -220,6 +220,28 @@ ON_TIME_RATE = (
     " round(100 * sum(completed_on_time) / (sum(completed_on_time) + sum(completed_late)), 1))"
 )
 
+# Department scores (绩效测评, workflow.md § Scoring) per local month: dept_month_scores_v
+# (schemas/clickhouse/0008_scores.sql) counts them exactly as `supervise query performance
+# --month` and the bulletins do, under the active configuration's [scoring]. A month shows
+# when it overlaps the time range; ranks are among every department of the month, the
+# variable 部门 only chooses the rows shown.
+MONTH_FILTER = (
+    "month_start BETWEEN toStartOfMonth(toDate($__fromTime, 'Asia/Shanghai'))"
+    " AND toDate($__toTime, 'Asia/Shanghai')"
+)
+SCORE_FILTER = f"{MONTH_FILTER} AND {var_filter('dept', 'dept')}"
+# Colours of the default grade bounds: 不合格 below 60, 合格, 良好 from 80, 优秀 from 90.
+SCORE_THRESHOLDS = {
+    "mode": "absolute",
+    "steps": [
+        {"color": "red", "value": None},
+        {"color": "yellow", "value": 60},
+        {"color": "blue", "value": 80},
+        {"color": "green", "value": 90},
+    ],
+}
+GRADE_COLORS = {"优秀": "green", "良好": "blue", "合格": "yellow", "不合格": "red"}
+
 # --- panels ---------------------------------------------------------------------------
 
 
@@ -334,10 +356,130 @@ def rate_cell(field: str) -> dict[str, Any]:
     }
 
 
+def grade_cell(field: str = "grade") -> dict[str, Any]:
+    """A table column of grades (优秀, 良好, 合格, 不合格) on their colour."""
+    options = {g: {"color": c, "index": i} for i, (g, c) in enumerate(GRADE_COLORS.items())}
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [
+            {"id": "mappings", "value": [{"type": "value", "options": options}]},
+            {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+        ],
+    }
+
+
+def score_panels(layout: Layout) -> list[dict[str, Any]]:
+    """Scores, grades and ranks of the departments (dept_month_scores_v), and their trend."""
+    counts = (
+        "reds AS red, yellows AS yellow, notices AS notice, duban_count AS duban,\n"
+        "       sup_receipt_reply_count AS sup_receipt_reply, sup_rectify_count AS sup_rectify"
+    )
+    latest = (
+        f"month_start = (SELECT max(month_start) FROM dept_month_scores_v WHERE {MONTH_FILTER})"
+    )
+    return [
+        layout.place(
+            panel(
+                "bargauge",
+                "本月得分 score of the latest month",
+                "绩效测评 score of each department in the latest month of the time range: 100 minus"
+                " the deductions of the configuration's [scoring] (yellow 1, red 1.5, 督办 0.5,"
+                " SUP_RECEIPT/REPLY_OVERDUE 0.5, SUP_RECTIFY_OVERDUE 1 at the defaults);"
+                " withdrawn alerts and false-positive or duplicate dismissals count 0.",
+                [
+                    ch_target(
+                        f"SELECT dept, score\nFROM dept_month_scores_v\nWHERE {latest}"
+                        f" AND {var_filter('dept', 'dept')}\nORDER BY rank, dept",
+                        TABLE,
+                    )
+                ],
+                CH,
+                thresholds=SCORE_THRESHOLDS,
+                color={"mode": "thresholds"},
+                min=0,
+                max=100,
+                options={
+                    "orientation": "horizontal",
+                    "displayMode": "basic",
+                    "reduceOptions": {"values": True, "calcs": [], "fields": "/^score$/"},
+                },
+            ),
+            8,
+            11,
+        ),
+        layout.place(
+            panel(
+                "table",
+                "部门得分与排名 scores, grades and ranks by month",
+                "Per month overlapping the time range: each department's rank (among every"
+                " department of the month, equal scores share a rank), score, grade (优秀 ≥ 90,"
+                " 良好 ≥ 80, 合格 ≥ 60, else 不合格 at the defaults) and the counts deducted for;"
+                " as `supervise query performance --month` and the bulletins (通报) count them.",
+                [
+                    ch_target(
+                        "SELECT month, rank, dept, score, grade,\n"
+                        f"       {counts}, config_version\n"
+                        f"FROM dept_month_scores_v\nWHERE {SCORE_FILTER}\n"
+                        "ORDER BY month DESC, rank, dept",
+                        TABLE,
+                    )
+                ],
+                CH,
+                overrides=[grade_cell()],
+            ),
+            16,
+            11,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "得分趋势 score trend by month",
+                "Each department's score per month of the time range (a point at the month's"
+                " first day).",
+                [
+                    ch_target(
+                        "SELECT toDateTime(month_start, 'Asia/Shanghai') AS time, dept, score\n"
+                        f"FROM dept_month_scores_v\nWHERE {SCORE_FILTER}\n"
+                        "ORDER BY time, dept",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+                min=0,
+                max=100,
+            ),
+            12,
+            9,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "排名趋势 rank trend by month",
+                "Each department's rank per month of the time range (1 is the best).",
+                [
+                    ch_target(
+                        "SELECT toDateTime(month_start, 'Asia/Shanghai') AS time, dept, rank\n"
+                        f"FROM dept_month_scores_v\nWHERE {SCORE_FILTER}\n"
+                        "ORDER BY time, dept",
+                        TIMESERIES,
+                    )
+                ],
+                CH,
+                min=1,
+            ),
+            12,
+            9,
+        ),
+    ]
+
+
 def field_link(field: str, title: str, url: str, **extra: Any) -> dict[str, Any]:
     """An override making a table column's values links."""
     link = {"title": title, "url": url, **extra}
-    return {"matcher": {"id": "byName", "options": field}, "properties": [{"id": "links", "value": [link]}]}
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [{"id": "links", "value": [link]}],
+    }
 
 
 def case_link(field: str = "case_id") -> dict[str, Any]:
@@ -852,11 +994,13 @@ def department_performance() -> dict[str, Any]:
             12,
             9,
         ),
+        *score_panels(layout),
     ]
     return dashboard(
         "supervision-department-performance",
         "部门绩效 Department performance",
-        "绩效测评: on-time completion rate, yellow and red cards, and ranking by period (Asia/Shanghai days).",
+        "绩效测评: on-time completion rate, yellow and red cards, and ranking by period (Asia/Shanghai"
+        " days); department scores, grades, ranks and their trend by month.",
         panels,
         [DEPT_PERF_VAR, PROCESS_VAR, PERIOD_VAR],
         time_from="now-90d",

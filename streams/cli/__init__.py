@@ -24,6 +24,7 @@ def _root() -> None:
 
 # Sub-command modules register themselves on import.
 from streams.cli import act as _act  # noqa: E402,F401
+from streams.cli import bulletin as _bulletin  # noqa: E402,F401
 from streams.cli import db as _db  # noqa: E402,F401
 from streams.cli import deadletter as _deadletter  # noqa: E402,F401
 from streams.cli import diff as _diff  # noqa: E402,F401

@@ -42,6 +42,24 @@ def migrate_command(
         typer.echo(f"skipped {report.skipped_statements} optional statement(s) this engine lacks")
     if not dry_run:
         typer.echo(f"{backend.describe()}: schema version {report.current_version}")
+        _record_scoring()
+
+
+def _record_scoring() -> None:
+    """Store the configuration's [scoring] as the active one (scores in ClickHouse)."""
+    from streams.engine import load_config
+    from streams.engine.config import ConfigError
+    from streams.settings import get_settings
+    from streams.storage.scoring_config import record_with_settings
+
+    settings = get_settings()
+    try:
+        config = load_config(settings.supervision_config)
+    except ConfigError as exc:
+        typer.echo(f"supervise db: scoring not recorded: {exc}", err=True)
+        return
+    if record_with_settings(settings, config):
+        typer.echo(f"recorded the [scoring] of configuration {config.version}")
 
 
 @db_app.command("status")

@@ -335,17 +335,37 @@ def events_command(
 
 @query_app.command("performance")
 def performance_command(
-    since: Annotated[str, typer.Option("--since", help="First local date (YYYY-MM-DD).")],
-    until: Annotated[str, typer.Option("--until", help="Last local date (YYYY-MM-DD), inclusive.")],
+    since: Annotated[str, typer.Option("--since", help="First local date (YYYY-MM-DD).")] = "",
+    until: Annotated[
+        str, typer.Option("--until", help="Last local date (YYYY-MM-DD), inclusive.")
+    ] = "",
     dept: Annotated[str, typer.Option("--dept", help="Only this department.")] = "",
     process: Annotated[
         str, typer.Option("--process", help=f"Only this process. {PROCESS_HELP}")
     ] = "",
+    month: Annotated[
+        str,
+        typer.Option(
+            "--month",
+            help="A local month (YYYY-MM) instead of --since/--until: the month's scores "
+            "(workflow.md § Scoring: rank by score, grade, the counts deducted for) with the "
+            "month's on-time rate beside them, as a bulletin freezes them.",
+        ),
+    ] = "",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Department performance (绩效测评) over a period: counts, on-time rate, rank (withdrawn
-    alerts left out)."""
+    alerts left out); with --month, the month's scores."""
     _not_for(fmt, "performance")
+    if month:
+        if since or until or dept or process:
+            raise _fail("--month goes without --since, --until, --dept and --process")
+        from streams.cli.bulletin import print_month_scores
+
+        print_month_scores(month, fmt)
+        return
+    if not since or not until:
+        raise _fail("give --since and --until, or --month")
     try:
         first, last = date.fromisoformat(since), date.fromisoformat(until)
     except ValueError as exc:

@@ -171,13 +171,17 @@ class CaseEngine(CaseStore):
 
     def process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
         """``process``, appending its alerts and facts to the given lists (each fact carries
-        its event's arrival, when known: a late fact's withdrawals name it)."""
+        its event's arrival and ``reported_at``, when known: a late fact's withdrawals name
+        them)."""
         first_fact = len(facts)
         self._process_into(event, alerts, facts)
-        arrived = event.arrived_at
-        if arrived is not None:
+        arrived, reported = event.arrived_at, event.reported_at
+        if arrived is not None or reported is not None:
             for i in range(first_fact, len(facts)):
-                facts[i].arrived_at = arrived
+                if arrived is not None:
+                    facts[i].arrived_at = arrived
+                if reported is not None:
+                    facts[i].reported_at = reported
 
     def _process_into(self, event: Event, alerts: list[Alert], facts: list[Fact]) -> None:
         action = event.action

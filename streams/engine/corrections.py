@@ -101,7 +101,8 @@ def correct_case(
     out = Correction(consistent=_matches(before.state, held))
     cases.replace(key, after.state)
 
-    cause: list[Any] = [late.event_id, late.occurred_at, arrived_at]  # a fact's stored form
+    # a fact's stored form (``Fact.cause``)
+    cause: list[Any] = [late.event_id, late.occurred_at, arrived_at, late.reported_at or 0]
     by = [LateInput(late.event_id, late.occurred_at, late.reported_at, arrived_at)]
     was = {alert.alert_id: alert for alert in before.alerts}
     now_raised = {alert.alert_id for alert in after.alerts}
@@ -119,6 +120,7 @@ def correct_case(
         if previous is None or not previous.same(fact):
             if fact.event_id == late.event_id:
                 fact.arrived_at = arrived_at
+                fact.reported_at = late.reported_at or 0
             else:
                 fact.cause = cause
             out.facts.append(fact)

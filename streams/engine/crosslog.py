@@ -207,8 +207,8 @@ class FactLog:
         state["raised"] = new["raised"]
         state["log"] = new_log
 
-        cause = fact.late_input()
-        by = [LateInput(cause[0], cause[1], None, cause[2])]
+        event_id, occurred_at, arrived_at, reported_at = fact.late_input()
+        by = [LateInput(event_id, occurred_at, reported_at or None, arrived_at)]
         raised_now = {alert.alert_id for alert in after}
         for alert_id, alert in before.items():
             if alert_id not in raised_now:

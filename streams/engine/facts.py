@@ -6,8 +6,10 @@ judgement ``CrossEngine`` calls for each fact of that key.
 
 A fact's stored form (``to_bytes``, the facts topic) is a JSON list: from format
 version 2 its first element is the version (``FACT_FORMAT``); a list without one
-is version 1 (the same fields). A newer version raises ``FormatTooNew``: the live
-service dead-letters that record (README, State format versions).
+is version 1 (the same fields). Version 3 may end with the event's ``reported_at``
+(after ``arrived_at``, ``retracted`` and ``cause``); version 2 never does. A newer
+version raises ``FormatTooNew``: the live service dead-letters that record (README,
+State format versions).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import orjson
 
 from streams.engine.model import FormatTooNew
 
-FACT_FORMAT = 2  # the version to_bytes writes
+FACT_FORMAT = 3  # the version to_bytes writes
 _CENT = Decimal("0.01")
 
 
@@ -44,11 +46,13 @@ class Fact:
     seq: int  # evaluation order among equal instants (set by the router)
     # Corrections (rules.md §1.4). ``arrived_at``: when its event arrived (0: not known).
     # ``retracted``: the fact no longer holds (its case, evaluated again, does not emit it).
-    # ``cause``: the late event whose correction sent it, [event_id, occurred_at, arrived_at]
-    # (None: its own event).
+    # ``cause``: the late event whose correction sent it, [event_id, occurred_at, arrived_at,
+    # reported_at] (None: its own event; reported_at 0 or absent: not sent).
+    # ``reported_at``: its event's ``reported_at`` (0: not sent).
     arrived_at: int
     retracted: bool
     cause: list[Any] | None
+    reported_at: int
 
     def __init__(
         self,
@@ -64,6 +68,7 @@ class Fact:
         arrived_at: int = 0,
         retracted: bool = False,
         cause: list[Any] | None = None,
+        reported_at: int = 0,
     ) -> None:
         self.key = key
         self.occurred_at = occurred_at
@@ -77,12 +82,14 @@ class Fact:
         self.arrived_at = arrived_at
         self.retracted = retracted
         self.cause = cause
+        self.reported_at = reported_at
 
     def late_input(self) -> list[Any]:
-        """The late event behind this fact: [event_id, occurred_at, arrived_at]."""
+        """The late event behind this fact: [event_id, occurred_at, arrived_at, reported_at]
+        (0: not known)."""
         if self.cause is not None:
-            return self.cause
-        return [self.event_id, self.occurred_at, self.arrived_at]
+            return [*self.cause, 0][:4]  # a cause stored before reported_at was: 3 items
+        return [self.event_id, self.occurred_at, self.arrived_at, self.reported_at]
 
     def same(self, other: Fact) -> bool:
         """The same fact with the same content (what a judgement reads of it)."""
@@ -109,8 +116,10 @@ class Fact:
             self.may_alert,
             self.seq,
         ]
-        if self.arrived_at or self.retracted or self.cause is not None:
+        if self.arrived_at or self.retracted or self.cause is not None or self.reported_at:
             values += [self.arrived_at, self.retracted, self.cause]
+            if self.reported_at:
+                values.append(self.reported_at)
         return orjson.dumps(values)
 
     @classmethod

@@ -48,11 +48,13 @@ class Retention:
         again a day later."""
         heap = self._heap
         out: list[str] = []
+        seen: set[str] = set()  # a case installed again (a correction, a reload) has two entries
         while heap and heap[0][0] < now:
             _, key = heapq.heappop(heap)
             state = states.get(key)
-            if state is None or not state.terminal or state.closed_at is None:
+            if key in seen or state is None or not state.terminal or state.closed_at is None:
                 continue
+            seen.add(key)
             if self.evictable(state, now):
                 out.append(key)
             elif state.closed_at + self.retention_us < now:  # waits for something

@@ -113,6 +113,7 @@ def _build(
 ) -> Worker:
     from streams.storage import open_writer
     from streams.storage.migrations import migrate as apply_migrations
+    from streams.storage.scoring_config import try_record_scoring
 
     observe = early is not None
     shadows = load_shadows(settings.shadow_configs, config)  # refused before anything starts
@@ -121,6 +122,7 @@ def _build(
     backend = open_storage(settings, health if observe else None)
     if migrate:
         apply_migrations(backend)
+    try_record_scoring(backend, config)  # the active [scoring] of the dashboards' scores
     # The store reports its batches, rows, latency and failed attempts per table.
     store = WriterStore(open_writer(settings, backend), metrics=metrics if observe else None)
     echo = echo_alerts or settings.live_echo_alerts

@@ -13,7 +13,18 @@ a batch is synchronous. So, per batch, before it is evaluated:
 2. ``LateEvents.prepare`` reads their stored events (``storage.queries.case_events``,
    bounded to those cases by the sort key), on the persister's thread and
    retried like a write, and adds the events of the batches evaluated before
-   whose rows are not stored yet (``PIPELINE_DEPTH``: ``Unstored``);
+   whose rows are not stored yet (``PIPELINE_DEPTH``: ``Unstored``).
+   The read is made *ahead*, before the service takes its event lock
+   (``read_ahead``: the candidates of the messages waiting in the buffer), so
+   that other batches and ticks are evaluated during the storage round trip.
+   It stays exact: a read-ahead watches ``Unstored`` from before its read, so
+   the events of every batch evaluated meanwhile are added to it (stored or
+   not: the read may have missed them); under the lock the candidates are found
+   again on the states as they are then, and a case the read-ahead did not
+   cover (made late meanwhile, or a message that came later) is read there, as
+   before. Each case's events are then what a read under the lock would have
+   given, in the same precedence (stored rows first). A rebalance meanwhile
+   discards the read-ahead;
 3. during the evaluation, ``CaseHistory.held`` gives ``CasePartition.process`` a
    case's events in the order it applied them (its state remembers the hashes
    of its last ``MAX_IDS`` event ids in that order): events stored but not
@@ -95,15 +106,34 @@ class CaseHistory:
         return older + [event for _, event in known]
 
 
+@dataclass(slots=True, eq=False)
+class ReadAhead:
+    """The events of the cases that may be late, read before the event lock was taken."""
+
+    late: dict[str, CaseRef]  # the candidates it read (key -> case)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # stored, as read
+    in_flight: list[Event] = field(default_factory=list)  # unstored when the read began
+    since: list[Event] = field(default_factory=list)  # of batches evaluated after that
+    generation: int = 0  # of ``LateEvents``: a rebalance discards it
+
+
 class Unstored:
     """Events of evaluated batches whose rows are not stored yet (``Output.rows_stored``)."""
 
     def __init__(self) -> None:
         self.outputs: list[Any] = []  # Output, oldest first
+        self.watchers: list[ReadAhead] = []  # read-aheads not yet used
 
     def add(self, out: Any) -> None:
         if out.events:
             self.outputs.append(out)
+            for ahead in self.watchers:
+                late = ahead.late
+                ahead.since.extend(
+                    s.event
+                    for s in out.events
+                    if s.event.process + "|" + s.event.case_id in late
+                )
 
     def events(self, wanted: set[CaseRef]) -> list[Event]:
         self.outputs = [out for out in self.outputs if not out.rows_stored]
@@ -128,6 +158,7 @@ class LateEvents:
         self.validator = validator
         self.read = read  # the stored events of cases (Persister.case_events)
         self.unstored = Unstored()
+        self.generation = 0  # bumped by a rebalance (``forget``)
 
     def candidates(self, messages: Iterable[Any]) -> dict[str, CaseRef]:
         """The cases (key -> (process, case_id)) of ``messages`` that may be late (a superset).
@@ -139,10 +170,12 @@ class LateEvents:
         for m in messages:
             if m.key == PROGRESS_KEY or not m.value:
                 continue
-            try:
-                event = m.event = parse(m.value)
-            except InvalidEvent:
-                continue  # the pipeline dead-letters it
+            event = m.event
+            if event is None:
+                try:
+                    event = m.event = parse(m.value)
+                except InvalidEvent:
+                    continue  # the pipeline dead-letters it
             key = event.process + "|" + event.case_id
             bound = newest.get(key)
             if key not in late:
@@ -160,28 +193,80 @@ class LateEvents:
                 newest[key] = bound
         return late
 
-    async def prepare(self, messages: list[Any], now: int) -> CaseHistory | None:
-        """The events of the batch's late cases (None when it has none); ``now``: processing
-        time (µs) of its withdrawals, kept in whole seconds."""
+    async def read_ahead(self, messages: list[Any]) -> ReadAhead | None:
+        """Outside the event lock: the stored events of the cases of ``messages`` (those
+        waiting in the buffer) that may be late as the states are now; None when none."""
         late = self.candidates(messages)
         if not late:
             return None
-        wanted = set(late.values())
-        in_flight = self.unstored.events(wanted)  # before the read: what it may not see yet
-        rows = await self.read(sorted(wanted))
+        ahead = ReadAhead(late, generation=self.generation)
+        unstored = self.unstored
+        unstored.watchers.append(ahead)  # from now on, before the read: nothing falls between
+        try:
+            wanted = set(late.values())
+            ahead.in_flight = unstored.events(wanted)
+            ahead.rows = await self.read(sorted(wanted))
+        except BaseException:
+            unstored.watchers.remove(ahead)
+            raise
+        return ahead
+
+    def forget(self) -> None:
+        """A rebalance: read-aheads in progress are not used."""
+        self.generation += 1
+
+    def discard(self, ahead: ReadAhead | None) -> None:
+        """``ahead`` no longer watches the batches evaluated (taken under the event lock)."""
+        if ahead is not None and ahead in self.unstored.watchers:
+            self.unstored.watchers.remove(ahead)
+
+    async def prepare(
+        self, messages: list[Any], now: int, ahead: ReadAhead | None = None
+    ) -> CaseHistory | None:
+        """Under the event lock: the events of the batch's late cases (None when it has none);
+        ``now``: processing time (µs) of its withdrawals, kept in whole seconds. ``ahead``:
+        what ``read_ahead`` read for them (the cases it did not cover are read now)."""
+        self.discard(ahead)
+        if ahead is not None and ahead.generation != self.generation:
+            ahead = None
+        late = self.candidates(messages)
+        if not late:
+            return None
         history = CaseHistory(now=now // 1_000_000 * 1_000_000)
         pool = history.pool
         for key in late:
             pool[key] = {}
+        covered = ahead.late if ahead is not None else {}
+        wanted = {ref for key, ref in late.items() if key not in covered}
+        if ahead is not None:  # rows first, then what was not stored, oldest first
+            self._fill(pool, ahead.rows, [*ahead.in_flight, *ahead.since], covered)
+        if wanted:
+            in_flight = self.unstored.events(wanted)  # before the read: what it may not see yet
+            rows = await self.read(sorted(wanted))
+            self._fill(pool, rows, in_flight, {k: r for k, r in late.items() if r in wanted})
+        return history
+
+    def _fill(
+        self,
+        pool: dict[str, dict[str, Event]],
+        rows: list[dict[str, Any]],
+        unstored: list[Event],
+        cases: dict[str, CaseRef],
+    ) -> None:
+        """The events of ``cases`` (those of the batch's late cases) into ``pool``: stored
+        rows first, then those not stored; the first of an event id wins."""
         for row in rows:
             try:
                 event = event_from_row(self.validator, row)
             except InvalidEvent as exc:  # stored before a contract change: named, not guessed
                 log.error("stored event %s cannot be read again: %s", row.get("event_id"), exc)
                 continue
-            events = pool.get(event.process + "|" + event.case_id)
-            if events is not None:
+            key = event.process + "|" + event.case_id
+            events = pool.get(key)
+            if events is not None and key in cases:
                 events.setdefault(event.event_id, event)
-        for event in in_flight:
-            pool[event.process + "|" + event.case_id].setdefault(event.event_id, event)
-        return history
+        for event in unstored:
+            key = event.process + "|" + event.case_id
+            events = pool.get(key)
+            if events is not None and key in cases:
+                events.setdefault(event.event_id, event)

@@ -257,6 +257,8 @@ class Evaluator:
                 commits[tp] = safe
         if out.duplicates:
             self.metrics.record_duplicate(partitions.topics.facts, out.duplicates)
+        if out.rejudged or out.beyond_log:
+            self.metrics.record_fact_corrections(out.rejudged, out.beyond_log)
         return Step(out, commits, lane="facts")
 
     def _facts_tp(self, partition: int) -> TP | None:

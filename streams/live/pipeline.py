@@ -28,9 +28,11 @@ from streams.engine import EventValidator, InvalidEvent
 from streams.live.contents import content_digest
 from streams.live.deadletter import RejectionLimit, dead_letter, oversized
 from streams.live.processor import CasePartition, Message, Output, Reroute, StoredEvent
-from streams.live.progress import MALFORMED, InvalidMarker, parse_marker
+from streams.live.progress import MALFORMED, InvalidMarker, Marker, parse_marker
 from streams.live.publish import partition_for
 from streams.live.topics import Topics
+
+MARKERS_KEPT = 64  # distinct marker values remembered parsed (``Pipeline.markers``)
 
 
 class Pipeline:
@@ -47,6 +49,9 @@ class Pipeline:
         self.validator = validator
         self.limit = limit
         self.case_partition = case_partition
+        # Markers parsed lately, by value: an upstream sends the same marker to every
+        # partition of its topics, so most are parsed once (bounded: cleared when full).
+        self.markers: dict[bytes, Marker] = {}
 
     def run(self, messages: list[Message], out: Output) -> set[CasePartition]:
         """Process a batch in order. Raises ``RejectionLimitExceeded`` (nothing is persisted then)."""
@@ -95,9 +100,11 @@ class Pipeline:
             part.clock.observed(m.offset, event.occurred_at)
             if first is not None:  # the same content, applied recently: the first wins
                 part.cases.duplicate_count += 1
-            elif part.process(event, m.offset, out, m.arrived_at):
+                touched.add(part)
+                continue
+            event.arrived_at = m.arrived_at  # before it is applied: its facts carry it
+            if part.process(event, m.offset, out, m.arrived_at):
                 part.contents.add(event.event_id, digest)
-                event.arrived_at = m.arrived_at
                 out.events.append(StoredEvent(event, m.topic, m.partition, m.offset))
             # else: the case holds it, so it was stored before its state was written; storing
             # it again could only put a repeat with other content over the first.
@@ -106,12 +113,18 @@ class Pipeline:
 
     def _progress(self, m: Message, part: CasePartition, out: Output) -> None:
         """A progress marker: noted for the partition (its outcome counted), or dead-lettered."""
-        try:
-            marker = parse_marker(m.value)
-        except InvalidMarker as exc:
-            self._reject(m, part, str(exc), PROGRESS_MARKER, out)
-            out.markers.append((m.topic, MALFORMED))
-            return
+        value = m.value
+        marker = self.markers.get(value)
+        if marker is None:
+            try:
+                marker = parse_marker(value)
+            except InvalidMarker as exc:
+                self._reject(m, part, str(exc), PROGRESS_MARKER, out)
+                out.markers.append((m.topic, MALFORMED))
+                return
+            if len(self.markers) >= MARKERS_KEPT:
+                self.markers.clear()
+            self.markers[value] = marker
         out.markers.append((m.topic, part.clock.marks.observe(marker, part.sources)))
         part.clock.observed(m.offset, None)
         self.limit.accepted()

@@ -118,6 +118,10 @@ class Output:
         default_factory=list
     )  # instants of the timed alerts raised (timer lag)
     late: list[int] = field(default_factory=list)  # arrivals (µs) of the late events corrected
+    # Late facts at their key (``crosslog``): judged again from their place on, or before
+    # what the key's log keeps (not judged).
+    rejudged: int = 0
+    beyond_log: int = 0
     rows_stored: bool = False  # set once its rows are stored (``corrections.Unstored``)
 
     def empty(self) -> bool:
@@ -334,10 +338,12 @@ class FactPartition:
             ) or self.out_of_window(fact):
                 out.duplicates += 1
                 continue
-            skipped = log.duplicates + log.beyond if log is not None else 0
+            counts = (log.duplicates, log.beyond, log.corrected) if log is not None else None
             alerts = self.judge(fact, now)
-            if log is not None:
-                out.duplicates += log.duplicates + log.beyond - skipped
+            if log is not None and counts is not None:
+                out.duplicates += log.duplicates - counts[0]
+                out.beyond_log += log.beyond - counts[1]
+                out.rejudged += log.corrected - counts[2]
                 out.withdrawals.extend(log.take_withdrawals())
             if marker is None or pending.order > marker:
                 self.applied[fact.key] = pending.order

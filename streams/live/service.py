@@ -107,14 +107,21 @@ class LiveService:
         if not self.evaluator.breakers.loaded:  # before the first batch: no trip to undo
             await self.poll_decisions()
         unknown = await self.offsets.learn_starts(self.readable(buffer.tps()))
-        async with self.lock:
-            admitted, seeks = self._admit(buffer, unknown)
-            if admitted:
-                # Late events' cases: their stored events read first (``corrections``).
-                history = await self.late.prepare(admitted, self.evaluator.now_us())
-                step = self.evaluator.events(admitted, history)
-                self.late.unstored.add(step.out)
-                await self.persister.enqueue(step)
+        # Late events' cases: their stored events read first (``corrections``), before the
+        # lock so that a storage round trip does not hold up other batches and ticks.
+        known = self.offsets.known
+        waiting = [m for m in buffer.messages if m.tp not in unknown and known(m.tp)]
+        ahead = await self.late.read_ahead(waiting)
+        try:
+            async with self.lock:
+                admitted, seeks = self._admit(buffer, unknown)
+                if admitted:  # ``prepare`` stops the read-ahead's watch before evaluating
+                    history = await self.late.prepare(admitted, self.evaluator.now_us(), ahead)
+                    step = self.evaluator.events(admitted, history)
+                    self.late.unstored.add(step.out)
+                    await self.persister.enqueue(step)
+        finally:
+            self.late.discard(ahead)  # not used (nothing admitted), or cancelled
         await self.offsets.seek(seeks)
 
     async def flush_facts(self) -> None:
@@ -203,6 +210,7 @@ class LiveService:
         for tp in revoked:
             self.ticker.lags.forget(tp)
         self.evaluator.breakers.forget((tp.topic, tp.partition) for tp in revoked)
+        self.late.forget()
         locks = []
         for lock in (self.lock, self.fact_lock):
             try:

@@ -22,9 +22,12 @@ content, it is dead-lettered as ``conflicting_duplicate`` too); ``SUP_*`` alerts
 stored and published like every alert; every workflow changed makes a version row
 (``workflows``), and its last state goes to the changelog.
 
-``SUP_RECURRENCE`` compares closures across cases of a department: not hosted by
-a partition (its (rule, department) key lives on no one partition): the live
-engine's index stays empty (the replay's fires it).
+``SUP_RECURRENCE`` compares closures across cases of a department: the engine's
+closures, reopenings and probes go out as records keyed by (rule, department)
+(``out.records``), and the partition hosts the keys the partitioner puts here behind a
+gate over every workflow partition's horizon (``workflow_recur``); an answer (``R``)
+fires the alert on the partition of its case. Each partition's horizon is reported
+after its records (``workflow_service``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from streams.contract import CONFLICTING_DUPLICATE, DeadLetter
 from streams.engine import SupervisionConfig
 from streams.engine.model import Alert
 from streams.live.deadletter import dead_letter
-from streams.live.horizon import FactGate, PendingFact
+from streams.live.horizon import FactGate, PendingFact, source_name
+from streams.live.publish import Record
+from streams.live.workflow_recur import HOSTED, RECURRED, RecurrenceHost, RecurrenceOutbox
 from streams.live.workflow_route import (
     ACTION,
     ALERT,
@@ -52,7 +57,6 @@ from streams.live.workflow_route import (
 )
 from streams.storage.workflow_rows import ActionRecord, WorkflowVersion
 from streams.workflow import Action, ActionValidator, InvalidAction, Outcome, WorkflowEngine
-from streams.workflow.recurrence import Closure, RecurrenceIndex
 
 # A table write: (changelog partition, table key, value or None).
 WorkflowWrite = tuple[int, bytes, bytes | None]
@@ -84,13 +88,6 @@ class InputGate(FactGate):
         return sorted(taken)
 
 
-class NoRecurrence(RecurrenceIndex):
-    """The live engine's recurrence index: nothing matches (see the module docstring)."""
-
-    def match(self, rule: str, dept: str, case_id: str, at: int) -> Closure | None:
-        return None
-
-
 @dataclass(slots=True)
 class WorkflowOutput:
     actions: list[ActionRecord] = field(default_factory=list)
@@ -99,12 +96,14 @@ class WorkflowOutput:
     versions: list[WorkflowVersion] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     states: list[WorkflowWrite] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)  # to the workflow topic (recurrence)
+    horizons: dict[str, int] = field(default_factory=dict)  # reported after ``records``
 
     def rows(self) -> bool:
         return bool(self.actions or self.alerts or self.versions or self.dead_letters)
 
     def empty(self) -> bool:
-        return not (self.rows() or self.results or self.states)
+        return not (self.rows() or self.results or self.states or self.records or self.horizons)
 
 
 class WorkflowPartition:
@@ -116,11 +115,19 @@ class WorkflowPartition:
         sources: frozenset[str],
         validator: ActionValidator,
         realtime_us: int | None = None,
+        partitions: int = 1,
     ) -> None:
         self.partition = partition
         self.topic = topic
         self.engine = WorkflowEngine(config)
-        self.engine.recurrence = NoRecurrence(config.local, 0)
+        self.outbox = RecurrenceOutbox()
+        self.engine.recurrence = self.outbox
+        self.host = RecurrenceHost(
+            partition,
+            config.local,
+            config.workflow.recurrence_calendar_days,
+            frozenset(source_name(topic, q) for q in range(partitions)),
+        )
         self.local = config.local
         self.gate = InputGate(sources)
         # An action acted at most this long before it is read (``UPSTREAM_DELAY``) is a person
@@ -136,6 +143,8 @@ class WorkflowPartition:
         """Workflows saved in the table (``scan_prefix`` of ``{p}|``), and the orphans."""
         n = 0
         for key, value in entries:
+            if key.startswith("rc|"):
+                self.host.load(key[3:], value)
             if not key.startswith("wf|"):
                 continue
             saved = orjson.loads(value)
@@ -152,6 +161,9 @@ class WorkflowPartition:
     def add(self, offset: int, value: bytes, now: int = 0) -> None:
         """Hold an input until the horizon passes it (an action acted just now: until the
         next ``release``); raises ValueError when unreadable."""
+        if value[:1] in HOSTED:
+            self.host.add(offset, value)
+            return
         acted_at, case_id = None, ""
         if value[:1] == ACTION:
             try:
@@ -168,13 +180,24 @@ class WorkflowPartition:
 
     def held_from(self) -> int | None:
         """Lowest offset of an input still held (the partition may be committed up to it)."""
-        held = [self.gate.lowest_offset(), *(offset for offset, _, _ in self.prompt)]
+        held = [
+            self.gate.lowest_offset(),
+            self.host.gate.lowest_offset(),
+            *(offset for offset, _, _ in self.prompt),
+        ]
         return min((h for h in held if h is not None), default=None)
+
+    def report(self, horizons: dict[str, int]) -> None:
+        """Horizons read (``W``): the domain and actions partitions', and the workflow
+        partitions' (for the recurrence keys hosted here)."""
+        self.gate.report(horizons)
+        self.host.gate.report(horizons)
 
     def release(self, out: WorkflowOutput) -> int:
         """Apply every input the gate releases, in order, then the actions of people acting
         now (each after its case's inputs read up to its instant: its case's time moves
-        ahead, as a case's does with its event), then run the clocks to the horizon."""
+        ahead, as a case's does with its event), then run the clocks to the horizon; then
+        the recurrence records of the keys hosted here."""
         n = 0
         for pending in self.gate.release():
             self._apply(pending, out)
@@ -189,6 +212,8 @@ class WorkflowPartition:
         horizon = self.gate.horizon()
         if horizon is not None:
             self._handle(self.engine.advance(horizon - 1), out)
+        out.records.extend(self.outbox.take())
+        out.records.extend(self.host.release())
         self._collect(out)
         return n
 
@@ -207,6 +232,9 @@ class WorkflowPartition:
         elif inp.kind == WITHDRAWN:
             assert inp.withdrawn is not None
             self._handle(engine.on_withdrawn(*inp.withdrawn), out)
+        elif inp.kind == RECURRED:
+            assert inp.recurred is not None
+            self._handle(engine.recurred(*inp.recurred), out)
         else:
             self._act(inp.raw, pending.offset, out, case)
 
@@ -282,20 +310,18 @@ class WorkflowPartition:
         if len(orphans) != self._orphans:
             self._orphans = len(orphans)
             out.states.append((self.partition, orphans_key(self.partition), orjson.dumps(orphans)))
+        out.states.extend(self.host.states())
 
 
 def gate_sources(domain: Iterable[str], actions: str, partitions: int) -> frozenset[str]:
     """Every partition whose horizon a workflow partition waits for: the domain topics' and
     the actions topic's (``horizon.source_name``)."""
-    from streams.live.horizon import source_name
-
     return frozenset(source_name(t, p) for t in (*domain, actions) for p in range(partitions))
 
 
 __all__ = [
     "EVENT",
     "ActionRecord",
-    "NoRecurrence",
     "WorkflowOutput",
     "WorkflowPartition",
     "WorkflowVersion",

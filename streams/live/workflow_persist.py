@@ -8,8 +8,9 @@ kinds of workflow steps (``workflow_service``):
   next offset to the ``workflow-state`` changelog, then the commit;
 - a batch of workflow inputs: alerts (the ``SUP_*``), actions with their results,
   workflow versions and dead letters stored; alerts, results (keyed by ``action_id``)
-  and dead letters published; the changed workflows and the partition's next offset
-  to the changelog; then the commit.
+  and dead letters published, then the recurrence records (``workflow_recur``) and
+  after them the workflow partitions' horizons; the changed workflows, recurrence keys
+  and the partition's next offset to the changelog; then the commit.
 
 Every step is awaited and retried (``delivery.retry_forever``) before anything is
 committed: a SIGKILL anywhere re-reads from the last commit, and what is read again
@@ -32,6 +33,7 @@ from streams.engine import alert_to_dict
 from streams.engine.model import Alert
 from streams.engine.timeutil import LocalTime
 from streams.live.delivery import retry_forever
+from streams.live.horizon import encode_horizons
 from streams.live.kafka_port import KafkaPort
 from streams.live.publish import BatchPublisher, Record
 from streams.live.state import StateTable
@@ -151,6 +153,10 @@ class WorkflowPersister:
 
         if out.alerts or out.results or stamped:
             await self._retry("publish workflow results", publish)
+        if out.records:
+            await self._retry("publish recurrence records", lambda: self._recurrence(out))
+        if out.horizons:
+            await self.horizons(encode_horizons(out.horizons))
         await self._retry("write workflow state", lambda: self.write_states(out.states))
         for a in out.alerts:
             self.metrics.record_alert(a.rule, a.level)
@@ -158,6 +164,10 @@ class WorkflowPersister:
             self.metrics.record_deadletter(d.topic, d.kind)
         if out.alerts and self.on_alerts is not None:
             self.on_alerts(out.alerts)
+
+    async def _recurrence(self, out: WorkflowOutput) -> None:
+        publisher = self._publisher()
+        await asyncio.gather(*await publisher.send(self.topics.workflow_inputs, out.records))
 
     async def _letters(
         self, publisher: BatchPublisher, letters: list[DeadLetter]
@@ -183,14 +193,15 @@ class WorkflowPersister:
             await asyncio.gather(*await self._publisher().send(self.table.changelog, records))
 
     async def horizons(self, value: bytes) -> None:
-        """The actions partitions' horizons, to every workflow partition."""
+        """Horizons (the actions partitions', the workflow partitions'), to every workflow
+        partition."""
         topic, port = self.topics.workflow_inputs, self.port
 
         async def send() -> None:
             futures = [await port.send(topic, q, value) for q in range(self.topics.partitions)]
             await asyncio.gather(*futures)
 
-        await self._retry("publish action horizons", send)
+        await self._retry("publish workflow horizons", send)
 
     async def _retry(self, what: str, fn: Callable[[], Any]) -> None:
         await retry_forever(what, fn, *self.retry)

@@ -16,7 +16,11 @@ workflow is written there, keyed by its ``case_id``:
   keyed by any client's partitioner, validated, and written here);
 - ``W`` the horizons of the domain and actions partitions (``horizon.encode_horizons``):
   an input is applied once every source is past its instant, in time order, and the
-  workflow clocks run to that horizon (``workflow_partition``).
+  workflow clocks run to that horizon (``workflow_partition``); and of the workflow
+  partitions themselves, for ``SUP_RECURRENCE``;
+- ``R`` the answer to a ``SUP_RECURRENCE`` probe: a closure the case's alert recurs after
+  (``workflow_recur``, which also keys ``P``, ``L`` and ``O`` records by rule and
+  department on this topic).
 
 Keyed by ``case_id`` rather than ``workflow_id``: every workflow of a case shares the
 partition, so a case's terminal event finds them all with one record. An action whose
@@ -37,15 +41,18 @@ import orjson
 from streams.engine.model import Alert, Event, Withdrawal
 from streams.live.processor import Output
 from streams.live.publish import BatchPublisher, Record
+from streams.live.workflow_recur import RECURRED, decode_recurred
+from streams.workflow.recurrence import Closure, Probe
 
 ALERT: Final = b"A"
 EVENT: Final = b"E"
 ACTION: Final = b"C"
 WITHDRAWN: Final = b"X"
 HORIZONS: Final = b"W"
-_RANK: Final = {ALERT: 0, EVENT: 1, ACTION: 2, WITHDRAWN: 3}
+_RANK: Final = {ALERT: 0, EVENT: 1, ACTION: 2, WITHDRAWN: 3, RECURRED: 4}
 """At one instant: alerts, then case ends, then actions (replay's order: an action at an
-alert's instant sees the alert; the workflow clocks run out before events and actions)."""
+alert's instant sees the alert; the workflow clocks run out before events and actions);
+a recurrence answer after its alert."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class Input:
     raw: bytes = b""  # the action as sent
     case_id: str = ""
     withdrawn: tuple[str, str, int] | None = None  # (alert_id, reason, withdrawn at)
+    recurred: tuple[Probe, Closure] | None = None  # a probe's answer
 
 
 def encode_alert(alert: Alert) -> bytes:
@@ -139,6 +147,9 @@ def decode(value: bytes, acted_at: Any = None, case_id: str = "") -> Input:
         d = orjson.loads(body)
         withdrawn = (str(d["alert_id"]), str(d["reason"]), int(d["at"]))
         return Input(kind, int(d["instant"]), withdrawn=withdrawn, case_id=str(d["case_id"]))
+    if kind == RECURRED:
+        probe, closure = decode_recurred(body)
+        return Input(kind, probe.at, recurred=(probe, closure), case_id=probe.case_id)
     if kind == ACTION:
         if not isinstance(acted_at, int):
             raise ValueError("an action input needs its acted_at")

@@ -16,7 +16,10 @@ as the event batches do: offsets are committed only after the rows are stored, t
 records published and the state written to the ``workflow-state`` changelog.
 
 The tick publishes each owned actions partition's horizon to every workflow
-partition (the event tick publishes the domain partitions' there), and flushes.
+partition (the event tick publishes the domain partitions' there), and flushes. Each
+owned workflow partition reports the horizon it applied its inputs below to every
+workflow partition, after the recurrence records those inputs made (``workflow_recur``):
+when it moved, and on every tick.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class WorkflowService:
         self.parts: dict[int, WorkflowPartition] = {}
         self.tps: dict[int, TP] = {}  # workflow-topic partition -> its TopicPartition
         self.committed: dict[TP, int] = {}
+        self.reported: dict[int, int] = {}  # workflow partition -> horizon reported
         self.actions = Buffer()
         self.inputs = Buffer()
         self.lock = asyncio.Lock()  # evaluation
@@ -118,6 +122,7 @@ class WorkflowService:
                 self.sources,
                 self.validator,
                 self.realtime_us,
+                self.topics.partitions,
             )
             data = self.table.data
             n = found.load(
@@ -170,10 +175,11 @@ class WorkflowService:
                 await self.offsets.commit(commits)
         await self.offsets.seek(seeks)
 
-    async def flush_inputs(self) -> None:
-        """Admit → hold in the gates → apply what they release → persist → commit."""
+    async def flush_inputs(self, report: bool = False) -> None:
+        """Admit → hold in the gates → apply what they release → persist → commit
+        (``report``: every partition's horizon, moved or not)."""
         buffer = self.inputs
-        if not buffer.messages or not self.recovery.ready_for_state():
+        if not (buffer.messages or report) or not self.recovery.ready_for_state():
             return
         unknown = await self.offsets.learn_starts(buffer.tps())
         async with self.lock:
@@ -185,7 +191,7 @@ class WorkflowService:
                 part = self.part(m.partition)
                 try:
                     if m.value[:1] == HORIZONS:
-                        part.gate.report(decode_facts_message(m.value)[1])
+                        part.report(decode_facts_message(m.value)[1])
                     else:
                         part.add(m.offset, m.value, now)
                 except Exception as exc:
@@ -193,6 +199,10 @@ class WorkflowService:
             commits: dict[TP, int] = {}
             for partition, part in list(self.parts.items()):
                 part.release(out)
+                horizon = part.gate.horizon()
+                if horizon is not None and (report or self.reported.get(partition) != horizon):
+                    out.horizons[source_name(self.topics.workflow_inputs, partition)] = horizon
+                    self.reported[partition] = horizon
                 tp = self.tps.get(partition)
                 if tp is None or not self.offsets.known(tp):
                     continue
@@ -259,7 +269,7 @@ class WorkflowService:
         if horizons:
             async with self.out_lock:  # after the actions forwarded before them
                 await self.persister.horizons(encode_horizons(horizons))
-        await self.flush_inputs()
+        await self.flush_inputs(report=True)
 
     # ------------------------------------------------------------ rebalance
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
@@ -277,6 +287,7 @@ class WorkflowService:
                 if tp.topic == self.topics.workflow_inputs:
                     self.parts.pop(tp.partition, None)
                     self.tps.pop(tp.partition, None)
+                    self.reported.pop(tp.partition, None)
                 else:
                     self.intake.forget({tp.partition})
                 self.committed.pop(tp, None)

@@ -196,6 +196,16 @@ DECLARATIONS: tuple[
         None,
     ),
     (
+        "fact_corrections",
+        Counter,
+        "fact_corrections",
+        "Late cross-case facts at their comparison key (rules.md §1.4), by outcome: "
+        "rejudged (the key's facts from its place on judged again); beyond_log (before what "
+        "the key's log keeps: not judged).",
+        ("outcome",),
+        None,
+    ),
+    (
         "correction_delay",
         Histogram,
         "correction_delay_seconds",

@@ -29,6 +29,7 @@ from prometheus_client import (
 from streams.observability.metric_table import DECLARATIONS, NAMESPACE
 
 MAX_LABEL_LENGTH = 64
+FACT_CORRECTION_OUTCOMES = ("rejudged", "beyond_log")  # supervision_fact_corrections_total
 
 
 def _label(value: object) -> str:
@@ -65,6 +66,7 @@ class Metrics:
     alerts: Counter
     alerts_withdrawn: Counter
     corrections: Counter
+    fact_corrections: Counter
     correction_delay: Histogram
     evaluation_seconds: Histogram
     events_evaluated: Counter
@@ -113,6 +115,8 @@ class Metrics:
         surge on a topic that never had one would otherwise be undercounted by a scrape.
         """
         reasons, marker_outcomes = tuple(reasons), tuple(marker_outcomes)
+        for outcome in FACT_CORRECTION_OUTCOMES:
+            self.fact_corrections.labels(outcome)
         correction_outcomes = tuple(correction_outcomes)
         for topic in map(_label, topics):
             for outcome in map(_label, marker_outcomes):
@@ -209,6 +213,13 @@ class Metrics:
     def record_correction(self, topic: str, outcome: str) -> None:
         """``outcome``: ``streams.live.corrections.CORRECTION_OUTCOMES``."""
         self.corrections.labels(_label(topic), _label(outcome)).inc()
+
+    def record_fact_corrections(self, rejudged: int, beyond_log: int) -> None:
+        """Late facts judged again at their key, and those before what its log keeps."""
+        if rejudged:
+            self.fact_corrections.labels("rejudged").inc(rejudged)
+        if beyond_log:
+            self.fact_corrections.labels("beyond_log").inc(beyond_log)
 
     def observe_correction_delay(self, seconds: float) -> None:
         self.correction_delay.observe(max(0.0, seconds))

@@ -57,6 +57,9 @@ microseconds next to them in ``*_us`` Int64 columns.
     (case_status and alerts FINAL, withdrawn alerts left out), so duplicate
     writes, withdrawals and corrected statuses never count twice; over a period
     sum it (each case / alert lands on exactly one day).
+``scoring_config`` / ``dept_month_scores_v``  department scores per local month
+    (workflow.md § Scoring) as ``streams.scoring.monthly_scores`` counts them, under the
+    ``[scoring]`` recorded last (:mod:`streams.storage.scoring_config`; 0008_scores.sql).
 ``schema_migrations``  bookkeeping of ``supervise db migrate``.
 
 Choosing the engine: ``CLICKHOUSE_URL=clickhouse://user:pass@host:9000/db``

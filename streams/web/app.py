@@ -17,6 +17,10 @@ naming both.
 
 Forms carry a CSRF token (an HMAC of the user id under a key made at start) and the
 action id made when the page was rendered.
+
+The inbox page listens to ``/inbox/events`` (server-sent events from one shared watcher,
+``streams.web.push``). ``local=True`` (``supervise web --local``, loopback only) is the
+local demonstration mode of ``streams.web.local``: a user picker instead of the proxy.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from streams.storage.backends import Backend, open_backend
 from streams.web.bulletin_pages import BulletinPages
 from streams.web.forms import FormError, action_document
 from streams.web.keys import USER, USER_ID
+from streams.web.local import PICKER, LocalMode
 from streams.web.names import FILTERS
 from streams.web.pages import Pages
+from streams.web.push import InboxWatcher
 from streams.web.views import actor_dept, offered, workflow_state
 
 log = logging.getLogger(__name__)
@@ -78,6 +84,7 @@ class WebApp:
         backend: Callable[[], Backend] | None = None,
         send: Callable[[Any, dict[str, Any], float], dict[str, Any] | None] = send_action,
         clock: Callable[[], float] = time.time,
+        local: bool = False,
     ) -> None:
         self.settings = settings
         self.config = config
@@ -95,6 +102,8 @@ class WebApp:
         for name, table in FILTERS.items():
             env.filters[name] = functools.partial(lambda t, code: t.get(code, code), table)
         self.pages = Pages(self, env)
+        self.watcher = InboxWatcher(self, settings.web_push_interval_s)
+        self.local = LocalMode(self) if local else None
 
     # ------------------------------------------------------------------ plumbing
     def now_us(self) -> int:
@@ -133,9 +142,17 @@ class WebApp:
     @web.middleware
     async def identify(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         user_id = ""
-        if request.remote in self.trusted:
+        if self.local is not None:
+            found = self.local.user_id(request)
+            if not isinstance(found, str):
+                return found
+            user_id = found
+        elif request.remote in self.trusted:
             user_id = request.headers.get(self.settings.web_user_header, "").strip()
         user = self.config.users.get(user_id) if user_id else None
+        if user is None and self.local is not None and request.path == PICKER:
+            request[USER_ID], request[USER] = "-", None  # picking who one is: no identity yet
+            return await handler(request)
         if user is None:
             request[USER_ID] = user_id or "-"
             request[USER] = None
@@ -150,10 +167,16 @@ class WebApp:
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self.identify])
         p, b = self.pages, BulletinPages(self)
+        app.on_startup.append(self.watcher.start)
+        app.on_shutdown.append(self.watcher.close_listeners)
+        app.on_cleanup.append(self.watcher.stop)
+        if self.local is not None:
+            app.add_routes(self.local.routes())
         app.add_routes(
             [
                 web.get("/", self.home),
                 web.get("/inbox", p.inbox),
+                web.get("/inbox/events", self.watcher.events),
                 web.get("/workflow/{wid}", p.workflow),
                 web.get("/workflow/{wid}/notice", p.notice),
                 web.post("/workflow/{wid}/act", self.post_action),
@@ -163,6 +186,7 @@ class WebApp:
                 web.get("/bulletins", b.listing),
                 web.post("/bulletins/draft", b.draft),
                 web.get("/bulletins/{bid}", b.show),
+                web.get("/bulletins/{bid}/pdf", b.export),
                 web.post("/bulletins/{bid}/approve", b.approve),
             ]
         )

@@ -1,16 +1,18 @@
 """The bulletin pages of ``supervise web`` (``streams.web.bulletins``): a month's
-revisions with their author and approver, drafting and approving (office staff), and the
-printable bulletin (A4): the ranking, the bottom departments and why."""
+revisions with their author and approver, drafting and approving (office staff), the
+printable bulletin (A4): the ranking, the bottom departments and why, and an approved
+bulletin's PDF (``bulletin_pdf``, as ``supervise bulletin export`` writes it)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from streams.engine.timeutil import format_month, month_index
-from streams.web import bulletins
+from streams.web import bulletin_pdf, bulletins
 from streams.web.keys import USER, USER_ID
 from streams.web.views import local_text
 from streams.workflow.policy import APPROVER, INSPECTOR
@@ -79,12 +81,11 @@ class BulletinPages:
         if found is None:
             return app.refuse(request, "通报不存在", 404)
         rows = [r for r in found.scores if user.covers(r["dept"])]
-        last = max((r["rank"] for r in found.scores), default=0)
-        bottom = [r for r in rows if r["rank"] == last or r["grade"] == "不合格"]
         data: dict[str, Any] = {
             "b": found,
             "rows": rows,
-            "bottom": bottom if len(found.scores) > 1 else [],
+            "bottom": bulletins.bottom(found, rows),
+            "rate": bulletin_pdf.rate_text,
             "times": self._times(found),
             "names": {uid: u.name for uid, u in app.config.users.items()},
             "may_approve": user.role == APPROVER
@@ -92,3 +93,25 @@ class BulletinPages:
             and request[USER_ID] != found.author,
         }
         return app.pages.render(request, "bulletin.html", data)
+
+    async def export(self, request: web.Request) -> web.StreamResponse:
+        """The approved bulletin as the PDF ``supervise bulletin export`` writes for this
+        user (``bulletin_pdf.render``): the rows within the user's scope."""
+        app, user = self.app, request[USER]
+        bid = request.match_info["bid"]
+        found = await app.read(lambda b: bulletins.bulletin(b, bid)) if _ID.match(bid) else None
+        if found is None:
+            return app.refuse(request, "通报不存在", 404)
+        if not found.approver:
+            return app.refuse(request, "该版通报尚未审批，不能导出", 409)
+        loop = asyncio.get_running_loop()
+        try:
+            pdf = await loop.run_in_executor(None, bulletin_pdf.render, found, app.config, user)
+        except bulletin_pdf.ExportError as exc:
+            return app.refuse(request, str(exc), 500)
+        name = f"bulletin-{found.month}-r{found.revision}.pdf"
+        return web.Response(
+            body=pdf,
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )

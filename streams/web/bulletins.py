@@ -4,7 +4,9 @@
 are now (``reads.month_scores``) as the month's next revision, authored by ``user_id``;
 ``approve(backend, bulletin_id, user_id, now_us)`` records the approval by an office lead
 (role ``approver``) other than the author, once; ``revisions(backend, month)`` and
-``bulletin(backend, bulletin_id)`` read them back. Nothing is overwritten: each draft and
+``bulletin(backend, bulletin_id)`` read them back. What is frozen is
+``report.month_report``: per department its rank, score, grade, the counts deducted for,
+the on-time rate, the month's cards and the score trend. Nothing is overwritten: each draft and
 each approval is a row of its own. Who may draft: inspectors and approvers; who approves:
 approvers (workflow.md § Who may do what). A refusal raises ``BulletinRefused`` with the
 reason in Chinese.
@@ -18,8 +20,9 @@ from typing import Any
 
 import orjson
 
+from streams.scoring import FAILING
 from streams.storage.backends import Backend
-from streams.web.reads import month_scores
+from streams.web.report import month_report
 from streams.workflow.policy import APPROVER, INSPECTOR
 
 DRAFT, APPROVAL = "draft", "approval"
@@ -87,24 +90,20 @@ def bulletin(backend: Backend, bulletin_id: str) -> Bulletin | None:
     return next((b for b in revisions(backend, rows[0][0]) if b.bulletin_id == bulletin_id), None)
 
 
-def _frozen(rows: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "rank": r.rank,
-            "dept": r.dept,
-            "score": str(r.score),
-            "grade": r.grade,
-            **r.tally.as_dict(),
-        }
-        for r in rows
-    ]
+def bottom(found: Bulletin, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of ``rows`` (the bulletin's rows a reader sees), those named at the bottom: the last
+    rank of the whole bulletin, and every 不合格; none when one department is ranked."""
+    if len(found.scores) < 2:
+        return []
+    last = max(r["rank"] for r in found.scores)
+    return [r for r in rows if r["rank"] == last or r["grade"] == FAILING]
 
 
 def draft(backend: Backend, config: Any, month: str, user_id: str, now_us: int) -> str:
     user = config.users.get(user_id)
     if user is None or user.role not in (INSPECTOR, APPROVER):
         raise BulletinRefused("只有监察员或审批人可以起草通报")
-    scores = _frozen(month_scores(backend, config, month))
+    scores = month_report(backend, config, month)
     revision = len(revisions(backend, month)) + 1
     text = "\x1f".join(("bulletin", month, str(revision), user_id, str(now_us)))
     bulletin_id = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

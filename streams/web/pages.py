@@ -13,14 +13,9 @@ from aiohttp import web
 from streams.engine.calendar import CalendarYearMissing
 from streams.storage import queries
 from streams.web import reads
+from streams.web.inbox import LEVELS, InboxFilter, decorate, scope, select
 from streams.web.keys import USER, USER_ID
-from streams.web.views import (
-    days_left,
-    deadline_text,
-    local_text,
-    offered,
-    workflow_state,
-)
+from streams.web.views import days_left, deadline_text, local_text, offered, workflow_state
 from streams.workflow.clocks import TIMER_RULES
 from streams.workflow.model import CONCLUSIONS, DISMISS_REASONS, STATES
 
@@ -29,7 +24,7 @@ if TYPE_CHECKING:
 
 _WORKFLOW_ID = re.compile(r"^[0-9a-f]{32}$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-REFRESH_S = 30
+REFRESH_S = 30  # the inbox's meta refresh without JavaScript (with it: pushed updates)
 
 
 class Pages:
@@ -46,6 +41,7 @@ class Pages:
             user_id=user_id,
             user=user,
             csrf=self.app.csrf(user_id) if user is not None else "",
+            local_mode=self.app.local is not None,
             **data,
         )
         return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
@@ -53,12 +49,8 @@ class Pages:
     # ------------------------------------------------------------------ inbox
     async def inbox(self, request: web.Request) -> web.Response:
         app, user = self.app, request[USER]
-        q = request.query
-        state = q.get("state", "")
-        level = q.get("level", "")
-        overdue = q.get("overdue") == "1"
-        states = [state] if state in STATES else list(queries.DUTIES.get(user.role, ())) or None
-        departments = sorted(user.departments) or None
+        filters = InboxFilter.parse(request.query)
+        departments, states = scope(user, filters)
         now = app.now_us()
 
         def read(backend: Any) -> list[dict[str, Any]]:
@@ -67,18 +59,16 @@ class Pages:
                 now_us=now,
                 departments=departments,
                 states=states,
-                overdue_only=overdue,
+                overdue_only=filters.overdue,
             )
 
-        rows = [r for r in await app.read(read) if not level or r["level"] == level]
-        for row in rows:
-            row["days_left"] = days_left(row["due_at_us"], now, app.config)
-            row["due_text"] = deadline_text(row["due_at_us"], app.config)
+        rows = select(await app.read(read), user, filters)
         data = {
-            "rows": rows,
+            "rows": decorate(rows, now, app.config),
             "pending": app.confirmations.for_approver(request[USER_ID]),
-            "filters": {"state": state, "level": level, "overdue": overdue},
+            "filters": filters,
             "states": STATES,
+            "levels": LEVELS,
             "refresh_s": REFRESH_S,
         }
         return self.render(request, "inbox.html", data)

@@ -59,9 +59,31 @@ def month_bounds(month: str, config: Any) -> tuple[int, int]:
     return local.start_of(first.toordinal()), local.start_of(after.toordinal())
 
 
-def month_scores(backend: Backend, config: Any, month: str) -> list[DeptScore]:
-    since_us, until_us = month_bounds(month, config)
-    workflows = all_workflows(backend)
+def counted_duban(workflows: list[Workflow], since_us: int, until_us: int) -> list[Workflow]:
+    """The 督办 a score counts in [since, until): approved then, not dismissed as
+    ``false_positive`` or ``duplicate``."""
+    return [
+        wf
+        for wf in workflows
+        if wf.approved_at is not None
+        and since_us <= wf.approved_at < until_us
+        and not (wf.state == DISMISSED and wf.dismissal in VOID_DISMISSALS)
+    ]
+
+
+def scored_inputs(
+    backend: Backend,
+    config: Any,
+    since_us: int,
+    until_us: int,
+    workflows: list[Workflow] | None = None,
+) -> tuple[list[Alert], list[tuple[str, int]], set[str]]:
+    """What the scores of [since, until) count: the stored alerts raised then (withdrawn
+    ones and those of void dismissals left out), the 督办 approved then (department,
+    instant), and every department with a stored workflow created before ``until``
+    (``workflows``: all stored ones, read here when not given)."""
+    if workflows is None:
+        workflows = all_workflows(backend)
     void = {
         card.alert_id
         for wf in workflows
@@ -86,14 +108,14 @@ def month_scores(backend: Backend, config: Any, month: str) -> list[DeptScore]:
         for r in rows
         if r["alert_id"] not in void
     ]
-    duban = [
-        (wf.dept, wf.approved_at)
-        for wf in workflows
-        if wf.approved_at is not None
-        and since_us <= wf.approved_at < until_us
-        and not (wf.state == DISMISSED and wf.dismissal in VOID_DISMISSALS)
-    ]
-    depts = {a.dept for a in alerts} | {wf.dept for wf in workflows if wf.created_at < until_us}
+    duban = [(wf.dept, wf.approved_at or 0) for wf in counted_duban(workflows, since_us, until_us)]
+    return alerts, duban, {wf.dept for wf in workflows if wf.created_at < until_us}
+
+
+def month_scores(backend: Backend, config: Any, month: str) -> list[DeptScore]:
+    since_us, until_us = month_bounds(month, config)
+    alerts, duban, depts = scored_inputs(backend, config, since_us, until_us)
+    depts |= {a.dept for a in alerts}
     scores = monthly_scores(
         alerts, config.scoring, config.local, depts=depts, months=[month], duban=duban
     )

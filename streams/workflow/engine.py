@@ -11,13 +11,16 @@ Inputs, each answered with an ``Outcome`` (decisions and alerts):
   an open notice or yellow workflow still ``new`` makes ``system`` dismiss it as
   ``finished_on_time`` (a late event: replay never sees one);
 - ``act(action)``: a person's action: accepted (a new version) or rejected (why);
-- ``advance(until)``: the clocks that ran out by ``until`` raise their ``SUP_*`` alerts.
+- ``advance(until)``: the clocks that ran out by ``until`` raise their ``SUP_*`` alerts;
+- ``recurred(probe, closure)``: ``SUP_RECURRENCE`` for an alert whose probe was answered
+  later (the live worker's ``recurrence`` link; replay's index answers at once).
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streams.engine.config import SupervisionConfig
@@ -38,7 +41,7 @@ from streams.workflow.model import (
     result_from_dict,
 )
 from streams.workflow.policy import refusal
-from streams.workflow.recurrence import Closure, RecurrenceIndex
+from streams.workflow.recurrence import Closure, Probe, RecurrenceIndex, RecurrenceLink
 from streams.workflow.state import (
     Card,
     Workflow,
@@ -51,6 +54,8 @@ from streams.workflow.store import WorkflowStore
 from streams.workflow.sup import PROCESS, late_dept, sup_alert
 from streams.workflow.system import make_result, system_action, timer_details
 from streams.workflow.transitions import apply, timing_refusal
+
+RECURRED = "SUP_RECURRENCE/yellow"  # the key ``_fire`` records
 
 
 @dataclass(slots=True)
@@ -66,7 +71,8 @@ class WorkflowEngine:
         self.settings = config.workflow
         self.users = config.users
         self.clocks = Clocks(config.calendar, config.local, config.workflow)
-        self.recurrence = RecurrenceIndex(config.local, config.workflow.recurrence_calendar_days)
+        self.index = RecurrenceIndex(config.local, config.workflow.recurrence_calendar_days)
+        self.recurrence: RecurrenceLink = self.index  # live: routed to the key's partition
         self.store = WorkflowStore(config.local, self.clocks)
         self._terminal = {name: t.terminal for name, t in config.templates.items()}
 
@@ -105,18 +111,30 @@ class WorkflowEngine:
             wf.version += 1
             wf.updated_at = max(wf.updated_at, alert.raised_at)
         store.by_alert[alert.alert_id] = wid
-        closure = self.recurrence.match(alert.rule, alert.dept, alert.case_id, alert.raised_at)
-        if closure is not None:
-            details = {
-                "source_alert_id": alert.alert_id,
-                "closed_workflow_id": closure.workflow_id,
-                "closed_case_id": closure.case_id,
-                "closed_at": self.local.format(closure.closed_at),
-                "window": self.settings.recurrence_calendar_days,
-            }
-            evidence = [alert.alert_id, closure.action_id]
-            self._fire(wf, "SUP_RECURRENCE", YELLOW, alert.raised_at, evidence, details, out)
+        if RECURRED not in wf.fired:
+            probe = Probe(
+                alert.rule,
+                alert.dept,
+                alert.case_id,
+                alert.raised_at,
+                alert.alert_id,
+                wid,
+                wf.level,
+                wf.state,
+            )
+            closure = self.recurrence.ask(probe)
+            if closure is not None:
+                self._recur(wf, probe, closure, out)
         store.touched(wf)
+        return out
+
+    def recurred(self, probe: Probe, closure: Closure) -> Outcome:
+        """The answer to a probe asked before (``RecurrenceLink.ask`` answered it later):
+        ``SUP_RECURRENCE`` as it would have fired then, unless it fired for the workflow."""
+        out = Outcome()
+        wf = self.store.workflows.get(probe.workflow_id)
+        if wf is not None:
+            self._recur(wf, probe, closure, out)
         return out
 
     def on_withdrawn(self, alert_id: str, reason: str, at: int) -> Outcome:
@@ -198,12 +216,25 @@ class WorkflowEngine:
             closure = Closure(wf.workflow_id, wf.case_id, action.acted_at, action.action_id)
             self.recurrence.add(wf.rule, wf.dept, closure)
         elif action.type == "reopen" and before == CLOSED:
-            self.recurrence.remove(wf.rule, wf.dept, wf.workflow_id)
+            self.recurrence.remove(wf.rule, wf.dept, wf.workflow_id, action.acted_at)
         elif action.type == "return" and wf.returns == self.settings.returned_twice_count:
             details = {"returns": wf.returns}
             self._fire(
                 wf, "SUP_RETURNED_TWICE", YELLOW, action.acted_at, [action.action_id], details, out
             )
+
+    def _recur(self, wf: Workflow, probe: Probe, closure: Closure, out: Outcome) -> None:
+        """``SUP_RECURRENCE`` of ``probe``'s alert, with the workflow as the probe saw it."""
+        details = {
+            "source_alert_id": probe.alert_id,
+            "closed_workflow_id": closure.workflow_id,
+            "closed_case_id": closure.case_id,
+            "closed_at": self.local.format(closure.closed_at),
+            "window": self.settings.recurrence_calendar_days,
+        }
+        evidence = [probe.alert_id, closure.action_id]
+        seen = replace(wf, level=probe.level, state=probe.state)
+        self._fire(wf, "SUP_RECURRENCE", YELLOW, probe.at, evidence, details, out, seen)
 
     def _dismiss(
         self, wf: Workflow, reason_code: str, text: str, at: int, cause: str, out: Outcome
@@ -226,15 +257,17 @@ class WorkflowEngine:
         evidence: list[str],
         details: dict[str, Any],
         out: Outcome,
+        seen: Workflow | None = None,
     ) -> None:
-        """Raise ``rule`` at ``level`` for ``wf`` unless it was raised for it before."""
+        """Raise ``rule`` at ``level`` for ``wf`` unless it was raised for it before
+        (``seen``: the workflow as it was when the rule's condition was met)."""
         key = f"{rule}/{level}"
         if key in wf.fired:
             return
-        wf.fired.append(key)
+        insort(wf.fired, key)  # kept sorted: the same list whatever order they fired in
         dept = late_dept(wf, rule, self.settings.office_dept)
         out.alerts.append(
-            sup_alert(wf, rule, level, at, dept, evidence, details, self.config.version)
+            sup_alert(seen or wf, rule, level, at, dept, evidence, details, self.config.version)
         )
         self.store.touched(wf)
 
@@ -265,10 +298,10 @@ class WorkflowEngine:
 
     def state_dict(self) -> dict[str, Any]:
         """The whole engine as a JSON-able dict (``load_state`` reads it back)."""
-        return {**self.store.to_dict(), "recurrence": self.recurrence.to_dict()}
+        return {**self.store.to_dict(), "recurrence": self.index.to_dict()}
 
     def load_state(self, data: Mapping[str, Any]) -> None:
         """Replace the state with a saved one; clocks pending a calendar year are decided
         now if this configuration's calendar has it."""
         self.store.load(data)
-        self.recurrence.load(data["recurrence"])
+        self.index.load(data["recurrence"])

@@ -104,7 +104,7 @@ class Workflow:
     ended_at: int | None = None  # closed or dismissed at
     ended_by: str = ""
     timers: dict[str, Timer] = field(default_factory=dict)
-    fired: list[str] = field(default_factory=list)  # "RULE/level" raised for this workflow
+    fired: list[str] = field(default_factory=list)  # "RULE/level" raised for it, sorted
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # action_id -> result
 
     @property
@@ -217,6 +217,6 @@ def workflow_from_dict(data: dict[str, Any]) -> Workflow:
             name: Timer(parse_date(t["base_day"]), t["wd"], instant(t["at"]), t["pending_year"])
             for name, t in data["timers"].items()
         },
-        fired=list(data["fired"]),
+        fired=sorted(data["fired"]),
         results=dict(data["results"]),
     )

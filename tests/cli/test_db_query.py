@@ -57,6 +57,13 @@ def test_migrate_then_query(configured: str) -> None:
     assert f"schema version {newest} (code has {newest})" in status.output
 
     backend = open_backend()
+    # migrate records the configuration's [scoring] as the active one (dept_month_scores_v)
+    from streams.engine import load_config
+
+    version = load_config(get_settings().supervision_config).version
+    assert f"recorded the [scoring] of configuration {version}" in first.output
+    recorded = backend.query("SELECT config_version, base, red FROM scoring_active_v").rows
+    assert [tuple(r) for r in recorded] == [(version, 100.0, 1.5)]
     Writer(backend).write(events=events(20), alerts=[alert(1), alert(2, "red")])
     backend.close()
 

@@ -501,7 +501,8 @@ def test_access_control_sql_covers_users_role_and_policies() -> None:
     assert "INSERT ON supervision.*" not in text
     assert "INSERT ON supervision.auditor_departments" not in text
     assert "INSERT ON supervision.schema_migrations" not in text
-    for table in ("events", "alerts", "case_status", "deadletter"):
+    # scoring_config: the worker records its configuration's [scoring] at start
+    for table in ("events", "alerts", "case_status", "deadletter", "scoring_config"):
         assert f"GRANT INSERT ON supervision.{table} TO supervision_write;" in text
     # what the worker reads at connect (feature detection) is granted
     assert "GRANT SELECT ON system.merge_tree_settings TO supervision_write;" in text

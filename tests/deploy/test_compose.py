@@ -31,6 +31,8 @@ def test_stack_has_every_component() -> None:
         "worker",
         "prometheus",
         "grafana",
+        "web",
+        "web-proxy",
     } <= set(SERVICES)
     assert (
         SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
@@ -92,7 +94,7 @@ def test_dependencies_and_volumes_exist() -> None:
 
 def test_no_secret_is_written_in_the_file() -> None:
     text = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")
-    for key, value in re.findall(r"^\s*(\w*PASSWORD\w*):\s*(\S+)", text, re.MULTILINE):
+    for key, value in re.findall(r"^\s*(\w*(?:PASSWORD|SECRET)\w*):\s*(\S+)", text, re.MULTILINE):
         assert value.startswith("${") and ":?" in value, (
             f"{key} must come from deploy/.env (got {value})"
         )
@@ -108,7 +110,7 @@ def test_every_variable_is_documented_in_env_example() -> None:
     assert used <= documented, f"add to deploy/.env.example: {sorted(used - documented)}"
     # A copied example must not start a stack: every password is empty, and compose
     # refuses an empty ${VAR:?} as it refuses an unset one.
-    passwords = re.findall(r"^(\w*PASSWORD\w*)=(.*)$", example, re.MULTILINE)
+    passwords = re.findall(r"^(\w*(?:PASSWORD|SECRET)\w*)=(.*)$", example, re.MULTILINE)
     assert passwords and all(value == "" for _, value in passwords), passwords
 
 
@@ -142,7 +144,7 @@ def test_commands_of_the_stack_exist_in_the_cli() -> None:
     import subprocess
     import sys
 
-    commands = {tuple(SERVICES[name]["command"]) for name in ("worker", "migrate")}
+    commands = {tuple(SERVICES[name]["command"]) for name in ("worker", "migrate", "web")}
     for command in commands:
         options = [c for c in command if c.startswith("--")]
         words = [c for c in command if not c.startswith("--")]
@@ -156,3 +158,42 @@ def test_commands_of_the_stack_exist_in_the_cli() -> None:
         assert result.returncode == 0, f"supervise {' '.join(words)}: {result.stderr}"
         for option in options:
             assert option in result.stdout, f"supervise {' '.join(words)} has no {option}"
+
+
+def test_the_pages_are_reached_only_through_the_authenticating_proxy() -> None:
+    """web publishes no port and trusts the identity header only from web-proxy's fixed
+    address, which lies in the network they share; the proxy forwards to web's port and
+    sets the header web reads; the local demonstration mode is never used."""
+    import ipaddress
+
+    web, proxy = SERVICES["web"], SERVICES["web-proxy"]
+    assert "ports" not in web, "the pages must not be reachable around the proxy"
+    assert "--local" not in web["command"]
+    assert not re.search(r"--local\b", (DEPLOY / "docker-compose.yml").read_text("utf-8"))
+    # on "web" only: were it on another network with web too, it could reach web from
+    # an address web does not trust
+    assert list(proxy["networks"]) == ["web"]
+    address = proxy["networks"]["web"]["ipv4_address"]
+    assert web["environment"]["WEB_TRUSTED_PROXIES"] == address
+    [subnet] = COMPOSE["networks"]["web"]["ipam"]["config"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet["subnet"])
+    assert "web" in web["networks"]
+    port = web["command"][web["command"].index("--port") + 1]
+    assert proxy["environment"]["OAUTH2_PROXY_UPSTREAMS"] == f"http://web:{port}/"
+    assert web["expose"] == [port]
+    # oauth2-proxy passes the signed-in user as X-Forwarded-Preferred-Username and strips
+    # a client's own X-Forwarded-* headers
+    assert web["environment"]["WEB_USER_HEADER"] == "X-Forwarded-Preferred-Username"
+    assert proxy["environment"]["OAUTH2_PROXY_PASS_USER_HEADERS"] == "true"
+    assert proxy["environment"]["OAUTH2_PROXY_SKIP_AUTH_STRIP_HEADERS"] == "true"
+    assert all(p.startswith("127.0.0.1:") for p in proxy["ports"])
+
+
+def test_the_worker_and_the_pages_read_one_configuration() -> None:
+    """The users file the pages identify people by is the one the worker decides by."""
+    worker, web = SERVICES["worker"], SERVICES["web"]
+    assert worker["environment"]["SUPERVISION_CONFIG"] == web["environment"]["SUPERVISION_CONFIG"]
+    assert worker["volumes"] == web["volumes"] == ["./config:/etc/supervision:ro"]
+    example = (DEPLOY / ".env.example").read_text(encoding="utf-8")
+    default = re.search(r"^SUPERVISION_CONFIG_FILE=(\S+)$", example, re.MULTILINE)
+    assert default is not None and (DEPLOY / "config" / default.group(1)).exists()

@@ -129,3 +129,54 @@ def test_kustomization_lists_every_manifest() -> None:
 def test_worker_does_not_migrate_with_the_writer_user() -> None:
     container = load_yaml(K8S / "deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["worker", "--no-migrate"]
+
+
+def _web() -> dict[str, Any]:
+    return {d["kind"] + "/" + d["metadata"]["name"]: d for d in load_yaml_all(K8S / "web.yaml")}
+
+
+def test_the_pages_are_reached_only_through_the_authenticating_proxy() -> None:
+    """supervise web listens on the pod's loopback and trusts the header only from there,
+    i.e. from the oauth2-proxy container beside it: the pod's and the Service's only port
+    is the proxy's; the proxy's secrets come from a Secret; no local demonstration mode."""
+    from streams.settings import Settings
+
+    web = _web()
+    pod = web["Deployment/supervision-web"]["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    proxy, pages = containers["auth-proxy"], containers["web"]
+    assert "ports" not in pages and [p["name"] for p in proxy["ports"]] == ["http"]
+    args = pages["args"]
+    assert args[:1] == ["web"] and "--local" not in args
+    assert args[args.index("--host") + 1] == "127.0.0.1"
+    settings = web["ConfigMap/supervision-web"]["data"]
+    assert settings["WEB_TRUSTED_PROXIES"] == "127.0.0.1"
+    assert settings["WEB_USER_HEADER"] == "X-Forwarded-Preferred-Username"
+    assert set(settings) <= {name.upper() for name in Settings.model_fields}
+    proxied = web["ConfigMap/supervision-web-proxy"]["data"]
+    assert (
+        proxied["OAUTH2_PROXY_UPSTREAMS"] == f"http://127.0.0.1:{args[args.index('--port') + 1]}/"
+    )
+    assert proxied["OAUTH2_PROXY_PASS_USER_HEADERS"] == "true"
+    assert proxied["OAUTH2_PROXY_SKIP_AUTH_STRIP_HEADERS"] == "true"
+    assert not any("SECRET" in key for key in proxied)
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in proxy["env"]}
+    assert set(secrets) == {"OAUTH2_PROXY_CLIENT_SECRET", "OAUTH2_PROXY_COOKIE_SECRET"}
+    service = web["Service/supervision-web"]["spec"]
+    assert [p["targetPort"] for p in service["ports"]] == ["http"]
+    labels = web["Deployment/supervision-web"]["spec"]["template"]["metadata"]["labels"]
+    assert service["selector"].items() <= labels.items()
+
+
+def test_the_worker_and_the_pages_read_one_configuration() -> None:
+    worker = load_yaml(K8S / "deployment.yaml")["spec"]["template"]["spec"]
+    pages = _web()["Deployment/supervision-web"]["spec"]["template"]["spec"]
+
+    def config(pod: dict[str, Any], container: str) -> tuple[str, str, str]:
+        [c] = [c for c in pod["containers"] if c["name"] == container]
+        path = {e["name"]: e.get("value") for e in c["env"]}["SUPERVISION_CONFIG"]
+        [mount] = [m for m in c["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        return path, mount["mountPath"], volume["configMap"]["name"]
+
+    assert config(worker, "worker") == config(pages, "web")

@@ -110,12 +110,16 @@ def test_a_newer_case_state_or_fact_format_is_refused_clearly() -> None:
         CaseState.from_bytes(orjson.dumps(values))
     fact = Fact("dup|P|X|1.00", 5, "disburse", {"amount": "1.00"}, "E1", "C1", "D01")
     blob = fact.to_bytes()
-    assert orjson.loads(blob)[0] == 2
+    assert orjson.loads(blob)[0] == 3
     assert Fact.from_bytes(blob) == fact
+    assert Fact.from_bytes(orjson.dumps([2, *orjson.loads(blob)[1:]])) == fact  # version 2
     assert Fact.from_bytes(orjson.dumps(orjson.loads(blob)[1:])) == fact  # version 1
+    late = Fact("dup|P|X|1.00", 5, "disburse", {"amount": "1.00"}, "E1", "C1", "D01",
+                arrived_at=9, reported_at=7)
+    assert Fact.from_bytes(late.to_bytes()) == late  # version 3: with the event's reported_at
     newer = orjson.loads(blob)
-    newer[0] = 3
-    with pytest.raises(FormatTooNew, match="fact format version 3"):
+    newer[0] = 4
+    with pytest.raises(FormatTooNew, match="fact format version 4"):
         Fact.from_bytes(orjson.dumps(newer))
 
 
@@ -180,3 +184,18 @@ def test_a_case_closed_and_evicted_before_its_status_is_taken_keeps_its_last_sta
     taken = cases.take_status()
     assert [(s.case_id, s.terminal, s.version) for s in taken] == [("A", True, 2)]
     assert cases.take_status() == []
+
+
+def test_a_terminal_case_installed_twice_is_evicted_once() -> None:
+    """A terminal case whose state is installed again (a correction's ``replace``, a reload)
+    has two entries in the retention heap; the eviction took its key twice and the second
+    ``pop`` raised KeyError, which stopped the live worker (found by ``make soak``)."""
+    cases = CaseEngine(CONFIG)
+    cases.process(event("A1", "A", "penalty", "register", "2026-03-02T09:00:00"))
+    cases.process(event("A2", "A", "penalty", "complete", "2026-03-03T09:00:00"))
+    key = "penalty|A"
+    cases.replace(key, CaseState.from_bytes(cases.states[key].to_bytes()))
+    cases.load(key, cases.states[key].to_bytes())
+    assert cases.evict(parse_instant("2026-12-01T00:00:00+08:00")) == 1
+    assert key not in cases.states and cases.evicted_count == 1
+    assert cases.next_eviction() is None

@@ -24,6 +24,37 @@ def scenario_lines(name: str) -> list[bytes]:
     return [line for line in (SCENARIO.path / name).read_bytes().splitlines() if line.strip()]
 
 
+RECURRING = "AP-2026-1104"
+"""A case of the scenario's department whose OVERDUE cards come after the red card's
+workflow was closed as confirmed_rectified (2026-10-23): SUP_RECURRENCE. Its workflow
+partition is not the closed case's (``partition_for``, 4 partitions)."""
+
+
+def recurring_event(occurred_at: str, time_limit_days: int, case_id: str = RECURRING) -> bytes:
+    """The accept of a case at the scenario's department (SCJ) raising OVERDUE cards."""
+    return orjson.dumps(
+        {
+            "event_id": f"E-{case_id}",
+            "case_id": case_id,
+            "process": "approval",
+            "action": "accept",
+            "occurred_at": occurred_at,
+            "dept": "SCJ",
+            "attrs": {"time_limit_days": time_limit_days},
+        }
+    )
+
+
+def published_alerts(ns: KafkaNamespace, partitions: int, rule: str) -> list[dict[str, Any]]:
+    """The records of ``rule`` on the alerts topic, as published."""
+    reader = TopicReader(ns.bootstrap, ns.env(partitions)["TOPIC_ALERTS"])
+    try:
+        found = [json.loads(r.value) for r in reader.read_to_end()]
+    finally:
+        reader.close()
+    return [a for a in found if a.get("rule") == rule]
+
+
 def cloned(lines: list[bytes], copies: int) -> list[bytes]:
     """The scenario's inputs for ``copies`` cases of each of its cases (ids suffixed), so a
     stream of actions is long enough to kill a worker in the middle of it."""
@@ -64,11 +95,16 @@ def _instant_of(line: bytes) -> int:
 
 
 def replay_flow(
-    config_path: Path, events: list[bytes], actions: list[bytes], as_of: int
+    config_path: Path,
+    events: list[bytes],
+    actions: list[bytes],
+    as_of: int,
+    alerts: list[Alert] | None = None,
 ) -> tuple[set[tuple[Any, ...]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Replay's alerts, results by action_id and workflows by id, as of ``as_of``."""
+    """Replay's alerts, results by action_id and workflows by id, as of ``as_of``
+    (``alerts``: filled with the alerts themselves)."""
     config = load_config(config_path)
-    alerts: list[Alert] = []
+    alerts = [] if alerts is None else alerts
     results: dict[str, dict[str, Any]] = {}
     workflows: dict[str, dict[str, Any]] = {}
 

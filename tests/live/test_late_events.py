@@ -121,3 +121,118 @@ def test_events_of_a_batch_not_stored_yet_count_as_the_case_s() -> None:
     port, store, _ = run(stored_between=False)
     assert store.read_stored == [0]  # the case's first events were not stored when it was read
     check(port, store)
+
+
+def test_the_case_s_events_are_read_before_the_event_lock_is_taken() -> None:
+    """The storage round trip of a late case's read does not hold the event lock: ticks and
+    other batches are evaluated meanwhile; the correction is the same."""
+    import threading
+
+    port, store = Port(partitions=TOPICS.partitions, log_end=5), Store()
+    store.journal = port.journal
+    port.assigned = {APPROVAL}
+    service = build_service(port, store)
+    reading, release = threading.Event(), threading.Event()
+    read = store.case_events
+
+    def slow_read(cases: Any) -> Any:
+        rows = read(cases)
+        reading.set()
+        release.wait(10)  # a slow ClickHouse
+        return rows
+
+    store.case_events = slow_read  # type: ignore[method-assign]
+
+    async def go() -> None:
+        task = asyncio.ensure_future(service.persister.run())
+        await flush(service, batch(on_time(), 0))
+        await persisted(service)
+        late = asyncio.ensure_future(flush(service, batch([completion()], 4, ARRIVED)))
+        while not reading.is_set():
+            await asyncio.sleep(0.01)
+        assert not service.lock.locked()
+        await asyncio.wait_for(service.lock.acquire(), 1)  # a tick could run now
+        service.lock.release()
+        release.set()
+        await late
+        await persisted(service)
+        task.cancel()
+
+    asyncio.run(go())
+    check(port, store)
+    assert store.reads == [[("approval", "AP1")]]
+
+
+def late_events_over(events: list[dict[str, Any]]) -> tuple[Any, list[Message]]:
+    """``LateEvents`` over a partition that evaluated ``events`` (its horizon past them),
+    reading from ``rows``; and the messages of ``events``."""
+    from streams.engine import EventValidator
+    from streams.live.corrections import LateEvents
+    from streams.live.processor import Output
+    from tests.live.core import pipeline
+
+    parts: dict = {}
+    msgs = batch(events, 0)
+    for m in msgs:
+        m.event = EventValidator().parse(m.value)
+    for part in pipeline(parts).run(msgs, Output()):
+        part.advance(part.clock.event_horizon() or 0, Output())
+    return (lambda read: LateEvents(lambda t, p: parts[(t, p)], EventValidator(), read)), msgs
+
+
+def stored_row(event: Any) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id, "case_id": event.case_id, "process": event.process,
+        "action": event.action, "occurred_at_text": event.occurred_at_text, "dept": event.dept,
+        "actor": event.actor, "reported_at_text": event.reported_at_text, "attrs": event.attrs,
+        "arrived_at_us": event.arrived_at,
+    }
+
+
+def test_a_batch_evaluated_and_stored_during_the_read_ahead_counts_for_its_case() -> None:
+    """Batches evaluated while the read-ahead waits for storage, stored after the read saw
+    storage and before the lock is taken: neither the read nor the unstored batches have
+    their events, the read-ahead's watch does."""
+    from streams.live.processor import Output, StoredEvent
+
+    events = on_time()
+    make, msgs = late_events_over(events)
+    parsed = [m.event for m in msgs]
+    meanwhile = Output()
+    meanwhile.events = [StoredEvent(parsed[2], APPROVAL.topic, 0, 2)]  # a3, of AP1
+
+    async def read(cases: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        rows = [stored_row(e) for e in parsed[:2]]  # a1, a2: what storage had
+        late.unstored.add(meanwhile)  # another batch evaluated meanwhile...
+        meanwhile.rows_stored = True  # ...and stored before the lock
+        return rows
+
+    late = make(read)
+    waiting = batch([completion()], 4, ARRIVED)
+    ahead = asyncio.run(late.read_ahead(waiting))
+    assert ahead is not None and list(ahead.late) == ["approval|AP1"]
+    history = asyncio.run(late.prepare(waiting, 0, ahead))
+    assert history is not None
+    assert sorted(history.pool["approval|AP1"]) == ["a1", "a2", "a3"]
+    assert late.unstored.watchers == []
+
+
+def test_a_case_the_read_ahead_did_not_cover_is_read_under_the_lock() -> None:
+    events = on_time()
+    make, msgs = late_events_over(events)
+    reads: list[list[tuple[str, str]]] = []
+
+    async def read(cases: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        reads.append(cases)
+        return [stored_row(m.event) for m in msgs if (m.event.process, m.event.case_id) in cases]
+
+    late = make(read)
+    assert asyncio.run(late.read_ahead([])) is None  # the late completion came after it
+    history = asyncio.run(late.prepare(batch([completion()], 4, ARRIVED), 0, None))
+    assert history is not None and reads == [[("approval", "AP1")]]
+    assert sorted(history.pool["approval|AP1"]) == ["a1", "a2", "a3"]
+    # a rebalance between the read-ahead and the lock: the read-ahead is not used
+    ahead = asyncio.run(late.read_ahead(batch([completion()], 4, ARRIVED)))
+    late.forget()
+    asyncio.run(late.prepare(batch([completion()], 4, ARRIVED), 0, ahead))
+    assert len(reads) == 3

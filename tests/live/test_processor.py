@@ -103,6 +103,7 @@ def test_a_late_plan_approval_corrects_the_checks_after_it() -> None:
     late = Output()
     part.release(late, now=200)
     assert late.alerts == [] and late.duplicates == 0
+    assert (first.rejudged, late.rejudged, late.beyond_log) == (0, 1, 0)
     assert [(w.alert.case_id, w.withdrawn_at, w.by) for w in late.withdrawals] == [
         ("IN1", 200, [["p1", 25 * hour, 7]])
     ]
@@ -226,3 +227,83 @@ def test_events_read_twice_are_counted_as_duplicates() -> None:
     pipeline(parts).run(msgs, again)
     assert again.alerts == []
     assert sum(p.cases.duplicate_count for p in parts.values()) == len(events)
+
+
+def test_a_late_cross_case_fact_s_withdrawal_names_its_arrival_and_reported_at() -> None:
+    """A plan approval that is on time for its own case but late at its plan's key (an
+    inspection under the plan was judged before it arrived): the false card is withdrawn,
+    and the withdrawal, as published, names the approval with its occurred_at, reported_at
+    and arrival (the Kafka record's timestamp)."""
+    from streams.engine.model import WITHDRAWN_LATE_INPUT
+    from streams.engine.timeutil import parse_instant
+    from streams.live.publish import withdrawal_json
+    from tests.engine.harness import ev
+
+    plan = {"inspecting_dept": "D01", "enterprise_ids": ["ENT1"],
+            "valid_from": "2026-03-01", "valid_to": "2026-06-30"}
+    start = ev("i1", "IN1", "inspection", "start", "2026-03-09T09:03:00",
+               enterprise_id="ENT1", category="routine", plan_id="PL1")
+    approve = {**ev("p1", "PL1", "inspection_plan", "approve", "2026-03-09T09:00:00", **plan),
+               "reported_at": "2026-03-11T08:00:00+08:00"}
+    arrived = parse_instant("2026-03-11T08:00:02.5+08:00")
+    parts: dict = {}
+    pipe = pipeline(parts)
+    first, late = Output(), Output()
+    pipe.run(messages([start]), first)
+    (message,) = messages([approve])
+    message.arrived_at = arrived
+    pipe.run([message], late)
+
+    sources = frozenset({"s:0"})
+    facts = FactPartition(0, CrossEngine(CONFIG), sources)
+    facts.add(0, first.facts[0].to_bytes())
+    facts.gate.report({"s:0": parse_instant("2026-03-10T00:00:00+08:00")})
+    judged = Output()
+    facts.release(judged, now=100)
+    (card,) = judged.alerts
+    assert card.rule == "UNAUTHORIZED_INSPECTION" and card.case_id == "IN1"
+    facts.add(1, late.facts[0].to_bytes())  # through the facts topic's bytes
+    facts.gate.report({"s:0": parse_instant("2026-03-12T00:00:00+08:00")})
+    corrected = Output()
+    facts.release(corrected, now=200_000_000)
+    (withdrawal,) = corrected.withdrawals
+    assert withdrawal.alert_id == card.alert_id and withdrawal.reason == WITHDRAWN_LATE_INPUT
+    assert withdrawal.by == [["p1", parse_instant("2026-03-09T09:00:00+08:00"), arrived]]
+    record = withdrawal_json(card, withdrawal, CONFIG.local)
+    assert record["withdrawn_by"] == [
+        {
+            "event_id": "p1",
+            "occurred_at": "2026-03-09T09:00:00+08:00",
+            "reported_at": "2026-03-11T08:00:00+08:00",
+            "arrived_at": "2026-03-11T08:00:02.500000+08:00",
+        }
+    ]
+
+
+def test_late_facts_are_counted_by_outcome() -> None:
+    """``supervision_fact_corrections_total``: declared at 0, then what a batch judged again
+    and what it found older than the key's log keeps."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.observability.metrics import Metrics
+
+    metrics = Metrics(CollectorRegistry(), process_metrics=False)
+    metrics.declare([], [], [])
+    counted = metrics.fact_corrections
+    assert [counted.labels(o)._value.get() for o in ("rejudged", "beyond_log")] == [0, 0]
+    metrics.record_fact_corrections(2, 1)
+    assert [counted.labels(o)._value.get() for o in ("rejudged", "beyond_log")] == [2, 1]
+
+
+def test_a_fact_older_than_its_key_s_log_keeps_is_counted_not_judged() -> None:
+    sources = frozenset({"s:0"})
+    part = FactPartition(0, CrossEngine(CONFIG), sources)
+    day = 86_400_000_000
+    out = Output()
+    for i, t in enumerate((400 * day, 400 * day + 1, day)):  # the last read after the others
+        fact = Fact("ent|E1", t, "start", {"enterprise_id": "E1"}, f"e{i}", f"c{i}", "D1")
+        part.add(i, fact.to_bytes())
+        part.gate.report({"s:0": 401 * day})
+        out = Output()
+        part.release(out)
+    assert (out.beyond_log, out.duplicates, out.rejudged) == (1, 0, 0)

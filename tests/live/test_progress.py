@@ -290,3 +290,36 @@ def test_a_partition_whose_broker_is_silent_does_not_advance() -> None:
         assert await p.tick() == [("OVERDUE", "notice"), ("OVERDUE", "red"), ("OVERDUE", "yellow")]
 
     asyncio.run(run())
+
+
+def test_a_marker_sent_to_every_partition_is_parsed_once_and_noted_on_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upstream sends the same marker to each partition: parsed once, noted per partition;
+    a malformed one is dead-lettered every time it is read."""
+    import streams.live.pipeline as pipeline_module
+    from streams.live.processor import Output
+    from tests.live.core import pipeline
+
+    parsed: list[bytes] = []
+    real = pipeline_module.parse_marker
+
+    def counting(value: bytes) -> Marker:
+        parsed.append(value)
+        return real(value)
+
+    monkeypatch.setattr(pipeline_module, "parse_marker", counting)
+    parts: dict = {}
+    pipe = pipeline(parts)
+    for part in (pipe.case_partition(TOPICS.approval, p) for p in range(3)):
+        part.sources = frozenset({"up"})
+    value = progress_marker("up", "2026-03-02T09:00:00+08:00")
+    bad = b'{"source": "up"}'
+    msgs = [Message(TOPICS.approval, p, 0, PROGRESS_KEY, value) for p in range(3)]
+    msgs += [Message(TOPICS.approval, p, 1, PROGRESS_KEY, bad) for p in range(2)]
+    out = Output()
+    pipe.run(msgs, out)
+    assert parsed == [value, bad, bad]
+    watermark = parse_instant("2026-03-02T09:00:00+08:00")
+    assert [parts[(TOPICS.approval, p)].clock.marks.latest for p in range(3)] == [{"up": watermark}] * 3
+    assert [letter.kind for letter in out.dead_letters] == [PROGRESS_MARKER] * 2

@@ -2,8 +2,10 @@
 
 The worked scenario 05 (red card → claim → draft → approval by a second person → receipt →
 reply → return → reply → plan accepted → SUP_RECTIFY_OVERDUE → report → close, with its
-refusals, a resent action_id and an invalid action) goes through one worker: what it
-stores and publishes equals ``supervise replay --actions`` of the same inputs. Actions are
+refusals, a resent action_id and an invalid action) goes through one worker, with a case
+of the same department whose cards come after the closure, on another workflow partition
+(SUP_RECURRENCE): what it stores and publishes equals ``supervise replay --actions`` of
+the same inputs. Actions are
 sent round robin, keyed by their own id (another client's partitioner): the worker
 co-locates them with their workflows itself. The CLI acts and lists the inbox against the
 same worker.
@@ -23,8 +25,11 @@ from typing import Any
 
 import pytest
 
+from streams.engine import alert_to_dict, load_config
+from streams.live.publish import partition_for
 from tests.fixtures_kafka import KafkaNamespace, create_topics
 from tests.live.flow import (
+    RECURRING,
     SCENARIO,
     clock_events,
     cloned,
@@ -32,7 +37,9 @@ from tests.live.flow import (
     produce_actions,
     produce_events,
     produce_in_time_order,
+    published_alerts,
     read_results,
+    recurring_event,
     replay_flow,
     scenario_lines,
     stored_results,
@@ -80,11 +87,16 @@ def wait_for_results(ns: KafkaNamespace, action_ids: set[str], timeout_s: float 
 
 
 def check_equals_replay(
-    store: Store, config: Path, events: list[bytes], actions: list[bytes], as_of: int
+    store: Store,
+    config: Path,
+    events: list[bytes],
+    actions: list[bytes],
+    as_of: int,
+    replayed: list[Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Stored alerts, results and workflows equal replay's (read with the worker stopped:
-    chdb is one process's)."""
-    alerts, results, workflows = replay_flow(config, events, actions, as_of)
+    chdb is one process's; ``replayed``: filled with replay's alerts)."""
+    alerts, results, workflows = replay_flow(config, events, actions, as_of, replayed)
     got = stored_results(store)
     want = {k: comparable(v) for k, v in results.items()}
     differ = {
@@ -105,6 +117,11 @@ def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
     # the same (the CLI below waits 60 s at most).
     env = worker_env(ns, store, tmp_path, UPSTREAM_DELAY="600")
     events, actions = scenario_lines("events.jsonl"), scenario_lines("actions.jsonl")
+    events.append(recurring_event("2026-11-02T10:00:00+08:00", 10))  # cards from 2026-11-13
+    closed_case = SCENARIO.expected_workflows[0]["case_id"]
+    assert partition_for(RECURRING.encode(), PARTITIONS) != partition_for(
+        closed_case.encode(), PARTITIONS
+    )
     produce_actions(ns, actions, PARTITIONS)  # before the events: held until their alerts
     produce_events(ns, events, PARTITIONS)
     worker = Worker(env, tmp_path / "worker").start()
@@ -134,6 +151,12 @@ def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
         )  # fmt: skip
         assert done.returncode == 1, done.stdout + done.stderr
         assert "wrong_state" in done.stdout
+        # The case of the same department recurs after the closure, from another partition.
+        wait_until(
+            lambda: published_alerts(ns, PARTITIONS, "SUP_RECURRENCE"), 120, "SUP_RECURRENCE"
+        )
+        time.sleep(2.0)  # a few ticks more: nothing else may come
+        recurred = published_alerts(ns, PARTITIONS, "SUP_RECURRENCE")
     finally:
         code = worker.stop()
     assert code == 0, worker.output()[-3000:]
@@ -142,14 +165,20 @@ def test_scenario_through_the_worker_equals_replay_and_the_cli_acts(
     assert len(sent) == len(actions) + 2
     config = Path(env["SUPERVISION_CONFIG"])
     now = int(time.time() * 1_000_000)
-    results, workflows = check_equals_replay(store, config, events, sent, now)
+    replayed: list[Any] = []
+    results, workflows = check_equals_replay(store, config, events, sent, now, replayed)
+    local = load_config(config).local
+    want = [alert_to_dict(a, local) for a in replayed if a.rule == "SUP_RECURRENCE"]
+    assert recurred == want  # published once, as replay raises it (details, message)
+    assert [(a["case_id"], a["evidence"][1]) for a in want] == [(RECURRING, "ND-13")]
     assert {k: results[k] for k in expected} == expected  # the scenario's own
     assert (
         workflows[SCENARIO.expected_workflows[1]["workflow_id"]] == (SCENARIO.expected_workflows[1])
     )
     assert workflows[wid]["version"] == closed["version"] + 1  # the comment
-    # Every version is a row: 13 + 1 of the red card's workflow, 2 of the notice's.
-    assert len(stored_versions(store)) == 16
+    # Every version is a row: 13 + 1 of the red card's workflow, 2 of the notice's, 3 of the
+    # recurring case's (its three cards).
+    assert len(stored_versions(store)) == 19
     # The action without an offset in acted_at is a dead letter.
     letters = store.query("SELECT topic, reason FROM deadletter FINAL")
     assert len(letters) == 1 and letters[0][0].endswith(".actions"), letters
@@ -160,8 +189,9 @@ def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
     kafka_namespace: KafkaNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """kill -9 while a stream of events and actions (in time order, as upstreams send them)
-    is worked through; restart each time: the stored actions, results and workflow
-    versions are those of replay (of a clean run)."""
+    is worked through; restart each time: the stored actions, results, workflow versions
+    and alerts (SUP_RECURRENCE of each copy's recurring case among them) are those of
+    replay (of a clean run)."""
     ns = kafka_namespace
     store = Store(chdb_path=tmp_path / "chdb")
     create_topics(ns, PARTITIONS)
@@ -174,7 +204,9 @@ def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
     monkeypatch.setenv("LIVE_TEST_LOGLEVEL", "info")  # restart positions are logged
     copies = 6
     clock = clock_events("2026-09-01T08:00:00+08:00", "2026-11-02T08:00:00+08:00", 8)
-    events = cloned(scenario_lines("events.jsonl"), copies) + clock
+    # Each copy with a case recurring at the department after the closures (2026-10-24).
+    recurring = recurring_event("2026-10-21T09:00:00+08:00", 2)
+    events = cloned([*scenario_lines("events.jsonl"), recurring], copies) + clock
     actions = cloned(scenario_lines("actions.jsonl"), copies)
     worker = Worker(env, tmp_path / "worker").start()
     sender = threading.Thread(
@@ -204,8 +236,11 @@ def test_sigkill_mid_stream_of_actions_leaves_what_a_clean_run_leaves(
     )
     assert any(int(n) > 0 for n in resumed), resumed
     as_of = max(_instant(line) for line in events)
-    check_equals_replay(store, Path(env["SUPERVISION_CONFIG"]), events, actions, as_of)
-    assert len(stored_versions(store)) == 15 * copies
+    replayed: list[Any] = []
+    check_equals_replay(store, Path(env["SUPERVISION_CONFIG"]), events, actions, as_of, replayed)
+    recurred = [a.case_id for a in replayed if a.rule == "SUP_RECURRENCE"]
+    assert sorted(recurred) == [f"{RECURRING}-{n:03d}" for n in range(copies)]
+    assert len(stored_versions(store)) == 18 * copies  # 15 of the scenario, 3 of the recurring
 
 
 def _instant(line: bytes) -> int:

@@ -31,6 +31,7 @@ from tests.live.harness import ROOT, Store, Worker
 PARTITIONS = 2
 ARTIFACTS = ROOT / "var" / "web-test-artifacts"
 RED_WORKFLOW = SCENARIO.expected_workflows[0]["workflow_id"]
+PUSH_INTERVAL_S = 1.0
 
 
 def chromium_path() -> str:
@@ -46,6 +47,7 @@ class WebStack:
     env: dict[str, str]
     store: Store
     tmp: Path
+    ns: KafkaNamespace
 
     def workflow_state(self, wid: str) -> str:
         rows = self.store.query(f"SELECT state FROM workflows_current WHERE workflow_id = '{wid}'")
@@ -88,12 +90,17 @@ def web_stack(
         web = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "web", "--port", str(port)],
             cwd=ROOT,
-            env={**os.environ, **env, "WEB_TRUSTED_PROXIES": "127.0.0.1"},
+            env={
+                **os.environ,
+                **env,
+                "WEB_TRUSTED_PROXIES": "127.0.0.1",
+                "WEB_PUSH_INTERVAL_S": str(PUSH_INTERVAL_S),
+            },
             stdout=web_log,
             stderr=subprocess.STDOUT,
         )
         wait_port(port, 30)
-        yield WebStack(f"http://127.0.0.1:{port}", env, store, tmp)
+        yield WebStack(f"http://127.0.0.1:{port}", env, store, tmp, ns)
     finally:
         if web is not None:
             web.terminate()

@@ -1,6 +1,8 @@
 """The inspectors' pages in a real browser (chromium through Playwright) against a real
 worker, broker and ClickHouse server: the 督办 journey by three users in their own
-sessions, refusals in Chinese, scope, CSRF, the 督办单 on one A4 page, the scores page.
+sessions, refusals in Chinese, scope, CSRF, the 督办单 on one A4 page, the scores page,
+bulletins and their PDF (the same bytes as ``supervise bulletin export``), the inbox
+updated by the server as a new red card fires, and the local demonstration mode.
 
 The tests of this module share one worker and one web server (``web_stack``) and run in
 file order: each continues the red card's workflow where the one before left it.
@@ -8,16 +10,36 @@ file order: each continues the red card's workflow where the one before left it.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from typer.testing import CliRunner
 
+from streams.cli import app
+from streams.engine import load_config
 from streams.engine.model import Alert
+from streams.settings import get_settings
 from streams.storage.backends import open_backend
 from streams.storage.writer import Writer
-from tests.live.flow import SCENARIO
-from tests.web.conftest import RED_WORKFLOW, WebStack, screenshot
+from streams.workflow import workflow_id_of
+from tests.bulletin_text import pdf_text, performance_rows, ranking_rows
+from tests.fixtures_kafka import free_port, wait_port
+from tests.live.flow import SCENARIO, produce_events, scenario_lines, wait_until
+from tests.live.harness import ROOT
+from tests.web.conftest import (
+    ARTIFACTS,
+    PARTITIONS,
+    PUSH_INTERVAL_S,
+    RED_WORKFLOW,
+    WebStack,
+    screenshot,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.server, pytest.mark.browser]
 
@@ -280,3 +302,135 @@ def _csrf(page: Any) -> str:
     """The user's CSRF token, as a form of the bulletins page carries it."""
     page.goto(page.url.split("/bulletins")[0] + "/bulletins")
     return str(page.locator("#draft-bulletin [name=csrf]").get_attribute("value"))
+
+
+def test_approved_bulletin_downloads_as_the_cli_exports_it(
+    as_user: Any, web_stack: WebStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = as_user("A-01")
+    lead.goto("/bulletins?month=2025-08")
+    first, second = lead.locator("#revisions tr[data-bulletin]").evaluate_all(
+        "rows => rows.map(r => r.dataset.bulletin)"
+    )
+    lead.goto(f"/bulletins/{first}")
+    with lead.expect_download() as info:
+        lead.locator("#export-pdf").click()
+    pdf = Path(info.value.path()).read_bytes()
+    assert info.value.suggested_filename == "bulletin-2025-08-r1.pdf"
+    # the same bytes as supervise bulletin export writes for the same user and revision
+    for name, value in web_stack.env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(
+            app,
+            ["bulletin", "export", "--month", "2025-08", "--as", "A-01", "--revision", "1",
+             "--output", str(tmp_path / "cli.pdf")],
+        )  # fmt: skip
+        assert out.exit_code == 0, out.output
+        assert (tmp_path / "cli.pdf").read_bytes() == pdf
+        expected = performance_rows("2025-08")
+    finally:
+        get_settings.cache_clear()
+    _, _, text = pdf_text(pdf)
+    assert set(expected) == {"ZJJ", "SCJ", "RXZX"}
+    assert ranking_rows(text) == expected
+    assert f"通报编号：{first}" in text and "审批：赵主任（A-01）" in text
+    # revision 2 waits for approval: no download offered, and none by URL
+    lead.goto(f"/bulletins/{second}")
+    assert lead.locator("#export-pdf").count() == 0
+    refused = lead.request.get(f"/bulletins/{second}/pdf")
+    assert refused.status == 409 and "尚未审批" in refused.text()
+    # a department downloads the rows of its own department only
+    department = as_user("DEP-ZJJ")
+    scoped = department.request.get(f"/bulletins/{first}/pdf")
+    assert scoped.status == 200 and scoped.headers["content-type"] == "application/pdf"
+    _, _, text = pdf_text(scoped.body())
+    assert set(ranking_rows(text)) == {"ZJJ"}
+
+
+def test_the_inbox_shows_a_new_red_card_without_reloading(
+    as_user: Any, web_stack: WebStack
+) -> None:
+    """A red card fires for a new case of SCJ while two inboxes are open: the inspector of
+    SCJ sees it arrive within a few seconds of its storage, in the same document (no
+    reload); the inspector of ZJJ, listening too, is sent nothing of it."""
+    case_id = "AP-2026-0951"
+    wid = workflow_id_of("OVERDUE", "approval", case_id, "")
+    inspector, other = as_user("I-01"), as_user("I-02")
+    for page in (inspector, other):
+        page.goto("/inbox")
+        page.wait_for_function("document.getElementById('live').textContent.includes('自动更新')")
+        page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    row = inspector.locator(f"tr[data-workflow='{wid}']")
+    assert row.count() == 0
+    before = int(re.sub(r"\D", "", inspector.locator("#count").inner_text()))
+    # the scenario's overdue case again, as a new case: ten days from 2026-09-01, long past
+    event = dict(orjson.loads(scenario_lines("events.jsonl")[0]), event_id="PUSH-1")
+    event["case_id"] = case_id
+    produce_events(web_stack.ns, [orjson.dumps(event)], PARTITIONS)
+    wait_until(
+        lambda: (
+            web_stack.store.query(
+                f"SELECT level FROM workflows_current WHERE workflow_id = '{wid}'"
+            )
+            == [("red",)]
+        ),
+        180,
+        "the new red card's workflow stored",
+    )
+    row.wait_for(timeout=(3 * PUSH_INTERVAL_S + 3) * 1000)  # stored -> on the page
+    assert "红牌" in row.inner_text() and case_id in row.inner_text()
+    assert inspector.evaluate("window.sameDocument") is True
+    assert inspector.locator("#count").inner_text() == f"共 {before + 1} 件"
+    screenshot(inspector, "inbox-pushed")
+    other.wait_for_timeout(3 * PUSH_INTERVAL_S * 1000)
+    assert other.locator(f"tr[data-workflow='{wid}']").count() == 0  # not their department
+    assert other.evaluate("window.sameDocument") is True
+
+
+def test_the_local_demonstration_mode_picks_a_user_on_a_page(
+    browser: Any, web_stack: WebStack
+) -> None:
+    """`supervise web --local` (what `make run` starts) on the same storage: no header, a
+    picker of the users file's users, the banner 本地演示模式 on every page, and the
+    picked user's scope as deployed."""
+    port = free_port()
+    log = (ARTIFACTS / "web-local.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "web", "--local", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **web_stack.env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    context = browser.new_context(base_url=f"http://127.0.0.1:{port}", locale="zh-CN")
+    try:
+        wait_port(port, 30)
+        page = context.new_page()
+        page.goto("/inbox")
+        assert page.url.endswith("/local")
+        picker = page.locator("#picker")
+        users = load_config(SCENARIO.config_file(web_stack.tmp)).users
+        assert sorted(
+            picker.locator("tr[data-user]").evaluate_all("rows => rows.map(r => r.dataset.user)")
+        ) == sorted(users)
+        assert "本地演示模式" in page.locator("#local-mode").inner_text()
+        screenshot(page, "local-picker")
+        with page.expect_navigation():
+            picker.locator("tr[data-user='DEP-ZJJ'] button").click()
+        assert page.url.endswith("/inbox")
+        assert "本地演示模式" in page.locator("#local-mode").inner_text()
+        assert "住建局" in page.locator("header .who").inner_text()
+        assert page.goto(f"/workflow/{WID}").status == 403  # SCJ's: outside ZJJ's scope
+        page.goto("/local")
+        with page.expect_navigation():
+            page.locator("#picker tr[data-user='I-01'] button").click()
+        page.goto(f"/workflow/{WID}")
+        assert "本地演示模式" in page.locator("#local-mode").inner_text()
+        assert WID in page.url and page.locator("#state").count() == 1
+    finally:
+        context.close()
+        server.terminate()
+        server.wait(30)
+        log.close()

@@ -1,8 +1,9 @@
 """Bulletins in storage on both engines: frozen month scores, revisions, approval by an
-office lead other than the author, once."""
+office lead other than the author, once; the month's report they freeze (督办 rates)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,10 @@ from streams.engine import load_config
 from streams.engine.model import Alert
 from streams.storage.writer import Writer
 from streams.web import bulletins
+from streams.web.reads import all_workflows
+from streams.web.report import duban_rates, month_report, recent_months
 from tests.live.flow import SCENARIO
+from tests.storage.test_workflow_tables import history  # noqa: F401 - the replayed scenario 05
 
 AUG_1 = 1_754_000_000_000_000  # 2025-08-01 06:13 Asia/Shanghai
 
@@ -55,3 +59,27 @@ def test_drafts_are_revisions_and_approval_is_once_by_another_lead(
     ]
     assert all(b.config_version == config.version for b in found)
     assert bulletins.bulletin(backend, first) == found[0]
+
+
+def test_month_report_rates_the_duban_received_and_replied_in_time(
+    migrated_backend: Any,
+    history: dict[str, Any],  # noqa: F811
+    tmp_path: Any,
+) -> None:
+    """Scenario 05's 督办 (SCJ, approved 2026-09-22, received and replied with no receipt
+    or reply overdue): both rates 100 %; a copy that raised SUP_REPLY_OVERDUE counts as
+    received but not replied in time; one without actions, as neither."""
+    config = load_config(SCENARIO.config_file(tmp_path))
+    Writer(migrated_backend).write(
+        workflow_actions=history["actions"], workflows=history["versions"]
+    )
+    [scj] = [r for r in month_report(migrated_backend, config, "2026-09") if r["dept"] == "SCJ"]
+    assert (scj["duban"], scj["receipt_rate"], scj["reply_rate"]) == (1, 1.0, 1.0)
+    assert list(scj["trend"]) == recent_months("2026-09") == [
+        "2026-04", "2026-05", "2026-06", "2026-07", "2026-08", "2026-09",
+    ]  # fmt: skip
+    [wf] = [w for w in all_workflows(migrated_backend) if w.approved_at is not None]
+    late = replace(wf, fired=[*wf.fired, "SUP_REPLY_OVERDUE/yellow"])
+    silent = replace(wf, workflow_id="0" * 32)
+    rates = duban_rates(migrated_backend, [wf, late, silent])
+    assert rates == {"SCJ": {"receipt_rate": 0.6667, "reply_rate": 0.3333}}

@@ -210,6 +210,24 @@ def test_a_reopened_closure_is_no_recurrence_baseline(config) -> None:
     assert [a.rule for a in flow.alerts if a.rule == "SUP_RECURRENCE"] == []
 
 
+def test_closures_of_one_instant_match_alike_whatever_order_they_came_in(config) -> None:
+    """Two closures at one instant (from two partitions, read in either order): the probe
+    meets the same one (the greater action id), so replay and the live worker agree."""
+    from streams.workflow.recurrence import Closure, RecurrenceIndex
+
+    first = Closure("W1", "AP-1", at("2026-10-09T10:00:00"), "ND-1")
+    second = Closure("W2", "AP-2", at("2026-10-09T10:00:00"), "ND-2")
+    found = []
+    for order in ((first, second), (second, first)):
+        index = RecurrenceIndex(config.local, 90)
+        for closure in order:
+            index.add("OVERDUE", "SCJ", closure)
+        index.add("OVERDUE", "SCJ", order[0])  # read again: not twice
+        assert len(index.rows("OVERDUE", "SCJ")) == 2
+        found.append(index.match("OVERDUE", "SCJ", "AP-3", at("2026-11-02T10:00:00")))
+    assert found == [second, second]
+
+
 def test_a_withdrawn_alert_dismisses_its_open_workflow(config) -> None:
     flow = Flow(config)
     yellow = card("yellow", "2026-09-16T00:00:00", config=config)

@@ -38,3 +38,14 @@ def test_the_demo_worker_follows_the_generators_progress_markers() -> None:
         assert f'TOPIC_{suffix}_SOURCES="$SOURCE"' in DEMO
     assert source == "supervise-generate"
     assert "WATERMARK_IDLE" not in DEMO  # the markers set the horizon, not the stream's clock
+
+
+def test_the_demo_serves_the_pages_in_local_mode_on_loopback_and_stops_them() -> None:
+    """`make run` ends with `supervise web --local` (the user picker, 本地演示模式) on a
+    loopback address, prints the inbox address and the users, and stops it on every exit."""
+    assert 'streams.cli web --local --host 127.0.0.1 --port "$WEB_PORT"' in DEMO
+    assert "http://127.0.0.1:$WEB_PORT/inbox" in DEMO
+    assert "load_config(get_settings().supervision_config).users" in DEMO
+    cleanup = DEMO[DEMO.index("cleanup() {") : DEMO.index("trap cleanup")]
+    assert 'stop_pid "$WEB_PID"' in cleanup
+    assert DEMO.rstrip().endswith('WEB_PID=""')
