@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.storage.backends.chdb import SETTINGS as CHDB_SETTINGS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -91,6 +93,11 @@ class Settings(WebSettings):
     )
     chdb_path: Path = Field(
         default=REPO_ROOT / "var" / "chdb", description="Data directory of embedded chdb."
+    )
+    chdb_settings: str = Field(
+        default=CHDB_SETTINGS,
+        description="Engine settings of embedded chdb, name=value&... (its connection string's "
+        "parameters; README: Storage memory); empty = chdb's defaults.",
     )
     clickhouse_batch_rows: int = Field(
         default=5000, ge=1, description="Rows per insert batch of the storage writer."

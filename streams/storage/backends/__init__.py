@@ -87,7 +87,9 @@ def open_backend(
             password=clickhouse_password(settings),
         )
     else:
-        backend = ChdbBackend(settings.chdb_path, database=database or "default")
+        backend = ChdbBackend(
+            settings.chdb_path, database=database or "default", settings=settings.chdb_settings
+        )
     if wait:
         wait_until_ready(
             backend,

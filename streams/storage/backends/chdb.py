@@ -30,12 +30,24 @@ from streams.storage.backends.base import (
     first_line,
 )
 from streams.storage.backends.sql import literal, substitute
-from streams.storage.errors import StorageError
+from streams.storage.errors import StorageError, StorageMisconfigured
 from streams.storage.policy import classify, value_refused
 
 log = logging.getLogger(__name__)
 
 _CODE = re.compile(r"Code: (\d+)")
+
+# Engine (server) settings of the embedded engine, its connection string's parameters: the
+# caches chdb sizes as a server's (5 GiB each) bounded to what a worker's lookups need
+# (README: Storage memory). The engine reads them once per process, at its start.
+SETTINGS = "&".join(
+    (
+        "mark_cache_size=67108864",
+        "index_mark_cache_size=16777216",
+        "primary_index_cache_size=16777216",
+        "query_condition_cache_size=16777216",
+    )
+)
 
 
 def _chdb_value(value: Any, type_name: str) -> Any:
@@ -70,9 +82,14 @@ class ChdbBackend(Backend):
 
     engine = "chdb"
 
-    def __init__(self, path: Path | str, *, database: str = "default") -> None:
+    def __init__(
+        self, path: Path | str, *, database: str = "default", settings: str = SETTINGS
+    ) -> None:
         self.path = str(path)
         self.database = database
+        # chdb.connect's argument: the directory, then its settings as URL parameters.
+        self._settings = settings
+        self._target = f"{self.path}?{settings}" if settings else self.path
         self._lock = threading.RLock()
         self._conn: Any = None
         self._worker: ThreadPoolExecutor | None = None
@@ -85,8 +102,19 @@ class ChdbBackend(Backend):
     def _open(self) -> None:
         import chdb
 
-        self._conn = chdb.connect(self.path)
+        try:
+            self._conn = chdb.connect(self._target)
+        except Exception as exc:  # chdb raises RuntimeError / ChdbError
+            raise self._refused_settings(exc) from None
         self._use_database()
+
+    def _refused_settings(self, exc: Exception) -> StorageError:
+        """A failed start: a value of CHDB_SETTINGS the engine cannot parse is a
+        misconfiguration (not retried), anything else as the policy classifies it."""
+        text = first_line(str(exc))
+        if self._settings and "setting" in text:
+            return StorageMisconfigured(f"chdb settings {self._settings!r} refused: {text}")
+        return _classified(exc)
 
     def _use_database(self) -> None:
         try:
@@ -120,7 +148,7 @@ class ChdbBackend(Backend):
         with self._side_lock:
             try:
                 if self._side_conn is None:
-                    self._side_conn = chdb.connect(self.path)
+                    self._side_conn = chdb.connect(self._target)
                     self._side_conn.query(f"USE `{self.database}`")
                 res = self._side_conn.query(sql, "JSONCompact")
             except Exception as exc:  # chdb raises RuntimeError / ChdbError
