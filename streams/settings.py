@@ -55,26 +55,8 @@ class WebSettings(_Frozen):
     )
 
 
-class Settings(WebSettings):
-    """Every setting: the web's (``WebSettings``) and those of the worker, storage and CLI."""
-
-    # --- rules -------------------------------------------------------------
-    supervision_config: Path | None = Field(
-        default=None,
-        description="Path of the supervision configuration file (TOML); default: the built-in one.",
-    )
-    shadow_configs: str = Field(
-        default="",
-        description="Candidate configuration files (TOML), comma separated, evaluated beside the active one; their alerts go to the shadow_alerts table only (README: Shadow configurations).",
-    )
-    schemas_dir: Path = Field(
-        default=REPO_ROOT / "schemas", description="JSON Schemas of events and alerts."
-    )
-
-    # --- Kafka -------------------------------------------------------------
-    kafka_bootstrap: str = Field(
-        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
-    )
+class StorageSettings(_Frozen):
+    """Where and how events and alerts are stored (a ClickHouse server, or embedded chdb)."""
 
     # --- ClickHouse ----------------------------------------------------------
     clickhouse_url: SecretStr | None = Field(
@@ -116,6 +98,29 @@ class Settings(WebSettings):
     )
     clickhouse_connect_timeout_s: float = Field(
         default=5.0, gt=0, description="Connect timeout to the ClickHouse server (seconds)."
+    )
+
+
+class Settings(WebSettings, StorageSettings):
+    """Every setting: the web's (``WebSettings``), storage's (``StorageSettings``) and those of
+    the worker and the CLI."""
+
+    # --- rules -------------------------------------------------------------
+    supervision_config: Path | None = Field(
+        default=None,
+        description="Path of the supervision configuration file (TOML); default: the built-in one.",
+    )
+    shadow_configs: str = Field(
+        default="",
+        description="Candidate configuration files (TOML), comma separated, evaluated beside the active one; their alerts go to the shadow_alerts table only (README: Shadow configurations).",
+    )
+    schemas_dir: Path = Field(
+        default=REPO_ROOT / "schemas", description="JSON Schemas of events and alerts."
+    )
+
+    # --- Kafka -------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
     )
 
     # --- observability (metrics and health endpoint) -------------------------
