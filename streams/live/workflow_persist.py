@@ -37,6 +37,7 @@ from streams.live.horizon import encode_horizons
 from streams.live.kafka_port import KafkaPort
 from streams.live.publish import BatchPublisher, Record
 from streams.live.state import StateTable
+from streams.live.table_store import acked_offsets, apply_acked
 from streams.live.topics import Topics
 from streams.live.workflow_partition import WorkflowOutput, WorkflowWrite
 from streams.observability.metrics import Metrics
@@ -178,19 +179,28 @@ class WorkflowPersister:
         return await publisher.send(self.topics.deadletter, records)
 
     async def write_states(self, states: list[WorkflowWrite]) -> None:
-        """Changelog writes, in order; those of a partition revoked meanwhile are dropped."""
-        data = self.table.data
-        records: list[Record] = []
-        for partition, key, value in states:
-            if not self.owned(partition):
-                continue
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
-            records.append((partition, key, value, ()))
-        if records:
-            await asyncio.gather(*await self._publisher().send(self.table.changelog, records))
+        """Changelog writes, in order, then the local table once the changelog acknowledged
+        them (``table_store.apply_acked``: with the offset reached, so the local store is
+        always a prefix of the changelog, whatever the moment of a crash); those of a
+        partition revoked meanwhile are dropped.
+
+        Written locally before the acknowledgement, a crash could leave a batch's states in
+        the local store but not in the changelog: the restart then reads the changelog's tail
+        over them, which reverts the workflows it holds and keeps the rest (a partition's next
+        offset is written only when it moves), and the partition went on past inputs its
+        restored workflows never saw (issue #15)."""
+        writes = [w for w in states if self.owned(w[0])]
+        if not writes:
+            return
+        records: list[Record] = [(partition, key, value, ()) for partition, key, value in writes]
+        results = await asyncio.gather(*await self._publisher().send(self.table.changelog, records))
+        offsets = acked_offsets(results)
+        revoked = {partition for partition, _, _ in writes if not self.owned(partition)}
+        apply_acked(
+            self.table.data,
+            [w for w in writes if w[0] not in revoked],
+            {p: o for p, o in offsets.items() if p not in revoked},
+        )
 
     async def horizons(self, value: bytes) -> None:
         """Horizons (the actions partitions', the workflow partitions'), to every workflow
