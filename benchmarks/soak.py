@@ -101,25 +101,58 @@ def wall_events(seed: int) -> Iterator[dict[str, Any]]:
         chunk += 1
 
 
-def year_events(seed: int, total: int) -> list[tuple[int, bytes]]:
-    """About ``total`` events of a year of cases, as (occurred_at µs, JSON) in time order.
+def write_year(path: Path, seed: int, total: int) -> None:
+    """About ``total`` events of a year of cases written to ``path``, one JSON per line, in
+    ``occurred_at`` order (run in a child process: the generator's memory goes with it).
 
-    Generated month by month (cases starting in that month, one seed each) to bound the
-    generator's memory; the months' events interleave, so the whole is sorted at the end."""
+    Generated month by month (cases starting in that month, one seed each), each month
+    appended to a scratch file; the months' events interleave, so the lines are then
+    written again in time order (a stable sort of their instants)."""
+    import numpy as np
+
     cases = max(12, int(total / EVENTS_PER_CASE))
     months = [date(2026, m, 1) for m in range(1, 13)] + [date(2026, 12, 31)]
-    out: list[tuple[int, bytes]] = []
-    for m in range(12):
-        start, until = max(months[m], YEAR[0]), min(months[m + 1] - timedelta(days=1), YEAR[1])
-        if start > until:
-            continue
-        cfg = GenerateConfig(cases=cases // 11, seed=seed + m, start=start, until=until,
-                             order="sorted", violation_rate=0.2)
-        for e in generate_events(cfg):
-            e = tagged(e, f"y{seed}-{m}-")
-            out.append((parse_instant(e["occurred_at"]), orjson.dumps(e)))
-    out.sort(key=lambda p: p[0])
-    return out
+    at: list[int] = []
+    spans: list[tuple[int, int]] = []
+    scratch = path.with_suffix(".unsorted")
+    with scratch.open("wb") as out:
+        for m in range(12):
+            start, until = max(months[m], YEAR[0]), min(months[m + 1] - timedelta(days=1), YEAR[1])
+            if start > until:
+                continue
+            cfg = GenerateConfig(cases=cases // 11, seed=seed + m, start=start, until=until,
+                                 order="sorted", violation_rate=0.2)
+            for e in generate_events(cfg):
+                e = tagged(e, f"y{seed}-{m}-")
+                line = orjson.dumps(e) + b"\n"
+                at.append(parse_instant(e["occurred_at"]))
+                spans.append((out.tell(), len(line)))
+                out.write(line)
+    order = np.argsort(np.array(at, dtype=np.int64), kind="stable")
+    with scratch.open("rb") as src, path.open("wb") as out:
+        for i in order:
+            offset, size = spans[i]
+            src.seek(offset)
+            out.write(src.read(size))
+    scratch.unlink()
+
+
+def generate_year(path: Path, seed: int, total: int) -> None:
+    """``write_year`` in a child process: the generator's memory is returned when it exits."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=write_year, args=(path, seed, total))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"generating the year failed (exit {child.exitcode})")
+
+
+def year_events_from(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The year's events as (occurred_at µs, JSON), read from ``path`` as they are sent."""
+    with path.open("rb") as lines:
+        for line in lines:
+            yield parse_instant(orjson.loads(line)["occurred_at"]), line.rstrip(b"\n")
 
 
 def poison(kind: str, rnd: random.Random, n: int) -> tuple[str, bytes, bytes | None]:
@@ -147,10 +180,13 @@ Message = tuple[str, bytes, bytes | None, str | None]  # topic, key, value, vali
 
 
 class Soak:
-    def __init__(self, ns: Namespace, rate: float, seconds: float, clock: str, seed: int = 5) -> None:
+    def __init__(self, ns: Namespace, rate: float, seconds: float, clock: str, tmp: Path,
+                 seed: int = 5) -> None:
         self.ns, self.rate, self.seconds, self.clock = ns, rate, seconds, clock
         self.rnd = random.Random(seed)
-        self.sent: list[bytes] = []  # valid events, in send order (replay's input)
+        self.sent: list[bytes] = []  # --clock wall: valid events, in send order (replay's input)
+        self.year_path: Path | None = None  # --clock sim: the year's events (replay's input)
+        self.year_taken = 0  # --clock sim: the year's lines sent or held (all are sent)
         self.sent_at: dict[str, tuple[float, int]] = {}  # event id: (wall sent, occurred_at µs)
         self.marks: list[tuple[int, float]] = []  # (watermark µs, wall sent), ascending
         self.watermark: int | None = None  # the last watermark published (sim clock)
@@ -162,7 +198,9 @@ class Soak:
         if clock == "sim":
             total = int(rate * seconds * (1000 - sum(POISON.values()) + POISON["late"]) / 1000) + 1000
             print(json.dumps({"generating": total}), flush=True)
-            self.year = iter(year_events(seed, total))
+            self.year_path = tmp / "year.jsonl"
+            generate_year(self.year_path, seed, total)
+            self.year = year_events_from(self.year_path)
             self.last_at = 0
             self.year_done = False
         else:
@@ -192,6 +230,7 @@ class Soak:
             self.year_done = True
             return None
         self.last_at = pair[0]
+        self.year_taken += 1
         return self.message(pair[1])
 
     def late(self) -> Message | None:
@@ -200,6 +239,7 @@ class Soak:
         pair = next(self.year, None)  # held back, then sent as it was, past the markers
         self.year_done = pair is None
         if pair is not None:
+            self.year_taken += 1
             release = pair[0] + int(self.rnd.uniform(*LATE_BY_S) * 1e6)
             heapq.heappush(self.held, (release, len(self.held), pair[1]))
         return None
@@ -218,7 +258,8 @@ class Soak:
 
     def message(self, raw: bytes) -> Message:
         e = orjson.loads(raw)
-        self.sent.append(raw)
+        if self.clock == "wall":
+            self.sent.append(raw)
         self.sent_at[e["event_id"]] = (time.time(), parse_instant(e["occurred_at"]))
         return topic_for(e["process"], self.ns.prefix), e["case_id"].encode(), raw, e["event_id"]
 
@@ -302,6 +343,16 @@ class Soak:
         finally:
             await consumer.stop()
 
+    def replay_input(self) -> Iterator[bytes]:
+        """The valid events sent: the year's lines taken (every one held back was sent at the
+        end), or the wall clock's events as sent."""
+        if self.year_path is None:
+            yield from self.sent
+            return
+        with self.year_path.open("rb") as lines:
+            for _, line in zip(range(self.year_taken), lines, strict=False):
+                yield line.rstrip(b"\n")
+
     def as_of(self, upstream_delay: float) -> int:
         """The worker's horizon when it had drained: the last marker, but never past the wall
         clock (the generated year runs to its end of December: a timed card after now is not
@@ -357,12 +408,12 @@ def compare_with_replay(soak: Soak, store: Any, config: Path, as_of: int) -> dic
     from tests.live.harness import alert_key, stored_alerts, stored_event_ids
 
     out: list[Alert] = []
-    replay(soak.sent, load_config(config), out.append, lambda r: None, as_of=as_of)
+    replay(soak.replay_input(), load_config(config), out.append, lambda r: None, as_of=as_of)
     expected = {alert_key(a) for a in out}
     rows = [r for r in stored_alerts(store) if r[6] <= as_of]  # raised_at_us
     got = set(rows)
     ids = stored_event_ids(store)
-    sent_ids = set(soak.sent_at)
+    sent_ids = set(soak.sent_at)  # every valid event sent
     return {
         "alerts_replay": len(expected), "alerts_stored": len(rows), "alerts_equal": got == expected,
         "alerts_missing": len(expected - got), "alerts_unexpected": len(got - expected),
@@ -404,7 +455,7 @@ def main() -> None:
                  "UPSTREAM_DELAY": str(args.upstream_delay), "METRICS_HOST": "127.0.0.1"}
         if args.clock == "sim":
             extra |= {f"TOPIC_{t}_SOURCES": SOURCE for t in ("APPROVAL", "FUND", "TRADE", "INSPECTION")}
-        soak = Soak(ns, args.rate, args.minutes * 60, args.clock)
+        soak = Soak(ns, args.rate, args.minutes * 60, args.clock, tmp)
         proc = start_worker(ns, store.env(), data, extra=extra, log=tmp / "worker.log")
         print(json.dumps({"soak": {"minutes": args.minutes, "rate": args.rate, "clock": args.clock,
                                    "poison_per_1000": POISON, "dir": str(tmp)}}), flush=True)
