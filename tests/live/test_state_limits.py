@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from streams.engine import CaseEngine, Fact
+from streams.engine.facts import FACT_FORMAT
 from streams.engine.timeutil import DAY_US, parse_instant
 from streams.live import evaluate
 from streams.live.horizon import encode_fact
@@ -157,7 +158,7 @@ def test_the_worker_survives_a_facts_batch_with_a_newer_fact_among_good_ones() -
     port.assigned = {facts}
     good = encode_fact(Fact("dup|P|X|1.00", 5, "disburse", {}, "E1", "C1", "D01").to_bytes())
     values = orjson.loads(good[1:])
-    values[0] = 3
+    values[0] = FACT_FORMAT + 1  # a format newer than this worker reads
     newer = encode_fact(orjson.dumps(values))
     msgs = [Message(facts.topic, 0, i, b"k", v, facts) for i, v in enumerate([good, newer])]
 
