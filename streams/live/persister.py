@@ -216,6 +216,7 @@ class Persister:
     async def persist(self, out: Output) -> None:
         """Store rows, publish, write states — all awaited, all retried — before any commit."""
         initial_s, max_s = self.retry
+        out.drop_superseded()
         if has_rows(out):
             now_us = int(self.clock() * 1_000_000)
             letters = [dataclasses.replace(d, received_at=now_us) for d in out.dead_letters]

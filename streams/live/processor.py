@@ -106,6 +106,7 @@ class Output:
     # then published on the alerts topic with the alert's key. Each carries what the
     # workflow's ``on_withdrawn`` needs (alert id, reason, ``withdrawn_at``; the alert).
     withdrawals: list[Withdrawal] = field(default_factory=list)
+    withdrawn_after: list[int] = field(default_factory=list)  # len(alerts) at each ``withdraw``
     case_updates: list[CaseStatus] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -123,6 +124,33 @@ class Output:
     rejudged: int = 0
     beyond_log: int = 0
     rows_stored: bool = False  # set once its rows are stored (``corrections.Unstored``)
+
+    def withdraw(self, withdrawals: list[Withdrawal]) -> None:
+        """Add ``withdrawals``, after the alerts added so far (see ``drop_superseded``)."""
+        for w in withdrawals:
+            self.withdrawals.append(w)
+            self.withdrawn_after.append(len(self.alerts))
+
+    def drop_superseded(self) -> None:
+        """Drop each withdrawal whose alert the same step raised again after it.
+
+        A correction can withdraw a card that the same batch raises again later, with the
+        same id and new content (a late pause moves an OVERDUE notice past the instant the
+        case had been evaluated to; the batch's other events then move the time past the
+        notice's new instant). Storage keeps the row stored last and a write stores its
+        withdrawals after its alerts, so the withdrawal would hide the card replay has. The
+        card raised again replaces the withdrawn one, as a correction that changes a card's
+        content does (``engine.corrections``)."""
+        if not self.withdrawals:
+            return
+        last = {a.alert_id: i for i, a in enumerate(self.alerts)}
+        kept = [
+            (w, at)
+            for w, at in zip(self.withdrawals, self.withdrawn_after, strict=True)
+            if last.get(w.alert_id, -1) < at
+        ]
+        self.withdrawals = [w for w, _ in kept]
+        self.withdrawn_after = [at for _, at in kept]
 
     def empty(self) -> bool:
         return not (
@@ -240,7 +268,7 @@ class CasePartition:
                 late.event_id,
             )
         history.outcomes.append((self.topic, CORRECTED if fix.consistent else INCONSISTENT))
-        out.withdrawals.extend(fix.withdrawals)
+        out.withdraw(fix.withdrawals)
         out.alerts.extend(fix.alerts)
         out.facts.extend(fix.facts)
         out.late.append(arrived_at or 0)
@@ -344,7 +372,7 @@ class FactPartition:
                 out.duplicates += log.duplicates - counts[0]
                 out.beyond_log += log.beyond - counts[1]
                 out.rejudged += log.corrected - counts[2]
-                out.withdrawals.extend(log.take_withdrawals())
+                out.withdraw(log.take_withdrawals())
             if marker is None or pending.order > marker:
                 self.applied[fact.key] = pending.order
             if alerts:

@@ -171,6 +171,9 @@ class Store:
     journal: list[str] = field(default_factory=list)
     reads: list[list[tuple[str, str]]] = field(default_factory=list)  # case_events calls
     read_stored: list[int] = field(default_factory=list)  # events stored at each of them
+    # What users read of each alert id, as the writer stores a write (its alerts, then its
+    # withdrawals: the row stored last is current): ("raised" | "withdrawn", the record).
+    current: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def store(
         self,
@@ -189,6 +192,10 @@ class Store:
         self.alerts += alerts
         self.letters += dead_letters
         self.withdrawals += withdrawals
+        for alert in alerts:
+            self.current[alert.alert_id] = ("raised", alert)
+        for withdrawal in withdrawals:
+            self.current[withdrawal.alert_id] = ("withdrawn", withdrawal)
 
     def case_events(self, cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         """The stored events of ``cases`` as ``queries.case_events`` rows."""

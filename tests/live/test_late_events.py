@@ -236,3 +236,43 @@ def test_a_case_the_read_ahead_did_not_cover_is_read_under_the_lock() -> None:
     late.forget()
     asyncio.run(late.prepare(batch([completion()], 4, ARRIVED), 0, ahead))
     assert len(reads) == 3
+
+
+def test_a_card_withdrawn_and_raised_again_in_one_batch_is_read_raised() -> None:
+    """A late pause moves AP1's notice card past the instant the case had been evaluated to,
+    so the correction withdraws it; later in the same batch another case moves the time past
+    the card's new instant and it is raised again, with the same id (one notice per case).
+    Storage keeps the row stored last, and a write stores its withdrawals after its alerts:
+    the raise again supersedes the withdrawal, or users would read the card withdrawn while
+    replay has it (found by the soak: one OVERDUE notice of 78,516 alerts)."""
+    port, store = Port(partitions=TOPICS.partitions, log_end=5), Store()
+    store.journal = port.journal
+    port.assigned = {APPROVAL}
+    service = build_service(port, store)
+    first = [
+        ev("a1", "AP1", "approval", "accept", "2026-03-02T09:00:00", time_limit_days=3),
+        ev("a3", "AP1", "approval", "supplement_received", "2026-03-03T10:00:00"),
+        ev("b1", "AP2", "approval", "accept", "2026-03-05T12:00:00", time_limit_days=20),
+    ]
+    late = [
+        ev("a2", "AP1", "approval", "supplement_request", "2026-03-02T10:00:00"),  # the pause
+        ev("b2", "AP3", "approval", "accept", "2026-03-06T12:00:00", time_limit_days=20),
+    ]
+
+    async def go() -> None:
+        task = asyncio.ensure_future(service.persister.run())
+        await flush(service, batch(first, 0))
+        await persisted(service)
+        service.persister.persisted.clear()
+        await flush(service, batch(late, 3, ARRIVED))
+        await persisted(service)
+        task.cancel()
+
+    asyncio.run(go())
+    notices = [a for a in store.alerts if a.case_id == "AP1" and a.level == "notice"]
+    assert [a.raised_at for a in notices] == [1772640000000000, 1772726400000000]  # 03-05, 03-06
+    state, record = store.current[notices[0].alert_id]
+    assert state == "raised" and record == notices[-1]
+    # nor is a withdrawal published after the card raised again
+    records = [orjson.loads(v) for k, v in port.aiokafka.sent[TOPICS.alerts] if v]
+    assert [r.get("withdrawn_at") is not None for r in records if r["alert_id"] == notices[0].alert_id][-1] is False
