@@ -184,6 +184,16 @@ def test_case_events_reads_exactly_the_cases_asked(loaded: Backend) -> None:
     assert queries.case_events(loaded, []) == []
 
 
+def test_case_events_reads_an_event_stored_twice_once(loaded: Backend) -> None:
+    """A replay after a restart stores an event again; until the engine merges the two rows,
+    the corrections' read (without FINAL) still gives the event once."""
+    loaded.execute("SYSTEM STOP MERGES events")  # the two rows stay two
+    Writer(loaded).write(events=[e for e in events(30) if e.event_id == "e000003"])
+    assert loaded.query("SELECT count() FROM events WHERE event_id = 'e000003'").rows == [(2,)]
+    rows = queries.case_events(loaded, [("fund_disbursement", "FD-0003")])
+    assert sorted(r["event_id"] for r in rows) == ["e000003", "e000013", "e000023"]
+
+
 def test_case_events_in_chunks(loaded: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(queries, "CASE_EVENTS_CHUNK", 3)
     cases = [("fund_disbursement", f"FD-{c:04d}") for c in range(10)]
