@@ -2,13 +2,16 @@
 
 Two clocks (``--clock``):
 
-* ``sim`` (default): a year of the seeded generator's cases (2026, the built-in calendar),
-  sent in ``occurred_at`` order at ``--rate`` per second of wall time, so 30 minutes of
-  wall time carry the whole year. The upstream publishes progress markers (events.md §
-  Transport) after every 1,000 events; the worker follows them (``TOPIC_*_SOURCES``), so
-  deadlines fall due, cross-case facts apply and terminal cases leave the state
-  (``terminal_retention_days``, 90 days: about 7 minutes of wall time) as in a real year.
-  The case population is stationary after that: flat memory is a fair goal. Late events:
+* ``sim`` (default): ``--years`` (3) of the seeded generator's cases, the years up to 2026
+  (the built-in calendar's last), sent in ``occurred_at`` order at ``--rate`` per second of
+  wall time, so 30 minutes of wall time carry them all. The upstream publishes progress
+  markers (events.md § Transport) after every 1,000 events; the worker follows them
+  (``TOPIC_*_SOURCES``), so deadlines fall due, cross-case facts apply and leave their
+  windows, and terminal cases leave the state (``terminal_retention_days``, 90 days) as in
+  real years. What the rules keep longest is two windows of ``SPLIT_PURCHASE`` (a year each)
+  and plan facts (``plan_retention_hours``, two years): from the third year on, the state
+  holds as much as it ever will, but for the cases that never end (inspection plans that are
+  never revoked), so that is where memory can be judged flat. Late events:
   a share of the valid events is held back until the upstream's other events are an hour to
   ten days (event time) past them, and sent with their original ``occurred_at``, after the
   markers that covered them.
@@ -74,8 +77,9 @@ CHUNK_CASES = 10_000
 POISON = {"not_json": 10, "schema": 10, "tombstone": 5, "oversized": 1, "late": 20}
 SOURCE = "soak-upstream"
 MARKER_EVERY = 1_000  # valid events between progress markers (sim clock)
-EVENTS_PER_CASE = 3.56  # the generator's mean (measured), to size a year for the run
-YEAR = (date(2026, 1, 5), date(2026, 11, 30))  # the generator's case starts
+EVENTS_PER_CASE = 3.56  # the generator's mean (measured), to size the years for the run
+LAST_YEAR = 2026  # the built-in calendar's last year
+FIRST_START, LAST_START = (1, 5), (11, 30)  # the generator's case starts: (month, day)
 # --clock sim: a late event is sent once the upstream's other events are this much (event
 # time) past it: from an hour to ten days, within terminal_retention_days (a late event of a
 # case evicted before it arrives starts a new case, by design: replay cannot agree with that)
@@ -101,26 +105,33 @@ def wall_events(seed: int) -> Iterator[dict[str, Any]]:
         chunk += 1
 
 
-def write_year(path: Path, seed: int, total: int) -> None:
-    """About ``total`` events of a year of cases written to ``path``, one JSON per line, in
-    ``occurred_at`` order (run in a child process: the generator's memory goes with it).
+def write_year(path: Path, seed: int, total: int, years: int = 1) -> None:
+    """About ``total`` events of ``years`` years of cases (ending with ``LAST_YEAR``) written
+    to ``path``, one JSON per line, in ``occurred_at`` order (run in a child process: the
+    generator's memory goes with it).
 
     Generated month by month (cases starting in that month, one seed each), each month
     appended to a scratch file; the months' events interleave, so the lines are then
     written again in time order (a stable sort of their instants)."""
     import numpy as np
 
-    cases = max(12, int(total / EVENTS_PER_CASE))
-    months = [date(2026, m, 1) for m in range(1, 13)] + [date(2026, 12, 31)]
+    cases = max(12 * years, int(total / EVENTS_PER_CASE))
+    first = LAST_YEAR - years + 1
+    months = [date(y, m, 1) for y in range(first, LAST_YEAR + 1) for m in range(1, 13)]
+    months.append(date(LAST_YEAR, 12, 31))
+    bounds = (date(first, *FIRST_START), date(LAST_YEAR, *LAST_START))
+    active = sum(1 for m in range(len(months) - 1) if bounds[0] <= months[m + 1] - timedelta(days=1)
+                 and months[m] <= bounds[1])
     at: list[int] = []
     spans: list[tuple[int, int]] = []
     scratch = path.with_suffix(".unsorted")
     with scratch.open("wb") as out:
-        for m in range(12):
-            start, until = max(months[m], YEAR[0]), min(months[m + 1] - timedelta(days=1), YEAR[1])
+        for m in range(len(months) - 1):
+            start = max(months[m], bounds[0])
+            until = min(months[m + 1] - timedelta(days=1), bounds[1])
             if start > until:
                 continue
-            cfg = GenerateConfig(cases=cases // 11, seed=seed + m, start=start, until=until,
+            cfg = GenerateConfig(cases=cases // active, seed=seed + m, start=start, until=until,
                                  order="sorted", violation_rate=0.2)
             for e in generate_events(cfg):
                 e = tagged(e, f"y{seed}-{m}-")
@@ -137,11 +148,11 @@ def write_year(path: Path, seed: int, total: int) -> None:
     scratch.unlink()
 
 
-def generate_year(path: Path, seed: int, total: int) -> None:
+def generate_year(path: Path, seed: int, total: int, years: int = 1) -> None:
     """``write_year`` in a child process: the generator's memory is returned when it exits."""
     import multiprocessing
 
-    child = multiprocessing.get_context("spawn").Process(target=write_year, args=(path, seed, total))
+    child = multiprocessing.get_context("spawn").Process(target=write_year, args=(path, seed, total, years))
     child.start()
     child.join()
     if child.exitcode != 0:
@@ -172,8 +183,11 @@ def scrape(port: int) -> dict[str, float]:
     except OSError:
         return {}
     lag = sum(float(v) for v in re.findall(r"^supervision_consumer_lag_messages\{[^}]*\} (\S+)", text, re.M))
-    opened = re.search(r"^supervision_open_cases (\S+)", text, re.M)
-    return {"lag": lag, "open_cases": float(opened.group(1)) if opened else float("nan")}
+    out = {"lag": lag}
+    for name in ("open_cases", "state_cases", "state_fact_keys"):
+        found = re.search(rf"^supervision_{name} (\S+)", text, re.M)
+        out[name] = float(found.group(1)) if found else float("nan")
+    return out
 
 
 Message = tuple[str, bytes, bytes | None, str | None]  # topic, key, value, valid event id
@@ -181,7 +195,7 @@ Message = tuple[str, bytes, bytes | None, str | None]  # topic, key, value, vali
 
 class Soak:
     def __init__(self, ns: Namespace, rate: float, seconds: float, clock: str, tmp: Path,
-                 seed: int = 5) -> None:
+                 seed: int = 5, years: int = 3) -> None:
         self.ns, self.rate, self.seconds, self.clock = ns, rate, seconds, clock
         self.rnd = random.Random(seed)
         self.sent: list[bytes] = []  # --clock wall: valid events, in send order (replay's input)
@@ -191,7 +205,8 @@ class Soak:
         self.marks: list[tuple[int, float]] = []  # (watermark µs, wall sent), ascending
         self.watermark: int | None = None  # the last watermark published (sim clock)
         self.held: list[tuple[float, int, bytes]] = []  # late events: (release µs, seq, JSON)
-        self.latencies: list[float] = []
+        self.latencies: list[float] = []  # this minute's, seconds
+        self.by_rule: dict[str, list[float]] = {}  # the whole run's, per rule
         self.counts = {k: 0 for k in POISON} | {"valid": 0, "markers": 0}
         self.alerts = 0
         self.drained_at = 0.0  # wall time the worker had drained
@@ -199,7 +214,7 @@ class Soak:
             total = int(rate * seconds * (1000 - sum(POISON.values()) + POISON["late"]) / 1000) + 1000
             print(json.dumps({"generating": total}), flush=True)
             self.year_path = tmp / "year.jsonl"
-            generate_year(self.year_path, seed, total)
+            generate_year(self.year_path, seed, total, years)
             self.year = year_events_from(self.year_path)
             self.last_at = 0
             self.year_done = False
@@ -339,7 +354,9 @@ class Soak:
                         a = orjson.loads(r.value)
                         cause = self.caused_at(a) if "raised_at" in a else None
                         if cause is not None:
-                            self.latencies.append(r.timestamp / 1000 - cause)
+                            lat = r.timestamp / 1000 - cause
+                            self.latencies.append(lat)
+                            self.by_rule.setdefault(a.get("rule", "?"), []).append(lat)
         finally:
             await consumer.stop()
 
@@ -362,6 +379,29 @@ class Soak:
         return int((self.drained_at - upstream_delay - 2) * 1e6)
 
 
+def server_rss() -> dict[str, int]:
+    """The ClickHouse server's RSS, when the worker stores on one started in ``CLICKHOUSE_DIR``
+    (``scripts/clickhouse-server.sh``): its memory, apart from the worker's."""
+    pidfile = Path(os.environ.get("CLICKHOUSE_DIR", ROOT / "var" / "clickhouse")) / "server.pid"
+    if not os.environ.get("CLICKHOUSE_URL") or not pidfile.exists():
+        return {}
+    try:
+        return {"server_rss_mib": round(rss_mib(int(pidfile.read_text().strip())))}
+    except (OSError, ValueError):
+        return {}
+
+
+def quantile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else float("nan")
+
+
+def latency_by_rule(by_rule: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Cause → alert over the run, per rule: what makes the p99."""
+    return {rule: {"alerts": len(v), "p50_s": round(quantile(v, 50), 2), "p99_s": round(quantile(v, 99), 2),
+                   "max_s": round(max(v), 2)}
+            for rule, v in sorted(by_rule.items(), key=lambda kv: -quantile(kv[1], 99))}
+
+
 async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int, data: Path) -> None:
     stop_at = asyncio.Event()
     watcher = asyncio.create_task(soak.watch_alerts(stop_at))
@@ -373,11 +413,12 @@ async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int,
         if time.monotonic() - started >= 60 * (minute + 1):
             minute += 1
             lat, soak.latencies = soak.latencies, []
-            p99 = statistics.quantiles(lat, n=100)[98] if len(lat) >= 2 else float("nan")
+            p99 = quantile(lat, 99)
             m = scrape(metrics_port)
             print(json.dumps({
-                "minute": minute, "rss_mib": round(rss_mib(proc.pid)),
+                "minute": minute, "rss_mib": round(rss_mib(proc.pid)), **server_rss(),
                 "state_disk_mib": round(du(data) / 2**20, 1), "open_cases": m.get("open_cases"),
+                "state_cases": m.get("state_cases"), "state_fact_keys": m.get("state_fact_keys"),
                 "lag_messages": m.get("lag"), "alerts_p99_s": round(p99, 3), "alerts_seen": soak.alerts,
                 "event_time": (datetime.fromtimestamp(soak.watermark / 1e6, CST).date().isoformat()
                                if soak.watermark else None),
@@ -398,6 +439,7 @@ async def run_soak(soak: Soak, proc: subprocess.Popen[bytes], metrics_port: int,
                       "rss_mib": round(rss_mib(proc.pid))}), flush=True)
     stop_at.set()
     await watcher
+    print(json.dumps({"cause_to_alert_by_rule": latency_by_rule(soak.by_rule)}, indent=1), flush=True)
 
 
 def compare_with_replay(soak: Soak, store: Any, config: Path, as_of: int) -> dict[str, Any]:
@@ -429,8 +471,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--clock", choices=("sim", "wall"), default="sim",
-                        help="sim: a year of event time in the run, with progress markers; "
+                        help="sim: years of event time in the run, with progress markers; "
                         "wall: occurred_at = send time (see the module's docstring)")
+    parser.add_argument("--years", type=int, default=3,
+                        help="--clock sim: years of cases, ending with 2026 (the windows the rules "
+                        "keep reach two years back: the third is the state's stationary one)")
     parser.add_argument("--late-per-1000", type=int, default=POISON["late"],
                         help="late events per 1,000 messages (0: none, to tell their effect apart)")
     parser.add_argument("--upstream-delay", type=float, default=5.0,
@@ -455,7 +500,7 @@ def main() -> None:
                  "UPSTREAM_DELAY": str(args.upstream_delay), "METRICS_HOST": "127.0.0.1"}
         if args.clock == "sim":
             extra |= {f"TOPIC_{t}_SOURCES": SOURCE for t in ("APPROVAL", "FUND", "TRADE", "INSPECTION")}
-        soak = Soak(ns, args.rate, args.minutes * 60, args.clock, tmp)
+        soak = Soak(ns, args.rate, args.minutes * 60, args.clock, tmp, years=args.years)
         proc = start_worker(ns, store.env(), data, extra=extra, log=tmp / "worker.log")
         print(json.dumps({"soak": {"minutes": args.minutes, "rate": args.rate, "clock": args.clock,
                                    "poison_per_1000": POISON, "dir": str(tmp)}}), flush=True)

@@ -1212,6 +1212,8 @@ PIPELINE_PROM: list[tuple[str, str, str, list[tuple[str, str]]]] = [
         "short",
         [
             ('sum(supervision_open_cases{instance=~"$instance"})', "open cases"),
+            ('sum(supervision_state_cases{instance=~"$instance"})', "cases in state"),
+            ('sum(supervision_state_fact_keys{instance=~"$instance"})', "fact keys in state"),
             ('sum(supervision_pending_timers{instance=~"$instance"})', "pending timers"),
         ],
     ),

@@ -138,5 +138,12 @@ class Partitions:
     def open_cases(self) -> int:
         return sum(p.cases.open_cases() for p in self.cases.values())
 
+    def state_cases(self) -> int:
+        """Cases held in state: open, and terminal within their retention."""
+        return sum(len(p.cases.states) for p in self.cases.values())
+
+    def state_fact_keys(self) -> int:
+        return sum(len(p.cross.states) for p in self.facts.values())
+
     def pending_timers(self) -> int:
         return sum(p.cases.pending_timers() for p in self.cases.values())

@@ -84,6 +84,7 @@ class Ticker:
         observe_timer_lag(metrics, out, now)
         metrics.set_timer_backlog(lag_s)
         metrics.set_open_cases(partitions.open_cases())
+        metrics.set_state_size(partitions.state_cases(), partitions.state_fact_keys())
         metrics.set_quarantined_cases(partitions.quarantined_cases())
         metrics.set_pending_timers(partitions.pending_timers())
         self.health.set_calendar_pending(

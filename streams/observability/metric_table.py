@@ -240,6 +240,24 @@ DECLARATIONS: tuple[
         None,
     ),
     (
+        "state_cases",
+        Gauge,
+        "state_cases",
+        "Cases held in engine state: the open ones and the terminal ones within "
+        "terminal_retention_days (what the worker's memory grows with).",
+        (),
+        None,
+    ),
+    (
+        "state_fact_keys",
+        Gauge,
+        "state_fact_keys",
+        "Cross-case comparison keys held in engine state, each with its facts inside the "
+        "rule's window (two windows of them for late facts; plans: plan_retention_hours).",
+        (),
+        None,
+    ),
+    (
         "pending_timers",
         Gauge,
         "pending_timers",

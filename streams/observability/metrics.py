@@ -71,6 +71,8 @@ class Metrics:
     evaluation_seconds: Histogram
     events_evaluated: Counter
     open_cases: Gauge
+    state_cases: Gauge
+    state_fact_keys: Gauge
     pending_timers: Gauge
     timer_lag: Histogram
     calendar_pending: Gauge
@@ -231,6 +233,10 @@ class Metrics:
 
     def set_open_cases(self, count: int) -> None:
         self.open_cases.set(count)
+
+    def set_state_size(self, cases: int, fact_keys: int) -> None:
+        self.state_cases.set(cases)
+        self.state_fact_keys.set(fact_keys)
 
     def set_pending_timers(self, count: int) -> None:
         self.pending_timers.set(count)

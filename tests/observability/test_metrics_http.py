@@ -40,6 +40,7 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
     m.observe_evaluation(0.0004, events=1)
     m.observe_evaluation(0.002, events=250)
     m.set_open_cases(42)
+    m.set_state_size(cases=60, fact_keys=9)
     m.set_pending_timers(17)
     m.observe_timer_lag(12.5)
     m.set_timer_backlog(3.0)
@@ -76,6 +77,8 @@ def test_every_operator_metric_is_exposed_with_its_labels(served: Served) -> Non
     assert value(s, "supervision_engine_batch_evaluation_seconds_bucket", le="0.0025") == 2
     assert value(s, "supervision_engine_events_evaluated_total") == 251
     assert value(s, "supervision_open_cases") == 42
+    assert value(s, "supervision_state_cases") == 60
+    assert value(s, "supervision_state_fact_keys") == 9
     assert value(s, "supervision_pending_timers") == 17
     assert value(s, "supervision_timer_lag_seconds_sum") == 12.5
     assert value(s, "supervision_timer_lag_seconds_bucket", le="15.0") == 1

@@ -30,6 +30,8 @@ def get(url: str) -> tuple[int, str]:
 TICK_GAUGES = (
     "supervision_consumer_lag_messages",
     "supervision_open_cases",
+    "supervision_state_cases",
+    "supervision_state_fact_keys",
     "supervision_pending_timers",
 )
 
@@ -130,6 +132,7 @@ def test_running_worker_serves_metrics_and_health(
         assert "supervision_build_info" in seen
         assert seen.get("supervision_broker_connected") == 1
         assert seen.get("supervision_open_cases", 0) > 0
+        assert seen.get("supervision_state_cases", 0) >= seen["supervision_open_cases"]
         assert "process_cpu_seconds_total" in seen
 
         status, body = get(base + "/healthz")
