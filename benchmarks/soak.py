@@ -3,7 +3,7 @@
 Two clocks (``--clock``):
 
 * ``sim`` (default): ``--years`` (3) of the seeded generator's cases, the years up to 2026
-  (the built-in calendar's last), sent in ``occurred_at`` order at ``--rate`` per second of
+  (the generator's year; the earlier ones are other seeds' 2026 moved back whole weeks), sent in ``occurred_at`` order at ``--rate`` per second of
   wall time, so 30 minutes of wall time carry them all. The upstream publishes progress
   markers (events.md § Transport) after every 1,000 events; the worker follows them
   (``TOPIC_*_SOURCES``), so deadlines fall due, cross-case facts apply and leave their
@@ -78,8 +78,8 @@ POISON = {"not_json": 10, "schema": 10, "tombstone": 5, "oversized": 1, "late": 
 SOURCE = "soak-upstream"
 MARKER_EVERY = 1_000  # valid events between progress markers (sim clock)
 EVENTS_PER_CASE = 3.56  # the generator's mean (measured), to size the years for the run
-LAST_YEAR = 2026  # the built-in calendar's last year
-FIRST_START, LAST_START = (1, 5), (11, 30)  # the generator's case starts: (month, day)
+YEAR = (date(2026, 1, 5), date(2026, 11, 30))  # the generator's case starts
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # --clock sim: a late event is sent once the upstream's other events are this much (event
 # time) past it: from an hour to ten days, within terminal_retention_days (a late event of a
 # case evicted before it arrives starts a new case, by design: replay cannot agree with that)
@@ -105,40 +105,59 @@ def wall_events(seed: int) -> Iterator[dict[str, Any]]:
         chunk += 1
 
 
+def shifted(e: dict[str, Any], days: int) -> dict[str, Any]:
+    """``e`` moved ``days`` back: its instants and the dates in its attrs (plan windows, due
+    dates). Whole weeks: the weekdays stay; the worker's calendar decides the working days."""
+    if not days:
+        return e
+    back = timedelta(days=days)
+    e = dict(e)
+    for name in ("occurred_at", "reported_at"):
+        if name in e:
+            e[name] = (datetime.fromisoformat(e[name]) - back).isoformat()
+    attrs = e.get("attrs")
+    if attrs:
+        e["attrs"] = {
+            k: (date.fromisoformat(v) - back).isoformat() if isinstance(v, str) and DATE.fullmatch(v) else v
+            for k, v in attrs.items()
+        }
+    return e
+
+
 def write_year(path: Path, seed: int, total: int, years: int = 1) -> None:
-    """About ``total`` events of ``years`` years of cases (ending with ``LAST_YEAR``) written
-    to ``path``, one JSON per line, in ``occurred_at`` order (run in a child process: the
+    """About ``total`` events of ``years`` years of cases (ending with 2026) written to
+    ``path``, one JSON per line, in ``occurred_at`` order (run in a child process: the
     generator's memory goes with it).
 
-    Generated month by month (cases starting in that month, one seed each), each month
-    appended to a scratch file; the months' events interleave, so the lines are then
-    written again in time order (a stable sort of their instants)."""
+    The generator's cases start in 2026 (its calendar); each earlier year is another seed's
+    2026 moved back 52 or 104 weeks (``shifted``). Generated month by month (cases starting
+    in that month, one seed each), each month appended to a scratch file; the months' events
+    interleave, so the lines are then written again in time order (a stable sort of their
+    instants)."""
     import numpy as np
 
-    cases = max(12 * years, int(total / EVENTS_PER_CASE))
-    first = LAST_YEAR - years + 1
-    months = [date(y, m, 1) for y in range(first, LAST_YEAR + 1) for m in range(1, 13)]
-    months.append(date(LAST_YEAR, 12, 31))
-    bounds = (date(first, *FIRST_START), date(LAST_YEAR, *LAST_START))
-    active = sum(1 for m in range(len(months) - 1) if bounds[0] <= months[m + 1] - timedelta(days=1)
-                 and months[m] <= bounds[1])
+    months = [date(2026, m, 1) for m in range(1, 13)] + [date(2026, 12, 31)]
+    spans_of_months = [
+        (max(months[m], YEAR[0]), min(months[m + 1] - timedelta(days=1), YEAR[1])) for m in range(12)
+    ]
+    spans_of_months = [(a, b) for a, b in spans_of_months if a <= b]
+    cases = max(len(spans_of_months) * years, int(total / EVENTS_PER_CASE))
     at: list[int] = []
     spans: list[tuple[int, int]] = []
     scratch = path.with_suffix(".unsorted")
     with scratch.open("wb") as out:
-        for m in range(len(months) - 1):
-            start = max(months[m], bounds[0])
-            until = min(months[m + 1] - timedelta(days=1), bounds[1])
-            if start > until:
-                continue
-            cfg = GenerateConfig(cases=cases // active, seed=seed + m, start=start, until=until,
-                                 order="sorted", violation_rate=0.2)
-            for e in generate_events(cfg):
-                e = tagged(e, f"y{seed}-{m}-")
-                line = orjson.dumps(e) + b"\n"
-                at.append(parse_instant(e["occurred_at"]))
-                spans.append((out.tell(), len(line)))
-                out.write(line)
+        for k in range(years):
+            back = 364 * (years - 1 - k)  # whole weeks: the oldest year first
+            for m, (start, until) in enumerate(spans_of_months):
+                cfg = GenerateConfig(cases=cases // (years * len(spans_of_months)),
+                                     seed=seed + 100 * k + m, start=start, until=until,
+                                     order="sorted", violation_rate=0.2)
+                for e in generate_events(cfg):
+                    e = shifted(tagged(e, f"y{seed}-{k}-{m}-"), back)
+                    line = orjson.dumps(e) + b"\n"
+                    at.append(parse_instant(e["occurred_at"]))
+                    spans.append((out.tell(), len(line)))
+                    out.write(line)
     order = np.argsort(np.array(at, dtype=np.int64), kind="stable")
     with scratch.open("rb") as src, path.open("wb") as out:
         for i in order:

@@ -80,3 +80,42 @@ def test_a_value_the_engine_cannot_parse_is_a_misconfiguration(tmp_path: Path) -
     )
     assert "misconfigured: chdb settings 'mark_cache_size=lots' refused" in done.stdout
     assert "mark_cache_size" in done.stdout.splitlines()[-1]
+
+
+CONDITION_PROBE = """
+import orjson
+from streams.storage import open_backend
+backend = open_backend(database="default")
+backend.execute("CREATE TABLE t (k String, v UInt64) ENGINE = MergeTree ORDER BY k")
+backend.execute("INSERT INTO t SELECT toString(number), number FROM numbers(100000)")
+setting = "SELECT value FROM system.settings WHERE name = 'use_query_condition_cache'"
+entries = "SELECT value FROM system.metrics WHERE metric = 'QueryConditionCacheEntries'"
+for n in range(20):
+    backend.query(f"SELECT count() FROM t WHERE v = {n * 997}")
+    backend.side_query(f"SELECT count() FROM t WHERE v = {n * 991 + 1}")
+print(orjson.dumps([backend.query(setting).rows[0][0], backend.side_query(setting).rows[0][0],
+                    int(backend.query(entries).rows[0][0])]).decode())
+backend.close()
+"""
+
+
+def condition_cache(chdb_dir: Path, **env: str) -> list[object]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("CLICKHOUSE_URL", "CHDB_SETTINGS")}
+    done = subprocess.run(
+        [sys.executable, "-c", CONDITION_PROBE],
+        cwd=REPO,
+        env={**environ, "CHDB_PATH": str(chdb_dir), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return orjson.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_query_condition_cache_is_off_by_default(tmp_path: Path) -> None:
+    """Its entries cost about six times what it counts against its cap, and the worker's
+    lookups never repeat a condition: off, on both connections (README: Storage memory)."""
+    assert condition_cache(tmp_path / "a") == ["0", "0", 0]
+    used, side, entries = condition_cache(tmp_path / "b", CHDB_SETTINGS="")  # chdb's own
+    assert (used, side) == ("1", "1") and entries > 0
