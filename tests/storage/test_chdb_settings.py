@@ -31,11 +31,11 @@ backend.close()
 """
 
 
-def engine_settings(chdb_dir: Path, **env: str) -> tuple[dict[str, str], list[list[str]]]:
-    """The engine settings a worker's backend sees, first and side connection."""
+def run_probe(probe: str, chdb_dir: Path, **env: str) -> list[str]:
+    """The lines ``probe`` prints in a fresh interpreter storing in ``chdb_dir``."""
     environ = {k: v for k, v in os.environ.items() if k not in ("CLICKHOUSE_URL", "CHDB_SETTINGS")}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=REPO,
         env={**environ, "CHDB_PATH": str(chdb_dir), **env},
         capture_output=True,
@@ -43,7 +43,12 @@ def engine_settings(chdb_dir: Path, **env: str) -> tuple[dict[str, str], list[li
         timeout=120,
         check=True,
     )
-    first, side = done.stdout.splitlines()[-2:]
+    return done.stdout.splitlines()
+
+
+def engine_settings(chdb_dir: Path, **env: str) -> tuple[dict[str, str], list[list[str]]]:
+    """The engine settings a worker's backend sees, first and side connection."""
+    first, side = run_probe(PROBE, chdb_dir, **env)[-2:]
     return orjson.loads(first), orjson.loads(side)
 
 
@@ -100,17 +105,7 @@ backend.close()
 
 
 def condition_cache(chdb_dir: Path, **env: str) -> list[object]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("CLICKHOUSE_URL", "CHDB_SETTINGS")}
-    done = subprocess.run(
-        [sys.executable, "-c", CONDITION_PROBE],
-        cwd=REPO,
-        env={**environ, "CHDB_PATH": str(chdb_dir), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return orjson.loads(done.stdout.splitlines()[-1])
+    return orjson.loads(run_probe(CONDITION_PROBE, chdb_dir, **env)[-1])
 
 
 def test_the_query_condition_cache_is_off_by_default(tmp_path: Path) -> None:
